@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Render bench/results into a Markdown table and check numerical agreement.
+
+usage: report.py RESULTS_DIR   (metadata comes from BENCH_* env vars set by run.sh)
+
+Reads NAME.time ('%e %M' from /usr/bin/time, last line), NAME.rc, the Python
+peers' JSON line (NAME.out) and dimred's OUT_DIR/report.json. Writes
+RESULTS_DIR/table.md and prints it. Exit 1 if the accuracy check fails or
+cannot be made.
+"""
+
+import json
+import os
+import sys
+
+TOL = 1e-6
+NTOP = 16
+
+
+def env(name, default=""):
+    return os.environ.get("BENCH_" + name, default)
+
+
+def read_time(res, name):
+    """(wall_s, peak_rss_kib, rc) or None if the contender was not run."""
+    tpath = os.path.join(res, name + ".time")
+    if not os.path.exists(tpath):
+        return None
+    rc = 0
+    rcpath = os.path.join(res, name + ".rc")
+    if os.path.exists(rcpath):
+        rc = int(open(rcpath).read().strip() or 0)
+    lines = [l for l in open(tpath).read().splitlines() if l.strip()]
+    try:
+        wall, rss = lines[-1].split()
+        return float(wall), int(rss), rc
+    except (IndexError, ValueError):
+        return None, None, rc if rc else -1
+
+
+def last_json_line(path):
+    try:
+        lines = [l for l in open(path).read().splitlines() if l.strip().startswith("{")]
+        return json.loads(lines[-1]) if lines else None
+    except (OSError, ValueError):
+        return None
+
+
+def read_report(path):
+    try:
+        return json.load(open(path))
+    except (OSError, ValueError):
+        return None
+
+
+def max_rel_diff(a, b, n=NTOP):
+    a, b = list(a)[:n], list(b)[:n]
+    if not a or len(a) != len(b):
+        return None
+    return max(abs(x - y) / abs(y) if y != 0 else abs(x - y) for x, y in zip(a, b))
+
+
+def fmt_int(x):
+    return f"{x:,.0f}"
+
+
+def main():
+    res = sys.argv[1]
+    rows, cols, k = int(env("ROWS")), int(env("COLS")), int(env("K", "16"))
+    rows4 = rows * 4
+
+    contenders = [
+        # (result name, label, rows processed)
+        ("scan", "`dimred scan` (read-only floor)", rows),
+        ("dimred_exact", f"`dimred run` exact PCA k={k}", rows),
+        ("sk_incremental", f"sklearn IncrementalPCA k={k}, batch 65536 (streaming)", rows),
+        ("sk_pca", f"sklearn PCA covariance_eigh k={k} (in-memory)", rows),
+        ("dimred_exact_4x", f"`dimred run` exact PCA k={k}, 4x rows", rows4),
+    ]
+    timed = {name: read_time(res, name) for name, _, _ in contenders}
+    base = timed.get("dimred_exact")
+    base_wall = base[0] if base and base[2] == 0 and base[0] else None
+
+    out = []
+    size_mb = ""
+    try:
+        size_mb = f", {os.path.getsize(env('DATA')) / 1e6:,.0f} MB on disk"
+    except OSError:
+        pass
+    out.append(f"# dimred benchmark, {env('DATE')}")
+    out.append("")
+    out.append(f"- date: {env('DATE')}; nproc: {env('NPROC')}; CPU: {env('CPU')}; memory: {env('MEM_GIB')} GiB; threads: {env('THREADS')}")
+    out.append(
+        f"- data: {fmt_int(rows)} rows x {cols} float64 columns (rank {env('RANK')} + noise, "
+        f"seed {env('SEED')}){size_mb}; k = {k}; dimred batch_rows = {env('BATCH_ROWS')}"
+    )
+    out.append(f"- dimred: {env('DIMRED')}")
+    out.append(f"- Python peers: {env('PY_VERSIONS')}")
+    out.append(f"- BLAS seen by threadpoolctl (Python peers): {env('BLAS')}")
+    out.append("")
+    out.append("| contender | wall s | peak RSS MB | rows/s | vs dimred |")
+    out.append("| --- | ---: | ---: | ---: | ---: |")
+    for name, label, n in contenders:
+        t = timed[name]
+        if t is None:
+            continue
+        wall, rss, rc = t
+        if rc != 0 or wall is None:
+            out.append(f"| {label} | failed (exit {rc}) | | | |")
+            continue
+        rps = fmt_int(n / wall) if wall > 0 else "n/a"
+        vs = f"{wall / base_wall:.2f}x" if base_wall else "n/a"
+        out.append(f"| {label} | {wall:.2f} | {rss / 1024:,.0f} | {rps} | {vs} |")
+    out.append("")
+    out.append(
+        "wall s and peak RSS come from `/usr/bin/time -f '%e %M'` around the whole process "
+        "(start-up, imports, read and fit). rows/s = rows / wall s. "
+        "vs dimred = wall s / wall s of `dimred run` exact (below 1 is faster than dimred, above 1 slower)."
+    )
+
+    # ---- in-process detail
+    notes = []
+    rep = read_report(os.path.join(res, "dimred_exact", "report.json"))
+    if rep:
+        passes = rep.get("passes") or []
+        p = ", ".join(
+            f"{q.get('name')} {q.get('seconds', float('nan')):.2f} s"
+            + (f" ({fmt_int(q['rows_per_second'])} rows/s)" if q.get("rows_per_second") else "")
+            for q in passes
+        )
+        rss = rep.get("peak_rss_bytes")
+        notes.append(
+            f"- dimred report.json: n_samples {rep.get('n_samples')}; passes: {p or 'n/a'}"
+            + (f"; peak_rss_bytes {rss / 2**20:,.0f} MiB" if isinstance(rss, (int, float)) else "")
+        )
+        if rep.get("n_samples") not in (None, rows):
+            notes.append(f"- WARNING: dimred n_samples {rep.get('n_samples')} != {rows}")
+    rep4 = read_report(os.path.join(res, "dimred_exact_4x", "report.json"))
+    if rep4 and timed.get("dimred_exact_4x") and base:
+        w4, r4, _ = timed["dimred_exact_4x"]
+        if r4 and base[1]:
+            notes.append(
+                f"- memory flatness: 4x rows peak RSS / 1x rows peak RSS = {r4 / base[1]:.2f} "
+                f"(flat is ~1.0); wall ratio {w4 / base[0]:.2f} (linear is ~4.0)"
+            )
+    peers = {}
+    for name in ("sk_incremental", "sk_pca"):
+        j = last_json_line(os.path.join(res, name + ".out"))
+        if j:
+            peers[name] = j
+            notes.append(
+                f"- {j.get('contender')}: in-process read+fit {j['seconds']:.2f} s "
+                f"(read {j.get('read_seconds', float('nan')):.2f} s, fit {j.get('fit_seconds', float('nan')):.2f} s), "
+                f"n_samples {j.get('n_samples')}"
+            )
+
+    # ---- accuracy check: dimred vs covariance_eigh
+    ok = False
+    ev_d = rep.get("explained_variance") if rep else None
+    ev_s = peers.get("sk_pca", {}).get("explained_variance")
+    if ev_d and ev_s:
+        n = min(NTOP, k, len(ev_s))
+        if len(ev_d) < n:
+            check = f"FAIL: dimred reported {len(ev_d)} explained variances, expected {n}"
+        else:
+            d = max_rel_diff(ev_d, ev_s, n)
+            ok = d is not None and d <= TOL
+            check = (
+                f"{'PASS' if ok else 'FAIL'}: top-{n} explained variance, dimred vs sklearn "
+                f"covariance_eigh: max relative difference {d:.3e} (tolerance {TOL:g})"
+            )
+    else:
+        missing = [w for w, v in (("dimred report.json", ev_d), ("sk_pca output", ev_s)) if not v]
+        check = "FAIL: cannot compare, missing " + " and ".join(missing)
+    notes.append(f"- accuracy check: {check}")
+    ev_i = peers.get("sk_incremental", {}).get("explained_variance")
+    if ev_i and ev_s:
+        d = max_rel_diff(ev_i, ev_s, min(NTOP, k))
+        if d is not None:
+            notes.append(
+                f"- for reference, IncrementalPCA vs covariance_eigh: max relative difference {d:.3e}"
+            )
+
+    out.append("")
+    out.extend(notes)
+    text = "\n".join(out) + "\n"
+    with open(os.path.join(res, "table.md"), "w") as f:
+        f.write(text)
+    print(text)
+    print(check)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# dimred benchmark harness. Run from the repo root:
+#   bash bench/run.sh [--rows N] [--cols P] [--quick] [--scale4]
+# See bench/README.md for what it measures and how to read the table.
+set -euo pipefail
+
+usage() {
+  cat <<'USAGE'
+usage: bash bench/run.sh [options]
+  --rows N         rows in the benchmark file            (default 1000000)
+  --cols P         float64 feature columns               (default 256)
+  --quick          smoke test: 100000 rows x 64 cols (explicit --rows/--cols still win)
+  --scale4         also run dimred on a 4x-rows file (memory-flatness row;
+                   ~8 GB of Parquet at the default size)
+  --rank R         rank of the synthetic signal          (default 16)
+  --seed S         generator seed                        (default 42)
+  --batch-rows B   dimred input.batch_rows               (default 8192)
+  -h, --help       this text
+env:
+  DIMRED_BIN=PATH  use this dimred binary and skip `cargo build --release`
+  BENCH_PY_THREADS=N  BLAS/OpenMP threads for the Python peers (default: nproc,
+                   i.e. equal to dimred; change only to study the peers)
+USAGE
+}
+
+ROWS="" COLS="" QUICK=0 SCALE4=0 RANK=16 SEED=42 K=16 BATCH_ROWS=8192
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --rows) ROWS="$2"; shift 2 ;;
+    --cols) COLS="$2"; shift 2 ;;
+    --quick) QUICK=1; shift ;;
+    --scale4) SCALE4=1; shift ;;
+    --rank) RANK="$2"; shift 2 ;;
+    --seed) SEED="$2"; shift 2 ;;
+    --batch-rows) BATCH_ROWS="$2"; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+if [[ $QUICK == 1 ]]; then
+  ROWS="${ROWS:-100000}"; COLS="${COLS:-64}"
+fi
+ROWS="${ROWS:-1000000}"; COLS="${COLS:-256}"
+for v in ROWS COLS RANK SEED BATCH_ROWS; do
+  [[ ${!v} =~ ^[0-9]+$ ]] || { echo "$v must be a non-negative integer, got '${!v}'" >&2; exit 2; }
+done
+(( COLS >= K )) || { echo "--cols must be >= k=$K" >&2; exit 2; }
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BENCH="$ROOT/bench"
+DATA_DIR="$BENCH/data"
+RES="$BENCH/results"
+VENV="$BENCH/.venv"
+PY="$VENV/bin/python"
+cd "$ROOT"
+
+log() { printf '\n== %s\n' "$*"; }
+
+[[ -x /usr/bin/time ]] || { echo "/usr/bin/time not found (apt-get install time)" >&2; exit 1; }
+
+# ---------------------------------------------------------------- build
+if [[ -n "${DIMRED_BIN:-}" ]]; then
+  log "using DIMRED_BIN=$DIMRED_BIN (skipping cargo build)"
+  BIN="$DIMRED_BIN"
+else
+  log "cargo build --release"
+  cargo build --release
+  BIN="$ROOT/target/release/dimred"
+fi
+[[ -x "$BIN" ]] || { echo "dimred binary not found or not executable: $BIN" >&2; exit 1; }
+BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
+
+# ---------------------------------------------------------------- python venv
+PY_PKGS=(numpy pyarrow scikit-learn threadpoolctl)
+if [[ ! -x "$PY" ]] || ! "$PY" -c 'import numpy, pyarrow, sklearn, threadpoolctl' 2>/dev/null; then
+  log "creating venv $VENV and installing ${PY_PKGS[*]}"
+  python3 -m venv "$VENV"
+  "$PY" -m pip install --quiet "${PY_PKGS[@]}"
+fi
+PY_VERSIONS="$("$PY" -c 'import sys, numpy, scipy, pyarrow, sklearn, threadpoolctl
+print(f"python {sys.version.split()[0]}, numpy {numpy.__version__}, scipy {scipy.__version__}, "
+      f"pyarrow {pyarrow.__version__}, scikit-learn {sklearn.__version__}, threadpoolctl {threadpoolctl.__version__}")')"
+log "python: $PY_VERSIONS"
+
+# ---------------------------------------------------------------- machine
+NPROC="$(nproc)"
+CPU_MODEL="$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n1)"
+[[ -n "$CPU_MODEL" ]] || CPU_MODEL="$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n1)"
+MEM_GIB="$(awk '/^MemTotal:/ {printf "%.1f", $2/1048576}' /proc/meminfo)"
+TODAY="$(date -u +%F)"
+log "machine: $TODAY, nproc=$NPROC, CPU: $CPU_MODEL, memory: $MEM_GIB GiB"
+
+# ---------------------------------------------------------------- data
+mkdir -p "$DATA_DIR" "$RES"
+gen() {  # gen ROWS OUT
+  local rows="$1" out="$2"
+  if [[ -s "$out" ]]; then
+    echo "reusing $out"
+  else
+    echo "generating $out ($rows x $COLS, rank $RANK, seed $SEED)"
+    if ! "$BIN" generate --rows "$rows" --cols "$COLS" --rank "$RANK" --seed "$SEED" --output "$out"; then
+      rm -f "$out"; echo "dimred generate failed" >&2; exit 1
+    fi
+  fi
+}
+log "data"
+DATA="$DATA_DIR/synth_${ROWS}x${COLS}_r${RANK}_s${SEED}.parquet"
+gen "$ROWS" "$DATA"
+ROWS4=$((ROWS * 4))
+DATA4="$DATA_DIR/synth_${ROWS4}x${COLS}_r${RANK}_s${SEED}.parquet"
+if [[ $SCALE4 == 1 ]]; then gen "$ROWS4" "$DATA4"; fi
+
+# ---------------------------------------------------------------- runner
+# Clear only what this script writes, so a failed contender never shows stale numbers.
+rm -rf "$RES"/dimred_exact "$RES"/dimred_exact_4x
+rm -f "$RES"/*.time "$RES"/*.out "$RES"/*.err "$RES"/*.rc "$RES"/*.yaml "$RES"/table.md "$RES"/meta.json
+FAILED=0
+run_timed() {  # run_timed NAME CMD... ; /usr/bin/time -f '%e %M' -> NAME.time
+  local name="$1"; shift
+  local rc=0
+  echo "-- $name: $*"
+  /usr/bin/time -f '%e %M' -o "$RES/$name.time" "$@" >"$RES/$name.out" 2>"$RES/$name.err" || rc=$?
+  echo "$rc" >"$RES/$name.rc"
+  if [[ $rc != 0 ]]; then
+    FAILED=1
+    echo "   FAILED (exit $rc); last lines of $RES/$name.err:" >&2
+    tail -n 5 "$RES/$name.err" >&2 || true
+  else
+    echo "   wall s, max RSS KiB: $(tail -n1 "$RES/$name.time")"
+  fi
+}
+write_pipeline() {  # write_pipeline YAML DATA OUTDIR
+  cat >"$1" <<YAML
+name: bench-exact
+input:
+  path: $2
+  features: { regex: "^f" }
+  batch_rows: $BATCH_ROWS
+steps:
+  - pca: { solver: exact, n_components: $K }
+output:
+  dir: $3
+YAML
+}
+warm() {  # same starting point for every contender: the file in the page cache
+  cat "$1" >/dev/null
+}
+
+# Equal threads: every contender may use all cores.
+export RAYON_NUM_THREADS="$NPROC"
+# Python peers only: drop OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (meant for old
+# OpenBLAS builds; they slow a current numpy's bundled OpenBLAS) and pin the
+# BLAS/OpenMP pools to all cores.
+PY_THREADS="${BENCH_PY_THREADS:-$NPROC}"
+PYENV=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
+       OPENBLAS_NUM_THREADS="$PY_THREADS" OMP_NUM_THREADS="$PY_THREADS" MKL_NUM_THREADS="$PY_THREADS")
+
+# ---------------------------------------------------------------- contenders
+log "dimred"
+warm "$DATA"
+run_timed scan "$BIN" scan "$DATA"
+write_pipeline "$RES/pipeline_exact.yaml" "$DATA" "$RES/dimred_exact"
+run_timed dimred_exact "$BIN" run "$RES/pipeline_exact.yaml" --quiet
+
+log "python peers"
+for v in OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; do
+  if [[ -n "${!v+x}" ]]; then echo "$v=${!v} is set here; unset for the Python peers"; fi
+done
+BLAS_INFO="$("${PYENV[@]}" "$PY" -c '
+import numpy, scipy.linalg, sklearn.decomposition, pyarrow
+from threadpoolctl import threadpool_info
+seen = []
+for i in threadpool_info():
+    s = "{} {} {}{} ({} threads)".format(i["internal_api"], i.get("version") or "",
+        "kernel " + i["architecture"] + ", " if i.get("architecture") else "",
+        i.get("threading_layer") or "", i["num_threads"])
+    s = " ".join(s.split())
+    if s not in seen: seen.append(s)
+print("; ".join(seen))')"
+echo "threadpoolctl: $BLAS_INFO"
+warm "$DATA"
+run_timed sk_incremental "${PYENV[@]}" "$PY" "$BENCH/sk_incremental.py" "$DATA" "$K"
+warm "$DATA"
+run_timed sk_pca "${PYENV[@]}" "$PY" "$BENCH/sk_pca.py" "$DATA" "$K"
+
+if [[ $SCALE4 == 1 ]]; then
+  log "memory flatness: dimred on 4x rows"
+  warm "$DATA4"
+  write_pipeline "$RES/pipeline_exact_4x.yaml" "$DATA4" "$RES/dimred_exact_4x"
+  run_timed dimred_exact_4x "$BIN" run "$RES/pipeline_exact_4x.yaml" --quiet
+fi
+
+# ---------------------------------------------------------------- table + check
+DIMRED_VERSION="$("$BIN" --version 2>/dev/null | head -n1 || true)"
+GIT_REV="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo none)"
+export BENCH_DATE="$TODAY" BENCH_NPROC="$NPROC" BENCH_CPU="$CPU_MODEL" BENCH_MEM_GIB="$MEM_GIB" \
+  BENCH_ROWS="$ROWS" BENCH_COLS="$COLS" BENCH_RANK="$RANK" BENCH_SEED="$SEED" BENCH_K="$K" \
+  BENCH_BATCH_ROWS="$BATCH_ROWS" BENCH_SCALE4="$SCALE4" BENCH_DATA="$DATA" BENCH_DATA4="$DATA4" \
+  BENCH_PY_VERSIONS="$PY_VERSIONS" BENCH_BLAS="$BLAS_INFO" \
+  BENCH_DIMRED="${DIMRED_VERSION:-dimred} (git $GIT_REV)" BENCH_THREADS="dimred $RAYON_NUM_THREADS, Python peers $PY_THREADS"
+log "results"
+rc=0
+"$PY" "$BENCH/report.py" "$RES" || rc=$?
+echo
+echo "table written to $RES/table.md"
+if [[ $FAILED != 0 && $rc == 0 ]]; then rc=1; fi
+exit "$rc"

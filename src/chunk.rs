@@ -1,0 +1,31 @@
+//! The one type that flows through the pipeline: a block of rows. Features are a
+//! column-major f64 matrix (rows × features), ready for faer; passthrough columns stay
+//! arrow arrays, copied to the output untouched.
+
+use arrow_array::RecordBatch;
+use faer::Mat;
+
+#[derive(Debug)]
+pub struct Chunk {
+    /// Index in the whole dataset (0-based, counting skipped rows) of the first row read
+    /// into this chunk.
+    pub first_row: u64,
+    pub features: Mat<f64>,
+    /// The passthrough columns for the rows kept in `features`, or `None` when there are none.
+    pub passthrough: Option<RecordBatch>,
+    /// Rows read from the file for this chunk, including rows dropped for missing values.
+    pub rows_read: usize,
+    /// Per feature: cells that were not numbers. Only counted when reading leniently
+    /// (`dimred scan`); otherwise such a cell is an error.
+    pub non_numeric: Vec<u64>,
+}
+
+impl Chunk {
+    pub fn nrows(&self) -> usize {
+        self.features.nrows()
+    }
+
+    pub fn rows_skipped(&self) -> usize {
+        self.rows_read - self.nrows()
+    }
+}

@@ -1,0 +1,115 @@
+//! Command-line definitions (clap derive), one struct per subcommand.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dimred",
+    version,
+    about = "Out-of-core dimensionality reduction: streaming PCA pipelines over Parquet and CSV",
+    long_about = "Out-of-core dimensionality reduction: streaming PCA pipelines over Parquet and CSV.\n\n\
+        Exit codes: 0 success, 2 pipeline/config/usage error, 3 data error, 4 I/O error, \
+        5 numerical failure."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a pipeline: fit, write reduced.parquet, model.json and report.json.
+    Run(RunArgs),
+    /// Check a pipeline file and its input's headers/metadata without reading data rows.
+    Validate(ValidateArgs),
+    /// Apply a fitted model to new data, streaming.
+    Transform(TransformArgs),
+    /// Stream a data file or folder and profile every column.
+    Scan(ScanArgs),
+    /// Write synthetic data with a known covariance spectrum (for tests and benchmarks).
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The pipeline YAML file.
+    pub pipeline: PathBuf,
+    /// Override a pipeline key, e.g. --set input.path=shard-07/ (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// No progress bars or log lines (the final table is still printed).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The pipeline YAML file.
+    pub pipeline: PathBuf,
+    /// Override a pipeline key, as for `run`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TransformArgs {
+    /// model.json written by `dimred run`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Input file, folder or glob (.csv, .csv.gz, .parquet).
+    #[arg(long)]
+    pub input: String,
+    /// Output .parquet file.
+    #[arg(long)]
+    pub output: PathBuf,
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// A file, folder or glob (.csv, .csv.gz, .parquet).
+    pub path: String,
+    /// Rows per chunk.
+    #[arg(long, default_value_t = 65_536)]
+    pub batch_rows: usize,
+    /// Print the profile as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    #[arg(long)]
+    pub rows: u64,
+    #[arg(long)]
+    pub cols: usize,
+    /// Number of signal directions above the noise floor.
+    #[arg(long, default_value_t = 16)]
+    pub rank: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output .parquet file; the true eigenvalues go to <name>.eigenvalues.json beside it.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Standard deviation of the isotropic noise floor.
+    #[arg(long, default_value_t = 0.1)]
+    pub noise: f64,
+    /// Constant added to every value (a large mean, e.g. 1e9).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub offset: f64,
+    /// Variance of the leading signal direction.
+    #[arg(long, default_value_t = 10.0)]
+    pub top: f64,
+    /// Ratio between successive signal variances.
+    #[arg(long, default_value_t = 0.8)]
+    pub decay: f64,
+    #[arg(long, default_value_t = 16_384)]
+    pub row_group_rows: usize,
+    #[arg(long, short)]
+    pub quiet: bool,
+}

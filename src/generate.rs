@@ -1,0 +1,246 @@
+//! `dimred generate`: synthetic data with a known covariance spectrum, for scale tests
+//! and benchmarks. Rows are `offset + Σ_j z_j √λ_j u_j + σ ε` with orthonormal u_j (QR of
+//! a Gaussian matrix), z, ε standard normal: the population covariance has eigenvalues
+//! λ_j + σ² for j ≤ rank and σ² for the rest, written beside the data. Row groups are
+//! generated in parallel, each from its own seeded stream, so the file depends only on
+//! the options, and written one at a time: memory stays bounded.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Float64Array, RecordBatch};
+use arrow_schema::{DataType, Field, Schema};
+use faer::{Accum, Mat, Par};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::progress::{Progress, Total};
+use crate::sink::{AtomicPath, write_atomic};
+
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    pub rows: u64,
+    pub cols: usize,
+    pub rank: usize,
+    pub seed: u64,
+    pub output: PathBuf,
+    /// Standard deviation of the isotropic noise floor.
+    pub noise: f64,
+    /// Added to every value (tests stability with large means).
+    pub offset: f64,
+    /// Variance of the leading signal direction; direction j has `top · decay^(j-1)`.
+    pub top: f64,
+    pub decay: f64,
+    pub row_group_rows: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Truth {
+    pub rows: u64,
+    pub cols: usize,
+    pub rank: usize,
+    pub seed: u64,
+    pub noise_std: f64,
+    pub offset: f64,
+    /// Population covariance eigenvalues, decreasing (all `cols` of them).
+    pub eigenvalues: Vec<f64>,
+}
+
+/// xoshiro256++ (Blackman & Vigna), seeded through splitmix64: small, fast, and the same
+/// stream on every platform.
+pub struct Rng {
+    s: [u64; 4],
+}
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        let mut x = seed;
+        let mut next = || {
+            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        Rng {
+            s: [next(), next(), next(), next()],
+        }
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let s = &mut self.s;
+        let result = s[0].wrapping_add(s[3]).rotate_left(23).wrapping_add(s[0]);
+        let t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = s[3].rotate_left(45);
+        result
+    }
+
+    /// Uniform in (0, 1].
+    pub fn uniform(&mut self) -> f64 {
+        ((self.next_u64() >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// Fills `out` with standard normals (Box–Muller, both outputs used).
+    pub fn fill_normal(&mut self, out: &mut [f64]) {
+        let mut chunks = out.chunks_exact_mut(2);
+        for pair in &mut chunks {
+            let r = (-2.0 * self.uniform().ln()).sqrt();
+            let (s, c) = (std::f64::consts::TAU * self.uniform()).sin_cos();
+            pair[0] = r * c;
+            pair[1] = r * s;
+        }
+        for last in chunks.into_remainder() {
+            let r = (-2.0 * self.uniform().ln()).sqrt();
+            *last = r * (std::f64::consts::TAU * self.uniform()).cos();
+        }
+    }
+}
+
+fn normal_mat(rng: &mut Rng, rows: usize, cols: usize) -> Mat<f64> {
+    let mut m = Mat::<f64>::zeros(rows, cols);
+    for j in 0..cols {
+        rng.fill_normal(m.col_mut(j).try_as_col_major_mut().expect("owned column is contiguous").as_slice_mut());
+    }
+    m
+}
+
+pub fn truth_path(output: &Path) -> PathBuf {
+    let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = name.strip_suffix(".parquet").unwrap_or(&name);
+    output.with_file_name(format!("{stem}.eigenvalues.json"))
+}
+
+pub fn generate(opts: &GenerateOptions, quiet: bool) -> Result<Truth> {
+    let (p, r) = (opts.cols, opts.rank);
+    if p == 0 || opts.rows == 0 {
+        return Err(Error::config("--rows and --cols must be at least 1"));
+    }
+    if r > p {
+        return Err(Error::config(format!("--rank {r} is more than --cols {p}")));
+    }
+    if opts.row_group_rows == 0 {
+        return Err(Error::config("--row-group-rows must be at least 1"));
+    }
+    if !(opts.noise >= 0.0 && opts.top > 0.0 && opts.decay > 0.0 && opts.offset.is_finite()) {
+        return Err(Error::config("--noise must be ≥ 0, --top and --decay > 0, --offset finite"));
+    }
+    let signal: Vec<f64> = (0..r).map(|j| opts.top * opts.decay.powi(j as i32)).collect();
+    let mut eigenvalues: Vec<f64> = (0..p)
+        .map(|j| signal.get(j).copied().unwrap_or(0.0) + opts.noise * opts.noise)
+        .collect();
+    eigenvalues.sort_by(|a, b| b.total_cmp(a));
+
+    // Basis: R × p matrix B = diag(√λ) Uᵀ, so a row of signal is z B.
+    let mut rng = Rng::new(opts.seed);
+    let basis = if r > 0 {
+        let g = normal_mat(&mut rng, p, r);
+        let q = g.qr().compute_thin_Q();
+        Mat::from_fn(r, p, |j, c| signal[j].sqrt() * q[(c, j)])
+    } else {
+        Mat::zeros(0, p)
+    };
+
+    if let Some(parent) = opts.output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io("create folder", parent, e))?;
+    }
+    let file = AtomicPath::new(&opts.output);
+    let out = File::create(file.tmp()).map_err(|e| Error::io("create", &opts.output, e))?;
+    let fields: Vec<Field> = (0..p).map(|c| Field::new(format!("f{c}"), DataType::Float64, false)).collect();
+    let schema = Arc::new(Schema::new(fields));
+    let props = WriterProperties::builder()
+        .set_compression(Compression::UNCOMPRESSED)
+        .set_dictionary_enabled(false)
+        .set_max_row_group_row_count(Some(opts.row_group_rows))
+        .build();
+    let io_err = |e: parquet::errors::ParquetError| Error::io("write", &opts.output, std::io::Error::other(e));
+    let mut writer = ArrowWriter::try_new(out, schema.clone(), Some(props)).map_err(io_err)?;
+
+    let groups = opts.rows.div_ceil(opts.row_group_rows as u64);
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let progress = Progress::new("generate", Total::Rows(opts.rows), quiet);
+    let make_group = |g: u64| -> Mat<f64> {
+        let start = g * opts.row_group_rows as u64;
+        let n = (opts.rows - start).min(opts.row_group_rows as u64) as usize;
+        let mut rng = Rng::new(opts.seed ^ (g + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
+        let mut x = normal_mat(&mut rng, n, p);
+        for j in 0..p {
+            for v in x.col_mut(j).iter_mut() {
+                *v = opts.offset + opts.noise * *v;
+            }
+        }
+        if r > 0 {
+            let z = normal_mat(&mut rng, n, r);
+            faer::linalg::matmul::matmul(x.as_mut(), Accum::Add, z.as_ref(), basis.as_ref(), 1.0, Par::Seq);
+        }
+        x
+    };
+    let mut g = 0;
+    while g < groups {
+        let batch: Vec<u64> = (g..(g + threads as u64).min(groups)).collect();
+        let mats: Vec<Mat<f64>> = std::thread::scope(|s| {
+            let handles: Vec<_> = batch.iter().map(|&gi| s.spawn(move || make_group(gi))).collect();
+            handles.into_iter().map(|h| h.join().expect("generator thread")).collect()
+        });
+        for x in mats {
+            let columns: Vec<ArrayRef> = (0..p)
+                .map(|j| {
+                    let col = x.col(j).try_as_col_major().expect("owned column is contiguous");
+                    Arc::new(Float64Array::from(col.as_slice().to_vec())) as ArrayRef
+                })
+                .collect();
+            let batch = RecordBatch::try_new(schema.clone(), columns)
+                .map_err(|e| Error::io("write", &opts.output, std::io::Error::other(e)))?;
+            writer.write(&batch).map_err(io_err)?;
+            writer.flush().map_err(io_err)?;
+            progress.advance(x.nrows() as u64, 0);
+        }
+        g += batch.len() as u64;
+    }
+    writer.close().map_err(io_err)?;
+    file.commit()?;
+    progress.finish();
+    let truth = Truth {
+        rows: opts.rows,
+        cols: p,
+        rank: r,
+        seed: opts.seed,
+        noise_std: opts.noise,
+        offset: opts.offset,
+        eigenvalues,
+    };
+    let mut bytes = serde_json::to_vec_pretty(&truth).expect("truth serialises");
+    bytes.push(b'\n');
+    write_atomic(&truth_path(&opts.output), &bytes)?;
+    Ok(truth)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normals_have_unit_moments() {
+        let mut rng = Rng::new(1);
+        let mut v = vec![0.0; 200_001];
+        rng.fill_normal(&mut v);
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+        assert!(mean.abs() < 0.01, "{mean}");
+        assert!((var - 1.0).abs() < 0.01, "{var}");
+    }
+
+    #[test]
+    fn truth_file_sits_beside_the_data() {
+        assert_eq!(truth_path(Path::new("d/x.parquet")), PathBuf::from("d/x.eigenvalues.json"));
+    }
+}

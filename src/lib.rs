@@ -1,0 +1,25 @@
+//! dimred: out-of-core dimensionality reduction. A declarative pipeline reads Parquet or
+//! CSV in chunks, streams them through bounded channels into the fitters (scaling, PCA)
+//! and writes the reduced rows, a variance report and a portable model, with memory
+//! bounded by the chunk size rather than by the data.
+//!
+//! The modules follow the data's path: `config` → `source` → `chunk` → `stats` / `steps`
+//! → `runner` → `sink` / `report` / `model`.
+
+pub mod chunk;
+pub mod config;
+pub mod error;
+pub mod generate;
+pub mod model;
+pub mod progress;
+pub mod report;
+pub mod runner;
+pub mod scan;
+pub mod sink;
+pub mod source;
+pub mod stats;
+pub mod steps;
+
+pub use config::{Plan, RawPipeline, apply_overrides};
+pub use error::{Error, Result};
+pub use runner::{RunOptions, RunOutcome, run, transform};

@@ -1,0 +1,101 @@
+//! Parse the command line, call the library, map errors to exit codes — nothing else.
+
+mod cli;
+
+use clap::Parser;
+use dimred::{Error, RawPipeline, Result};
+
+use cli::{Cli, Command};
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = dispatch(cli.command) {
+        eprintln!("error: {e}");
+        std::process::exit(e.exit_code());
+    }
+}
+
+fn load(path: &std::path::Path, overrides: &[String]) -> Result<RawPipeline> {
+    dimred::apply_overrides(RawPipeline::load(path)?, overrides)
+}
+
+fn dispatch(command: Command) -> Result<()> {
+    match command {
+        Command::Run(args) => {
+            let raw = load(&args.pipeline, &args.overrides)?;
+            let outcome = dimred::run(raw, &dimred::RunOptions { quiet: args.quiet })?;
+            print!("{}", outcome.table);
+            if !args.quiet {
+                eprintln!("[dimred] wrote {}", outcome.report.outputs.join(", "));
+            }
+            Ok(())
+        }
+        Command::Validate(args) => {
+            let raw = load(&args.pipeline, &args.overrides)?;
+            let plan = dimred::Plan::resolve(raw)?;
+            let rows = plan
+                .dataset
+                .total_rows
+                .map(|r| format!("{r} rows"))
+                .unwrap_or_else(|| format!("{} bytes", plan.dataset.total_bytes));
+            println!(
+                "ok: {} — {} file(s) ({}, {rows}), {} features, {} passthrough, output to {}",
+                plan.raw.name,
+                plan.dataset.files.len(),
+                plan.dataset.format.name(),
+                plan.features.len(),
+                plan.passthrough.len(),
+                plan.output_dir.display()
+            );
+            Ok(())
+        }
+        Command::Transform(args) => {
+            let stats = dimred::transform(&args.model, &args.input, &args.output, args.quiet)?;
+            if !args.quiet {
+                eprintln!(
+                    "[dimred] transformed {} rows ({} skipped) into {}",
+                    stats.rows_kept,
+                    stats.rows_read - stats.rows_kept,
+                    args.output.display()
+                );
+            }
+            Ok(())
+        }
+        Command::Scan(args) => {
+            if args.batch_rows == 0 {
+                return Err(Error::config("--batch-rows must be at least 1"));
+            }
+            let report = dimred::scan::scan(&args.path, args.batch_rows, args.quiet)?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report).expect("scan report serialises"));
+            } else {
+                print!("{}", dimred::scan::render(&report));
+            }
+            Ok(())
+        }
+        Command::Generate(args) => {
+            let opts = dimred::generate::GenerateOptions {
+                rows: args.rows,
+                cols: args.cols,
+                rank: args.rank,
+                seed: args.seed,
+                output: args.output.clone(),
+                noise: args.noise,
+                offset: args.offset,
+                top: args.top,
+                decay: args.decay,
+                row_group_rows: args.row_group_rows,
+            };
+            let truth = dimred::generate::generate(&opts, args.quiet)?;
+            println!(
+                "wrote {} ({} rows × {} columns, rank {}) and {}",
+                args.output.display(),
+                truth.rows,
+                truth.cols,
+                truth.rank,
+                dimred::generate::truth_path(&args.output).display()
+            );
+            Ok(())
+        }
+    }
+}

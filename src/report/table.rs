@@ -1,0 +1,40 @@
+//! The short table `run` prints at the end: component, variance, % of variance,
+//! cumulative %.
+
+use super::Report;
+
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "{}: {} rows × {} features → {} components ({} solver, {} scaling)\n",
+        report.pipeline.get("name").and_then(|v| v.as_str()).unwrap_or("pipeline"),
+        report.n_samples,
+        report.n_features,
+        report.n_components,
+        report.solver,
+        report.scaler
+    ));
+    out.push_str(&format!(
+        "{:>9}  {:>14}  {:>8}  {:>12}\n",
+        "component", "variance", "% var", "cumulative %"
+    ));
+    for i in 0..report.n_components {
+        out.push_str(&format!(
+            "{:>9}  {:>14.6e}  {:>7.2}%  {:>11.2}%\n",
+            format!("pc{}", i + 1),
+            report.explained_variance[i],
+            100.0 * report.explained_variance_ratio[i],
+            100.0 * report.cumulative_variance_ratio[i]
+        ));
+    }
+    if report.rows_skipped > 0 {
+        out.push_str(&format!("rows skipped for missing values: {}\n", report.rows_skipped));
+    }
+    for p in &report.passes {
+        out.push_str(&format!(
+            "pass {:<10} {:>10} rows in {:>8.2} s ({:.0} rows/s)\n",
+            p.name, p.rows, p.seconds, p.rows_per_second
+        ));
+    }
+    out
+}

@@ -1,0 +1,360 @@
+//! Passes, threads and bounded channels. Every pass runs the reader on its own thread,
+//! connected to the consumer by a bounded crossbeam channel (decode overlaps compute;
+//! memory stays O(batch_rows × features) whatever the input size); the output pass adds a
+//! writer thread behind a second bounded channel. Errors travel through the channels as
+//! values and the first one ends the pass.
+
+use std::path::Path;
+use std::time::Instant;
+
+use arrow_array::RecordBatch;
+use crossbeam_channel::bounded;
+use faer::Mat;
+
+use crate::chunk::Chunk;
+use crate::config::{MissingPolicy, PcaSolver, Plan, RawPipeline, ScaleMethod};
+use crate::error::{Error, Result};
+use crate::model::{FORMAT, Model};
+use crate::progress::Progress;
+use crate::report::{InputReport, PassReport, Report, peak_rss_bytes, table};
+use crate::sink::parquet::ParquetSink;
+use crate::sink::{prepare_dir, write_atomic};
+use crate::source::{Dataset, MissingMode, ReadSpec};
+use crate::stats::{ColumnStats, MomentsAccumulator};
+use crate::steps::pca::{Pca, exact, project};
+use crate::steps::scale::Scaler;
+
+/// Chunks in flight between two threads. Two keeps both sides busy; more only costs memory.
+pub const CHANNEL_CHUNKS: usize = 2;
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub quiet: bool,
+}
+
+pub struct RunOutcome {
+    pub report: Report,
+    pub table: String,
+}
+
+/// What one pass over the data saw.
+#[derive(Debug, Clone, Default)]
+pub struct PassStats {
+    pub rows_read: u64,
+    pub rows_kept: u64,
+    pub seconds: f64,
+}
+
+impl PassStats {
+    fn report(&self, name: &str) -> PassReport {
+        PassReport {
+            name: name.to_string(),
+            rows: self.rows_read,
+            seconds: self.seconds,
+            rows_per_second: self.rows_read as f64 / self.seconds.max(1e-9),
+        }
+    }
+}
+
+/// Streams the dataset through `consume`, reader on its own thread.
+pub fn stream(
+    dataset: &Dataset,
+    spec: &ReadSpec,
+    label: &str,
+    quiet: bool,
+    mut consume: impl FnMut(Chunk) -> Result<()>,
+) -> Result<PassStats> {
+    let started = Instant::now();
+    let progress = Progress::new(label, dataset.progress_total(), quiet);
+    let (tx, rx) = bounded::<Result<Chunk>>(CHANNEL_CHUNKS);
+    let mut stats = PassStats::default();
+    let result = std::thread::scope(|s| {
+        let progress = &progress;
+        let reader = s.spawn(move || {
+            let outcome = dataset.read(spec, progress, &mut |chunk| tx.send(Ok(chunk)).is_ok());
+            if let Err(e) = outcome {
+                let _ = tx.send(Err(e));
+            }
+        });
+        let mut result = Ok(());
+        for item in rx.iter() {
+            let step = item.and_then(|chunk| {
+                stats.rows_read += chunk.rows_read as u64;
+                stats.rows_kept += chunk.nrows() as u64;
+                consume(chunk)
+            });
+            if let Err(e) = step {
+                result = Err(e);
+                break;
+            }
+        }
+        drop(rx);
+        if reader.join().is_err() {
+            return Err(Error::Numeric("the reader thread panicked".into()));
+        }
+        result
+    });
+    progress.finish();
+    stats.seconds = started.elapsed().as_secs_f64();
+    result.map(|()| stats)
+}
+
+/// Runs a pipeline: fit pass(es), then the output pass, then model and report.
+pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
+    let started = Instant::now();
+    let plan = Plan::resolve(raw)?;
+    prepare_dir(&plan.output_dir)?;
+    let quiet = options.quiet;
+    let p = plan.features.len();
+    let mut passes = Vec::new();
+
+    let missing = match plan.missing {
+        MissingPolicy::Error => MissingMode::Error,
+        MissingPolicy::SkipRow => MissingMode::SkipRow,
+        MissingPolicy::ImputeMean => {
+            let spec = plan.read_spec(MissingMode::Keep, false);
+            let mut columns = vec![ColumnStats::new(); p];
+            let stats = stream(&plan.dataset, &spec, "means", quiet, |chunk| {
+                for (j, c) in columns.iter_mut().enumerate() {
+                    c.update(chunk.features.col(j).try_as_col_major().expect("owned column is contiguous").as_slice());
+                }
+                Ok(())
+            })?;
+            passes.push(stats.report("means"));
+            let means = columns
+                .iter()
+                .enumerate()
+                .map(|(j, c)| {
+                    if c.count == 0 {
+                        Err(Error::data("every value is missing, so there is no mean to impute")
+                            .at_column(&plan.feature_names[j]))
+                    } else {
+                        Ok(c.mean)
+                    }
+                })
+                .collect::<Result<Vec<f64>>>()?;
+            MissingMode::Impute(means)
+        }
+    };
+
+    // Fit pass: one sweep of mergeable moments gives the scaler and the covariance.
+    let spec = plan.read_spec(missing.clone(), false);
+    let mut acc = MomentsAccumulator::new(p);
+    let fit_stats = stream(&plan.dataset, &spec, "fit", quiet, |chunk| {
+        acc.push(chunk.features.as_ref());
+        Ok(())
+    })?;
+    passes.push(fit_stats.report("fit"));
+    let moments = acc.finish();
+    if moments.n == 0 {
+        let why = if fit_stats.rows_read > 0 { " after skipping rows with missing values" } else { "" };
+        return Err(Error::data(format!("input {} has no rows{why}", plan.dataset.path)));
+    }
+    if moments.n < 2 {
+        return Err(Error::data(format!(
+            "input {} has 1 row; PCA needs at least 2",
+            plan.dataset.path
+        )));
+    }
+    let scaler = Scaler::fit(plan.scale, &moments);
+    let solver = match plan.pca.solver {
+        PcaSolver::Auto | PcaSolver::Exact => "exact",
+    };
+    let pca = exact::fit(
+        scaler.scaled_covariance(&moments),
+        moments.n,
+        plan.pca.n_components,
+        plan.pca.whiten,
+    )?;
+
+    // Output pass.
+    let names: Vec<String> = (1..=pca.n_components()).map(|i| format!("pc{i}")).collect();
+    let reduced_path = plan.output_dir.join("reduced.parquet");
+    let spec = plan.read_spec(missing, true);
+    let (out_stats, rows_written) = transform_to_parquet(
+        &plan.dataset,
+        &spec,
+        &moments.mean,
+        scaler.scale.as_deref(),
+        &pca,
+        names.clone(),
+        &reduced_path,
+        quiet,
+    )?;
+    passes.push(out_stats.report("transform"));
+
+    let model = Model {
+        format: FORMAT.into(),
+        dimred_version: env!("CARGO_PKG_VERSION").into(),
+        pipeline: plan.raw.name.clone(),
+        scaler: plan.scale,
+        solver: solver.into(),
+        missing: plan.missing,
+        passthrough: plan.passthrough.iter().map(|&c| plan.dataset.columns[c].name.clone()).collect(),
+        output_columns: names,
+        feature_names_in_: plan.feature_names.clone(),
+        n_features_in_: p,
+        n_samples_seen_: moments.n,
+        mean_: moments.mean.clone(),
+        scale_: scaler.scale.clone(),
+        n_components_: pca.n_components(),
+        components_: (0..pca.n_components())
+            .map(|r| (0..p).map(|c| pca.components[(r, c)]).collect())
+            .collect(),
+        explained_variance_: pca.explained_variance.clone(),
+        explained_variance_ratio_: pca.explained_variance_ratio.clone(),
+        singular_values_: pca.singular_values.clone(),
+        noise_variance_: pca.noise_variance,
+        whiten: pca.whiten,
+    };
+    let model_path = plan.output_dir.join("model.json");
+    let mut model_bytes = serde_json::to_vec_pretty(&model).expect("model serialises");
+    model_bytes.push(b'\n');
+    write_atomic(&model_path, &model_bytes)?;
+
+    let report_path = plan.output_dir.join("report.json");
+    let report = Report {
+        dimred_version: env!("CARGO_PKG_VERSION").into(),
+        pipeline: serde_json::to_value(&plan.raw).expect("pipeline serialises"),
+        input: InputReport {
+            path: plan.dataset.path.clone(),
+            format: plan.dataset.format.name().into(),
+            files: plan.dataset.files.iter().map(|f| f.display().to_string()).collect(),
+        },
+        solver: solver.into(),
+        scaler: scale_name(plan.scale).into(),
+        n_samples: moments.n,
+        n_features: p,
+        feature_names: plan.feature_names.clone(),
+        n_components: pca.n_components(),
+        explained_variance: pca.explained_variance.clone(),
+        explained_variance_ratio: pca.explained_variance_ratio.clone(),
+        cumulative_variance_ratio: pca.cumulative_variance_ratio(),
+        singular_values: pca.singular_values.clone(),
+        noise_variance: pca.noise_variance,
+        total_variance: pca.total_variance,
+        rows_read: fit_stats.rows_read,
+        rows_skipped: fit_stats.rows_read - fit_stats.rows_kept,
+        rows_written,
+        passes,
+        seconds_total: started.elapsed().as_secs_f64(),
+        peak_rss_bytes: peak_rss_bytes(),
+        outputs: [&reduced_path, &model_path, &report_path]
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+    };
+    write_atomic(&report_path, &report.to_json())?;
+    let table = table::render(&report);
+    Ok(RunOutcome { report, table })
+}
+
+fn scale_name(method: ScaleMethod) -> &'static str {
+    match method {
+        ScaleMethod::None => "none",
+        ScaleMethod::Center => "center",
+        ScaleMethod::Standard => "standard",
+        ScaleMethod::Minmax => "minmax",
+    }
+}
+
+/// The output pass: reader → projection (this thread) → writer thread. The file is
+/// renamed into place only when every stage succeeded.
+#[allow(clippy::too_many_arguments)]
+pub fn transform_to_parquet(
+    dataset: &Dataset,
+    spec: &ReadSpec,
+    mean: &[f64],
+    scale: Option<&[f64]>,
+    pca: &Pca,
+    names: Vec<String>,
+    target: &Path,
+    quiet: bool,
+) -> Result<(PassStats, u64)> {
+    let (tx, rx) = bounded::<(Option<RecordBatch>, Mat<f64>)>(CHANNEL_CHUNKS);
+    let sink = ParquetSink::new(target, names);
+    std::thread::scope(|s| {
+        let writer = s.spawn(move || -> Result<ParquetSink> {
+            let mut sink = sink;
+            for (passthrough, reduced) in rx.iter() {
+                sink.write(passthrough.as_ref(), reduced.as_ref())?;
+            }
+            Ok(sink)
+        });
+        let pass = stream(dataset, spec, "transform", quiet, |chunk| {
+            let z = project(chunk.features.as_ref(), mean, scale, pca);
+            tx.send((chunk.passthrough, z))
+                .map_err(|_| Error::data("the output writer stopped"))
+        });
+        drop(tx);
+        let sink = match writer.join() {
+            Ok(result) => result?,
+            Err(_) => return Err(Error::Numeric("the writer thread panicked".into())),
+        };
+        let pass = pass?;
+        let rows = sink.finish()?;
+        Ok((pass, rows))
+    })
+}
+
+/// `dimred transform`: applies a saved model to new data, streaming, into Parquet.
+/// Features are found by name; the model's passthrough columns are copied when the new
+/// input has them.
+pub fn transform(model_path: &Path, input: &str, output: &Path, quiet: bool) -> Result<PassStats> {
+    let model = Model::load(model_path)?;
+    let is_parquet = output
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+    if !is_parquet {
+        return Err(Error::config(format!(
+            "--output {}: only .parquet output is supported",
+            output.display()
+        )));
+    }
+    let dataset = Dataset::open(input)?;
+    let mut features = Vec::with_capacity(model.n_features_in_);
+    let mut absent = Vec::new();
+    for name in &model.feature_names_in_ {
+        match dataset.column_index(name) {
+            Some(i) => features.push(i),
+            None => absent.push(name.as_str()),
+        }
+    }
+    if !absent.is_empty() {
+        return Err(Error::data(format!(
+            "input {input} lacks feature column(s) the model was fitted on: {}",
+            absent.join(", ")
+        )));
+    }
+    let passthrough = model
+        .passthrough
+        .iter()
+        .filter_map(|name| dataset.column_index(name))
+        .collect();
+    if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        prepare_dir(parent)?;
+    }
+    let missing = match model.missing {
+        MissingPolicy::Error => MissingMode::Error,
+        MissingPolicy::SkipRow => MissingMode::SkipRow,
+        MissingPolicy::ImputeMean => MissingMode::Impute(model.mean_.clone()),
+    };
+    let spec = ReadSpec {
+        features,
+        passthrough,
+        batch_rows: crate::config::DEFAULT_BATCH_ROWS,
+        missing,
+    };
+    let pca = model.pca();
+    let (stats, _) = transform_to_parquet(
+        &dataset,
+        &spec,
+        &model.mean_,
+        model.scale_.as_deref(),
+        &pca,
+        model.output_columns.clone(),
+        output,
+        quiet,
+    )?;
+    Ok(stats)
+}

@@ -1,0 +1,160 @@
+//! `dimred scan`: a streaming profile of a data file or folder — rows, and per column
+//! count, missing, min, max, mean, std — with warnings for constant columns. It reads
+//! through the same chunk readers as `run`, so it is also the read-only floor that a
+//! fit's time is compared against.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::runner::stream;
+use crate::source::{ColumnKind, Dataset, MissingMode, ReadSpec};
+use crate::stats::ColumnStats;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnProfile {
+    pub name: String,
+    /// "numeric", "text" (CSV cells that are not numbers) or the Parquet type.
+    pub kind: String,
+    pub count: u64,
+    pub missing: u64,
+    pub non_numeric: u64,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub mean: Option<f64>,
+    pub std: Option<f64>,
+    pub constant: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanReport {
+    pub path: String,
+    pub format: String,
+    pub files: usize,
+    pub rows: u64,
+    pub seconds: f64,
+    pub rows_per_second: f64,
+    pub columns: Vec<ColumnProfile>,
+}
+
+pub fn scan(path: &str, batch_rows: usize, quiet: bool) -> Result<ScanReport> {
+    let started = Instant::now();
+    let dataset = Dataset::open(path)?;
+    let readable: Vec<usize> = (0..dataset.columns.len())
+        .filter(|&c| !matches!(dataset.columns[c].kind, ColumnKind::Other(_)))
+        .collect();
+    let spec = ReadSpec {
+        features: readable.clone(),
+        passthrough: Vec::new(),
+        batch_rows,
+        missing: MissingMode::Lenient,
+    };
+    let mut stats = vec![ColumnStats::new(); readable.len()];
+    let pass = stream(&dataset, &spec, "scan", quiet, |chunk| {
+        for (j, s) in stats.iter_mut().enumerate() {
+            let col = chunk.features.col(j);
+            s.update(col.try_as_col_major().expect("owned column is contiguous").as_slice());
+            if let Some(bad) = chunk.non_numeric.get(j) {
+                s.non_numeric += bad;
+                s.missing -= bad;
+            }
+        }
+        Ok(())
+    })?;
+    let rows = pass.rows_read;
+    let mut columns = Vec::with_capacity(dataset.columns.len());
+    for (c, info) in dataset.columns.iter().enumerate() {
+        let profile = match readable.iter().position(|&r| r == c) {
+            Some(j) => {
+                let s = &stats[j];
+                let some = |v: f64| if s.count > 0 { Some(v) } else { None };
+                ColumnProfile {
+                    name: info.name.clone(),
+                    kind: if s.non_numeric > 0 { "text".into() } else { "numeric".into() },
+                    count: s.count,
+                    missing: s.missing,
+                    non_numeric: s.non_numeric,
+                    min: some(s.min),
+                    max: some(s.max),
+                    mean: some(s.mean),
+                    std: some(s.std()),
+                    constant: s.count > 0 && s.min == s.max,
+                }
+            }
+            None => ColumnProfile {
+                name: info.name.clone(),
+                kind: match &info.kind {
+                    ColumnKind::Other(t) => t.clone(),
+                    _ => "unknown".into(),
+                },
+                count: rows,
+                missing: 0,
+                non_numeric: rows,
+                min: None,
+                max: None,
+                mean: None,
+                std: None,
+                constant: false,
+            },
+        };
+        columns.push(profile);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(ScanReport {
+        path: path.to_string(),
+        format: dataset.format.name().into(),
+        files: dataset.files.len(),
+        rows,
+        seconds,
+        rows_per_second: rows as f64 / seconds.max(1e-9),
+        columns,
+    })
+}
+
+pub fn render(report: &ScanReport) -> String {
+    let fmt = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_else(|| "-".into());
+    let width = report.columns.iter().map(|c| c.name.len()).max().unwrap_or(6).max(6);
+    let mut out = format!(
+        "{}: {} rows, {} columns, {} file(s) ({}), read in {:.2} s\n",
+        report.path,
+        report.rows,
+        report.columns.len(),
+        report.files,
+        report.format,
+        report.seconds
+    );
+    out.push_str(&format!(
+        "{:<width$}  {:>8}  {:>10}  {:>8}  {:>14}  {:>14}  {:>14}  {:>14}\n",
+        "column", "kind", "count", "missing", "min", "max", "mean", "std"
+    ));
+    for c in &report.columns {
+        out.push_str(&format!(
+            "{:<width$}  {:>8}  {:>10}  {:>8}  {:>14}  {:>14}  {:>14}  {:>14}\n",
+            c.name,
+            c.kind,
+            c.count,
+            c.missing,
+            fmt(c.min),
+            fmt(c.max),
+            fmt(c.mean),
+            fmt(c.std)
+        ));
+    }
+    for c in &report.columns {
+        if c.constant {
+            out.push_str(&format!(
+                "warning: column '{}' is constant ({}): it carries no variance\n",
+                c.name,
+                fmt(c.min)
+            ));
+        }
+        if c.non_numeric > 0 && c.kind == "text" {
+            out.push_str(&format!(
+                "warning: column '{}' has {} non-numeric value(s): it cannot be a feature\n",
+                c.name, c.non_numeric
+            ));
+        }
+    }
+    out
+}

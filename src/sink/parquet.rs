@@ -1,0 +1,95 @@
+//! Streaming Parquet writer for reduced rows: passthrough columns first, then the
+//! reduced coordinates as float64, appended chunk by chunk (row groups of at most
+//! `ROW_GROUP_ROWS`), under a temporary name until `finish`.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Float64Array, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use faer::MatRef;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+
+use super::AtomicPath;
+use crate::error::{Error, Result};
+
+pub const ROW_GROUP_ROWS: usize = 65_536;
+
+pub struct ParquetSink {
+    file: AtomicPath,
+    names: Vec<String>,
+    writer: Option<ArrowWriter<File>>,
+    schema: Option<SchemaRef>,
+    rows: u64,
+}
+
+impl ParquetSink {
+    /// `names` are the reduced columns (pc1…pck).
+    pub fn new(target: &Path, names: Vec<String>) -> ParquetSink {
+        ParquetSink {
+            file: AtomicPath::new(target),
+            names,
+            writer: None,
+            schema: None,
+            rows: 0,
+        }
+    }
+
+    fn open(&mut self, passthrough: Option<&RecordBatch>) -> Result<()> {
+        let mut fields: Vec<Field> = passthrough
+            .map(|b| b.schema().fields().iter().map(|f| f.as_ref().clone()).collect())
+            .unwrap_or_default();
+        fields.extend(self.names.iter().map(|n| Field::new(n, DataType::Float64, false)));
+        let schema = Arc::new(Schema::new(fields));
+        let out = File::create(self.file.tmp()).map_err(|e| Error::io("create", self.file.target(), e))?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .build();
+        let writer = ArrowWriter::try_new(out, schema.clone(), Some(props))
+            .map_err(|e| Error::io("write", self.file.target(), std::io::Error::other(e)))?;
+        self.writer = Some(writer);
+        self.schema = Some(schema);
+        Ok(())
+    }
+
+    pub fn write(&mut self, passthrough: Option<&RecordBatch>, reduced: MatRef<'_, f64>) -> Result<()> {
+        if self.writer.is_none() {
+            self.open(passthrough)?;
+        }
+        let mut columns: Vec<ArrayRef> = passthrough.map(|b| b.columns().to_vec()).unwrap_or_default();
+        for c in 0..reduced.ncols() {
+            let col = reduced.col(c);
+            columns.push(Arc::new(Float64Array::from_iter_values((0..reduced.nrows()).map(|i| col[i]))));
+        }
+        let schema = self.schema.clone().expect("opened above");
+        let batch = RecordBatch::try_new(schema, columns)
+            .map_err(|e| Error::data(format!("cannot assemble output rows: {e}")))?;
+        let target = self.file.target().to_path_buf();
+        self.writer
+            .as_mut()
+            .expect("opened above")
+            .write(&batch)
+            .map_err(|e| Error::io("write", &target, std::io::Error::other(e)))?;
+        self.rows += reduced.nrows() as u64;
+        Ok(())
+    }
+
+    /// Closes the file and renames it into place. Returns the rows written.
+    pub fn finish(mut self) -> Result<u64> {
+        if self.writer.is_none() {
+            self.open(None)?;
+        }
+        let target = self.file.target().to_path_buf();
+        self.writer
+            .take()
+            .expect("opened above")
+            .close()
+            .map_err(|e| Error::io("write", &target, std::io::Error::other(e)))?;
+        self.file.commit()?;
+        Ok(self.rows)
+    }
+}

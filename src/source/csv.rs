@@ -1,0 +1,268 @@
+//! CSV (and gzipped CSV) chunk reader on the `csv` crate: the header gives the schema,
+//! feature cells are parsed straight into the column-major chunk matrix, and every
+//! failure names the file, row and column.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow_array::builder::{Float64Builder, Int64Builder, StringBuilder};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema};
+use faer::Mat;
+
+use super::{ColumnInfo, ColumnKind, Dataset, MissingMode, ReadSpec, ReadState, finish_chunk};
+use crate::chunk::Chunk;
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+
+/// Counts bytes pulled from the file (compressed bytes for .gz), for progress in bytes.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+fn open(path: &Path) -> Result<(csv::Reader<Box<dyn Read + Send>>, Arc<AtomicU64>)> {
+    let file = File::open(path).map_err(|e| Error::io("open input", path, e))?;
+    let count = Arc::new(AtomicU64::new(0));
+    let counted = Counting {
+        inner: file,
+        count: count.clone(),
+    };
+    let is_gz = path
+        .to_str()
+        .is_some_and(|s| s.to_ascii_lowercase().ends_with(".gz"));
+    let reader: Box<dyn Read + Send> = if is_gz {
+        Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, counted)))
+    } else {
+        Box::new(counted)
+    };
+    let csv = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(reader);
+    Ok((csv, count))
+}
+
+fn csv_error(e: csv::Error) -> Error {
+    let row = e.position().map(|p| p.record());
+    let message = match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => "invalid UTF-8 text".to_string(),
+        csv::ErrorKind::Io(io) => format!("read failed: {io}"),
+        _ => e.to_string(),
+    };
+    let err = Error::data(message);
+    match row {
+        Some(r) if r > 0 => err.at_row(r),
+        _ => err,
+    }
+}
+
+pub(super) fn header(path: &Path) -> Result<Vec<ColumnInfo>> {
+    let (mut reader, _) = open(path)?;
+    let headers = reader.headers().map_err(|e| csv_error(e).in_file(path))?.clone();
+    if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
+        return Err(Error::data("the file is empty (no header row)").in_file(path));
+    }
+    Ok(headers
+        .iter()
+        .map(|name| ColumnInfo {
+            name: name.trim().to_string(),
+            kind: ColumnKind::Unknown,
+        })
+        .collect())
+}
+
+/// Cells read as missing rather than as text.
+fn is_missing(text: &str) -> bool {
+    matches!(text, "" | "NA" | "NaN" | "nan" | "NAN" | "null" | "NULL" | "N/A")
+}
+
+fn parse_number(text: &str) -> Option<f64> {
+    if is_missing(text) {
+        return Some(f64::NAN);
+    }
+    text.parse::<f64>().ok()
+}
+
+pub(super) fn read(
+    dataset: &Dataset,
+    path: &Path,
+    spec: &ReadSpec,
+    progress: &Progress,
+    state: &mut ReadState,
+    emit: &mut dyn FnMut(Chunk) -> bool,
+) -> Result<bool> {
+    let (mut reader, bytes) = open(path)?;
+    let width = dataset.columns.len();
+    let p = spec.features.len();
+    let batch = spec.batch_rows;
+    let lenient = matches!(spec.missing, MissingMode::Lenient);
+    let mut record = csv::ByteRecord::new();
+    let mut file_row: u64 = 0; // data rows read from this file
+    // skip the header: `headers()` consumes it
+    reader.byte_headers().map_err(csv_error)?;
+    loop {
+        // Grown on demand, so a huge batch_rows on a small file costs nothing.
+        let mut features = Mat::<f64>::zeros(batch.min(4096), p);
+        let mut pass_text: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(batch); spec.passthrough.len()];
+        let mut non_numeric = vec![0u64; if lenient { p } else { 0 }];
+        let mut n = 0usize;
+        let row0 = file_row + 1;
+        while n < batch {
+            match reader.read_byte_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(csv_error(e)),
+            }
+            file_row += 1;
+            if record.len() != width {
+                if record.len() == 1 && record.get(0).is_some_and(|f| f.is_empty()) {
+                    file_row -= 1; // a blank line
+                    continue;
+                }
+                return Err(Error::data(format!(
+                    "ragged row: {} fields, the header has {width}",
+                    record.len()
+                ))
+                .at_row(file_row));
+            }
+            if n == features.nrows() {
+                let grown = (2 * n).min(batch);
+                features.resize_with(grown, p, |_, _| 0.0);
+            }
+            for (j, &c) in spec.features.iter().enumerate() {
+                let text = std::str::from_utf8(&record[c]).unwrap_or("\u{FFFD}").trim();
+                let value = match parse_number(text) {
+                    Some(v) => v,
+                    None if lenient => {
+                        non_numeric[j] += 1;
+                        f64::NAN
+                    }
+                    None => {
+                        return Err(Error::data(format!("'{text}' is not a number"))
+                            .at_row(file_row)
+                            .at_column(&dataset.columns[c].name));
+                    }
+                };
+                features[(n, j)] = value;
+            }
+            for (k, &c) in spec.passthrough.iter().enumerate() {
+                let text = String::from_utf8_lossy(&record[c]).trim().to_string();
+                pass_text[k].push(if text.is_empty() { None } else { Some(text) });
+            }
+            n += 1;
+        }
+        if n == 0 {
+            break;
+        }
+        let features = if n < features.nrows() { features.subrows(0, n).to_owned() } else { features };
+        let passthrough = if spec.passthrough.is_empty() {
+            None
+        } else {
+            Some(passthrough_batch(dataset, spec, state, pass_text, row0)?)
+        };
+        progress.advance(n as u64, state.bytes_done + bytes.load(Ordering::Relaxed));
+        let chunk = finish_chunk(dataset, spec, state.rows, row0, features, passthrough, non_numeric)?;
+        state.rows += n as u64;
+        if !emit(chunk) {
+            return Ok(false);
+        }
+        if n < batch {
+            break;
+        }
+    }
+    state.bytes_done += bytes.load(Ordering::Relaxed);
+    Ok(true)
+}
+
+/// Builds the arrow columns of the passthrough values. The first chunk of the dataset
+/// fixes each column's type (int64 if every value is an integer, else float64 if every
+/// value is a number, else text), so the output schema is the same for every chunk.
+fn passthrough_batch(
+    dataset: &Dataset,
+    spec: &ReadSpec,
+    state: &mut ReadState,
+    text: Vec<Vec<Option<String>>>,
+    row0: u64,
+) -> Result<RecordBatch> {
+    let schema = match &state.passthrough_schema {
+        Some(s) => s.clone(),
+        None => {
+            let fields: Vec<Field> = spec
+                .passthrough
+                .iter()
+                .zip(&text)
+                .map(|(&c, values)| {
+                    let present = || values.iter().flatten();
+                    let ty = if present().all(|v| v.parse::<i64>().is_ok()) {
+                        DataType::Int64
+                    } else if present().all(|v| v.parse::<f64>().is_ok()) {
+                        DataType::Float64
+                    } else {
+                        DataType::Utf8
+                    };
+                    Field::new(dataset.columns[c].name.clone(), ty, true)
+                })
+                .collect();
+            let s = Arc::new(Schema::new(fields));
+            state.passthrough_schema = Some(s.clone());
+            s
+        }
+    };
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(text.len());
+    for (field, values) in schema.fields().iter().zip(text) {
+        let bad = |i: usize, v: &str| {
+            Error::data(format!(
+                "passthrough value '{v}' is not {}: the column's type was fixed as {} by the first rows",
+                field.data_type(),
+                field.data_type()
+            ))
+            .at_row(row0 + i as u64)
+            .at_column(field.name())
+        };
+        let array: ArrayRef = match field.data_type() {
+            DataType::Int64 => {
+                let mut b = Int64Builder::with_capacity(values.len());
+                for (i, v) in values.iter().enumerate() {
+                    match v {
+                        None => b.append_null(),
+                        Some(v) => b.append_value(v.parse().map_err(|_| bad(i, v))?),
+                    }
+                }
+                Arc::new(b.finish())
+            }
+            DataType::Float64 => {
+                let mut b = Float64Builder::with_capacity(values.len());
+                for (i, v) in values.iter().enumerate() {
+                    match v {
+                        None => b.append_null(),
+                        Some(v) => b.append_value(v.parse().map_err(|_| bad(i, v))?),
+                    }
+                }
+                Arc::new(b.finish())
+            }
+            _ => {
+                let mut b = StringBuilder::new();
+                for v in &values {
+                    b.append_option(v.as_deref());
+                }
+                Arc::new(b.finish())
+            }
+        };
+        arrays.push(array);
+    }
+    RecordBatch::try_new(schema, arrays)
+        .map_err(|e| Error::data(format!("cannot assemble passthrough columns: {e}")))
+}

@@ -1,0 +1,358 @@
+//! Chunk readers. A dataset is one file, a folder or a glob of CSV (optionally gzipped)
+//! or Parquet files, read in sorted order as one table. `Dataset::open` reads only
+//! headers and metadata (what `dimred validate` needs); `Dataset::read` streams the rows
+//! as `Chunk`s of at most `batch_rows` rows to a callback, which the runner connects to a
+//! bounded channel.
+
+mod csv;
+mod parquet;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use arrow_array::RecordBatch;
+use faer::Mat;
+
+use crate::chunk::Chunk;
+use crate::error::{Error, Result};
+use crate::progress::{Progress, Total};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Parquet,
+}
+
+impl Format {
+    fn of(path: &Path) -> Option<Format> {
+        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+        if name.ends_with(".csv") || name.ends_with(".csv.gz") {
+            Some(Format::Csv)
+        } else if name.ends_with(".parquet") || name.ends_with(".pq") {
+            Some(Format::Parquet)
+        } else {
+            None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Parquet => "parquet",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnKind {
+    /// Integer or floating point: usable as a feature.
+    Numeric,
+    /// Known not to be numeric (a Parquet string column, say); the text names the type.
+    Other(String),
+    /// CSV: the type shows only when values are read.
+    Unknown,
+}
+
+#[derive(Debug, Clone)]
+pub struct ColumnInfo {
+    pub name: String,
+    pub kind: ColumnKind,
+}
+
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// What the user wrote, for messages and reports.
+    pub path: String,
+    pub files: Vec<PathBuf>,
+    pub format: Format,
+    pub columns: Vec<ColumnInfo>,
+    /// Known from Parquet metadata; `None` for CSV.
+    pub total_rows: Option<u64>,
+    pub total_bytes: u64,
+}
+
+/// What to do with a missing (empty, null, NaN) or infinite feature value while reading.
+#[derive(Debug, Clone)]
+pub enum MissingMode {
+    Error,
+    SkipRow,
+    /// Replace by these per-feature values (the means learnt in an earlier pass).
+    Impute(Vec<f64>),
+    /// Keep NaN in the chunk (a pass that learns the means to impute).
+    Keep,
+    /// Keep NaN and count non-numeric text instead of failing (`dimred scan`).
+    Lenient,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReadSpec {
+    /// Column indices (into `Dataset::columns`) of the features, in feature order.
+    pub features: Vec<usize>,
+    pub passthrough: Vec<usize>,
+    pub batch_rows: usize,
+    pub missing: MissingMode,
+}
+
+impl Dataset {
+    pub fn open(path: &str) -> Result<Dataset> {
+        let files = list_files(path)?;
+        let format = Format::of(&files[0]).expect("list_files keeps known formats only");
+        if let Some(other) = files.iter().find(|f| Format::of(f) != Some(format)) {
+            return Err(Error::config(format!(
+                "input {path} mixes formats: {} is not {}",
+                other.display(),
+                format.name()
+            )));
+        }
+        let mut total_rows = Some(0u64);
+        let mut total_bytes = 0u64;
+        let mut columns: Option<Vec<ColumnInfo>> = None;
+        for file in &files {
+            let meta = std::fs::metadata(file).map_err(|e| Error::io("open input", file, e))?;
+            total_bytes += meta.len();
+            let (cols, rows) = match format {
+                Format::Csv => (csv::header(file)?, None),
+                Format::Parquet => {
+                    let (cols, rows) = parquet::schema(file)?;
+                    (cols, Some(rows))
+                }
+            };
+            check_unique(&cols, file)?;
+            total_rows = match (total_rows, rows) {
+                (Some(a), Some(b)) => Some(a + b),
+                _ => None,
+            };
+            match &columns {
+                None => columns = Some(cols),
+                Some(first) => same_schema(first, &cols, &files[0], file)?,
+            }
+        }
+        Ok(Dataset {
+            path: path.to_string(),
+            files,
+            format,
+            columns: columns.expect("at least one file"),
+            total_rows,
+            total_bytes,
+        })
+    }
+
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
+    pub fn progress_total(&self) -> Total {
+        match self.total_rows {
+            Some(rows) => Total::Rows(rows),
+            None => Total::Bytes(self.total_bytes),
+        }
+    }
+
+    /// Streams every row as chunks to `emit`, which returns `false` to stop early (the
+    /// consumer has gone away). Errors name the file, row and column.
+    pub fn read(
+        &self,
+        spec: &ReadSpec,
+        progress: &Progress,
+        emit: &mut dyn FnMut(Chunk) -> bool,
+    ) -> Result<()> {
+        let mut state = ReadState::default();
+        for file in &self.files {
+            let go_on = match self.format {
+                Format::Csv => csv::read(self, file, spec, progress, &mut state, emit),
+                Format::Parquet => parquet::read(self, file, spec, progress, &mut state, emit),
+            }
+            .map_err(|e| e.in_file(file))?;
+            if !go_on {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What carries over from one file to the next while reading a file set.
+#[derive(Debug, Default)]
+pub(crate) struct ReadState {
+    /// Rows read so far in the whole dataset.
+    pub rows: u64,
+    /// Bytes of earlier files, for CSV progress.
+    pub bytes_done: u64,
+    /// The passthrough schema, fixed by the first chunk so every chunk agrees.
+    pub passthrough_schema: Option<arrow_schema::SchemaRef>,
+}
+
+fn list_files(path: &str) -> Result<Vec<PathBuf>> {
+    let is_glob = path.contains(['*', '?', '[']);
+    let mut files: Vec<PathBuf> = if is_glob {
+        let paths = glob::glob(path)
+            .map_err(|e| Error::config(format!("input.path '{path}' is not a valid glob: {e}")))?;
+        paths.filter_map(|p| p.ok()).filter(|p| p.is_file()).collect()
+    } else {
+        let p = Path::new(path);
+        let meta = std::fs::metadata(p).map_err(|e| Error::io("open input", p, e))?;
+        if meta.is_dir() {
+            let entries = std::fs::read_dir(p).map_err(|e| Error::io("list input folder", p, e))?;
+            let mut files = Vec::new();
+            for entry in entries {
+                let entry = entry.map_err(|e| Error::io("list input folder", p, e))?;
+                let file = entry.path();
+                if file.is_file() && Format::of(&file).is_some() {
+                    files.push(file);
+                }
+            }
+            files
+        } else {
+            if Format::of(p).is_none() {
+                return Err(Error::config(format!(
+                    "input {path}: unknown file type (expected .csv, .csv.gz or .parquet)"
+                )));
+            }
+            vec![p.to_path_buf()]
+        }
+    };
+    files.retain(|f| Format::of(f).is_some());
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::config(format!(
+            "input {path}: no .csv, .csv.gz or .parquet files found"
+        )));
+    }
+    Ok(files)
+}
+
+fn check_unique(columns: &[ColumnInfo], file: &Path) -> Result<()> {
+    let mut seen = HashSet::new();
+    for c in columns {
+        if !seen.insert(c.name.as_str()) {
+            return Err(Error::data("duplicate column name in the header")
+                .in_file(file)
+                .at_column(&c.name));
+        }
+    }
+    Ok(())
+}
+
+fn same_schema(first: &[ColumnInfo], other: &[ColumnInfo], first_file: &Path, file: &Path) -> Result<()> {
+    for (i, c) in other.iter().enumerate() {
+        match first.get(i) {
+            None => {
+                return Err(Error::data(format!(
+                    "schema differs from {}: extra column",
+                    first_file.display()
+                ))
+                .in_file(file)
+                .at_column(&c.name));
+            }
+            Some(f) if f.name != c.name => {
+                return Err(Error::data(format!(
+                    "schema differs from {}: column {} is '{}' there",
+                    first_file.display(),
+                    i + 1,
+                    f.name
+                ))
+                .in_file(file)
+                .at_column(&c.name));
+            }
+            Some(f) if f.kind != c.kind => {
+                return Err(Error::data(format!(
+                    "schema differs from {}: type {:?} there, {:?} here",
+                    first_file.display(),
+                    f.kind,
+                    c.kind
+                ))
+                .in_file(file)
+                .at_column(&c.name));
+            }
+            _ => {}
+        }
+    }
+    if let Some(missing) = first.get(other.len()) {
+        return Err(Error::data(format!(
+            "schema differs from {}: column is missing",
+            first_file.display()
+        ))
+        .in_file(file)
+        .at_column(&missing.name));
+    }
+    Ok(())
+}
+
+/// Applies the missing-value policy to a freshly decoded chunk. `file_row0` is the
+/// 1-based row number in its file of the chunk's first row, for messages.
+pub(crate) fn finish_chunk(
+    dataset: &Dataset,
+    spec: &ReadSpec,
+    first_row: u64,
+    file_row0: u64,
+    mut features: Mat<f64>,
+    passthrough: Option<RecordBatch>,
+    non_numeric: Vec<u64>,
+) -> Result<Chunk> {
+    let rows_read = features.nrows();
+    let p = features.ncols();
+    match &spec.missing {
+        MissingMode::Keep | MissingMode::Lenient => {}
+        MissingMode::Error => {
+            for j in 0..p {
+                let col = features.col(j);
+                if let Some(i) = (0..rows_read).find(|&i| !col[i].is_finite()) {
+                    let v = col[i];
+                    let what = if v.is_nan() {
+                        "missing value (empty, null or NaN)".to_string()
+                    } else {
+                        format!("infinite value ({v})")
+                    };
+                    return Err(Error::data(format!(
+                        "{what}; set input.missing to skip_row or impute_mean to accept it"
+                    ))
+                    .at_row(file_row0 + i as u64)
+                    .at_column(&dataset.columns[spec.features[j]].name));
+                }
+            }
+        }
+        MissingMode::Impute(values) => {
+            for j in 0..p {
+                let fill = values[j];
+                for v in features.col_mut(j).iter_mut() {
+                    if !v.is_finite() {
+                        *v = fill;
+                    }
+                }
+            }
+        }
+        MissingMode::SkipRow => {
+            let keep: Vec<bool> = (0..rows_read)
+                .map(|i| (0..p).all(|j| features[(i, j)].is_finite()))
+                .collect();
+            let kept = keep.iter().filter(|k| **k).count();
+            if kept < rows_read {
+                let rows: Vec<usize> = (0..rows_read).filter(|&i| keep[i]).collect();
+                features = Mat::from_fn(kept, p, |i, j| features[(rows[i], j)]);
+                let passthrough = match passthrough {
+                    Some(batch) => {
+                        let mask = arrow_array::BooleanArray::from(keep);
+                        Some(arrow_select::filter::filter_record_batch(&batch, &mask).map_err(|e| {
+                            Error::data(format!("cannot drop rows from passthrough columns: {e}"))
+                        })?)
+                    }
+                    None => None,
+                };
+                return Ok(Chunk {
+                    first_row,
+                    features,
+                    passthrough,
+                    rows_read,
+                    non_numeric,
+                });
+            }
+        }
+    }
+    Ok(Chunk {
+        first_row,
+        features,
+        passthrough,
+        rows_read,
+        non_numeric,
+    })
+}

@@ -1,0 +1,385 @@
+//! Mergeable moments: the heart of streaming and sharding. A block of rows becomes
+//! (n, mean, centered co-moment); two such summaries merge exactly with the pairwise
+//! update of Chan, Golub & LeVeque (1979), so a fit never sums raw x² (stable with a mean
+//! of 1e9 and a std of 1) and a shard's statistics combine with another's.
+//!
+//! `MomentsAccumulator` cuts the incoming rows into fixed blocks whatever the chunk size
+//! the reader used, so the result is bit-for-bit the same for any `batch_rows`.
+
+use faer::linalg::matmul::triangular::{BlockStructure, matmul as tri_matmul};
+use faer::{Accum, Mat, MatRef, Par};
+
+/// Rows per block in the co-moment accumulation: large enough for an efficient
+/// matrix product, small enough that the block costs little memory (BLOCK × p × 8 bytes).
+pub const BLOCK_ROWS: usize = 4096;
+
+#[derive(Debug, Clone)]
+pub struct Moments {
+    pub n: u64,
+    pub mean: Vec<f64>,
+    /// Σ (x - mean)(x - mean)ᵀ. Only the lower triangle is kept up to date;
+    /// `covariance()` returns the full symmetric matrix.
+    pub co_moment: Mat<f64>,
+    pub min: Vec<f64>,
+    pub max: Vec<f64>,
+}
+
+impl Moments {
+    pub fn empty(p: usize) -> Moments {
+        Moments {
+            n: 0,
+            mean: vec![0.0; p],
+            co_moment: Mat::zeros(p, p),
+            min: vec![f64::INFINITY; p],
+            max: vec![f64::NEG_INFINITY; p],
+        }
+    }
+
+    pub fn nfeatures(&self) -> usize {
+        self.mean.len()
+    }
+
+    /// Moments of one block, centered at the block's own mean (two-pass mean for
+    /// accuracy with large offsets).
+    pub fn of_block(x: MatRef<'_, f64>) -> Moments {
+        let (n, p) = (x.nrows(), x.ncols());
+        let mut m = Moments::empty(p);
+        if n == 0 {
+            return m;
+        }
+        m.n = n as u64;
+        let mut centered = Mat::<f64>::zeros(n, p);
+        for j in 0..p {
+            let col = x.col(j);
+            let (mut lo, mut hi, mut sum) = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
+            for i in 0..n {
+                let v = col[i];
+                sum += v;
+                lo = lo.min(v);
+                hi = hi.max(v);
+            }
+            let rough = sum / n as f64;
+            let correction: f64 = (0..n).map(|i| col[i] - rough).sum::<f64>() / n as f64;
+            let mean = rough + correction;
+            let out = centered.col_mut(j);
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = col[i] - mean;
+            }
+            m.mean[j] = mean;
+            m.min[j] = lo;
+            m.max[j] = hi;
+        }
+        tri_matmul(
+            m.co_moment.as_mut(),
+            BlockStructure::TriangularLower,
+            Accum::Replace,
+            centered.transpose(),
+            BlockStructure::Rectangular,
+            centered.as_ref(),
+            BlockStructure::Rectangular,
+            1.0,
+            Par::Seq,
+        );
+        m
+    }
+
+    /// Chan et al.'s pairwise merge: exact in exact arithmetic, and order only changes
+    /// rounding.
+    pub fn merge(&mut self, other: &Moments) {
+        assert_eq!(self.nfeatures(), other.nfeatures(), "merging moments of different widths");
+        if other.n == 0 {
+            return;
+        }
+        if self.n == 0 {
+            *self = other.clone();
+            return;
+        }
+        let p = self.nfeatures();
+        let (na, nb) = (self.n as f64, other.n as f64);
+        let n = na + nb;
+        let delta: Vec<f64> = (0..p).map(|j| other.mean[j] - self.mean[j]).collect();
+        let f = na * nb / n;
+        for j in 0..p {
+            let fdj = f * delta[j];
+            let mut dst = self.co_moment.col_mut(j);
+            let src = other.co_moment.col(j);
+            for i in j..p {
+                dst[i] = dst[i] + src[i] + delta[i] * fdj;
+            }
+        }
+        for j in 0..p {
+            self.mean[j] += delta[j] * nb / n;
+            self.min[j] = self.min[j].min(other.min[j]);
+            self.max[j] = self.max[j].max(other.max[j]);
+        }
+        self.n += other.n;
+    }
+
+    /// Sample covariance (divides by n − 1, as scikit-learn's PCA), full symmetric.
+    pub fn covariance(&self) -> Mat<f64> {
+        let p = self.nfeatures();
+        let denom = (self.n.max(2) - 1) as f64;
+        Mat::from_fn(p, p, |i, j| {
+            let (a, b) = if i >= j { (i, j) } else { (j, i) };
+            self.co_moment[(a, b)] / denom
+        })
+    }
+
+    /// Per-feature variance with `ddof` (0 = population, as StandardScaler).
+    pub fn variance(&self, ddof: u64) -> Vec<f64> {
+        let denom = self.n.saturating_sub(ddof).max(1) as f64;
+        (0..self.nfeatures())
+            .map(|j| self.co_moment[(j, j)] / denom)
+            .collect()
+    }
+}
+
+/// Re-blocks a stream of chunks into `BLOCK_ROWS`-row blocks and merges their moments in
+/// order, so the result does not depend on how the reader chunked the rows.
+pub struct MomentsAccumulator {
+    block: Mat<f64>,
+    filled: usize,
+    total: Moments,
+}
+
+impl MomentsAccumulator {
+    pub fn new(p: usize) -> MomentsAccumulator {
+        MomentsAccumulator {
+            block: Mat::zeros(BLOCK_ROWS, p),
+            filled: 0,
+            total: Moments::empty(p),
+        }
+    }
+
+    pub fn push(&mut self, x: MatRef<'_, f64>) {
+        let mut start = 0;
+        while start < x.nrows() {
+            let take = (BLOCK_ROWS - self.filled).min(x.nrows() - start);
+            self.block
+                .as_mut()
+                .subrows_mut(self.filled, take)
+                .copy_from(x.subrows(start, take));
+            self.filled += take;
+            start += take;
+            if self.filled == BLOCK_ROWS {
+                self.flush();
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.filled > 0 {
+            let m = Moments::of_block(self.block.as_ref().subrows(0, self.filled));
+            self.total.merge(&m);
+            self.filled = 0;
+        }
+    }
+
+    pub fn finish(mut self) -> Moments {
+        self.flush();
+        self.total
+    }
+}
+
+/// Per-column summary for `dimred scan` and the mean-imputation pass: NaN cells are
+/// counted as missing and left out of the moments.
+#[derive(Debug, Clone, Default)]
+pub struct ColumnStats {
+    pub count: u64,
+    pub missing: u64,
+    pub non_numeric: u64,
+    pub mean: f64,
+    /// Σ (x - mean)²
+    pub m2: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl ColumnStats {
+    pub fn new() -> ColumnStats {
+        ColumnStats {
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            ..Default::default()
+        }
+    }
+
+    pub fn update(&mut self, values: &[f64]) {
+        let (mut n, mut sum, mut lo, mut hi) = (0u64, 0.0, f64::INFINITY, f64::NEG_INFINITY);
+        for &v in values {
+            if v.is_finite() {
+                n += 1;
+                sum += v;
+                lo = lo.min(v);
+                hi = hi.max(v);
+            }
+        }
+        self.missing += values.len() as u64 - n;
+        if n == 0 {
+            return;
+        }
+        let mean = sum / n as f64;
+        let m2: f64 = values
+            .iter()
+            .filter(|v| v.is_finite())
+            .map(|v| (v - mean) * (v - mean))
+            .sum();
+        let other = ColumnStats {
+            count: n,
+            missing: 0,
+            non_numeric: 0,
+            mean,
+            m2,
+            min: lo,
+            max: hi,
+        };
+        self.merge(&other);
+    }
+
+    pub fn merge(&mut self, other: &ColumnStats) {
+        self.missing += other.missing;
+        self.non_numeric += other.non_numeric;
+        if other.count == 0 {
+            return;
+        }
+        let (na, nb) = (self.count as f64, other.count as f64);
+        let n = na + nb;
+        let delta = other.mean - self.mean;
+        self.mean += delta * nb / n;
+        self.m2 += other.m2 + delta * delta * na * nb / n;
+        self.count += other.count;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+    }
+
+    /// Sample standard deviation (n − 1), as pandas' describe().
+    pub fn std(&self) -> f64 {
+        if self.count < 2 {
+            0.0
+        } else {
+            (self.m2 / (self.count - 1) as f64).sqrt()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn naive_cov(rows: &[Vec<f64>]) -> (Vec<f64>, Vec<Vec<f64>>) {
+        let n = rows.len() as f64;
+        let p = rows[0].len();
+        let mean: Vec<f64> = (0..p).map(|j| rows.iter().map(|r| r[j]).sum::<f64>() / n).collect();
+        let cov = (0..p)
+            .map(|a| {
+                (0..p)
+                    .map(|b| rows.iter().map(|r| (r[a] - mean[a]) * (r[b] - mean[b])).sum::<f64>() / (n - 1.0))
+                    .collect()
+            })
+            .collect();
+        (mean, cov)
+    }
+
+    fn to_mat(rows: &[Vec<f64>]) -> Mat<f64> {
+        Mat::from_fn(rows.len(), rows[0].len(), |i, j| rows[i][j])
+    }
+
+    #[test]
+    fn matches_the_two_pass_formula() {
+        let rows: Vec<Vec<f64>> = (0..50)
+            .map(|i| {
+                let t = i as f64;
+                vec![t.sin(), (t * 0.3).cos() * 2.0 + t * 0.01, (t * 1.7).sin() - 0.5 * t.sin()]
+            })
+            .collect();
+        let (mean, cov) = naive_cov(&rows);
+        let mut acc = MomentsAccumulator::new(3);
+        for part in rows.chunks(7) {
+            acc.push(to_mat(part).as_ref());
+        }
+        let m = acc.finish();
+        let c = m.covariance();
+        for a in 0..3 {
+            assert!((m.mean[a] - mean[a]).abs() < 1e-14);
+            for b in 0..3 {
+                assert!((c[(a, b)] - cov[a][b]).abs() < 1e-14, "{a},{b}");
+            }
+        }
+    }
+
+    #[test]
+    fn stable_with_a_huge_offset() {
+        // x = 1e9 + small signal; the variance of the signal must survive.
+        let signal: Vec<f64> = (0..10_000).map(|i| ((i * 7919) % 1000) as f64 / 1000.0 - 0.5).collect();
+        let var_true = {
+            let m = signal.iter().sum::<f64>() / signal.len() as f64;
+            signal.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (signal.len() - 1) as f64
+        };
+        let x = Mat::from_fn(signal.len(), 1, |i, _| 1e9 + signal[i]);
+        let mut acc = MomentsAccumulator::new(1);
+        acc.push(x.as_ref());
+        let m = acc.finish();
+        let var = m.covariance()[(0, 0)];
+        assert!(((var - var_true) / var_true).abs() < 1e-6, "{var} vs {var_true}");
+    }
+
+    proptest! {
+        #[test]
+        fn chunking_does_not_change_a_bit(chunk in 1usize..5000, seed in 0u64..1000) {
+            let n = 9000;
+            let x = Mat::from_fn(n, 3, |i, j| (((i as u64 * 31 + j as u64 * 17 + seed) % 97) as f64) * 0.37 + j as f64);
+            let whole = {
+                let mut a = MomentsAccumulator::new(3);
+                a.push(x.as_ref());
+                a.finish()
+            };
+            let mut a = MomentsAccumulator::new(3);
+            let mut s = 0;
+            while s < n {
+                let t = chunk.min(n - s);
+                a.push(x.as_ref().subrows(s, t));
+                s += t;
+            }
+            let parts = a.finish();
+            prop_assert_eq!(parts.n, whole.n);
+            prop_assert_eq!(&parts.mean, &whole.mean);
+            for i in 0..3 { for j in 0..=i {
+                prop_assert_eq!(parts.co_moment[(i, j)], whole.co_moment[(i, j)]);
+            }}
+        }
+
+        #[test]
+        fn merge_equals_fit_on_the_union(split in 1usize..299) {
+            let x = Mat::from_fn(300, 2, |i, j| ((i * (j + 3)) % 11) as f64 + 0.5 * j as f64);
+            let a = Moments::of_block(x.as_ref().subrows(0, split));
+            let b = Moments::of_block(x.as_ref().subrows(split, 300 - split));
+            let mut ab = a.clone();
+            ab.merge(&b);
+            let mut ba = b.clone();
+            ba.merge(&a);
+            let whole = Moments::of_block(x.as_ref());
+            for i in 0..2 {
+                prop_assert!((ab.mean[i] - whole.mean[i]).abs() < 1e-12);
+                prop_assert!((ba.mean[i] - whole.mean[i]).abs() < 1e-12);
+                for j in 0..=i {
+                    let w = whole.co_moment[(i, j)];
+                    prop_assert!((ab.co_moment[(i, j)] - w).abs() < 1e-9 * w.abs().max(1.0));
+                    prop_assert!((ba.co_moment[(i, j)] - w).abs() < 1e-9 * w.abs().max(1.0));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn column_stats_skip_missing() {
+        let mut s = ColumnStats::new();
+        s.update(&[1.0, f64::NAN, 3.0]);
+        s.update(&[5.0, f64::INFINITY]);
+        assert_eq!(s.count, 3);
+        assert_eq!(s.missing, 2);
+        assert_eq!(s.mean, 3.0);
+        assert_eq!(s.std(), 2.0);
+        assert_eq!((s.min, s.max), (1.0, 5.0));
+    }
+}

@@ -1,0 +1,194 @@
+//! Principal component analysis. Solvers produce the full spectrum they know and the
+//! leading components; this module turns that into scikit-learn's fitted attributes:
+//! k from a count or a variance fraction (smallest k whose cumulative ratio exceeds the
+//! fraction, as scikit-learn's `searchsorted(..., side="right") + 1`), the sign convention
+//! (each component's entry of largest magnitude is positive), noise variance, whitening.
+
+pub mod exact;
+
+use faer::{Mat, MatRef};
+
+use crate::config::NComponents;
+use crate::error::{Error, Result};
+
+/// A fitted PCA in the (scaled) feature space.
+#[derive(Debug, Clone)]
+pub struct Pca {
+    /// k × p, rows are components in decreasing variance.
+    pub components: Mat<f64>,
+    pub explained_variance: Vec<f64>,
+    pub explained_variance_ratio: Vec<f64>,
+    pub singular_values: Vec<f64>,
+    pub noise_variance: f64,
+    pub total_variance: f64,
+    pub n_samples: u64,
+    pub whiten: bool,
+}
+
+impl Pca {
+    pub fn n_components(&self) -> usize {
+        self.components.nrows()
+    }
+
+    pub fn cumulative_variance_ratio(&self) -> Vec<f64> {
+        self.explained_variance_ratio
+            .iter()
+            .scan(0.0, |acc, r| {
+                *acc += r;
+                Some(*acc)
+            })
+            .collect()
+    }
+}
+
+/// Chooses k. `spectrum` holds every eigenvalue (decreasing) of the covariance, already
+/// limited to min(n, p) values.
+pub fn choose_k(n_components: NComponents, spectrum: &[f64], total: f64, n_features: usize, n_samples: u64) -> Result<usize> {
+    let limit = (n_samples as usize).min(n_features);
+    match n_components {
+        NComponents::Count(k) => {
+            if k > n_features {
+                Err(Error::config(format!(
+                    "pca.n_components = {k} is more than the {n_features} features"
+                )))
+            } else if k > limit {
+                Err(Error::config(format!(
+                    "pca.n_components = {k} is more than the {n_samples} samples read"
+                )))
+            } else {
+                Ok(k)
+            }
+        }
+        NComponents::Fraction(f) => {
+            let mut cumulative = 0.0;
+            for (i, v) in spectrum.iter().enumerate() {
+                cumulative += v / total;
+                if cumulative > f {
+                    return Ok(i + 1);
+                }
+            }
+            Ok(spectrum.len().max(1))
+        }
+    }
+}
+
+/// Flips each component so that its entry of largest absolute value is positive
+/// (scikit-learn's `svd_flip(u_based_decision=False)`); ties go to the first index.
+pub fn flip_signs(components: &mut Mat<f64>) {
+    for r in 0..components.nrows() {
+        let mut best = 0;
+        for c in 0..components.ncols() {
+            if components[(r, c)].abs() > components[(r, best)].abs() {
+                best = c;
+            }
+        }
+        if components[(r, best)] < 0.0 {
+            for c in 0..components.ncols() {
+                components[(r, c)] = -components[(r, c)];
+            }
+        }
+    }
+}
+
+/// The scikit-learn attributes from a decreasing spectrum and the matching components.
+pub fn finish(
+    spectrum: &[f64],
+    mut components: Mat<f64>,
+    total_variance: f64,
+    n_samples: u64,
+    whiten: bool,
+) -> Result<Pca> {
+    let k = components.nrows();
+    flip_signs(&mut components);
+    let explained_variance: Vec<f64> = spectrum[..k].to_vec();
+    let ratio = |v: f64| if total_variance > 0.0 { v / total_variance } else { 0.0 };
+    let noise_variance = if k < spectrum.len() {
+        spectrum[k..].iter().sum::<f64>() / (spectrum.len() - k) as f64
+    } else {
+        0.0
+    };
+    let dof = n_samples.saturating_sub(1) as f64;
+    if whiten
+        && let Some(i) = explained_variance.iter().position(|v| *v <= f64::EPSILON * total_variance.max(f64::MIN_POSITIVE))
+    {
+        return Err(Error::data(format!(
+            "pca.whiten: component {} has zero variance, so it cannot be scaled to unit variance; \
+             lower n_components or turn whitening off",
+            i + 1
+        )));
+    }
+    Ok(Pca {
+        components,
+        explained_variance_ratio: explained_variance.iter().map(|v| ratio(*v)).collect(),
+        singular_values: explained_variance.iter().map(|v| (v * dof).sqrt()).collect(),
+        explained_variance,
+        noise_variance,
+        total_variance,
+        n_samples,
+        whiten,
+    })
+}
+
+/// Applies `(x - mean) / scale` then the projection (and whitening) to a chunk.
+pub fn project(
+    x: MatRef<'_, f64>,
+    mean: &[f64],
+    scale: Option<&[f64]>,
+    pca: &Pca,
+) -> Mat<f64> {
+    let (n, p) = (x.nrows(), x.ncols());
+    let centered = Mat::from_fn(n, p, |i, j| {
+        let v = x[(i, j)] - mean[j];
+        match scale {
+            Some(s) => v / s[j],
+            None => v,
+        }
+    });
+    let mut z = Mat::<f64>::zeros(n, pca.n_components());
+    faer::linalg::matmul::matmul(
+        z.as_mut(),
+        faer::Accum::Replace,
+        centered.as_ref(),
+        pca.components.transpose(),
+        1.0,
+        faer::Par::Seq,
+    );
+    if pca.whiten {
+        for (c, v) in pca.explained_variance.iter().enumerate() {
+            let s = v.sqrt();
+            for i in 0..n {
+                z[(i, c)] /= s;
+            }
+        }
+    }
+    z
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fraction_picks_smallest_k_strictly_above() {
+        let spectrum = [5.0, 3.0, 2.0];
+        // cumulative ratios: 0.5, 0.8, 1.0
+        assert_eq!(choose_k(NComponents::Fraction(0.5), &spectrum, 10.0, 3, 100).unwrap(), 2);
+        assert_eq!(choose_k(NComponents::Fraction(0.49), &spectrum, 10.0, 3, 100).unwrap(), 1);
+        assert_eq!(choose_k(NComponents::Fraction(0.8), &spectrum, 10.0, 3, 100).unwrap(), 3);
+    }
+
+    #[test]
+    fn counts_are_checked_against_features_and_samples() {
+        let s = [1.0, 1.0];
+        assert!(choose_k(NComponents::Count(3), &s, 2.0, 2, 100).unwrap_err().to_string().contains("features"));
+        assert!(choose_k(NComponents::Count(2), &s, 2.0, 5, 1).unwrap_err().to_string().contains("samples"));
+    }
+
+    #[test]
+    fn largest_entry_becomes_positive() {
+        let mut c = Mat::from_fn(2, 3, |i, j| [[0.1, -0.9, 0.3], [0.5, 0.2, -0.4]][i][j]);
+        flip_signs(&mut c);
+        assert_eq!(c[(0, 1)], 0.9);
+        assert_eq!(c[(1, 0)], 0.5);
+    }
+}

@@ -1,0 +1,65 @@
+//! Feature scaling, fitted from the same moments as the PCA that follows it: the mean,
+//! the population standard deviation (scikit-learn's StandardScaler) and the range
+//! (MinMaxScaler) all come out of the one fit pass.
+//!
+//! Every method is an affine map `(x - offset) / scale` followed by PCA's own centering,
+//! so scaling and PCA collapse into one `(x - mean_) / scale_` with `mean_` the raw mean.
+
+use crate::config::ScaleMethod;
+use crate::stats::Moments;
+
+#[derive(Debug, Clone)]
+pub struct Scaler {
+    pub method: ScaleMethod,
+    /// Divisor per feature; `None` when the data is only centered. A zero spread becomes
+    /// 1, as in scikit-learn, so a constant feature stays 0 instead of NaN.
+    pub scale: Option<Vec<f64>>,
+}
+
+impl Scaler {
+    pub fn fit(method: ScaleMethod, moments: &Moments) -> Scaler {
+        // scikit-learn's `_handle_zeros_in_scale`: a spread below 10·eps counts as zero.
+        let guard = |s: f64| if s.is_finite() && s >= 10.0 * f64::EPSILON { s } else { 1.0 };
+        let n = moments.n as f64;
+        let eps = f64::EPSILON;
+        let scale = match method {
+            ScaleMethod::None | ScaleMethod::Center => None,
+            ScaleMethod::Standard => Some(
+                moments
+                    .variance(0)
+                    .iter()
+                    .zip(&moments.mean)
+                    .map(|(&var, &mean)| {
+                        // scikit-learn's `_is_constant_feature`: a variance at the rounding
+                        // level of the mean is zero.
+                        let bound = n * eps * var + (n * mean * eps).powi(2);
+                        if var <= bound { 1.0 } else { guard(var.sqrt()) }
+                    })
+                    .collect(),
+            ),
+            ScaleMethod::Minmax => Some(
+                moments
+                    .min
+                    .iter()
+                    .zip(&moments.max)
+                    .map(|(lo, hi)| guard(hi - lo))
+                    .collect(),
+            ),
+        };
+        Scaler { method, scale }
+    }
+
+    /// The covariance of the scaled features, from the raw co-moment (n − 1).
+    pub fn scaled_covariance(&self, moments: &Moments) -> faer::Mat<f64> {
+        let mut c = moments.covariance();
+        if let Some(s) = &self.scale {
+            let p = s.len();
+            for j in 0..p {
+                for i in 0..p {
+                    c[(i, j)] /= s[i] * s[j];
+                }
+            }
+        }
+        c
+    }
+}
