@@ -108,13 +108,21 @@ impl Rng {
 fn normal_mat(rng: &mut Rng, rows: usize, cols: usize) -> Mat<f64> {
     let mut m = Mat::<f64>::zeros(rows, cols);
     for j in 0..cols {
-        rng.fill_normal(m.col_mut(j).try_as_col_major_mut().expect("owned column is contiguous").as_slice_mut());
+        rng.fill_normal(
+            m.col_mut(j)
+                .try_as_col_major_mut()
+                .expect("owned column is contiguous")
+                .as_slice_mut(),
+        );
     }
     m
 }
 
 pub fn truth_path(output: &Path) -> PathBuf {
-    let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let stem = name.strip_suffix(".parquet").unwrap_or(&name);
     output.with_file_name(format!("{stem}.eigenvalues.json"))
 }
@@ -131,9 +139,13 @@ pub fn generate(opts: &GenerateOptions, quiet: bool) -> Result<Truth> {
         return Err(Error::config("--row-group-rows must be at least 1"));
     }
     if !(opts.noise >= 0.0 && opts.top > 0.0 && opts.decay > 0.0 && opts.offset.is_finite()) {
-        return Err(Error::config("--noise must be ≥ 0, --top and --decay > 0, --offset finite"));
+        return Err(Error::config(
+            "--noise must be ≥ 0, --top and --decay > 0, --offset finite",
+        ));
     }
-    let signal: Vec<f64> = (0..r).map(|j| opts.top * opts.decay.powi(j as i32)).collect();
+    let signal: Vec<f64> = (0..r)
+        .map(|j| opts.top * opts.decay.powi(j as i32))
+        .collect();
     let mut eigenvalues: Vec<f64> = (0..p)
         .map(|j| signal.get(j).copied().unwrap_or(0.0) + opts.noise * opts.noise)
         .collect();
@@ -154,18 +166,24 @@ pub fn generate(opts: &GenerateOptions, quiet: bool) -> Result<Truth> {
     }
     let file = AtomicPath::new(&opts.output);
     let out = File::create(file.tmp()).map_err(|e| Error::io("create", &opts.output, e))?;
-    let fields: Vec<Field> = (0..p).map(|c| Field::new(format!("f{c}"), DataType::Float64, false)).collect();
+    let fields: Vec<Field> = (0..p)
+        .map(|c| Field::new(format!("f{c}"), DataType::Float64, false))
+        .collect();
     let schema = Arc::new(Schema::new(fields));
     let props = WriterProperties::builder()
         .set_compression(Compression::UNCOMPRESSED)
         .set_dictionary_enabled(false)
         .set_max_row_group_row_count(Some(opts.row_group_rows))
         .build();
-    let io_err = |e: parquet::errors::ParquetError| Error::io("write", &opts.output, std::io::Error::other(e));
+    let io_err = |e: parquet::errors::ParquetError| {
+        Error::io("write", &opts.output, std::io::Error::other(e))
+    };
     let mut writer = ArrowWriter::try_new(out, schema.clone(), Some(props)).map_err(io_err)?;
 
     let groups = opts.rows.div_ceil(opts.row_group_rows as u64);
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let progress = Progress::new("generate", Total::Rows(opts.rows), quiet);
     let make_group = |g: u64| -> Mat<f64> {
         let start = g * opts.row_group_rows as u64;
@@ -179,7 +197,14 @@ pub fn generate(opts: &GenerateOptions, quiet: bool) -> Result<Truth> {
         }
         if r > 0 {
             let z = normal_mat(&mut rng, n, r);
-            faer::linalg::matmul::matmul(x.as_mut(), Accum::Add, z.as_ref(), basis.as_ref(), 1.0, Par::Seq);
+            faer::linalg::matmul::matmul(
+                x.as_mut(),
+                Accum::Add,
+                z.as_ref(),
+                basis.as_ref(),
+                1.0,
+                Par::Seq,
+            );
         }
         x
     };
@@ -187,13 +212,22 @@ pub fn generate(opts: &GenerateOptions, quiet: bool) -> Result<Truth> {
     while g < groups {
         let batch: Vec<u64> = (g..(g + threads as u64).min(groups)).collect();
         let mats: Vec<Mat<f64>> = std::thread::scope(|s| {
-            let handles: Vec<_> = batch.iter().map(|&gi| s.spawn(move || make_group(gi))).collect();
-            handles.into_iter().map(|h| h.join().expect("generator thread")).collect()
+            let handles: Vec<_> = batch
+                .iter()
+                .map(|&gi| s.spawn(move || make_group(gi)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("generator thread"))
+                .collect()
         });
         for x in mats {
             let columns: Vec<ArrayRef> = (0..p)
                 .map(|j| {
-                    let col = x.col(j).try_as_col_major().expect("owned column is contiguous");
+                    let col = x
+                        .col(j)
+                        .try_as_col_major()
+                        .expect("owned column is contiguous");
                     Arc::new(Float64Array::from(col.as_slice().to_vec())) as ArrayRef
                 })
                 .collect();
@@ -241,6 +275,9 @@ mod tests {
 
     #[test]
     fn truth_file_sits_beside_the_data() {
-        assert_eq!(truth_path(Path::new("d/x.parquet")), PathBuf::from("d/x.eigenvalues.json"));
+        assert_eq!(
+            truth_path(Path::new("d/x.parquet")),
+            PathBuf::from("d/x.eigenvalues.json")
+        );
     }
 }

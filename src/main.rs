@@ -67,7 +67,10 @@ fn dispatch(command: Command) -> Result<()> {
             }
             let report = dimred::scan::scan(&args.path, args.batch_rows, args.quiet)?;
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&report).expect("scan report serialises"));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("scan report serialises")
+                );
             } else {
                 print!("{}", dimred::scan::render(&report));
             }

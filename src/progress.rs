@@ -81,7 +81,9 @@ impl Progress {
     /// Called by the reader as rows are decoded; `bytes` is the input consumed so far
     /// in the current file set (only meaningful for CSV).
     pub fn advance(&self, rows: u64, bytes_total: u64) {
-        let Ok(mut state) = self.state.lock() else { return };
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
         state.rows += rows;
         state.bytes = bytes_total;
         let rate = state.rows as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
@@ -101,8 +103,12 @@ impl Progress {
                 if due && self.started.elapsed() >= LOG_EVERY {
                     state.last_log = Some(now);
                     let percent = match self.total {
-                        Total::Rows(n) if n > 0 => format!(" ({:.0}%)", 100.0 * state.rows as f64 / n as f64),
-                        Total::Bytes(n) if n > 0 => format!(" ({:.0}%)", 100.0 * state.bytes as f64 / n as f64),
+                        Total::Rows(n) if n > 0 => {
+                            format!(" ({:.0}%)", 100.0 * state.rows as f64 / n as f64)
+                        }
+                        Total::Bytes(n) if n > 0 => {
+                            format!(" ({:.0}%)", 100.0 * state.bytes as f64 / n as f64)
+                        }
                         _ => String::new(),
                     };
                     eprintln!(

@@ -116,7 +116,14 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
             let mut columns = vec![ColumnStats::new(); p];
             let stats = stream(&plan.dataset, &spec, "means", quiet, |chunk| {
                 for (j, c) in columns.iter_mut().enumerate() {
-                    c.update(chunk.features.col(j).try_as_col_major().expect("owned column is contiguous").as_slice());
+                    c.update(
+                        chunk
+                            .features
+                            .col(j)
+                            .try_as_col_major()
+                            .expect("owned column is contiguous")
+                            .as_slice(),
+                    );
                 }
                 Ok(())
             })?;
@@ -126,8 +133,10 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
                 .enumerate()
                 .map(|(j, c)| {
                     if c.count == 0 {
-                        Err(Error::data("every value is missing, so there is no mean to impute")
-                            .at_column(&plan.feature_names[j]))
+                        Err(
+                            Error::data("every value is missing, so there is no mean to impute")
+                                .at_column(&plan.feature_names[j]),
+                        )
                     } else {
                         Ok(c.mean)
                     }
@@ -147,8 +156,15 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
     passes.push(fit_stats.report("fit"));
     let moments = acc.finish();
     if moments.n == 0 {
-        let why = if fit_stats.rows_read > 0 { " after skipping rows with missing values" } else { "" };
-        return Err(Error::data(format!("input {} has no rows{why}", plan.dataset.path)));
+        let why = if fit_stats.rows_read > 0 {
+            " after skipping rows with missing values"
+        } else {
+            ""
+        };
+        return Err(Error::data(format!(
+            "input {} has no rows{why}",
+            plan.dataset.path
+        )));
     }
     if moments.n < 2 {
         return Err(Error::data(format!(
@@ -190,7 +206,11 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
         scaler: plan.scale,
         solver: solver.into(),
         missing: plan.missing,
-        passthrough: plan.passthrough.iter().map(|&c| plan.dataset.columns[c].name.clone()).collect(),
+        passthrough: plan
+            .passthrough
+            .iter()
+            .map(|&c| plan.dataset.columns[c].name.clone())
+            .collect(),
         output_columns: names,
         feature_names_in_: plan.feature_names.clone(),
         n_features_in_: p,
@@ -219,7 +239,12 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
         input: InputReport {
             path: plan.dataset.path.clone(),
             format: plan.dataset.format.name().into(),
-            files: plan.dataset.files.iter().map(|f| f.display().to_string()).collect(),
+            files: plan
+                .dataset
+                .files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect(),
         },
         solver: solver.into(),
         scaler: scale_name(plan.scale).into(),

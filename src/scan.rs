@@ -54,7 +54,11 @@ pub fn scan(path: &str, batch_rows: usize, quiet: bool) -> Result<ScanReport> {
     let pass = stream(&dataset, &spec, "scan", quiet, |chunk| {
         for (j, s) in stats.iter_mut().enumerate() {
             let col = chunk.features.col(j);
-            s.update(col.try_as_col_major().expect("owned column is contiguous").as_slice());
+            s.update(
+                col.try_as_col_major()
+                    .expect("owned column is contiguous")
+                    .as_slice(),
+            );
             if let Some(bad) = chunk.non_numeric.get(j) {
                 s.non_numeric += bad;
                 s.missing -= bad;
@@ -71,7 +75,11 @@ pub fn scan(path: &str, batch_rows: usize, quiet: bool) -> Result<ScanReport> {
                 let some = |v: f64| if s.count > 0 { Some(v) } else { None };
                 ColumnProfile {
                     name: info.name.clone(),
-                    kind: if s.non_numeric > 0 { "text".into() } else { "numeric".into() },
+                    kind: if s.non_numeric > 0 {
+                        "text".into()
+                    } else {
+                        "numeric".into()
+                    },
                     count: s.count,
                     missing: s.missing,
                     non_numeric: s.non_numeric,
@@ -114,7 +122,13 @@ pub fn scan(path: &str, batch_rows: usize, quiet: bool) -> Result<ScanReport> {
 
 pub fn render(report: &ScanReport) -> String {
     let fmt = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_else(|| "-".into());
-    let width = report.columns.iter().map(|c| c.name.len()).max().unwrap_or(6).max(6);
+    let width = report
+        .columns
+        .iter()
+        .map(|c| c.name.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
     let mut out = format!(
         "{}: {} rows, {} columns, {} file(s) ({}), read in {:.2} s\n",
         report.path,

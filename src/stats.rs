@@ -86,7 +86,11 @@ impl Moments {
     /// Chan et al.'s pairwise merge: exact in exact arithmetic, and order only changes
     /// rounding.
     pub fn merge(&mut self, other: &Moments) {
-        assert_eq!(self.nfeatures(), other.nfeatures(), "merging moments of different widths");
+        assert_eq!(
+            self.nfeatures(),
+            other.nfeatures(),
+            "merging moments of different widths"
+        );
         if other.n == 0 {
             return;
         }
@@ -107,8 +111,8 @@ impl Moments {
                 dst[i] = dst[i] + src[i] + delta[i] * fdj;
             }
         }
-        for j in 0..p {
-            self.mean[j] += delta[j] * nb / n;
+        for (j, d) in delta.iter().enumerate() {
+            self.mean[j] += d * nb / n;
             self.min[j] = self.min[j].min(other.min[j]);
             self.max[j] = self.max[j].max(other.max[j]);
         }
@@ -270,11 +274,18 @@ mod tests {
     fn naive_cov(rows: &[Vec<f64>]) -> (Vec<f64>, Vec<Vec<f64>>) {
         let n = rows.len() as f64;
         let p = rows[0].len();
-        let mean: Vec<f64> = (0..p).map(|j| rows.iter().map(|r| r[j]).sum::<f64>() / n).collect();
+        let mean: Vec<f64> = (0..p)
+            .map(|j| rows.iter().map(|r| r[j]).sum::<f64>() / n)
+            .collect();
         let cov = (0..p)
             .map(|a| {
                 (0..p)
-                    .map(|b| rows.iter().map(|r| (r[a] - mean[a]) * (r[b] - mean[b])).sum::<f64>() / (n - 1.0))
+                    .map(|b| {
+                        rows.iter()
+                            .map(|r| (r[a] - mean[a]) * (r[b] - mean[b]))
+                            .sum::<f64>()
+                            / (n - 1.0)
+                    })
                     .collect()
             })
             .collect();
@@ -290,7 +301,11 @@ mod tests {
         let rows: Vec<Vec<f64>> = (0..50)
             .map(|i| {
                 let t = i as f64;
-                vec![t.sin(), (t * 0.3).cos() * 2.0 + t * 0.01, (t * 1.7).sin() - 0.5 * t.sin()]
+                vec![
+                    t.sin(),
+                    (t * 0.3).cos() * 2.0 + t * 0.01,
+                    (t * 1.7).sin() - 0.5 * t.sin(),
+                ]
             })
             .collect();
         let (mean, cov) = naive_cov(&rows);
@@ -311,7 +326,9 @@ mod tests {
     #[test]
     fn stable_with_a_huge_offset() {
         // x = 1e9 + small signal; the variance of the signal must survive.
-        let signal: Vec<f64> = (0..10_000).map(|i| ((i * 7919) % 1000) as f64 / 1000.0 - 0.5).collect();
+        let signal: Vec<f64> = (0..10_000)
+            .map(|i| ((i * 7919) % 1000) as f64 / 1000.0 - 0.5)
+            .collect();
         let var_true = {
             let m = signal.iter().sum::<f64>() / signal.len() as f64;
             signal.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (signal.len() - 1) as f64
@@ -321,7 +338,10 @@ mod tests {
         acc.push(x.as_ref());
         let m = acc.finish();
         let var = m.covariance()[(0, 0)];
-        assert!(((var - var_true) / var_true).abs() < 1e-6, "{var} vs {var_true}");
+        assert!(
+            ((var - var_true) / var_true).abs() < 1e-6,
+            "{var} vs {var_true}"
+        );
     }
 
     proptest! {

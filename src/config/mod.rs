@@ -162,11 +162,15 @@ impl<'de> Deserialize<'de> for NComponents {
         impl Visitor<'_> for NVisitor {
             type Value = NComponents;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a count of components (an integer >= 1) or a fraction of variance in (0, 1)")
+                f.write_str(
+                    "a count of components (an integer >= 1) or a fraction of variance in (0, 1)",
+                )
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<NComponents, E> {
                 if v == 0 {
-                    Err(E::custom("n_components must be at least 1 (or a fraction in (0, 1))"))
+                    Err(E::custom(
+                        "n_components must be at least 1 (or a fraction in (0, 1))",
+                    ))
                 } else {
                     Ok(NComponents::Count(v as usize))
                 }
@@ -263,7 +267,10 @@ output:
     #[test]
     fn parses_the_documented_example() {
         let p = RawPipeline::from_yaml(EXAMPLE, "x.yaml").unwrap();
-        assert_eq!(p.input.features, FeatureSelector::Exclude(vec!["target".into()]));
+        assert_eq!(
+            p.input.features,
+            FeatureSelector::Exclude(vec!["target".into()])
+        );
         assert_eq!(p.steps.len(), 2);
         match &p.steps[1] {
             RawStep::Pca(pca) => assert_eq!(pca.n_components, NComponents::Fraction(0.95)),
@@ -274,7 +281,9 @@ output:
     #[test]
     fn unknown_key_names_line_and_column() {
         let text = EXAMPLE.replace("  missing: error", "  mising: error");
-        let err = RawPipeline::from_yaml(&text, "x.yaml").unwrap_err().to_string();
+        let err = RawPipeline::from_yaml(&text, "x.yaml")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("x.yaml:7:3: "), "{err}");
         assert!(err.contains("mising"), "{err}");
         assert!(!err.contains('\n'), "{err}");
@@ -283,7 +292,9 @@ output:
     #[test]
     fn wrong_type_names_line_and_column() {
         let text = EXAMPLE.replace("batch_rows: 8192", "batch_rows: many");
-        let err = RawPipeline::from_yaml(&text, "x.yaml").unwrap_err().to_string();
+        let err = RawPipeline::from_yaml(&text, "x.yaml")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("x.yaml:6:"), "{err}");
     }
 
@@ -291,7 +302,9 @@ output:
     fn bad_n_components_is_refused_where_written() {
         for bad in ["0", "-3", "1.0", "1.5", "0.0"] {
             let text = EXAMPLE.replace("n_components: 0.95", &format!("n_components: {bad}"));
-            let err = RawPipeline::from_yaml(&text, "x.yaml").unwrap_err().to_string();
+            let err = RawPipeline::from_yaml(&text, "x.yaml")
+                .unwrap_err()
+                .to_string();
             assert!(err.starts_with("x.yaml:10:"), "{bad}: {err}");
             assert!(err.contains("n_components"), "{bad}: {err}");
         }

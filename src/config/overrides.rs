@@ -15,16 +15,24 @@ pub fn apply_overrides(raw: RawPipeline, overrides: &[String]) -> Result<RawPipe
     let mut tree = serde_json::to_value(&raw).map_err(|e| Error::config(e.to_string()))?;
     for item in overrides {
         let (key, text) = item.split_once('=').ok_or_else(|| {
-            Error::config(format!("--set {item}: expected KEY=VALUE, e.g. input.path=data/"))
+            Error::config(format!(
+                "--set {item}: expected KEY=VALUE, e.g. input.path=data/"
+            ))
         })?;
         let value: Value = if text.is_empty() {
             Value::String(String::new())
         } else {
             serde_saphyr::from_str(text).map_err(|e| {
-                Error::config(format!("--set {key}: cannot read value '{text}': {}", e.without_snippet()))
+                Error::config(format!(
+                    "--set {key}: cannot read value '{text}': {}",
+                    e.without_snippet()
+                ))
             })?
         };
         set_path(&mut tree, key, value)?;
+        // Checked after each override, so the error names the one that broke the file.
+        serde_json::from_value::<RawPipeline>(tree.clone())
+            .map_err(|e| Error::config(format!("--set {key}={text}: {e}")))?;
     }
     serde_json::from_value(tree).map_err(|e| Error::config(format!("after --set overrides: {e}")))
 }
@@ -102,7 +110,9 @@ mod tests {
         assert_eq!(p.input.path, "shard-7/");
         assert_eq!(p.input.missing, MissingPolicy::SkipRow);
         assert_eq!(p.input.passthrough, vec!["id", "label"]);
-        let RawStep::Pca(pca) = &p.steps[0] else { panic!() };
+        let RawStep::Pca(pca) = &p.steps[0] else {
+            panic!()
+        };
         assert_eq!(pca.n_components, NComponents::Fraction(0.9));
     }
 

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use regex::Regex;
 
-use super::{FeatureSelector, MissingPolicy, NComponents, PcaParams, RawPipeline, RawStep, ScaleMethod};
+use super::{
+    FeatureSelector, MissingPolicy, NComponents, PcaParams, RawPipeline, RawStep, ScaleMethod,
+};
 use crate::error::{Error, Result};
 use crate::source::{ColumnKind, Dataset, MissingMode, ReadSpec};
 
@@ -46,9 +48,9 @@ impl Plan {
         let mut passthrough = Vec::new();
         for name in &raw.input.passthrough {
             match dataset.column_index(name) {
-                Some(i) if passthrough.contains(&i) => {
-                    problems.push(format!("input.passthrough: column '{name}' is listed twice"))
-                }
+                Some(i) if passthrough.contains(&i) => problems.push(format!(
+                    "input.passthrough: column '{name}' is listed twice"
+                )),
                 Some(i) => passthrough.push(i),
                 None => problems.push(format!(
                     "input.passthrough: column '{name}' does not exist in {}",
@@ -81,7 +83,9 @@ impl Plan {
                 && rows > 0
                 && k as u64 > rows
             {
-                problems.push(format!("steps: pca.n_components = {k} is more than the {rows} rows of the input"));
+                problems.push(format!(
+                    "steps: pca.n_components = {k} is more than the {rows} rows of the input"
+                ));
             }
         }
         if dataset.total_rows == Some(0) {
@@ -90,7 +94,10 @@ impl Plan {
         if !problems.is_empty() {
             return Err(Error::config(problems.join("; ")));
         }
-        let feature_names = features.iter().map(|&c| dataset.columns[c].name.clone()).collect();
+        let feature_names = features
+            .iter()
+            .map(|&c| dataset.columns[c].name.clone())
+            .collect();
         Ok(Plan {
             batch_rows: raw.input.batch_rows,
             missing: raw.input.missing,
@@ -108,7 +115,11 @@ impl Plan {
     pub fn read_spec(&self, missing: MissingMode, with_passthrough: bool) -> ReadSpec {
         ReadSpec {
             features: self.features.clone(),
-            passthrough: if with_passthrough { self.passthrough.clone() } else { Vec::new() },
+            passthrough: if with_passthrough {
+                self.passthrough.clone()
+            } else {
+                Vec::new()
+            },
             batch_rows: self.batch_rows,
             missing,
         }
@@ -157,9 +168,9 @@ fn select_features(
             let mut out = Vec::new();
             for name in names {
                 match dataset.column_index(name) {
-                    Some(i) if out.contains(&i) => {
-                        problems.push(format!("input.features.include: column '{name}' is listed twice"))
-                    }
+                    Some(i) if out.contains(&i) => problems.push(format!(
+                        "input.features.include: column '{name}' is listed twice"
+                    )),
                     Some(i) => out.push(i),
                     None => problems.push(format!(
                         "input.features.include: column '{name}' does not exist in {}",
@@ -187,7 +198,9 @@ fn select_features(
                     .filter(|&i| !passthrough.contains(&i) && re.is_match(&dataset.columns[i].name))
                     .collect();
                 if out.is_empty() {
-                    problems.push(format!("input.features.regex: '{pattern}' matches no column"));
+                    problems.push(format!(
+                        "input.features.regex: '{pattern}' matches no column"
+                    ));
                 }
                 out
             }

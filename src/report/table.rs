@@ -7,7 +7,11 @@ pub fn render(report: &Report) -> String {
     let mut out = String::new();
     out.push_str(&format!(
         "{}: {} rows × {} features → {} components ({} solver, {} scaling)\n",
-        report.pipeline.get("name").and_then(|v| v.as_str()).unwrap_or("pipeline"),
+        report
+            .pipeline
+            .get("name")
+            .and_then(|v| v.as_str())
+            .unwrap_or("pipeline"),
         report.n_samples,
         report.n_features,
         report.n_components,
@@ -28,7 +32,10 @@ pub fn render(report: &Report) -> String {
         ));
     }
     if report.rows_skipped > 0 {
-        out.push_str(&format!("rows skipped for missing values: {}\n", report.rows_skipped));
+        out.push_str(&format!(
+            "rows skipped for missing values: {}\n",
+            report.rows_skipped
+        ));
     }
     for p in &report.passes {
         out.push_str(&format!(

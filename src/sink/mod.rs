@@ -39,7 +39,8 @@ impl AtomicPath {
     }
 
     pub fn commit(mut self) -> Result<()> {
-        std::fs::rename(&self.tmp, &self.target).map_err(|e| Error::io("move into place", &self.target, e))?;
+        std::fs::rename(&self.tmp, &self.target)
+            .map_err(|e| Error::io("move into place", &self.target, e))?;
         self.committed = true;
         Ok(())
     }

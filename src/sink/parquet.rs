@@ -40,11 +40,22 @@ impl ParquetSink {
 
     fn open(&mut self, passthrough: Option<&RecordBatch>) -> Result<()> {
         let mut fields: Vec<Field> = passthrough
-            .map(|b| b.schema().fields().iter().map(|f| f.as_ref().clone()).collect())
+            .map(|b| {
+                b.schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.as_ref().clone())
+                    .collect()
+            })
             .unwrap_or_default();
-        fields.extend(self.names.iter().map(|n| Field::new(n, DataType::Float64, false)));
+        fields.extend(
+            self.names
+                .iter()
+                .map(|n| Field::new(n, DataType::Float64, false)),
+        );
         let schema = Arc::new(Schema::new(fields));
-        let out = File::create(self.file.tmp()).map_err(|e| Error::io("create", self.file.target(), e))?;
+        let out = File::create(self.file.tmp())
+            .map_err(|e| Error::io("create", self.file.target(), e))?;
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
@@ -56,14 +67,22 @@ impl ParquetSink {
         Ok(())
     }
 
-    pub fn write(&mut self, passthrough: Option<&RecordBatch>, reduced: MatRef<'_, f64>) -> Result<()> {
+    pub fn write(
+        &mut self,
+        passthrough: Option<&RecordBatch>,
+        reduced: MatRef<'_, f64>,
+    ) -> Result<()> {
         if self.writer.is_none() {
             self.open(passthrough)?;
         }
-        let mut columns: Vec<ArrayRef> = passthrough.map(|b| b.columns().to_vec()).unwrap_or_default();
+        let mut columns: Vec<ArrayRef> = passthrough
+            .map(|b| b.columns().to_vec())
+            .unwrap_or_default();
         for c in 0..reduced.ncols() {
             let col = reduced.col(c);
-            columns.push(Arc::new(Float64Array::from_iter_values((0..reduced.nrows()).map(|i| col[i]))));
+            columns.push(Arc::new(Float64Array::from_iter_values(
+                (0..reduced.nrows()).map(|i| col[i]),
+            )));
         }
         let schema = self.schema.clone().expect("opened above");
         let batch = RecordBatch::try_new(schema, columns)

@@ -32,7 +32,9 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-fn open(path: &Path) -> Result<(csv::Reader<Box<dyn Read + Send>>, Arc<AtomicU64>)> {
+type CsvReader = csv::Reader<Box<dyn Read + Send>>;
+
+fn open(path: &Path) -> Result<(CsvReader, Arc<AtomicU64>)> {
     let file = File::open(path).map_err(|e| Error::io("open input", path, e))?;
     let count = Arc::new(AtomicU64::new(0));
     let counted = Counting {
@@ -43,7 +45,10 @@ fn open(path: &Path) -> Result<(csv::Reader<Box<dyn Read + Send>>, Arc<AtomicU64
         .to_str()
         .is_some_and(|s| s.to_ascii_lowercase().ends_with(".gz"));
     let reader: Box<dyn Read + Send> = if is_gz {
-        Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, counted)))
+        Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
+            1 << 16,
+            counted,
+        )))
     } else {
         Box::new(counted)
     };
@@ -71,7 +76,10 @@ fn csv_error(e: csv::Error) -> Error {
 
 pub(super) fn header(path: &Path) -> Result<Vec<ColumnInfo>> {
     let (mut reader, _) = open(path)?;
-    let headers = reader.headers().map_err(|e| csv_error(e).in_file(path))?.clone();
+    let headers = reader
+        .headers()
+        .map_err(|e| csv_error(e).in_file(path))?
+        .clone();
     if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
         return Err(Error::data("the file is empty (no header row)").in_file(path));
     }
@@ -86,7 +94,10 @@ pub(super) fn header(path: &Path) -> Result<Vec<ColumnInfo>> {
 
 /// Cells read as missing rather than as text.
 fn is_missing(text: &str) -> bool {
-    matches!(text, "" | "NA" | "NaN" | "nan" | "NAN" | "null" | "NULL" | "N/A")
+    matches!(
+        text,
+        "" | "NA" | "NaN" | "nan" | "NAN" | "null" | "NULL" | "N/A"
+    )
 }
 
 fn parse_number(text: &str) -> Option<f64> {
@@ -116,7 +127,8 @@ pub(super) fn read(
     loop {
         // Grown on demand, so a huge batch_rows on a small file costs nothing.
         let mut features = Mat::<f64>::zeros(batch.min(4096), p);
-        let mut pass_text: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(batch); spec.passthrough.len()];
+        let mut pass_text: Vec<Vec<Option<String>>> =
+            vec![Vec::with_capacity(batch); spec.passthrough.len()];
         let mut non_numeric = vec![0u64; if lenient { p } else { 0 }];
         let mut n = 0usize;
         let row0 = file_row + 1;
@@ -167,14 +179,26 @@ pub(super) fn read(
         if n == 0 {
             break;
         }
-        let features = if n < features.nrows() { features.subrows(0, n).to_owned() } else { features };
+        let features = if n < features.nrows() {
+            features.subrows(0, n).to_owned()
+        } else {
+            features
+        };
         let passthrough = if spec.passthrough.is_empty() {
             None
         } else {
             Some(passthrough_batch(dataset, spec, state, pass_text, row0)?)
         };
         progress.advance(n as u64, state.bytes_done + bytes.load(Ordering::Relaxed));
-        let chunk = finish_chunk(dataset, spec, state.rows, row0, features, passthrough, non_numeric)?;
+        let chunk = finish_chunk(
+            dataset,
+            spec,
+            state.rows,
+            row0,
+            features,
+            passthrough,
+            non_numeric,
+        )?;
         state.rows += n as u64;
         if !emit(chunk) {
             return Ok(false);

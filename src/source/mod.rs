@@ -187,7 +187,10 @@ fn list_files(path: &str) -> Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = if is_glob {
         let paths = glob::glob(path)
             .map_err(|e| Error::config(format!("input.path '{path}' is not a valid glob: {e}")))?;
-        paths.filter_map(|p| p.ok()).filter(|p| p.is_file()).collect()
+        paths
+            .filter_map(|p| p.ok())
+            .filter(|p| p.is_file())
+            .collect()
     } else {
         let p = Path::new(path);
         let meta = std::fs::metadata(p).map_err(|e| Error::io("open input", p, e))?;
@@ -233,7 +236,12 @@ fn check_unique(columns: &[ColumnInfo], file: &Path) -> Result<()> {
     Ok(())
 }
 
-fn same_schema(first: &[ColumnInfo], other: &[ColumnInfo], first_file: &Path, file: &Path) -> Result<()> {
+fn same_schema(
+    first: &[ColumnInfo],
+    other: &[ColumnInfo],
+    first_file: &Path,
+    file: &Path,
+) -> Result<()> {
     for (i, c) in other.iter().enumerate() {
         match first.get(i) {
             None => {
@@ -312,8 +320,7 @@ pub(crate) fn finish_chunk(
             }
         }
         MissingMode::Impute(values) => {
-            for j in 0..p {
-                let fill = values[j];
+            for (j, &fill) in values.iter().enumerate().take(p) {
                 for v in features.col_mut(j).iter_mut() {
                     if !v.is_finite() {
                         *v = fill;
@@ -332,9 +339,15 @@ pub(crate) fn finish_chunk(
                 let passthrough = match passthrough {
                     Some(batch) => {
                         let mask = arrow_array::BooleanArray::from(keep);
-                        Some(arrow_select::filter::filter_record_batch(&batch, &mask).map_err(|e| {
-                            Error::data(format!("cannot drop rows from passthrough columns: {e}"))
-                        })?)
+                        Some(
+                            arrow_select::filter::filter_record_batch(&batch, &mask).map_err(
+                                |e| {
+                                    Error::data(format!(
+                                        "cannot drop rows from passthrough columns: {e}"
+                                    ))
+                                },
+                            )?,
+                        )
                     }
                     None => None,
                 };

@@ -75,7 +75,12 @@ pub(super) fn read(
     emit: &mut dyn FnMut(Chunk) -> bool,
 ) -> Result<bool> {
     let b = builder(path)?;
-    let mut wanted: Vec<usize> = spec.features.iter().chain(&spec.passthrough).copied().collect();
+    let mut wanted: Vec<usize> = spec
+        .features
+        .iter()
+        .chain(&spec.passthrough)
+        .copied()
+        .collect();
     wanted.sort_unstable();
     wanted.dedup();
     let mask = ProjectionMask::roots(b.parquet_schema(), wanted.iter().copied());
@@ -86,9 +91,8 @@ pub(super) fn read(
         .map_err(|e| Error::data(format!("not a readable Parquet file: {e}")))?;
     let mut file_row: u64 = 0;
     for batch in reader {
-        let batch = batch.map_err(|e| {
-            Error::data(format!("corrupt Parquet data: {e}")).at_row(file_row + 1)
-        })?;
+        let batch = batch
+            .map_err(|e| Error::data(format!("corrupt Parquet data: {e}")).at_row(file_row + 1))?;
         let n = batch.num_rows();
         let p = spec.features.len();
         let mut features = Mat::<f64>::zeros(n, p);
@@ -97,18 +101,31 @@ pub(super) fn read(
             let array = batch
                 .column_by_name(name)
                 .ok_or_else(|| Error::data("column is missing from this file").at_column(name))?;
-            copy_numeric(array.as_ref(), features.col_mut(j).try_as_col_major_mut().expect("owned column is contiguous").as_slice_mut())
-                .map_err(|e| e.at_column(name))?;
+            copy_numeric(
+                array.as_ref(),
+                features
+                    .col_mut(j)
+                    .try_as_col_major_mut()
+                    .expect("owned column is contiguous")
+                    .as_slice_mut(),
+            )
+            .map_err(|e| e.at_column(name))?;
         }
         let passthrough = if spec.passthrough.is_empty() {
             None
         } else {
-            let names: Vec<&str> = spec.passthrough.iter().map(|&c| dataset.columns[c].name.as_str()).collect();
+            let names: Vec<&str> = spec
+                .passthrough
+                .iter()
+                .map(|&c| dataset.columns[c].name.as_str())
+                .collect();
             let mut fields = Vec::with_capacity(names.len());
             let mut arrays = Vec::with_capacity(names.len());
             let schema = batch.schema();
             for name in &names {
-                let idx = schema.index_of(name).map_err(|_| Error::data("column is missing from this file").at_column(name))?;
+                let idx = schema
+                    .index_of(name)
+                    .map_err(|_| Error::data("column is missing from this file").at_column(name))?;
                 fields.push(schema.field(idx).clone());
                 arrays.push(batch.column(idx).clone());
             }
@@ -120,10 +137,21 @@ pub(super) fn read(
                     s
                 }
             };
-            Some(RecordBatch::try_new(schema, arrays).map_err(|e| Error::data(format!("passthrough columns: {e}")))?)
+            Some(
+                RecordBatch::try_new(schema, arrays)
+                    .map_err(|e| Error::data(format!("passthrough columns: {e}")))?,
+            )
         };
         progress.advance(n as u64, 0);
-        let chunk = finish_chunk(dataset, spec, state.rows, file_row + 1, features, passthrough, Vec::new())?;
+        let chunk = finish_chunk(
+            dataset,
+            spec,
+            state.rows,
+            file_row + 1,
+            features,
+            passthrough,
+            Vec::new(),
+        )?;
         state.rows += n as u64;
         file_row += n as u64;
         if !emit(chunk) {
@@ -135,7 +163,11 @@ pub(super) fn read(
 
 /// Copies a numeric arrow array into `out` as f64, nulls as NaN.
 fn copy_numeric(array: &dyn Array, out: &mut [f64]) -> Result<()> {
-    fn copy<T: ArrowPrimitiveType>(array: &dyn Array, out: &mut [f64], to_f64: impl Fn(T::Native) -> f64) {
+    fn copy<T: ArrowPrimitiveType>(
+        array: &dyn Array,
+        out: &mut [f64],
+        to_f64: impl Fn(T::Native) -> f64,
+    ) {
         let values = array.as_primitive::<T>();
         if values.null_count() == 0 {
             for (o, v) in out.iter_mut().zip(values.values().iter()) {
@@ -143,7 +175,11 @@ fn copy_numeric(array: &dyn Array, out: &mut [f64]) -> Result<()> {
             }
         } else {
             for (i, o) in out.iter_mut().enumerate() {
-                *o = if values.is_null(i) { f64::NAN } else { to_f64(values.value(i)) };
+                *o = if values.is_null(i) {
+                    f64::NAN
+                } else {
+                    to_f64(values.value(i))
+                };
             }
         }
     }
@@ -168,7 +204,11 @@ fn copy_numeric(array: &dyn Array, out: &mut [f64]) -> Result<()> {
         DataType::UInt16 => copy::<UInt16Type>(array, out, |v| v as f64),
         DataType::UInt32 => copy::<UInt32Type>(array, out, |v| v as f64),
         DataType::UInt64 => copy::<UInt64Type>(array, out, |v| v as f64),
-        other => return Err(Error::data(format!("column of type {other} is not numeric"))),
+        other => {
+            return Err(Error::data(format!(
+                "column of type {other} is not numeric"
+            )));
+        }
     }
     Ok(())
 }

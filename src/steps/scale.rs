@@ -19,7 +19,13 @@ pub struct Scaler {
 impl Scaler {
     pub fn fit(method: ScaleMethod, moments: &Moments) -> Scaler {
         // scikit-learn's `_handle_zeros_in_scale`: a spread below 10·eps counts as zero.
-        let guard = |s: f64| if s.is_finite() && s >= 10.0 * f64::EPSILON { s } else { 1.0 };
+        let guard = |s: f64| {
+            if s.is_finite() && s >= 10.0 * f64::EPSILON {
+                s
+            } else {
+                1.0
+            }
+        };
         let n = moments.n as f64;
         let eps = f64::EPSILON;
         let scale = match method {

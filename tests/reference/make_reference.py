@@ -23,6 +23,7 @@ Conventions (mirrored by the Rust code):
 """
 import csv
 import json
+import math
 import os
 import sys
 
@@ -97,6 +98,8 @@ def check_sign(components):
 
 
 def to_py(v):
+    if isinstance(v, dict):
+        return {k: to_py(x) for k, x in v.items()}
     if isinstance(v, np.ndarray):
         return v.tolist()
     if isinstance(v, np.floating):
@@ -272,6 +275,31 @@ def offset_case():
     T = pca.transform(X)
     flipped = enforce_sign(comps, T)
     check_sign(comps)
+    # Accurate reference: sklearn's mean_ (numpy summation) carries O(1e-6)
+    # absolute error at a 1e9 offset, and it changes with summation order /
+    # memory layout.  Compute the correctly-summed mean with math.fsum,
+    # centre exactly (x and mean are within a factor 2, so x - mean is exact
+    # by Sterbenz), and run PCA on the centred data.
+    mean_acc = np.array([math.fsum(X[:, j]) / X.shape[0] for j in range(X.shape[1])])
+    Xc = X - mean_acc
+    pca_acc = PCA(n_components=3, svd_solver="full").fit(Xc)
+    comps_acc = pca_acc.components_.copy()
+    T_acc = pca_acc.transform(Xc[:20])
+    flipped_acc = enforce_sign(comps_acc, T_acc)
+    check_sign(comps_acc)
+    accurate = {
+        "how": "mean via math.fsum(column)/n; Xc = X - mean (exact); "
+               "PCA(n_components=3, svd_solver='full') on Xc; transform(Xc[:20])",
+        "sign_flipped_by_script": flipped_acc,
+        "mean": mean_acc,
+        "sklearn_mean_minus_accurate": pca.mean_ - mean_acc,
+        "explained_variance": pca_acc.explained_variance_,
+        "explained_variance_ratio": pca_acc.explained_variance_ratio_,
+        "singular_values": pca_acc.singular_values_,
+        "noise_variance": float(pca_acc.noise_variance_),
+        "components": comps_acc,
+        "transformed_head": T_acc,
+    }
     obj = {
         "sklearn_params": {
             "pipeline": ["PCA(n_components=3, svd_solver='full')"],
@@ -296,6 +324,7 @@ def offset_case():
         "scale": None,
         "components": comps,
         "transformed_head": T[:20],
+        "accurate": accurate,
     }
     name = "offset_pca.json"
     _, size = write_json(name, obj)

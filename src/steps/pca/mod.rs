@@ -43,7 +43,13 @@ impl Pca {
 
 /// Chooses k. `spectrum` holds every eigenvalue (decreasing) of the covariance, already
 /// limited to min(n, p) values.
-pub fn choose_k(n_components: NComponents, spectrum: &[f64], total: f64, n_features: usize, n_samples: u64) -> Result<usize> {
+pub fn choose_k(
+    n_components: NComponents,
+    spectrum: &[f64],
+    total: f64,
+    n_features: usize,
+    n_samples: u64,
+) -> Result<usize> {
     let limit = (n_samples as usize).min(n_features);
     match n_components {
         NComponents::Count(k) => {
@@ -101,7 +107,13 @@ pub fn finish(
     let k = components.nrows();
     flip_signs(&mut components);
     let explained_variance: Vec<f64> = spectrum[..k].to_vec();
-    let ratio = |v: f64| if total_variance > 0.0 { v / total_variance } else { 0.0 };
+    let ratio = |v: f64| {
+        if total_variance > 0.0 {
+            v / total_variance
+        } else {
+            0.0
+        }
+    };
     let noise_variance = if k < spectrum.len() {
         spectrum[k..].iter().sum::<f64>() / (spectrum.len() - k) as f64
     } else {
@@ -109,7 +121,9 @@ pub fn finish(
     };
     let dof = n_samples.saturating_sub(1) as f64;
     if whiten
-        && let Some(i) = explained_variance.iter().position(|v| *v <= f64::EPSILON * total_variance.max(f64::MIN_POSITIVE))
+        && let Some(i) = explained_variance
+            .iter()
+            .position(|v| *v <= f64::EPSILON * total_variance.max(f64::MIN_POSITIVE))
     {
         return Err(Error::data(format!(
             "pca.whiten: component {} has zero variance, so it cannot be scaled to unit variance; \
@@ -120,7 +134,10 @@ pub fn finish(
     Ok(Pca {
         components,
         explained_variance_ratio: explained_variance.iter().map(|v| ratio(*v)).collect(),
-        singular_values: explained_variance.iter().map(|v| (v * dof).sqrt()).collect(),
+        singular_values: explained_variance
+            .iter()
+            .map(|v| (v * dof).sqrt())
+            .collect(),
         explained_variance,
         noise_variance,
         total_variance,
@@ -130,12 +147,7 @@ pub fn finish(
 }
 
 /// Applies `(x - mean) / scale` then the projection (and whitening) to a chunk.
-pub fn project(
-    x: MatRef<'_, f64>,
-    mean: &[f64],
-    scale: Option<&[f64]>,
-    pca: &Pca,
-) -> Mat<f64> {
+pub fn project(x: MatRef<'_, f64>, mean: &[f64], scale: Option<&[f64]>, pca: &Pca) -> Mat<f64> {
     let (n, p) = (x.nrows(), x.ncols());
     let centered = Mat::from_fn(n, p, |i, j| {
         let v = x[(i, j)] - mean[j];
@@ -172,16 +184,35 @@ mod tests {
     fn fraction_picks_smallest_k_strictly_above() {
         let spectrum = [5.0, 3.0, 2.0];
         // cumulative ratios: 0.5, 0.8, 1.0
-        assert_eq!(choose_k(NComponents::Fraction(0.5), &spectrum, 10.0, 3, 100).unwrap(), 2);
-        assert_eq!(choose_k(NComponents::Fraction(0.49), &spectrum, 10.0, 3, 100).unwrap(), 1);
-        assert_eq!(choose_k(NComponents::Fraction(0.8), &spectrum, 10.0, 3, 100).unwrap(), 3);
+        assert_eq!(
+            choose_k(NComponents::Fraction(0.5), &spectrum, 10.0, 3, 100).unwrap(),
+            2
+        );
+        assert_eq!(
+            choose_k(NComponents::Fraction(0.49), &spectrum, 10.0, 3, 100).unwrap(),
+            1
+        );
+        assert_eq!(
+            choose_k(NComponents::Fraction(0.8), &spectrum, 10.0, 3, 100).unwrap(),
+            3
+        );
     }
 
     #[test]
     fn counts_are_checked_against_features_and_samples() {
         let s = [1.0, 1.0];
-        assert!(choose_k(NComponents::Count(3), &s, 2.0, 2, 100).unwrap_err().to_string().contains("features"));
-        assert!(choose_k(NComponents::Count(2), &s, 2.0, 5, 1).unwrap_err().to_string().contains("samples"));
+        assert!(
+            choose_k(NComponents::Count(3), &s, 2.0, 2, 100)
+                .unwrap_err()
+                .to_string()
+                .contains("features")
+        );
+        assert!(
+            choose_k(NComponents::Count(2), &s, 2.0, 5, 1)
+                .unwrap_err()
+                .to_string()
+                .contains("samples")
+        );
     }
 
     #[test]

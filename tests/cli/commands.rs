@@ -1,0 +1,111 @@
+//! The command line itself: help for every command, validate, scan, generate.
+
+use super::common::*;
+
+#[test]
+fn every_command_has_help() {
+    for cmd in ["run", "validate", "transform", "scan", "generate"] {
+        let out = dimred().args([cmd, "--help"]).assert().success();
+        let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+        assert!(text.contains("Usage: dimred"), "{cmd}: {text}");
+    }
+    dimred().arg("--help").assert().success();
+}
+
+#[test]
+fn validate_reads_only_headers_and_reports_the_plan() {
+    let out = dimred()
+        .args(["validate", "pipelines/breast_cancer_pca.yaml"])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.starts_with("ok: breast-cancer-pca"), "{text}");
+    assert!(text.contains("30 features"), "{text}");
+}
+
+#[test]
+fn scan_profiles_every_column_and_warns_about_constants() {
+    let out = dimred()
+        .args(["scan", "sample-data/digits.parquet", "--json", "--quiet"])
+        .assert()
+        .success();
+    let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(report["rows"], 1797);
+    let cols = report["columns"].as_array().unwrap();
+    assert_eq!(cols.len(), 65);
+    let p00 = &cols[0];
+    assert_eq!(p00["name"], "pixel_0_0");
+    assert_eq!(p00["constant"], true);
+    let p02 = cols.iter().find(|c| c["name"] == "pixel_0_2").unwrap();
+    assert_eq!(p02["max"], 16.0);
+    let table = dimred()
+        .args(["scan", "sample-data/digits.csv", "--quiet"])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&table.get_output().stdout).to_string();
+    assert!(
+        text.contains("warning: column 'pixel_0_0' is constant"),
+        "{text}"
+    );
+}
+
+#[test]
+fn scan_counts_missing_and_text_cells() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("m.csv");
+    std::fs::write(&file, "a,b,c\n1,x,\n2,y,3\n,z,4\n").unwrap();
+    let out = dimred()
+        .arg("scan")
+        .arg(&file)
+        .args(["--json", "-q"])
+        .assert()
+        .success();
+    let r: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let cols = r["columns"].as_array().unwrap();
+    assert_eq!(cols[0]["missing"], 1);
+    assert_eq!(cols[0]["mean"], 1.5);
+    assert_eq!(cols[1]["kind"], "text");
+    assert_eq!(cols[1]["non_numeric"], 3);
+    assert_eq!(cols[2]["count"], 2);
+}
+
+#[test]
+fn generate_writes_data_and_true_eigenvalues_and_pca_recovers_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("g.parquet");
+    dimred()
+        .args([
+            "generate", "--rows", "100000", "--cols", "12", "--rank", "3", "--seed", "5", "-q",
+            "--output",
+        ])
+        .arg(&data)
+        .assert()
+        .success();
+    let truth = json(&tmp.path().join("g.eigenvalues.json"));
+    let eig = floats(&truth["eigenvalues"]);
+    assert_eq!(eig.len(), 12);
+    let out = tmp.path().join("out");
+    dimred()
+        .args(["run", "pipelines/generated_pca.yaml", "-q", "--set"])
+        .arg(format!("input.path={}", data.display()))
+        .arg("--set")
+        .arg(format!("output.dir={}", out.display()))
+        .args(["--set", "steps.0.pca.n_components=3"])
+        .assert()
+        .success();
+    let report = json(&out.join("report.json"));
+    let got = floats(&report["explained_variance"]);
+    // sampling error of a variance estimate with 1e5 rows is about sqrt(2/n) ≈ 0.5 %
+    assert_rel(&got, &eig[..3], 0.03, "recovered spectrum");
+    // same seed, same bytes
+    let again = tmp.path().join("g2.parquet");
+    dimred()
+        .args([
+            "generate", "--rows", "100000", "--cols", "12", "--rank", "3", "--seed", "5", "-q",
+            "--output",
+        ])
+        .arg(&again)
+        .assert()
+        .success();
+    assert_eq!(parquet_columns(&data), parquet_columns(&again));
+}

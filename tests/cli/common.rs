@@ -1,0 +1,124 @@
+//! Shared helpers: run the binary, read its outputs, compare numbers.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float64Type;
+use assert_cmd::Command;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::Value;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The binary, run from the repository root (relative paths in pipelines are from there).
+pub fn dimred() -> Command {
+    let mut cmd = Command::cargo_bin("dimred").expect("binary built");
+    cmd.current_dir(root());
+    cmd
+}
+
+pub fn json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+pub fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().expect("number"))
+        .collect()
+}
+
+pub fn matrix(v: &Value) -> Vec<Vec<f64>> {
+    v.as_array().expect("array").iter().map(floats).collect()
+}
+
+/// Every float64 column of a Parquet file, by name, in file order.
+pub fn parquet_columns(path: &Path) -> Vec<(String, Vec<f64>)> {
+    let file = File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut out: Vec<(String, Vec<f64>)> = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        for (i, field) in batch.schema().fields().iter().enumerate() {
+            if field.data_type() != &arrow_schema::DataType::Float64 {
+                continue;
+            }
+            let values = batch
+                .column(i)
+                .as_primitive::<Float64Type>()
+                .values()
+                .to_vec();
+            match out.iter_mut().find(|(n, _)| n == field.name()) {
+                Some((_, v)) => v.extend(values),
+                None => out.push((field.name().clone(), values)),
+            }
+        }
+    }
+    out
+}
+
+pub fn parquet_column_names(path: &Path) -> Vec<String> {
+    let file = File::open(path).unwrap();
+    let b = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    b.schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect()
+}
+
+/// Element-wise relative comparison: |a − e| ≤ rtol·|e|.
+pub fn assert_rel(actual: &[f64], expected: &[f64], rtol: f64, what: &str) {
+    assert_eq!(actual.len(), expected.len(), "{what}: length");
+    for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
+        assert!(
+            (a - e).abs() <= rtol * e.abs(),
+            "{what}[{i}]: {a} vs {e} (rtol {rtol})"
+        );
+    }
+}
+
+/// Norm-wise relative comparison of a vector: max|a − e| ≤ rtol·max|e|. Used for unit
+/// components and projected columns, whose near-zero entries carry no relative meaning.
+pub fn assert_vec_close(actual: &[f64], expected: &[f64], rtol: f64, what: &str) {
+    assert_eq!(actual.len(), expected.len(), "{what}: length");
+    let scale = expected.iter().fold(0.0f64, |m, e| m.max(e.abs()));
+    let worst = actual
+        .iter()
+        .zip(expected)
+        .map(|(a, e)| (a - e).abs())
+        .fold(0.0f64, f64::max);
+    assert!(
+        worst <= rtol * scale,
+        "{what}: max difference {worst} > {rtol} × {scale}"
+    );
+}
+
+/// Writes a pipeline file into `dir` and returns its path.
+pub fn pipeline(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("pipeline.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Lists every file under `dir` (for "nothing partial left behind" checks).
+pub fn files_in(dir: &Path) -> Vec<String> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => {
+            let mut v: Vec<String> = entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        }
+        Err(_) => Vec::new(),
+    }
+}

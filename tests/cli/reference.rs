@@ -1,0 +1,192 @@
+//! Numbers against scikit-learn (tests/reference/*.json, made by
+//! tests/reference/make_reference.py): explained variance within 1e-9 relative per
+//! value; components and transformed rows within 1e-9 relative to each vector's largest
+//! entry; the 1e9-offset case within 1e-6.
+
+use super::common::*;
+
+fn check(reference: &str, pipeline_file: &str, sets: &[&str], rtol: f64, check_rows: bool) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let mut cmd = dimred();
+    cmd.args(["run", pipeline_file, "--quiet", "--set"])
+        .arg(format!("output.dir={}", out.display()));
+    for s in sets {
+        cmd.args(["--set", s]);
+    }
+    cmd.assert().success();
+    let want = json(&root().join("tests/reference").join(reference));
+    let report = json(&out.join("report.json"));
+    let model = json(&out.join("model.json"));
+
+    assert_eq!(report["n_components"], want["n_components"], "n_components");
+    assert_eq!(model["n_components_"], want["n_components"]);
+    assert_eq!(report["n_samples"], want["n_samples"]);
+    for key in [
+        "explained_variance",
+        "explained_variance_ratio",
+        "singular_values",
+    ] {
+        if want.get(key).is_none() {
+            continue;
+        }
+        assert_rel(&floats(&report[key]), &floats(&want[key]), rtol, key);
+        assert_rel(
+            &floats(&model[&format!("{key}_")]),
+            &floats(&want[key]),
+            rtol,
+            key,
+        );
+    }
+    let noise = report["noise_variance"].as_f64().unwrap();
+    assert_rel(
+        &[noise],
+        &[want["noise_variance"].as_f64().unwrap()],
+        rtol,
+        "noise_variance",
+    );
+    if want.get("cumulative_variance_ratio").is_some() {
+        assert_rel(
+            &floats(&report["cumulative_variance_ratio"]),
+            &floats(&want["cumulative_variance_ratio"]),
+            rtol,
+            "cumulative",
+        );
+        let total = report["total_variance"].as_f64().unwrap();
+        assert_rel(
+            &[total],
+            &[want["total_variance"].as_f64().unwrap()],
+            rtol,
+            "total_variance",
+        );
+    }
+    if want.get("components").is_none() {
+        return;
+    }
+    let comps = matrix(&model["components_"]);
+    for (i, (a, e)) in comps.iter().zip(matrix(&want["components"])).enumerate() {
+        assert_vec_close(a, &e, rtol, &format!("component {i}"));
+    }
+    assert_vec_close(
+        &floats(&model["mean_"]),
+        &floats(&want["mean"]),
+        rtol,
+        "mean_",
+    );
+    if !want["scale"].is_null() {
+        assert_vec_close(
+            &floats(&model["scale_"]),
+            &floats(&want["scale"]),
+            rtol,
+            "scale_",
+        );
+    }
+    if check_rows {
+        let reduced = parquet_columns(&out.join("reduced.parquet"));
+        let rows = matrix(&want["transformed"]);
+        for (c, (name, values)) in reduced
+            .iter()
+            .filter(|(n, _)| n.starts_with("pc"))
+            .enumerate()
+        {
+            assert_eq!(name, &format!("pc{}", c + 1));
+            let expected: Vec<f64> = rows.iter().map(|r| r[c]).collect();
+            assert_vec_close(values, &expected, rtol, name);
+        }
+    }
+}
+
+#[test]
+fn breast_cancer_scaled_matches_scikit_learn() {
+    check(
+        "breast_cancer_scaled_pca.json",
+        "pipelines/breast_cancer_pca.yaml",
+        &[],
+        1e-9,
+        true,
+    );
+}
+
+#[test]
+fn digits_centered_matches_scikit_learn() {
+    check(
+        "digits_centered_pca.json",
+        "pipelines/digits_pca.yaml",
+        &[],
+        1e-9,
+        true,
+    );
+}
+
+#[test]
+fn digits_from_csv_matches_the_parquet_numbers() {
+    check(
+        "digits_centered_pca.json",
+        "pipelines/digits_pca.yaml",
+        &["input.path=sample-data/digits.csv"],
+        1e-9,
+        true,
+    );
+}
+
+#[test]
+fn digits_fraction_picks_scikit_learns_k() {
+    check(
+        "digits_fraction_pca.json",
+        "pipelines/digits_pca.yaml",
+        &["steps.1.pca.n_components=0.8"],
+        1e-9,
+        false,
+    );
+}
+
+#[test]
+fn a_mean_of_1e9_does_not_cost_accuracy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = pipeline(
+        tmp.path(),
+        "name: offset\ninput:\n  path: tests/reference/offset.csv\nsteps:\n  - pca: { n_components: 3 }\noutput:\n  dir: unused\n",
+    );
+    let out = tmp.path().join("out");
+    dimred()
+        .args(["run", "--quiet"])
+        .arg(&file)
+        .arg("--set")
+        .arg(format!("output.dir={}", out.display()))
+        .assert()
+        .success();
+    let want = json(&root().join("tests/reference/offset_pca.json"));
+    let report = json(&out.join("report.json"));
+    let model = json(&out.join("model.json"));
+    for key in [
+        "explained_variance",
+        "explained_variance_ratio",
+        "singular_values",
+    ] {
+        assert_rel(&floats(&report[key]), &floats(&want[key]), 1e-6, key);
+    }
+    for (i, (a, e)) in matrix(&model["components_"])
+        .iter()
+        .zip(matrix(&want["components"]))
+        .enumerate()
+    {
+        assert_vec_close(a, &e, 1e-6, &format!("component {i}"));
+    }
+    assert_rel(
+        &floats(&model["mean_"]),
+        &floats(&want["mean"]),
+        1e-12,
+        "mean_",
+    );
+    let reduced = parquet_columns(&out.join("reduced.parquet"));
+    let head = matrix(&want["transformed_head"]);
+    for (c, (_, values)) in reduced.iter().enumerate() {
+        let expected: Vec<f64> = head.iter().map(|r| r[c]).collect();
+        assert_vec_close(
+            &values[..head.len()],
+            &expected,
+            1e-6,
+            &format!("pc{}", c + 1),
+        );
+    }
+}
