@@ -72,8 +72,8 @@ pub struct TransformArgs {
 pub struct ScanArgs {
     /// A file, folder or glob (.csv, .csv.gz, .parquet).
     pub path: String,
-    /// Rows per chunk.
-    #[arg(long, default_value_t = 65_536)]
+    /// Rows per chunk (memory is about 3 × batch_rows × columns × 8 bytes).
+    #[arg(long, default_value_t = 8192)]
     pub batch_rows: usize,
     /// Print the profile as JSON instead of a table.
     #[arg(long)]

@@ -7,11 +7,31 @@ use dimred::{Error, RawPipeline, Result};
 
 use cli::{Cli, Command};
 
+/// mimalloc returns memory freed on another thread promptly; with glibc's malloc, chunks
+/// allocated by the reader and freed by the fitter kept peak memory far above the
+/// O(batch × features) bound (673 MB instead of ~250 MB on 1M × 256).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = Cli::parse();
     if let Err(e) = dispatch(cli.command) {
         eprintln!("error: {e}");
         std::process::exit(e.exit_code());
+    }
+}
+
+/// Prints to stdout; a closed pipe (`dimred scan f | head`) ends the output quietly
+/// instead of panicking.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_err()
+    {
+        std::process::exit(0);
     }
 }
 
@@ -24,7 +44,7 @@ fn dispatch(command: Command) -> Result<()> {
         Command::Run(args) => {
             let raw = load(&args.pipeline, &args.overrides)?;
             let outcome = dimred::run(raw, &dimred::RunOptions { quiet: args.quiet })?;
-            print!("{}", outcome.table);
+            emit(&outcome.table);
             if !args.quiet {
                 eprintln!("[dimred] wrote {}", outcome.report.outputs.join(", "));
             }
@@ -38,15 +58,15 @@ fn dispatch(command: Command) -> Result<()> {
                 .total_rows
                 .map(|r| format!("{r} rows"))
                 .unwrap_or_else(|| format!("{} bytes", plan.dataset.total_bytes));
-            println!(
-                "ok: {} — {} file(s) ({}, {rows}), {} features, {} passthrough, output to {}",
+            emit(&format!(
+                "ok: {} — {} file(s) ({}, {rows}), {} features, {} passthrough, output to {}\n",
                 plan.raw.name,
                 plan.dataset.files.len(),
                 plan.dataset.format.name(),
                 plan.features.len(),
                 plan.passthrough.len(),
                 plan.output_dir.display()
-            );
+            ));
             Ok(())
         }
         Command::Transform(args) => {
@@ -67,12 +87,10 @@ fn dispatch(command: Command) -> Result<()> {
             }
             let report = dimred::scan::scan(&args.path, args.batch_rows, args.quiet)?;
             if args.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).expect("scan report serialises")
-                );
+                let json = serde_json::to_string_pretty(&report).expect("scan report serialises");
+                emit(&format!("{json}\n"));
             } else {
-                print!("{}", dimred::scan::render(&report));
+                emit(&dimred::scan::render(&report));
             }
             Ok(())
         }
@@ -90,14 +108,14 @@ fn dispatch(command: Command) -> Result<()> {
                 row_group_rows: args.row_group_rows,
             };
             let truth = dimred::generate::generate(&opts, args.quiet)?;
-            println!(
-                "wrote {} ({} rows × {} columns, rank {}) and {}",
+            emit(&format!(
+                "wrote {} ({} rows × {} columns, rank {}) and {}\n",
                 args.output.display(),
                 truth.rows,
                 truth.cols,
                 truth.rank,
                 dimred::generate::truth_path(&args.output).display()
-            );
+            ));
             Ok(())
         }
     }

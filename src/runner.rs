@@ -21,7 +21,7 @@ use crate::sink::parquet::ParquetSink;
 use crate::sink::{prepare_dir, write_atomic};
 use crate::source::{Dataset, MissingMode, ReadSpec};
 use crate::stats::{ColumnStats, MomentsAccumulator};
-use crate::steps::pca::{Pca, exact, project};
+use crate::steps::pca::{Pca, exact, project_with};
 use crate::steps::scale::Scaler;
 
 /// Chunks in flight between two threads. Two keeps both sides busy; more only costs memory.
@@ -62,16 +62,19 @@ pub fn stream(
     spec: &ReadSpec,
     label: &str,
     quiet: bool,
-    mut consume: impl FnMut(Chunk) -> Result<()>,
+    mut consume: impl FnMut(&Chunk) -> Result<()>,
 ) -> Result<PassStats> {
     let started = Instant::now();
     let progress = Progress::new(label, dataset.progress_total(), quiet);
     let (tx, rx) = bounded::<Result<Chunk>>(CHANNEL_CHUNKS);
+    let (recycle_tx, recycle_rx) = bounded::<Mat<f64>>(CHANNEL_CHUNKS + 1);
     let mut stats = PassStats::default();
     let result = std::thread::scope(|s| {
         let progress = &progress;
         let reader = s.spawn(move || {
-            let outcome = dataset.read(spec, progress, &mut |chunk| tx.send(Ok(chunk)).is_ok());
+            let outcome = dataset.read(spec, progress, Some(recycle_rx), &mut |chunk| {
+                tx.send(Ok(chunk)).is_ok()
+            });
             if let Err(e) = outcome {
                 let _ = tx.send(Err(e));
             }
@@ -81,7 +84,9 @@ pub fn stream(
             let step = item.and_then(|chunk| {
                 stats.rows_read += chunk.rows_read as u64;
                 stats.rows_kept += chunk.nrows() as u64;
-                consume(chunk)
+                consume(&chunk)?;
+                let _ = recycle_tx.try_send(chunk.features);
+                Ok(())
             });
             if let Err(e) = step {
                 result = Err(e);
@@ -306,9 +311,10 @@ pub fn transform_to_parquet(
             }
             Ok(sink)
         });
+        let mut scratch = Mat::zeros(0, 0);
         let pass = stream(dataset, spec, "transform", quiet, |chunk| {
-            let z = project(chunk.features.as_ref(), mean, scale, pca);
-            tx.send((chunk.passthrough, z))
+            let z = project_with(chunk.features.as_ref(), mean, scale, pca, &mut scratch);
+            tx.send((chunk.passthrough.clone(), z))
                 .map_err(|_| Error::data("the output writer stopped"))
         });
         drop(tx);

@@ -42,30 +42,55 @@ impl Moments {
     /// Moments of one block, centered at the block's own mean (two-pass mean for
     /// accuracy with large offsets).
     pub fn of_block(x: MatRef<'_, f64>) -> Moments {
+        let mut scratch = Mat::zeros(0, 0);
+        Moments::of_block_with(x, &mut scratch)
+    }
+
+    /// As `of_block`, centering into `scratch` (resized as needed) so a stream of blocks
+    /// allocates nothing.
+    pub fn of_block_with(x: MatRef<'_, f64>, scratch: &mut Mat<f64>) -> Moments {
         let (n, p) = (x.nrows(), x.ncols());
         let mut m = Moments::empty(p);
         if n == 0 {
             return m;
         }
         m.n = n as u64;
-        let mut centered = Mat::<f64>::zeros(n, p);
+        if scratch.nrows() != n || scratch.ncols() != p {
+            *scratch = Mat::zeros(n, p);
+        }
         for j in 0..p {
             let col = x.col(j);
+            let col = col.try_as_col_major().map(|c| c.as_slice());
+            let owned: Vec<f64>;
+            let col: &[f64] = match col {
+                Some(c) => c,
+                None => {
+                    owned = x.col(j).iter().copied().collect();
+                    &owned
+                }
+            };
             let (mut lo, mut hi, mut sum) = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
-            for i in 0..n {
-                let v = col[i];
+            for &v in col {
                 sum += v;
-                lo = lo.min(v);
-                hi = hi.max(v);
+                lo = if v < lo { v } else { lo };
+                hi = if v > hi { v } else { hi };
             }
             let rough = sum / n as f64;
-            let correction: f64 = (0..n).map(|i| col[i] - rough).sum::<f64>() / n as f64;
-            let mean = rough + correction;
-            let out = centered.col_mut(j);
-            for (i, o) in out.iter_mut().enumerate() {
-                *o = col[i] - mean;
+            let out = scratch
+                .col_mut(j)
+                .try_as_col_major_mut()
+                .expect("owned column is contiguous")
+                .as_slice_mut();
+            let mut correction = 0.0;
+            for (o, &v) in out.iter_mut().zip(col) {
+                *o = v - rough;
+                correction += *o;
             }
-            m.mean[j] = mean;
+            let correction = correction / n as f64;
+            for o in out.iter_mut() {
+                *o -= correction;
+            }
+            m.mean[j] = rough + correction;
             m.min[j] = lo;
             m.max[j] = hi;
         }
@@ -73,9 +98,9 @@ impl Moments {
             m.co_moment.as_mut(),
             BlockStructure::TriangularLower,
             Accum::Replace,
-            centered.transpose(),
+            scratch.transpose(),
             BlockStructure::Rectangular,
-            centered.as_ref(),
+            scratch.as_ref(),
             BlockStructure::Rectangular,
             1.0,
             Par::Seq,
@@ -142,6 +167,7 @@ impl Moments {
 /// order, so the result does not depend on how the reader chunked the rows.
 pub struct MomentsAccumulator {
     block: Mat<f64>,
+    scratch: Mat<f64>,
     filled: usize,
     total: Moments,
 }
@@ -150,6 +176,7 @@ impl MomentsAccumulator {
     pub fn new(p: usize) -> MomentsAccumulator {
         MomentsAccumulator {
             block: Mat::zeros(BLOCK_ROWS, p),
+            scratch: Mat::zeros(BLOCK_ROWS, p),
             filled: 0,
             total: Moments::empty(p),
         }
@@ -158,6 +185,13 @@ impl MomentsAccumulator {
     pub fn push(&mut self, x: MatRef<'_, f64>) {
         let mut start = 0;
         while start < x.nrows() {
+            // A whole block already in the chunk needs no copy: same rows, same result.
+            if self.filled == 0 && x.nrows() - start >= BLOCK_ROWS {
+                let m = Moments::of_block_with(x.subrows(start, BLOCK_ROWS), &mut self.scratch);
+                self.total.merge(&m);
+                start += BLOCK_ROWS;
+                continue;
+            }
             let take = (BLOCK_ROWS - self.filled).min(x.nrows() - start);
             self.block
                 .as_mut()
@@ -173,7 +207,10 @@ impl MomentsAccumulator {
 
     fn flush(&mut self) {
         if self.filled > 0 {
-            let m = Moments::of_block(self.block.as_ref().subrows(0, self.filled));
+            let m = Moments::of_block_with(
+                self.block.as_ref().subrows(0, self.filled),
+                &mut self.scratch,
+            );
             self.total.merge(&m);
             self.filled = 0;
         }

@@ -58,6 +58,8 @@ impl ParquetSink {
             .map_err(|e| Error::io("create", self.file.target(), e))?;
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
+            // Reduced coordinates are distinct floats: a dictionary only costs time.
+            .set_dictionary_enabled(false)
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .build();
         let writer = ArrowWriter::try_new(out, schema.clone(), Some(props))

@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use arrow_array::builder::{Float64Builder, Int64Builder, StringBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
-use faer::Mat;
 
 use super::{ColumnInfo, ColumnKind, Dataset, MissingMode, ReadSpec, ReadState, finish_chunk};
 use crate::chunk::Chunk;
@@ -126,7 +125,7 @@ pub(super) fn read(
     reader.byte_headers().map_err(csv_error)?;
     loop {
         // Grown on demand, so a huge batch_rows on a small file costs nothing.
-        let mut features = Mat::<f64>::zeros(batch.min(4096), p);
+        let mut features = state.take_mat(batch.min(4096), p);
         let mut pass_text: Vec<Vec<Option<String>>> =
             vec![Vec::with_capacity(batch); spec.passthrough.len()];
         let mut non_numeric = vec![0u64; if lenient { p } else { 0 }];

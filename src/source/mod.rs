@@ -11,6 +11,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
+use crossbeam_channel::Receiver;
 use faer::Mat;
 
 use crate::chunk::Chunk;
@@ -150,13 +151,19 @@ impl Dataset {
 
     /// Streams every row as chunks to `emit`, which returns `false` to stop early (the
     /// consumer has gone away). Errors name the file, row and column.
+    /// `recycle` hands back feature matrices the consumer is done with, so steady-state
+    /// reading allocates (and zeroes) no new chunk memory.
     pub fn read(
         &self,
         spec: &ReadSpec,
         progress: &Progress,
+        recycle: Option<Receiver<Mat<f64>>>,
         emit: &mut dyn FnMut(Chunk) -> bool,
     ) -> Result<()> {
-        let mut state = ReadState::default();
+        let mut state = ReadState {
+            recycle,
+            ..ReadState::default()
+        };
         for file in &self.files {
             let go_on = match self.format {
                 Format::Csv => csv::read(self, file, spec, progress, &mut state, emit),
@@ -180,6 +187,22 @@ pub(crate) struct ReadState {
     pub bytes_done: u64,
     /// The passthrough schema, fixed by the first chunk so every chunk agrees.
     pub passthrough_schema: Option<arrow_schema::SchemaRef>,
+    pub recycle: Option<Receiver<Mat<f64>>>,
+}
+
+impl ReadState {
+    /// An n × p matrix for a new chunk: a recycled one when its shape fits (its old
+    /// values are all overwritten by the reader), else a fresh one.
+    pub fn take_mat(&mut self, n: usize, p: usize) -> Mat<f64> {
+        if let Some(rx) = &self.recycle {
+            while let Ok(m) = rx.try_recv() {
+                if m.nrows() == n && m.ncols() == p {
+                    return m;
+                }
+            }
+        }
+        Mat::zeros(n, p)
+    }
 }
 
 fn list_files(path: &str) -> Result<Vec<PathBuf>> {
@@ -304,6 +327,10 @@ pub(crate) fn finish_chunk(
         MissingMode::Error => {
             for j in 0..p {
                 let col = features.col(j);
+                // A branch-free sweep first (it vectorises); the search only on failure.
+                if col.iter().fold(true, |ok, v| ok & v.is_finite()) {
+                    continue;
+                }
                 if let Some(i) = (0..rows_read).find(|&i| !col[i].is_finite()) {
                     let v = col[i];
                     let what = if v.is_nan() {

@@ -13,7 +13,6 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, ArrowPrimitiveType, RecordBatch};
 use arrow_schema::{DataType, Schema};
-use faer::Mat;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -95,7 +94,7 @@ pub(super) fn read(
             .map_err(|e| Error::data(format!("corrupt Parquet data: {e}")).at_row(file_row + 1))?;
         let n = batch.num_rows();
         let p = spec.features.len();
-        let mut features = Mat::<f64>::zeros(n, p);
+        let mut features = state.take_mat(n, p);
         for (j, &c) in spec.features.iter().enumerate() {
             let name = &dataset.columns[c].name;
             let array = batch

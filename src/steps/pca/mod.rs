@@ -148,14 +148,40 @@ pub fn finish(
 
 /// Applies `(x - mean) / scale` then the projection (and whitening) to a chunk.
 pub fn project(x: MatRef<'_, f64>, mean: &[f64], scale: Option<&[f64]>, pca: &Pca) -> Mat<f64> {
+    project_with(x, mean, scale, pca, &mut Mat::zeros(0, 0))
+}
+
+/// As `project`, centering into `scratch` (resized as needed) to avoid an allocation per
+/// chunk.
+pub fn project_with(
+    x: MatRef<'_, f64>,
+    mean: &[f64],
+    scale: Option<&[f64]>,
+    pca: &Pca,
+    scratch: &mut Mat<f64>,
+) -> Mat<f64> {
     let (n, p) = (x.nrows(), x.ncols());
-    let centered = Mat::from_fn(n, p, |i, j| {
-        let v = x[(i, j)] - mean[j];
+    if scratch.nrows() != n || scratch.ncols() != p {
+        *scratch = Mat::zeros(n, p);
+    }
+    for j in 0..p {
+        let m = mean[j];
+        let dst = scratch.col_mut(j);
         match scale {
-            Some(s) => v / s[j],
-            None => v,
+            Some(s) => {
+                let s = s[j];
+                for (d, v) in dst.iter_mut().zip(x.col(j).iter()) {
+                    *d = (v - m) / s;
+                }
+            }
+            None => {
+                for (d, v) in dst.iter_mut().zip(x.col(j).iter()) {
+                    *d = v - m;
+                }
+            }
         }
-    });
+    }
+    let centered = &*scratch;
     let mut z = Mat::<f64>::zeros(n, pca.n_components());
     faer::linalg::matmul::matmul(
         z.as_mut(),
