@@ -191,18 +191,22 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
     // Output pass.
     let names: Vec<String> = (1..=pca.n_components()).map(|i| format!("pc{i}")).collect();
     let reduced_path = plan.output_dir.join("reduced.parquet");
-    let spec = plan.read_spec(missing, true);
-    let (out_stats, rows_written) = transform_to_parquet(
-        &plan.dataset,
-        &spec,
-        &moments.mean,
-        scaler.scale.as_deref(),
-        &pca,
-        names.clone(),
-        &reduced_path,
-        quiet,
-    )?;
-    passes.push(out_stats.report("transform"));
+    let mut rows_written = 0;
+    if plan.raw.output.reduced {
+        let spec = plan.read_spec(missing, true);
+        let (out_stats, rows) = transform_to_parquet(
+            &plan.dataset,
+            &spec,
+            &moments.mean,
+            scaler.scale.as_deref(),
+            &pca,
+            names.clone(),
+            &reduced_path,
+            quiet,
+        )?;
+        rows_written = rows;
+        passes.push(out_stats.report("transform"));
+    }
 
     let model = Model {
         format: FORMAT.into(),
@@ -271,6 +275,7 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
         peak_rss_bytes: peak_rss_bytes(),
         outputs: [&reduced_path, &model_path, &report_path]
             .iter()
+            .filter(|p| plan.raw.output.reduced || **p != &reduced_path)
             .map(|p| p.display().to_string())
             .collect(),
     };

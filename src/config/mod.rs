@@ -203,6 +203,14 @@ impl<'de> Deserialize<'de> for NComponents {
 #[serde(deny_unknown_fields)]
 pub struct RawOutput {
     pub dir: String,
+    /// Write reduced.parquet (the output pass). `false` fits and writes only the model and
+    /// report — for fitting on a large set and transforming later with `dimred transform`.
+    #[serde(default = "yes")]
+    pub reduced: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl RawPipeline {

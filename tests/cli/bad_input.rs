@@ -310,3 +310,63 @@ fn a_folder_of_csv_files_is_one_dataset() {
         "ev",
     );
 }
+
+#[test]
+fn a_glob_of_gzipped_csv_files_is_one_dataset() {
+    use std::io::Write;
+    let t = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("sample-data/breast_cancer.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    for (i, part) in rows.chunks(300).enumerate() {
+        let file = std::fs::File::create(t.path().join(format!("bc-{i}.csv.gz"))).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
+        write!(gz, "{header}\n{}\n", part.join("\n")).unwrap();
+        gz.finish().unwrap();
+    }
+    std::fs::write(t.path().join("ignored.txt"), "not data").unwrap();
+    let out = t.path().join("out");
+    dimred()
+        .args(["run", "pipelines/breast_cancer_pca.yaml", "-q", "--set"])
+        .arg(format!("input.path={}/bc-*.csv.gz", t.path().display()))
+        .arg("--set")
+        .arg(format!("output.dir={}", out.display()))
+        .assert()
+        .success();
+    let want = json(&root().join("tests/reference/breast_cancer_scaled_pca.json"));
+    let report = json(&out.join("report.json"));
+    assert_eq!(report["input"]["files"].as_array().unwrap().len(), 2);
+    assert_eq!(report["n_samples"], 569);
+    assert_rel(
+        &floats(&report["explained_variance"]),
+        &floats(&want["explained_variance"]),
+        1e-9,
+        "ev",
+    );
+}
+
+#[test]
+fn a_failed_output_pass_leaves_no_partial_file() {
+    // The fit pass reads only features; a bad passthrough value surfaces in the output
+    // pass, after reduced.parquet has been started under its temporary name.
+    let t = tempfile::tempdir().unwrap();
+    let mut text = String::from("a,b,label\n");
+    for i in 0..5000 {
+        text.push_str(&format!("{},{},{}\n", i % 7, i % 11, i));
+    }
+    text.push_str("1,2,not-an-integer\n");
+    let f = write(t.path(), "late.csv", &text);
+    let yaml = pipeline_text(
+        &f,
+        "  batch_rows: 1000\n",
+        "{ n_components: 1 }",
+        &t.path().join("out"),
+    );
+    fails(
+        t.path(),
+        &yaml,
+        3,
+        &["late.csv", "row 5001", "column 'label'", "not-an-integer"],
+    );
+}

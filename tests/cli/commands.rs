@@ -109,3 +109,26 @@ fn generate_writes_data_and_true_eigenvalues_and_pca_recovers_them() {
         .success();
     assert_eq!(parquet_columns(&data), parquet_columns(&again));
 }
+
+#[test]
+fn output_reduced_false_fits_without_the_output_pass() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    dimred()
+        .args([
+            "run",
+            "pipelines/breast_cancer_pca.yaml",
+            "-q",
+            "--set",
+            "output.reduced=false",
+            "--set",
+        ])
+        .arg(format!("output.dir={}", out.display()))
+        .assert()
+        .success();
+    assert_eq!(files_in(&out), vec!["model.json", "report.json"]);
+    let report = json(&out.join("report.json"));
+    assert_eq!(report["passes"].as_array().unwrap().len(), 1);
+    assert_eq!(report["rows_written"], 0);
+    assert_eq!(report["outputs"].as_array().unwrap().len(), 2);
+}
