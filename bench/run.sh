@@ -112,7 +112,7 @@ if [[ $SCALE4 == 1 ]]; then gen "$ROWS4" "$DATA4"; fi
 
 # ---------------------------------------------------------------- runner
 # Clear only what this script writes, so a failed contender never shows stale numbers.
-rm -rf "$RES"/dimred_exact "$RES"/dimred_exact_4x
+rm -rf "$RES"/dimred_exact "$RES"/dimred_fit "$RES"/dimred_exact_4x
 rm -f "$RES"/*.time "$RES"/*.out "$RES"/*.err "$RES"/*.rc "$RES"/*.yaml "$RES"/table.md "$RES"/meta.json
 FAILED=0
 run_timed() {  # run_timed NAME CMD... ; /usr/bin/time -f '%e %M' -> NAME.time
@@ -161,6 +161,9 @@ warm "$DATA"
 run_timed scan "$BIN" scan "$DATA"
 write_pipeline "$RES/pipeline_exact.yaml" "$DATA" "$RES/dimred_exact"
 run_timed dimred_exact "$BIN" run "$RES/pipeline_exact.yaml" --quiet
+warm "$DATA"
+write_pipeline "$RES/pipeline_fit.yaml" "$DATA" "$RES/dimred_fit"
+run_timed dimred_fit "$BIN" run "$RES/pipeline_fit.yaml" --quiet --set output.reduced=false
 
 log "python peers"
 for v in OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; do

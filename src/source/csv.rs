@@ -85,7 +85,7 @@ pub(super) fn header(path: &Path) -> Result<Vec<ColumnInfo>> {
     Ok(headers
         .iter()
         .map(|name| ColumnInfo {
-            name: name.trim().to_string(),
+            name: name.trim_start_matches('\u{feff}').trim().to_string(),
             kind: ColumnKind::Unknown,
         })
         .collect())

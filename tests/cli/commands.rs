@@ -132,3 +132,20 @@ fn output_reduced_false_fits_without_the_output_pass() {
     assert_eq!(report["rows_written"], 0);
     assert_eq!(report["outputs"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn a_byte_order_mark_does_not_rename_the_first_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("bom.csv");
+    std::fs::write(&file, "\u{feff}a,b,c\n1,2,3\n2,1,5\n4,4,4\n").unwrap();
+    let out = tmp.path().join("out");
+    let yaml = format!(
+        "name: bom\ninput:\n  path: {}\n  features: {{ include: [a, b, c] }}\nsteps:\n  - pca: {{ n_components: 1 }}\noutput:\n  dir: {}\n",
+        file.display(),
+        out.display()
+    );
+    let p = pipeline(tmp.path(), &yaml);
+    dimred().arg("run").arg(&p).arg("-q").assert().success();
+    let model = json(&out.join("model.json"));
+    assert_eq!(model["feature_names_in_"][0], "a");
+}

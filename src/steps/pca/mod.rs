@@ -65,6 +65,7 @@ pub fn choose_k(
                 Ok(k)
             }
         }
+        NComponents::Fraction(_) if total <= 0.0 => Ok(1.min(limit)),
         NComponents::Fraction(f) => {
             let mut cumulative = 0.0;
             for (i, v) in spectrum.iter().enumerate() {
@@ -221,6 +222,14 @@ mod tests {
         assert_eq!(
             choose_k(NComponents::Fraction(0.8), &spectrum, 10.0, 3, 100).unwrap(),
             3
+        );
+    }
+
+    #[test]
+    fn a_fraction_of_no_variance_keeps_one_component() {
+        assert_eq!(
+            choose_k(NComponents::Fraction(0.9), &[0.0, 0.0], 0.0, 2, 10).unwrap(),
+            1
         );
     }
 
