@@ -12,7 +12,7 @@ use crossbeam_channel::bounded;
 use faer::Mat;
 
 use crate::chunk::Chunk;
-use crate::config::{MissingPolicy, PcaSolver, Plan, RawPipeline, ScaleMethod};
+use crate::config::{MissingPolicy, NComponents, PcaSolver, Plan, RawPipeline, ScaleMethod};
 use crate::error::{Error, Result};
 use crate::model::{FORMAT, Model};
 use crate::progress::Progress;
@@ -21,6 +21,7 @@ use crate::sink::parquet::ParquetSink;
 use crate::sink::{prepare_dir, write_atomic};
 use crate::source::{Dataset, MissingMode, ReadSpec};
 use crate::stats::{ColumnStats, MomentsAccumulator};
+use crate::steps::pca::incremental::IncrementalPca;
 use crate::steps::pca::{Pca, exact, project_with};
 use crate::steps::scale::Scaler;
 
@@ -151,42 +152,18 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
         }
     };
 
-    // Fit pass: one sweep of mergeable moments gives the scaler and the covariance.
     let spec = plan.read_spec(missing.clone(), false);
-    let mut acc = MomentsAccumulator::new(p);
-    let fit_stats = stream(&plan.dataset, &spec, "fit", quiet, |chunk| {
-        acc.push(chunk.features.as_ref());
-        Ok(())
-    })?;
-    passes.push(fit_stats.report("fit"));
-    let moments = acc.finish();
-    if moments.n == 0 {
-        let why = if fit_stats.rows_read > 0 {
-            " after skipping rows with missing values"
-        } else {
-            ""
-        };
-        return Err(Error::data(format!(
-            "input {} has no rows{why}",
-            plan.dataset.path
-        )));
-    }
-    if moments.n < 2 {
-        return Err(Error::data(format!(
-            "input {} has 1 row; PCA needs at least 2",
-            plan.dataset.path
-        )));
-    }
-    let scaler = Scaler::fit(plan.scale, &moments);
-    let solver = match plan.pca.solver {
-        PcaSolver::Auto | PcaSolver::Exact => "exact",
+    let fitted = match plan.pca.solver {
+        PcaSolver::Auto | PcaSolver::Exact => fit_exact(&plan, &spec, quiet, &mut passes)?,
+        PcaSolver::Incremental => fit_incremental(&plan, &spec, quiet, &mut passes)?,
     };
-    let pca = exact::fit(
-        scaler.scaled_covariance(&moments),
-        moments.n,
-        plan.pca.n_components,
-        plan.pca.whiten,
-    )?;
+    let Fitted {
+        pca,
+        mean,
+        scaler,
+        stats: fit_stats,
+        solver,
+    } = fitted;
 
     // Output pass.
     let names: Vec<String> = (1..=pca.n_components()).map(|i| format!("pc{i}")).collect();
@@ -197,7 +174,7 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
         let (out_stats, rows) = transform_to_parquet(
             &plan.dataset,
             &spec,
-            &moments.mean,
+            &mean,
             scaler.scale.as_deref(),
             &pca,
             names.clone(),
@@ -223,8 +200,8 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
         output_columns: names,
         feature_names_in_: plan.feature_names.clone(),
         n_features_in_: p,
-        n_samples_seen_: moments.n,
-        mean_: moments.mean.clone(),
+        n_samples_seen_: pca.n_samples,
+        mean_: mean.clone(),
         scale_: scaler.scale.clone(),
         n_components_: pca.n_components(),
         components_: (0..pca.n_components())
@@ -257,7 +234,7 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
         },
         solver: solver.into(),
         scaler: scale_name(plan.scale).into(),
-        n_samples: moments.n,
+        n_samples: pca.n_samples,
         n_features: p,
         feature_names: plan.feature_names.clone(),
         n_components: pca.n_components(),
@@ -282,6 +259,140 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
     write_atomic(&report_path, &report.to_json())?;
     let table = table::render(&report);
     Ok(RunOutcome { report, table })
+}
+
+/// A fitted scale + PCA, and what its fit pass saw.
+struct Fitted {
+    pca: Pca,
+    /// Raw-space mean: the model's `mean_`.
+    mean: Vec<f64>,
+    scaler: Scaler,
+    stats: PassStats,
+    solver: &'static str,
+}
+
+fn no_rows(plan: &Plan, stats: &PassStats, n: u64) -> Result<()> {
+    if n == 0 {
+        let why = if stats.rows_read > 0 {
+            " after skipping rows with missing values"
+        } else {
+            ""
+        };
+        return Err(Error::data(format!(
+            "input {} has no rows{why}",
+            plan.dataset.path
+        )));
+    }
+    if n < 2 {
+        return Err(Error::data(format!(
+            "input {} has 1 row; PCA needs at least 2",
+            plan.dataset.path
+        )));
+    }
+    Ok(())
+}
+
+/// Exact solver: one sweep of mergeable moments gives the scaler and the covariance.
+fn fit_exact(
+    plan: &Plan,
+    spec: &ReadSpec,
+    quiet: bool,
+    passes: &mut Vec<PassReport>,
+) -> Result<Fitted> {
+    let p = plan.features.len();
+    let mut acc = MomentsAccumulator::new(p);
+    let stats = stream(&plan.dataset, spec, "fit", quiet, |chunk| {
+        acc.push(chunk.features.as_ref());
+        Ok(())
+    })?;
+    passes.push(stats.report("fit"));
+    let moments = acc.finish();
+    no_rows(plan, &stats, moments.n)?;
+    let scaler = Scaler::fit(plan.scale, &moments);
+    let pca = exact::fit(
+        scaler.scaled_covariance(&moments),
+        moments.n,
+        plan.pca.n_components,
+        plan.pca.whiten,
+    )?;
+    Ok(Fitted {
+        pca,
+        mean: moments.mean,
+        scaler,
+        stats,
+        solver: "exact",
+    })
+}
+
+/// Incremental solver: a per-column pass for the scaler (when it needs statistics), then
+/// scikit-learn's IncrementalPCA over the scaled rows. Memory O((k + batch_size) × p).
+fn fit_incremental(
+    plan: &Plan,
+    spec: &ReadSpec,
+    quiet: bool,
+    passes: &mut Vec<PassReport>,
+) -> Result<Fitted> {
+    let p = plan.features.len();
+    let mut shift = vec![0.0; p];
+    let scaler = match plan.scale {
+        ScaleMethod::Standard | ScaleMethod::Minmax => {
+            let mut columns = vec![ColumnStats::new(); p];
+            let stats = stream(&plan.dataset, spec, "scale", quiet, |chunk| {
+                for (j, c) in columns.iter_mut().enumerate() {
+                    c.update(
+                        chunk
+                            .features
+                            .col(j)
+                            .try_as_col_major()
+                            .expect("owned column is contiguous")
+                            .as_slice(),
+                    );
+                }
+                Ok(())
+            })?;
+            passes.push(stats.report("scale"));
+            no_rows(plan, &stats, columns.first().map_or(0, |c| c.count))?;
+            shift = columns.iter().map(|c| c.mean).collect();
+            Scaler::from_columns(plan.scale, &columns)
+        }
+        ScaleMethod::None | ScaleMethod::Center => Scaler {
+            method: plan.scale,
+            scale: None,
+        },
+    };
+    let batch_size = plan.pca.batch_size.unwrap_or(5 * p);
+    let keep = match plan.pca.n_components {
+        NComponents::Count(k) => k,
+        NComponents::Fraction(_) => p.min(batch_size),
+    };
+    let mut ipca = IncrementalPca::new(p, keep, batch_size);
+    let stats = stream(&plan.dataset, spec, "incremental", quiet, |chunk| {
+        let x = chunk.features.as_ref();
+        let scaled = Mat::from_fn(x.nrows(), p, |i, j| {
+            let v = x[(i, j)] - shift[j];
+            scaler.scale.as_ref().map_or(v, |s| v / s[j])
+        });
+        ipca.push(scaled.as_ref())
+    })?;
+    passes.push(stats.report("incremental"));
+    no_rows(plan, &stats, stats.rows_kept)?;
+    let (pca, scaled_mean) = ipca.finish(plan.pca.n_components, plan.pca.whiten)?;
+    let mean = (0..p)
+        .map(|j| {
+            shift[j]
+                + scaler
+                    .scale
+                    .as_ref()
+                    .map_or(scaled_mean[j], |s| s[j] * scaled_mean[j])
+        })
+        .collect();
+    Ok(Fitted {
+        pca,
+        mean,
+        scaler,
+        stats,
+        solver: "incremental",
+    })
 }
 
 fn scale_name(method: ScaleMethod) -> &'static str {

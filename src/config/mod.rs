@@ -119,6 +119,10 @@ pub struct PcaParams {
     pub n_components: NComponents,
     #[serde(default)]
     pub whiten: bool,
+    /// Rows per `partial_fit` batch of the incremental solver (default 5 × features, as
+    /// scikit-learn). Independent of `input.batch_rows`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -129,6 +133,8 @@ pub enum PcaSolver {
     Auto,
     /// One pass of mergeable moments, then an eigen-decomposition of the covariance.
     Exact,
+    /// scikit-learn's IncrementalPCA: incremental SVD over batches of `batch_size` rows.
+    Incremental,
 }
 
 /// `n_components`: a count of components, or the fraction of variance to keep.

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use regex::Regex;
 
 use super::{
-    FeatureSelector, MissingPolicy, NComponents, PcaParams, RawPipeline, RawStep, ScaleMethod,
+    FeatureSelector, MissingPolicy, NComponents, PcaParams, PcaSolver, RawPipeline, RawStep,
+    ScaleMethod,
 };
 use crate::error::{Error, Result};
 use crate::source::{ColumnKind, Dataset, MissingMode, ReadSpec};
@@ -70,6 +71,9 @@ impl Plan {
         if features.is_empty() && problems.is_empty() {
             problems.push("input.features: selects no columns".into());
         }
+        if let Some(pca) = &pca {
+            check_pca(pca, features.len(), &mut problems);
+        }
         if let Some(pca) = &pca
             && let NComponents::Count(k) = pca.n_components
         {
@@ -123,6 +127,40 @@ impl Plan {
             batch_rows: self.batch_rows,
             missing,
         }
+    }
+}
+
+fn check_pca(pca: &PcaParams, p: usize, problems: &mut Vec<String>) {
+    match (pca.solver, pca.batch_size) {
+        (PcaSolver::Incremental, Some(0)) => {
+            problems.push("steps: pca.batch_size must be at least 1".into())
+        }
+        (PcaSolver::Incremental, Some(b)) => {
+            if let NComponents::Count(k) = pca.n_components
+                && k > b
+            {
+                problems.push(format!(
+                    "steps: pca.n_components = {k} is more than pca.batch_size = {b}: every batch of the \
+                     incremental solver must hold at least n_components rows (only a short last batch \
+                     is folded into the one before)"
+                ));
+            }
+        }
+        (PcaSolver::Incremental, None) => {
+            if let NComponents::Count(k) = pca.n_components
+                && k > 5 * p
+                && p > 0
+            {
+                problems.push(format!(
+                    "steps: pca.n_components = {k} is more than the default pca.batch_size = {}",
+                    5 * p
+                ));
+            }
+        }
+        (_, Some(_)) => {
+            problems.push("steps: pca.batch_size applies to solver: incremental only".into())
+        }
+        _ => {}
     }
 }
 

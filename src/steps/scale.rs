@@ -6,7 +6,7 @@
 //! so scaling and PCA collapse into one `(x - mean_) / scale_` with `mean_` the raw mean.
 
 use crate::config::ScaleMethod;
-use crate::stats::Moments;
+use crate::stats::{ColumnStats, Moments};
 
 #[derive(Debug, Clone)]
 pub struct Scaler {
@@ -18,6 +18,40 @@ pub struct Scaler {
 
 impl Scaler {
     pub fn fit(method: ScaleMethod, moments: &Moments) -> Scaler {
+        let var = moments.variance(0);
+        Scaler::from_parts(
+            method,
+            moments.n,
+            &moments.mean,
+            &var,
+            &moments.min,
+            &moments.max,
+        )
+    }
+
+    /// The same scaler from per-column statistics (`stats::ColumnStats`), for solvers that
+    /// never form the p × p co-moment.
+    pub fn from_columns(method: ScaleMethod, columns: &[ColumnStats]) -> Scaler {
+        let n = columns.first().map_or(0, |c| c.count);
+        let mean: Vec<f64> = columns.iter().map(|c| c.mean).collect();
+        let var: Vec<f64> = columns
+            .iter()
+            .map(|c| c.m2 / c.count.max(1) as f64)
+            .collect();
+        let min: Vec<f64> = columns.iter().map(|c| c.min).collect();
+        let max: Vec<f64> = columns.iter().map(|c| c.max).collect();
+        Scaler::from_parts(method, n, &mean, &var, &min, &max)
+    }
+
+    /// `var` is the population variance (ddof 0), as StandardScaler uses.
+    fn from_parts(
+        method: ScaleMethod,
+        n: u64,
+        mean: &[f64],
+        var: &[f64],
+        min: &[f64],
+        max: &[f64],
+    ) -> Scaler {
         // scikit-learn's `_handle_zeros_in_scale`: a spread below 10·eps counts as zero.
         let guard = |s: f64| {
             if s.is_finite() && s >= 10.0 * f64::EPSILON {
@@ -26,15 +60,13 @@ impl Scaler {
                 1.0
             }
         };
-        let n = moments.n as f64;
+        let n = n as f64;
         let eps = f64::EPSILON;
         let scale = match method {
             ScaleMethod::None | ScaleMethod::Center => None,
             ScaleMethod::Standard => Some(
-                moments
-                    .variance(0)
-                    .iter()
-                    .zip(&moments.mean)
+                var.iter()
+                    .zip(mean)
                     .map(|(&var, &mean)| {
                         // scikit-learn's `_is_constant_feature`: a variance at the rounding
                         // level of the mean is zero.
@@ -43,14 +75,9 @@ impl Scaler {
                     })
                     .collect(),
             ),
-            ScaleMethod::Minmax => Some(
-                moments
-                    .min
-                    .iter()
-                    .zip(&moments.max)
-                    .map(|(lo, hi)| guard(hi - lo))
-                    .collect(),
-            ),
+            ScaleMethod::Minmax => {
+                Some(min.iter().zip(max).map(|(lo, hi)| guard(hi - lo)).collect())
+            }
         };
         Scaler { method, scale }
     }

@@ -370,3 +370,36 @@ fn a_failed_output_pass_leaves_no_partial_file() {
         &["late.csv", "row 5001", "column 'label'", "not-an-integer"],
     );
 }
+
+#[test]
+fn incremental_batch_size_must_hold_n_components() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let f = write(t.path(), "g.csv", GOOD);
+    let yaml = pipeline_text(
+        &f,
+        "",
+        "{ solver: incremental, n_components: 3, batch_size: 2 }",
+        &out,
+    );
+    fails(
+        t.path(),
+        &yaml,
+        2,
+        &["n_components = 3", "batch_size = 2", "folded"],
+    );
+    let yaml = pipeline_text(
+        &f,
+        "",
+        "{ solver: incremental, n_components: 1, batch_size: 0 }",
+        &out,
+    );
+    fails(t.path(), &yaml, 2, &["batch_size must be at least 1"]);
+    let yaml = pipeline_text(
+        &f,
+        "",
+        "{ solver: exact, n_components: 1, batch_size: 10 }",
+        &out,
+    );
+    fails(t.path(), &yaml, 2, &["incremental only"]);
+}

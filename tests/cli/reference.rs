@@ -190,3 +190,139 @@ fn a_mean_of_1e9_does_not_cost_accuracy() {
         );
     }
 }
+
+/// The incremental solver against scikit-learn's IncrementalPCA with the same batches:
+/// within 1e-8 relative (explained variance per value, components per vector).
+fn check_incremental(reference: &str, pipeline_file: &str, sets: &[&str], scaled: bool) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let mut cmd = dimred();
+    cmd.args(["run", pipeline_file, "--quiet", "--set"])
+        .arg(format!("output.dir={}", out.display()));
+    for s in sets {
+        cmd.args(["--set", s]);
+    }
+    cmd.assert().success();
+    let want = json(&root().join("tests/reference").join(reference));
+    let model = json(&out.join("model.json"));
+    let report = json(&out.join("report.json"));
+    assert_eq!(model["solver"], "incremental");
+    assert_eq!(model["n_components_"], want["n_components"]);
+    assert_eq!(model["n_samples_seen_"], want["n_samples_seen"]);
+    for key in [
+        "explained_variance",
+        "explained_variance_ratio",
+        "singular_values",
+    ] {
+        assert_rel(
+            &floats(&model[&format!("{key}_")]),
+            &floats(&want[key]),
+            1e-8,
+            key,
+        );
+        assert_rel(&floats(&report[key]), &floats(&want[key]), 1e-8, key);
+    }
+    let noise = model["noise_variance_"].as_f64().unwrap();
+    assert_rel(
+        &[noise],
+        &[want["noise_variance"].as_f64().unwrap()],
+        1e-8,
+        "noise_variance",
+    );
+    for (i, (a, e)) in matrix(&model["components_"])
+        .iter()
+        .zip(matrix(&want["components"]))
+        .enumerate()
+    {
+        assert_vec_close(a, &e, 1e-8, &format!("component {i}"));
+    }
+    if scaled {
+        // mean_ is in raw units: the scaler's mean plus the scale times IPCA's (tiny) mean
+        let raw: Vec<f64> = floats(&want["scaler_mean"])
+            .iter()
+            .zip(floats(&want["scaler_scale"]))
+            .zip(floats(&want["mean"]))
+            .map(|((m, s), c)| m + s * c)
+            .collect();
+        assert_vec_close(&floats(&model["mean_"]), &raw, 1e-12, "mean_");
+        assert_vec_close(
+            &floats(&model["scale_"]),
+            &floats(&want["scaler_scale"]),
+            1e-12,
+            "scale_",
+        );
+    } else {
+        assert_vec_close(
+            &floats(&model["mean_"]),
+            &floats(&want["mean"]),
+            1e-12,
+            "mean_",
+        );
+    }
+}
+
+#[test]
+fn incremental_digits_matches_scikit_learns_incremental_pca() {
+    for batch_rows in ["7", "8192"] {
+        check_incremental(
+            "digits_incremental_pca.json",
+            "pipelines/digits_pca.yaml",
+            &[
+                "steps.1.pca.solver=incremental",
+                "steps.1.pca.batch_size=100",
+                &format!("input.batch_rows={batch_rows}"),
+            ],
+            false,
+        );
+    }
+}
+
+#[test]
+fn incremental_breast_cancer_scaled_matches_scikit_learns_incremental_pca() {
+    // 569 = 11 × 50 + 19: the 19 rows are a batch of their own (19 ≥ 5 components)
+    check_incremental(
+        "breast_cancer_incremental_pca.json",
+        "pipelines/breast_cancer_pca.yaml",
+        &[
+            "steps.1.pca.solver=incremental",
+            "steps.1.pca.batch_size=50",
+            "steps.1.pca.n_components=5",
+        ],
+        true,
+    );
+}
+
+#[test]
+fn incremental_folds_a_last_batch_smaller_than_n_components() {
+    // 1797 = 1795 + 2 and 2 < 10 components: the 2 rows join the first batch, so the one
+    // SVD covers every row and the result is scikit-learn's full PCA.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    dimred()
+        .args([
+            "run",
+            "pipelines/digits_pca.yaml",
+            "--quiet",
+            "--set",
+            "steps.1.pca.solver=incremental",
+        ])
+        .args(["--set", "steps.1.pca.batch_size=1795", "--set"])
+        .arg(format!("output.dir={}", out.display()))
+        .assert()
+        .success();
+    let want = json(&root().join("tests/reference/digits_centered_pca.json"));
+    let model = json(&out.join("model.json"));
+    assert_rel(
+        &floats(&model["explained_variance_"]),
+        &floats(&want["explained_variance"]),
+        1e-9,
+        "ev",
+    );
+    for (i, (a, e)) in matrix(&model["components_"])
+        .iter()
+        .zip(matrix(&want["components"]))
+        .enumerate()
+    {
+        assert_vec_close(a, &e, 1e-9, &format!("component {i}"));
+    }
+}

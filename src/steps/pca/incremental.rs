@@ -1,0 +1,179 @@
+//! The incremental solver: scikit-learn's `IncrementalPCA.partial_fit` (the incremental
+//! SVD with mean correction of Ross, Lim, Lin & Yang, 2008), fed by the chunk stream.
+//!
+//! Rows are cut into batches of `batch_size` whatever the chunk size; as in scikit-learn's
+//! `gen_batches(..., min_batch_size=n_components)`, a last batch smaller than the number
+//! of components kept is folded into the previous one, so one full batch is held back
+//! until the next arrives. Memory is O((k + batch_size) × p).
+
+use faer::{Mat, MatRef};
+
+use super::{Pca, choose_k, finish};
+use crate::config::NComponents;
+use crate::error::{Error, Result};
+
+pub struct IncrementalPca {
+    /// Components carried through the stream (k, or more when k is a fraction).
+    keep: usize,
+    batch_size: usize,
+    p: usize,
+    n: u64,
+    mean: Vec<f64>,
+    /// Population variance per feature (for the explained variance ratio).
+    var: Vec<f64>,
+    components: Mat<f64>,
+    singular_values: Vec<f64>,
+    /// All singular values of the last update, for the noise variance.
+    last_spectrum: Vec<f64>,
+    batch: Mat<f64>,
+    filled: usize,
+    held: Option<Mat<f64>>,
+}
+
+impl IncrementalPca {
+    pub fn new(p: usize, keep: usize, batch_size: usize) -> IncrementalPca {
+        IncrementalPca {
+            keep,
+            batch_size,
+            p,
+            n: 0,
+            mean: vec![0.0; p],
+            var: vec![0.0; p],
+            components: Mat::zeros(0, p),
+            singular_values: Vec::new(),
+            last_spectrum: Vec::new(),
+            batch: Mat::zeros(batch_size, p),
+            filled: 0,
+            held: None,
+        }
+    }
+
+    pub fn push(&mut self, x: MatRef<'_, f64>) -> Result<()> {
+        let mut start = 0;
+        while start < x.nrows() {
+            let take = (self.batch_size - self.filled).min(x.nrows() - start);
+            self.batch
+                .as_mut()
+                .subrows_mut(self.filled, take)
+                .copy_from(x.subrows(start, take));
+            self.filled += take;
+            start += take;
+            if self.filled == self.batch_size {
+                let full = std::mem::replace(&mut self.batch, Mat::zeros(self.batch_size, self.p));
+                self.filled = 0;
+                if let Some(previous) = self.held.replace(full) {
+                    self.partial_fit(previous.as_ref())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One `partial_fit` step on a batch of rows.
+    fn partial_fit(&mut self, x: MatRef<'_, f64>) -> Result<()> {
+        let (m, p) = (x.nrows(), self.p);
+        if self.n == 0 && m < self.keep {
+            return Err(Error::config(format!(
+                "pca: the first batch has {m} rows, fewer than the {} components kept; \
+                 lower n_components or raise pca.batch_size",
+                self.keep
+            )));
+        }
+        // _incremental_mean_and_var
+        let n0 = self.n as f64;
+        let total = n0 + m as f64;
+        let mut batch_mean = vec![0.0; p];
+        let mut new_mean = vec![0.0; p];
+        let mut new_var = vec![0.0; p];
+        for j in 0..p {
+            let col = x.col(j);
+            let sum: f64 = col.iter().sum();
+            let bm = sum / m as f64;
+            let m2: f64 = col.iter().map(|v| (v - bm) * (v - bm)).sum();
+            batch_mean[j] = bm;
+            let delta = bm - self.mean[j];
+            new_mean[j] = self.mean[j] + delta * m as f64 / total;
+            let old_m2 = self.var[j] * n0;
+            new_var[j] = (old_m2 + m2 + delta * delta * n0 * m as f64 / total) / total;
+        }
+        let k_prev = self.components.nrows();
+        let rows = if self.n == 0 { m } else { k_prev + m + 1 };
+        let mut stacked = Mat::<f64>::zeros(rows, p);
+        if self.n == 0 {
+            for j in 0..p {
+                for i in 0..m {
+                    stacked[(i, j)] = x[(i, j)] - new_mean[j];
+                }
+            }
+        } else {
+            let correction = ((n0 / total) * m as f64).sqrt();
+            for j in 0..p {
+                for r in 0..k_prev {
+                    stacked[(r, j)] = self.singular_values[r] * self.components[(r, j)];
+                }
+                for i in 0..m {
+                    stacked[(k_prev + i, j)] = x[(i, j)] - batch_mean[j];
+                }
+                stacked[(k_prev + m, j)] = correction * (self.mean[j] - batch_mean[j]);
+            }
+        }
+        let svd = stacked
+            .thin_svd()
+            .map_err(|e| Error::Numeric(format!("incremental PCA: SVD did not converge: {e:?}")))?;
+        let s = svd.S().column_vector();
+        let v = svd.V();
+        let mut order: Vec<usize> = (0..s.nrows()).collect();
+        order.sort_by(|&a, &b| s[b].total_cmp(&s[a]));
+        let keep = self.keep.min(order.len());
+        self.components = Mat::from_fn(keep, p, |r, c| v[(c, order[r])]);
+        super::flip_signs(&mut self.components);
+        self.singular_values = order[..keep].iter().map(|&i| s[i]).collect();
+        self.last_spectrum = order.iter().map(|&i| s[i]).collect();
+        self.n += m as u64;
+        self.mean = new_mean;
+        self.var = new_var;
+        Ok(())
+    }
+
+    /// Processes what is left (folding a short last batch into the held one) and returns
+    /// the fit with scikit-learn's attributes.
+    pub fn finish(mut self, n_components: NComponents, whiten: bool) -> Result<(Pca, Vec<f64>)> {
+        let rest = self.batch.as_ref().subrows(0, self.filled).to_owned();
+        match self.held.take() {
+            Some(held) if self.filled > 0 && self.filled < self.keep => {
+                let mut both = Mat::<f64>::zeros(held.nrows() + self.filled, self.p);
+                both.as_mut()
+                    .subrows_mut(0, held.nrows())
+                    .copy_from(held.as_ref());
+                both.as_mut()
+                    .subrows_mut(held.nrows(), self.filled)
+                    .copy_from(rest.as_ref());
+                self.partial_fit(both.as_ref())?;
+            }
+            Some(held) => {
+                self.partial_fit(held.as_ref())?;
+                if self.filled > 0 {
+                    self.partial_fit(rest.as_ref())?;
+                }
+            }
+            None if self.filled > 0 => self.partial_fit(rest.as_ref())?,
+            None => {}
+        }
+        if self.n < 2 {
+            return Err(Error::data("PCA needs at least 2 rows"));
+        }
+        let dof = (self.n - 1) as f64;
+        let spectrum: Vec<f64> = self.last_spectrum.iter().map(|s| s * s / dof).collect();
+        // scikit-learn's ratio denominator: the total variance Σ var·n / (n − 1).
+        let total: f64 = self.var.iter().sum::<f64>() * self.n as f64 / dof;
+        let k = choose_k(n_components, &spectrum, total, self.p, self.n)?;
+        let k = k.min(self.components.nrows());
+        let components = self.components.as_ref().subrows(0, k).to_owned();
+        // scikit-learn: noise variance is 0 when k equals the batch rows or the features.
+        let mut pca = finish(&spectrum, components, total, self.n, whiten)?;
+        if k == self.p {
+            pca.noise_variance = 0.0;
+        }
+        Ok((pca, self.mean))
+    }
+}
