@@ -119,20 +119,7 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
         MissingPolicy::SkipRow => MissingMode::SkipRow,
         MissingPolicy::ImputeMean => {
             let spec = plan.read_spec(MissingMode::Keep, false);
-            let mut columns = vec![ColumnStats::new(); p];
-            let stats = stream(&plan.dataset, &spec, "means", quiet, |chunk| {
-                for (j, c) in columns.iter_mut().enumerate() {
-                    c.update(
-                        chunk
-                            .features
-                            .col(j)
-                            .try_as_col_major()
-                            .expect("owned column is contiguous")
-                            .as_slice(),
-                    );
-                }
-                Ok(())
-            })?;
+            let (columns, stats) = column_pass(&plan.dataset, &spec, "means", quiet)?;
             passes.push(stats.report("means"));
             let means = columns
                 .iter()
@@ -261,6 +248,34 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
     Ok(RunOutcome { report, table })
 }
 
+/// One pass of per-column statistics over the features (missing cells skipped and
+/// counted): the mean-imputation pass, the incremental solver's scaling pass, `scan`.
+pub fn column_pass(
+    dataset: &Dataset,
+    spec: &ReadSpec,
+    label: &str,
+    quiet: bool,
+) -> Result<(Vec<ColumnStats>, PassStats)> {
+    let mut columns = vec![ColumnStats::new(); spec.features.len()];
+    let stats = stream(dataset, spec, label, quiet, |chunk| {
+        for (j, c) in columns.iter_mut().enumerate() {
+            let values = chunk.features.col(j);
+            c.update(
+                values
+                    .try_as_col_major()
+                    .expect("owned column is contiguous")
+                    .as_slice(),
+            );
+            if let Some(bad) = chunk.non_numeric.get(j) {
+                c.non_numeric += bad;
+                c.missing -= bad;
+            }
+        }
+        Ok(())
+    })?;
+    Ok((columns, stats))
+}
+
 /// A fitted scale + PCA, and what its fit pass saw.
 struct Fitted {
     pca: Pca,
@@ -336,20 +351,7 @@ fn fit_incremental(
     let mut shift = vec![0.0; p];
     let scaler = match plan.scale {
         ScaleMethod::Standard | ScaleMethod::Minmax => {
-            let mut columns = vec![ColumnStats::new(); p];
-            let stats = stream(&plan.dataset, spec, "scale", quiet, |chunk| {
-                for (j, c) in columns.iter_mut().enumerate() {
-                    c.update(
-                        chunk
-                            .features
-                            .col(j)
-                            .try_as_col_major()
-                            .expect("owned column is contiguous")
-                            .as_slice(),
-                    );
-                }
-                Ok(())
-            })?;
+            let (columns, stats) = column_pass(&plan.dataset, spec, "scale", quiet)?;
             passes.push(stats.report("scale"));
             no_rows(plan, &stats, columns.first().map_or(0, |c| c.count))?;
             shift = columns.iter().map(|c| c.mean).collect();

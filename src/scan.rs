@@ -8,9 +8,8 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::runner::stream;
+use crate::runner::column_pass;
 use crate::source::{ColumnKind, Dataset, MissingMode, ReadSpec};
-use crate::stats::ColumnStats;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ColumnProfile {
@@ -50,22 +49,7 @@ pub fn scan(path: &str, batch_rows: usize, quiet: bool) -> Result<ScanReport> {
         batch_rows,
         missing: MissingMode::Lenient,
     };
-    let mut stats = vec![ColumnStats::new(); readable.len()];
-    let pass = stream(&dataset, &spec, "scan", quiet, |chunk| {
-        for (j, s) in stats.iter_mut().enumerate() {
-            let col = chunk.features.col(j);
-            s.update(
-                col.try_as_col_major()
-                    .expect("owned column is contiguous")
-                    .as_slice(),
-            );
-            if let Some(bad) = chunk.non_numeric.get(j) {
-                s.non_numeric += bad;
-                s.missing -= bad;
-            }
-        }
-        Ok(())
-    })?;
+    let (stats, pass) = column_pass(&dataset, &spec, "scan", quiet)?;
     let rows = pass.rows_read;
     let mut columns = Vec::with_capacity(dataset.columns.len());
     for (c, info) in dataset.columns.iter().enumerate() {
