@@ -64,6 +64,12 @@ pub struct TransformArgs {
     /// Output .parquet file.
     #[arg(long)]
     pub output: PathBuf,
+    /// Map reduced rows (pc1…pck) back to feature space instead.
+    #[arg(long)]
+    pub inverse: bool,
+    /// Add a reconstruction_error column (per-row squared error in the scaled space).
+    #[arg(long)]
+    pub reconstruction_error: bool,
     #[arg(long, short)]
     pub quiet: bool,
 }

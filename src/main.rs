@@ -70,7 +70,12 @@ fn dispatch(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Transform(args) => {
-            let stats = dimred::transform(&args.model, &args.input, &args.output, args.quiet)?;
+            let options = dimred::runner::TransformOptions {
+                inverse: args.inverse,
+                reconstruction_error: args.reconstruction_error,
+                quiet: args.quiet,
+            };
+            let stats = dimred::transform(&args.model, &args.input, &args.output, options)?;
             if !args.quiet {
                 eprintln!(
                     "[dimred] transformed {} rows ({} skipped) into {}",

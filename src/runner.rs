@@ -9,20 +9,20 @@ use std::time::Instant;
 
 use arrow_array::RecordBatch;
 use crossbeam_channel::bounded;
-use faer::Mat;
+use faer::{Mat, MatRef};
 
 use crate::chunk::Chunk;
 use crate::config::{MissingPolicy, NComponents, PcaSolver, Plan, RawPipeline, ScaleMethod};
 use crate::error::{Error, Result};
 use crate::model::{FORMAT, Model};
 use crate::progress::Progress;
-use crate::report::{InputReport, PassReport, Report, peak_rss_bytes, table};
+use crate::report::{ErrorStats, InputReport, PassReport, Report, peak_rss_bytes, table};
 use crate::sink::parquet::ParquetSink;
 use crate::sink::{prepare_dir, write_atomic};
 use crate::source::{Dataset, MissingMode, ReadSpec};
 use crate::stats::{ColumnStats, MomentsAccumulator};
 use crate::steps::pca::incremental::IncrementalPca;
-use crate::steps::pca::{Pca, exact, project_with};
+use crate::steps::pca::{Pca, exact, inverse, project_with};
 use crate::steps::scale::Scaler;
 
 /// Chunks in flight between two threads. Two keeps both sides busy; more only costs memory.
@@ -153,20 +153,29 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
     } = fitted;
 
     // Output pass.
-    let names: Vec<String> = (1..=pca.n_components()).map(|i| format!("pc{i}")).collect();
+    let names = reduced_names(&pca, false);
     let reduced_path = plan.output_dir.join("reduced.parquet");
+    let with_error = plan.raw.output.reconstruction_error;
+    let mut errors = ErrorStats::new();
     let mut rows_written = 0;
     if plan.raw.output.reduced {
         let spec = plan.read_spec(missing, true);
-        let (out_stats, rows) = transform_to_parquet(
+        let scale = scaler.scale.as_deref();
+        let mut scratch = Mat::zeros(0, 0);
+        let k = pca.n_components();
+        let (out_stats, rows) = write_mapped(
             &plan.dataset,
             &spec,
-            &mean,
-            scaler.scale.as_deref(),
-            &pca,
-            names.clone(),
+            reduced_names(&pca, with_error),
             &reduced_path,
             quiet,
+            |x| {
+                let z = project_with(x, &mean, scale, &pca, with_error, &mut scratch);
+                if with_error {
+                    errors.push(z.col(k).iter().copied());
+                }
+                Ok(z)
+            },
         )?;
         rows_written = rows;
         passes.push(out_stats.report("transform"));
@@ -237,6 +246,7 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
         passes,
         seconds_total: started.elapsed().as_secs_f64(),
         peak_rss_bytes: peak_rss_bytes(),
+        reconstruction_error: (with_error && rows_written > 0).then(|| errors.summary()),
         outputs: [&reduced_path, &model_path, &report_path]
             .iter()
             .filter(|p| plan.raw.output.reduced || **p != &reduced_path)
@@ -406,18 +416,16 @@ fn scale_name(method: ScaleMethod) -> &'static str {
     }
 }
 
-/// The output pass: reader → projection (this thread) → writer thread. The file is
-/// renamed into place only when every stage succeeded.
-#[allow(clippy::too_many_arguments)]
-pub fn transform_to_parquet(
+/// The output pass: reader → `map` (this thread) → writer thread. `map` turns a chunk's
+/// features into the output columns (`names`). The file is renamed into place only when
+/// every stage succeeded.
+pub fn write_mapped(
     dataset: &Dataset,
     spec: &ReadSpec,
-    mean: &[f64],
-    scale: Option<&[f64]>,
-    pca: &Pca,
     names: Vec<String>,
     target: &Path,
     quiet: bool,
+    mut map: impl FnMut(MatRef<'_, f64>) -> Result<Mat<f64>>,
 ) -> Result<(PassStats, u64)> {
     let (tx, rx) = bounded::<(Option<RecordBatch>, Mat<f64>)>(CHANNEL_CHUNKS);
     let sink = ParquetSink::new(target, names);
@@ -429,10 +437,9 @@ pub fn transform_to_parquet(
             }
             Ok(sink)
         });
-        let mut scratch = Mat::zeros(0, 0);
         let pass = stream(dataset, spec, "transform", quiet, |chunk| {
-            let z = project_with(chunk.features.as_ref(), mean, scale, pca, &mut scratch);
-            tx.send((chunk.passthrough.clone(), z))
+            let out = map(chunk.features.as_ref())?;
+            tx.send((chunk.passthrough.clone(), out))
                 .map_err(|_| Error::data("the output writer stopped"))
         });
         drop(tx);
@@ -446,10 +453,34 @@ pub fn transform_to_parquet(
     })
 }
 
+/// Output columns of a projection: pc1…pck, then the reconstruction error if asked.
+fn reduced_names(pca: &Pca, with_error: bool) -> Vec<String> {
+    let mut names: Vec<String> = (1..=pca.n_components()).map(|i| format!("pc{i}")).collect();
+    if with_error {
+        names.push("reconstruction_error".into());
+    }
+    names
+}
+
+/// What `dimred transform` writes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TransformOptions {
+    /// Map reduced rows (the model's output columns) back to feature space.
+    pub inverse: bool,
+    /// Add the per-row `reconstruction_error` column.
+    pub reconstruction_error: bool,
+    pub quiet: bool,
+}
+
 /// `dimred transform`: applies a saved model to new data, streaming, into Parquet.
-/// Features are found by name; the model's passthrough columns are copied when the new
-/// input has them.
-pub fn transform(model_path: &Path, input: &str, output: &Path, quiet: bool) -> Result<PassStats> {
+/// Columns are found by name (features, or with `inverse` the reduced columns); the
+/// model's passthrough columns are copied when the input has them.
+pub fn transform(
+    model_path: &Path,
+    input: &str,
+    output: &Path,
+    options: TransformOptions,
+) -> Result<PassStats> {
     let model = Model::load(model_path)?;
     let is_parquet = output
         .extension()
@@ -460,18 +491,33 @@ pub fn transform(model_path: &Path, input: &str, output: &Path, quiet: bool) -> 
             output.display()
         )));
     }
+    if options.inverse && options.reconstruction_error {
+        return Err(Error::config(
+            "--reconstruction-error applies to the forward transform, not --inverse",
+        ));
+    }
     let dataset = Dataset::open(input)?;
-    let mut features = Vec::with_capacity(model.n_features_in_);
+    let wanted = if options.inverse {
+        &model.output_columns
+    } else {
+        &model.feature_names_in_
+    };
+    let mut columns = Vec::with_capacity(wanted.len());
     let mut absent = Vec::new();
-    for name in &model.feature_names_in_ {
+    for name in wanted {
         match dataset.column_index(name) {
-            Some(i) => features.push(i),
+            Some(i) => columns.push(i),
             None => absent.push(name.as_str()),
         }
     }
     if !absent.is_empty() {
+        let what = if options.inverse {
+            "reduced column(s) the model writes"
+        } else {
+            "feature column(s) the model was fitted on"
+        };
         return Err(Error::data(format!(
-            "input {input} lacks feature column(s) the model was fitted on: {}",
+            "input {input} lacks {what}: {}",
             absent.join(", ")
         )));
     }
@@ -484,26 +530,48 @@ pub fn transform(model_path: &Path, input: &str, output: &Path, quiet: bool) -> 
         prepare_dir(parent)?;
     }
     let missing = match model.missing {
+        _ if options.inverse => MissingMode::Error,
         MissingPolicy::Error => MissingMode::Error,
         MissingPolicy::SkipRow => MissingMode::SkipRow,
         MissingPolicy::ImputeMean => MissingMode::Impute(model.mean_.clone()),
     };
     let spec = ReadSpec {
-        features,
+        features: columns,
         passthrough,
         batch_rows: crate::config::DEFAULT_BATCH_ROWS,
         missing,
     };
     let pca = model.pca();
-    let (stats, _) = transform_to_parquet(
-        &dataset,
-        &spec,
-        &model.mean_,
-        model.scale_.as_deref(),
-        &pca,
-        model.output_columns.clone(),
-        output,
-        quiet,
-    )?;
+    let scale = model.scale_.as_deref();
+    let (stats, _) = if options.inverse {
+        write_mapped(
+            &dataset,
+            &spec,
+            model.feature_names_in_.clone(),
+            output,
+            options.quiet,
+            |z| Ok(inverse(z, &model.mean_, scale, &pca)),
+        )?
+    } else {
+        let mut scratch = Mat::zeros(0, 0);
+        let with_error = options.reconstruction_error;
+        write_mapped(
+            &dataset,
+            &spec,
+            reduced_names(&pca, with_error),
+            output,
+            options.quiet,
+            |x| {
+                Ok(project_with(
+                    x,
+                    &model.mean_,
+                    scale,
+                    &pca,
+                    with_error,
+                    &mut scratch,
+                ))
+            },
+        )?
+    };
     Ok(stats)
 }

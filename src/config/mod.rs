@@ -213,6 +213,10 @@ pub struct RawOutput {
     /// report — for fitting on a large set and transforming later with `dimred transform`.
     #[serde(default = "yes")]
     pub reduced: bool,
+    /// Add a `reconstruction_error` column (per-row ‖x − x̂‖² in the scaled space) to
+    /// reduced.parquet, and its distribution to report.json.
+    #[serde(default)]
+    pub reconstruction_error: bool,
 }
 
 fn yes() -> bool {

@@ -46,7 +46,104 @@ pub struct Report {
     pub seconds_total: f64,
     /// Peak resident memory of the process (Linux VmHWM), for the memory promise.
     pub peak_rss_bytes: Option<u64>,
+    /// Per-row squared reconstruction error, when `output.reconstruction_error` is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reconstruction_error: Option<ErrorSummary>,
     pub outputs: Vec<String>,
+}
+
+/// Distribution of the per-row reconstruction error. Mean, min and max are exact; the
+/// quantiles come from a uniform reservoir sample of up to `RESERVOIR` rows (exact when
+/// the data has no more rows than that).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorSummary {
+    pub rows: u64,
+    pub mean: f64,
+    pub min: f64,
+    pub max: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    /// Rows the quantiles were computed from.
+    pub sampled: usize,
+}
+
+pub const RESERVOIR: usize = 100_000;
+
+/// Streaming accumulator for `ErrorSummary` (Vitter's algorithm R, fixed seed).
+pub struct ErrorStats {
+    rows: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+    sample: Vec<f64>,
+    rng: crate::generate::Rng,
+}
+
+impl ErrorStats {
+    pub fn new() -> ErrorStats {
+        ErrorStats {
+            rows: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            sample: Vec::new(),
+            rng: crate::generate::Rng::new(0x5eed),
+        }
+    }
+
+    pub fn push(&mut self, values: impl Iterator<Item = f64>) {
+        for v in values {
+            self.rows += 1;
+            self.sum += v;
+            self.min = self.min.min(v);
+            self.max = self.max.max(v);
+            if self.sample.len() < RESERVOIR {
+                self.sample.push(v);
+            } else {
+                let j = self.rng.next_u64() % self.rows;
+                if (j as usize) < RESERVOIR {
+                    self.sample[j as usize] = v;
+                }
+            }
+        }
+    }
+
+    pub fn summary(&self) -> ErrorSummary {
+        let mut sorted = self.sample.clone();
+        sorted.sort_by(f64::total_cmp);
+        // the nearest-rank quantile of the sample (linear interpolation as numpy's default)
+        let q = |f: f64| -> f64 {
+            if sorted.is_empty() {
+                return 0.0;
+            }
+            let pos = f * (sorted.len() - 1) as f64;
+            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+            sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+        };
+        ErrorSummary {
+            rows: self.rows,
+            mean: if self.rows > 0 {
+                self.sum / self.rows as f64
+            } else {
+                0.0
+            },
+            min: if self.rows > 0 { self.min } else { 0.0 },
+            max: if self.rows > 0 { self.max } else { 0.0 },
+            p50: q(0.5),
+            p90: q(0.9),
+            p95: q(0.95),
+            p99: q(0.99),
+            sampled: sorted.len(),
+        }
+    }
+}
+
+impl Default for ErrorStats {
+    fn default() -> Self {
+        ErrorStats::new()
+    }
 }
 
 impl Report {

@@ -31,6 +31,12 @@ pub fn render(report: &Report) -> String {
             100.0 * report.cumulative_variance_ratio[i]
         ));
     }
+    if let Some(e) = &report.reconstruction_error {
+        out.push_str(&format!(
+            "reconstruction error (squared, scaled space): mean {:.4e}, median {:.4e}, p99 {:.4e}, max {:.4e}\n",
+            e.mean, e.p50, e.p99, e.max
+        ));
+    }
     if report.rows_skipped > 0 {
         out.push_str(&format!(
             "rows skipped for missing values: {}\n",

@@ -150,16 +150,18 @@ pub fn finish(
 
 /// Applies `(x - mean) / scale` then the projection (and whitening) to a chunk.
 pub fn project(x: MatRef<'_, f64>, mean: &[f64], scale: Option<&[f64]>, pca: &Pca) -> Mat<f64> {
-    project_with(x, mean, scale, pca, &mut Mat::zeros(0, 0))
+    project_with(x, mean, scale, pca, false, &mut Mat::zeros(0, 0))
 }
 
 /// As `project`, centering into `scratch` (resized as needed) to avoid an allocation per
-/// chunk.
+/// chunk. With `with_error`, one more column holds each row's squared reconstruction error
+/// ‖x − x̂‖² in the scaled space (x̂ rebuilt from the k components): the anomaly score.
 pub fn project_with(
     x: MatRef<'_, f64>,
     mean: &[f64],
     scale: Option<&[f64]>,
     pca: &Pca,
+    with_error: bool,
     scratch: &mut Mat<f64>,
 ) -> Mat<f64> {
     let (n, p) = (x.nrows(), x.ncols());
@@ -193,6 +195,26 @@ pub fn project_with(
         1.0,
         faer::Par::Seq,
     );
+    if with_error {
+        // residual = x − z Vᵀ…: the part of the (scaled) row the k components miss
+        let mut residual = centered.to_owned();
+        faer::linalg::matmul::matmul(
+            residual.as_mut(),
+            faer::Accum::Add,
+            z.as_ref(),
+            pca.components.as_ref(),
+            -1.0,
+            faer::Par::Seq,
+        );
+        let k = pca.n_components();
+        z.resize_with(n, k + 1, |_, _| 0.0);
+        for j in 0..p {
+            let col = residual.col(j);
+            for i in 0..n {
+                z[(i, k)] += col[i] * col[i];
+            }
+        }
+    }
     if pca.whiten {
         for (c, v) in pca.explained_variance.iter().enumerate() {
             let s = v.sqrt();
@@ -204,9 +226,62 @@ pub fn project_with(
     z
 }
 
+/// The inverse map: reduced coordinates back to raw feature space,
+/// `x = (z [· √explained_variance]) · components · scale + mean`.
+pub fn inverse(z: MatRef<'_, f64>, mean: &[f64], scale: Option<&[f64]>, pca: &Pca) -> Mat<f64> {
+    let (n, k) = (z.nrows(), pca.n_components());
+    let mut unwhitened = z.to_owned();
+    if pca.whiten {
+        for (c, v) in pca.explained_variance.iter().enumerate() {
+            let s = v.sqrt();
+            for i in 0..n {
+                unwhitened[(i, c)] *= s;
+            }
+        }
+    }
+    debug_assert_eq!(unwhitened.ncols(), k);
+    let mut x = unwhitened * &pca.components;
+    for (j, m) in mean.iter().enumerate() {
+        let s = scale.map_or(1.0, |s| s[j]);
+        for v in x.col_mut(j).iter_mut() {
+            *v = *v * s + m;
+        }
+    }
+    x
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reconstruction_error_is_what_the_components_miss() {
+        // one component along (1, 0): the error of a row is its second coordinate squared
+        let pca = Pca {
+            components: Mat::from_fn(1, 2, |_, j| if j == 0 { 1.0 } else { 0.0 }),
+            explained_variance: vec![4.0],
+            explained_variance_ratio: vec![0.8],
+            singular_values: vec![2.0],
+            noise_variance: 1.0,
+            total_variance: 5.0,
+            n_samples: 10,
+            whiten: true,
+        };
+        let x = Mat::from_fn(2, 2, |i, j| [[3.0, 2.0], [1.0, -1.0]][i][j]);
+        let z = project_with(
+            x.as_ref(),
+            &[1.0, 0.0],
+            None,
+            &pca,
+            true,
+            &mut Mat::zeros(0, 0),
+        );
+        assert_eq!(z.ncols(), 2);
+        assert_eq!((z[(0, 0)], z[(0, 1)]), (1.0, 4.0)); // (3-1)/√4, 2²
+        assert_eq!((z[(1, 0)], z[(1, 1)]), (0.0, 1.0));
+        let back = inverse(z.as_ref().subcols(0, 1), &[1.0, 0.0], None, &pca);
+        assert_eq!((back[(0, 0)], back[(0, 1)]), (3.0, 0.0));
+    }
 
     #[test]
     fn fraction_picks_smallest_k_strictly_above() {
