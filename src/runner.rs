@@ -22,6 +22,7 @@ use crate::sink::{prepare_dir, write_atomic};
 use crate::source::{Dataset, MissingMode, ReadSpec};
 use crate::stats::{ColumnStats, MomentsAccumulator};
 use crate::steps::pca::incremental::IncrementalPca;
+use crate::steps::pca::randomized;
 use crate::steps::pca::{Pca, exact, inverse, project_with};
 use crate::steps::scale::Scaler;
 
@@ -143,6 +144,7 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
     let fitted = match plan.pca.solver {
         PcaSolver::Auto | PcaSolver::Exact => fit_exact(&plan, &spec, quiet, &mut passes)?,
         PcaSolver::Incremental => fit_incremental(&plan, &spec, quiet, &mut passes)?,
+        PcaSolver::Randomized => fit_randomized(&plan, &spec, quiet, &mut passes)?,
     };
     let Fitted {
         pca,
@@ -266,23 +268,52 @@ pub fn column_pass(
     label: &str,
     quiet: bool,
 ) -> Result<(Vec<ColumnStats>, PassStats)> {
-    let mut columns = vec![ColumnStats::new(); spec.features.len()];
-    let stats = stream(dataset, spec, label, quiet, |chunk| {
+    let p = spec.features.len();
+    let mut columns = vec![ColumnStats::new(); p];
+    // Rows are cut into fixed blocks (as for the moments), so the statistics do not depend
+    // on the chunk size, bit for bit.
+    let rows = randomized::block_rows(p);
+    let mut block = Mat::<f64>::zeros(rows, p);
+    let mut filled = 0;
+    let mut non_numeric = vec![0u64; p];
+    let flush = |columns: &mut [ColumnStats], block: &Mat<f64>, filled: usize| {
         for (j, c) in columns.iter_mut().enumerate() {
-            let values = chunk.features.col(j);
+            let values = block.col(j).subrows(0, filled);
             c.update(
                 values
                     .try_as_col_major()
                     .expect("owned column is contiguous")
                     .as_slice(),
             );
-            if let Some(bad) = chunk.non_numeric.get(j) {
-                c.non_numeric += bad;
-                c.missing -= bad;
+        }
+    };
+    let stats = stream(dataset, spec, label, quiet, |chunk| {
+        for (j, bad) in chunk.non_numeric.iter().enumerate() {
+            non_numeric[j] += bad;
+        }
+        let x = chunk.features.as_ref();
+        let mut start = 0;
+        while start < x.nrows() {
+            let take = (rows - filled).min(x.nrows() - start);
+            block
+                .as_mut()
+                .subrows_mut(filled, take)
+                .copy_from(x.subrows(start, take));
+            filled += take;
+            start += take;
+            if filled == rows {
+                flush(&mut columns, &block, filled);
+                filled = 0;
             }
         }
         Ok(())
     })?;
+    flush(&mut columns, &block, filled);
+    // Non-numeric cells were read as NaN: count them apart from the missing ones.
+    for (c, bad) in columns.iter_mut().zip(non_numeric) {
+        c.non_numeric = bad;
+        c.missing -= bad;
+    }
     Ok((columns, stats))
 }
 
@@ -404,6 +435,82 @@ fn fit_incremental(
         scaler,
         stats,
         solver: "incremental",
+    })
+}
+
+/// Randomized solver: a column pass (means, scales, total variance), then one pass per
+/// product with the Gram matrix: the sketch and each power iteration.
+fn fit_randomized(
+    plan: &Plan,
+    spec: &ReadSpec,
+    quiet: bool,
+    passes: &mut Vec<PassReport>,
+) -> Result<Fitted> {
+    let p = plan.features.len();
+    let (columns, stats) = column_pass(&plan.dataset, spec, "scale", quiet)?;
+    passes.push(stats.report("scale"));
+    let n = columns.first().map_or(0, |c| c.count);
+    no_rows(plan, &stats, n)?;
+    let scaler = match plan.scale {
+        ScaleMethod::Standard | ScaleMethod::Minmax => Scaler::from_columns(plan.scale, &columns),
+        ScaleMethod::None | ScaleMethod::Center => Scaler {
+            method: plan.scale,
+            scale: None,
+        },
+    };
+    let mean: Vec<f64> = columns.iter().map(|c| c.mean).collect();
+    let scale = scaler.scale.as_deref();
+    let total_variance: f64 = columns
+        .iter()
+        .enumerate()
+        .map(|(j, c)| c.m2 / (n - 1) as f64 / scale.map_or(1.0, |s| s[j] * s[j]))
+        .sum();
+    let NComponents::Count(k) = plan.pca.n_components else {
+        return Err(Error::config(
+            "the randomized solver needs an integer n_components",
+        ));
+    };
+    let limit = (n as usize).min(p);
+    if k > limit {
+        return Err(Error::config(format!(
+            "pca.n_components = {k} is more than the {n} samples read"
+        )));
+    }
+    let l = (k + plan.pca.oversamples.unwrap_or(10)).min(limit);
+    let power = plan
+        .pca
+        .power_iterations
+        .unwrap_or(if (k as f64) < 0.1 * limit as f64 {
+            7
+        } else {
+            4
+        });
+    let mut basis = randomized::start_basis(p, l, plan.pca.seed.unwrap_or(0));
+    let mut product = Mat::zeros(p, l);
+    for it in 0..=power {
+        let label = if it == 0 {
+            "sketch".to_string()
+        } else {
+            format!("power {it}")
+        };
+        let mut acc = randomized::GramProduct::new(&basis, &mean, scale);
+        let stats = stream(&plan.dataset, spec, &label, quiet, |chunk| {
+            acc.push(chunk.features.as_ref());
+            Ok(())
+        })?;
+        passes.push(stats.report(&label));
+        product = acc.finish();
+        if it < power {
+            basis = randomized::orthonormalize(&product);
+        }
+    }
+    let pca = randomized::finish_fit(&basis, &product, k, n, total_variance, plan.pca.whiten)?;
+    Ok(Fitted {
+        pca,
+        mean,
+        scaler,
+        stats,
+        solver: "randomized",
     })
 }
 

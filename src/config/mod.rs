@@ -123,6 +123,16 @@ pub struct PcaParams {
     /// scikit-learn). Independent of `input.batch_rows`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_size: Option<usize>,
+    /// Randomized solver: extra basis vectors beyond n_components (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oversamples: Option<usize>,
+    /// Randomized solver: power iterations (default as scikit-learn's "auto": 7 when
+    /// n_components < 0.1 × min(n, p), else 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_iterations: Option<usize>,
+    /// Randomized solver: seed of the random starting basis (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -135,6 +145,8 @@ pub enum PcaSolver {
     Exact,
     /// scikit-learn's IncrementalPCA: incremental SVD over batches of `batch_size` rows.
     Incremental,
+    /// Halko et al.'s randomized range finder as passes over the data; memory O(p × k).
+    Randomized,
 }
 
 /// `n_components`: a count of components, or the fraction of variance to keep.

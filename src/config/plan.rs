@@ -162,6 +162,21 @@ fn check_pca(pca: &PcaParams, p: usize, problems: &mut Vec<String>) {
         }
         _ => {}
     }
+    let randomized_keys =
+        pca.oversamples.is_some() || pca.power_iterations.is_some() || pca.seed.is_some();
+    if pca.solver != PcaSolver::Randomized && randomized_keys {
+        problems.push(
+            "steps: pca.oversamples, power_iterations and seed apply to solver: randomized only"
+                .into(),
+        );
+    }
+    if pca.solver == PcaSolver::Randomized && matches!(pca.n_components, NComponents::Fraction(_)) {
+        problems.push(
+            "steps: solver: randomized needs an integer n_components (as scikit-learn); \
+             use the exact or incremental solver to keep a fraction of variance"
+                .into(),
+        );
+    }
 }
 
 fn check_steps(steps: &[RawStep], problems: &mut Vec<String>) -> (ScaleMethod, Option<PcaParams>) {

@@ -403,3 +403,38 @@ fn incremental_batch_size_must_hold_n_components() {
     );
     fails(t.path(), &yaml, 2, &["incremental only"]);
 }
+
+#[test]
+fn randomized_parameters_are_checked() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let f = write(t.path(), "g.csv", GOOD);
+    let yaml = pipeline_text(
+        &f,
+        "",
+        "{ solver: randomized, n_components: 1, oversamples: -1 }",
+        &out,
+    );
+    fails(t.path(), &yaml, 2, &["pipeline.yaml:7:"]);
+    let yaml = pipeline_text(
+        &f,
+        "",
+        "{ solver: randomized, n_components: 1, power_iterations: -2 }",
+        &out,
+    );
+    fails(t.path(), &yaml, 2, &["pipeline.yaml:7:"]);
+    let yaml = pipeline_text(&f, "", "{ solver: randomized, n_components: 0.9 }", &out);
+    fails(
+        t.path(),
+        &yaml,
+        2,
+        &["randomized needs an integer n_components"],
+    );
+    let yaml = pipeline_text(
+        &f,
+        "",
+        "{ solver: exact, n_components: 1, oversamples: 5 }",
+        &out,
+    );
+    fails(t.path(), &yaml, 2, &["randomized only"]);
+}

@@ -5,4 +5,5 @@ mod common;
 mod memory;
 mod pipelines;
 mod reference;
+mod solvers;
 mod transform;

@@ -6,6 +6,7 @@
 
 pub mod exact;
 pub mod incremental;
+pub mod randomized;
 
 use faer::{Mat, MatRef};
 

@@ -1,0 +1,158 @@
+//! The randomized solver: the randomized range finder of Halko, Martinsson & Tropp
+//! (2011, Algorithms 4.3/4.4 with Rayleigh–Ritz, §5.5) run as passes over the data. Each
+//! pass multiplies an orthonormal p × l basis P by the Gram matrix of the centered,
+//! scaled rows, G·P = Σ A_bᵀ (A_b P), accumulated block by block; the next basis is the
+//! QR of the product. After the last pass, the l × l matrix Pᵀ G P gives the Ritz values
+//! (eigenvalues of G) and vectors. Memory is O(p × l + block × p) — never p².
+//!
+//! Rows are cut into fixed blocks (sized from p alone), so the result does not depend on
+//! the chunk size.
+
+use faer::{Accum, Mat, MatRef, Par, Side};
+
+use super::{Pca, finish};
+use crate::error::{Error, Result};
+use crate::generate::Rng;
+
+/// Rows per accumulation block: about 4 M values, at most 4096 rows.
+pub fn block_rows(p: usize) -> usize {
+    ((1usize << 22) / p.max(1)).clamp(1, 4096)
+}
+
+/// A random orthonormal p × l starting basis from `seed`.
+pub fn start_basis(p: usize, l: usize, seed: u64) -> Mat<f64> {
+    let mut rng = Rng::new(seed);
+    let mut omega = Mat::<f64>::zeros(p, l);
+    for j in 0..l {
+        let col = omega
+            .col_mut(j)
+            .try_as_col_major_mut()
+            .expect("owned column is contiguous");
+        rng.fill_normal(col.as_slice_mut());
+    }
+    omega.qr().compute_thin_Q()
+}
+
+pub fn orthonormalize(y: &Mat<f64>) -> Mat<f64> {
+    y.qr().compute_thin_Q()
+}
+
+/// One pass's accumulator of G·P for the rows `(x − shift) / scale`.
+pub struct GramProduct<'a> {
+    basis: &'a Mat<f64>,
+    shift: &'a [f64],
+    scale: Option<&'a [f64]>,
+    product: Mat<f64>,
+    block: Mat<f64>,
+    filled: usize,
+    projected: Mat<f64>,
+}
+
+impl<'a> GramProduct<'a> {
+    pub fn new(basis: &'a Mat<f64>, shift: &'a [f64], scale: Option<&'a [f64]>) -> GramProduct<'a> {
+        let (p, l) = (basis.nrows(), basis.ncols());
+        GramProduct {
+            basis,
+            shift,
+            scale,
+            product: Mat::zeros(p, l),
+            block: Mat::zeros(block_rows(p), p),
+            filled: 0,
+            projected: Mat::zeros(0, 0),
+        }
+    }
+
+    pub fn push(&mut self, x: MatRef<'_, f64>) {
+        let rows = self.block.nrows();
+        let mut start = 0;
+        while start < x.nrows() {
+            let take = (rows - self.filled).min(x.nrows() - start);
+            for j in 0..x.ncols() {
+                let (m, s) = (self.shift[j], self.scale.map_or(1.0, |s| s[j]));
+                let src = x.col(j).subrows(start, take);
+                let mut dst = self.block.col_mut(j).subrows_mut(self.filled, take);
+                for i in 0..take {
+                    dst[i] = (src[i] - m) / s;
+                }
+            }
+            self.filled += take;
+            start += take;
+            if self.filled == rows {
+                self.flush();
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.filled == 0 {
+            return;
+        }
+        let a = self.block.as_ref().subrows(0, self.filled);
+        let l = self.basis.ncols();
+        if self.projected.nrows() != self.filled || self.projected.ncols() != l {
+            self.projected = Mat::zeros(self.filled, l);
+        }
+        faer::linalg::matmul::matmul(
+            self.projected.as_mut(),
+            Accum::Replace,
+            a,
+            self.basis.as_ref(),
+            1.0,
+            Par::Seq,
+        );
+        faer::linalg::matmul::matmul(
+            self.product.as_mut(),
+            Accum::Add,
+            a.transpose(),
+            self.projected.as_ref(),
+            1.0,
+            Par::Seq,
+        );
+        self.filled = 0;
+    }
+
+    pub fn finish(mut self) -> Mat<f64> {
+        self.flush();
+        self.product
+    }
+}
+
+/// Rayleigh–Ritz on the last basis P and its product Y = G·P: the k leading components
+/// and scikit-learn's attributes. `total_variance` is the trace of the covariance (from the
+/// column pass), as scikit-learn's randomized PCA uses for the ratio and noise variance.
+pub fn finish_fit(
+    basis: &Mat<f64>,
+    product: &Mat<f64>,
+    k: usize,
+    n_samples: u64,
+    total_variance: f64,
+    whiten: bool,
+) -> Result<Pca> {
+    let (p, l) = (basis.nrows(), basis.ncols());
+    let b = basis.transpose() * product;
+    let b = Mat::from_fn(l, l, |i, j| 0.5 * (b[(i, j)] + b[(j, i)]));
+    let evd = b.self_adjoint_eigen(Side::Lower).map_err(|e| {
+        Error::Numeric(format!("randomized PCA: eigen-decomposition failed: {e:?}"))
+    })?;
+    let values = evd.S().column_vector();
+    let vectors = basis * evd.U();
+    let dof = n_samples.saturating_sub(1).max(1) as f64;
+    let order: Vec<usize> = (0..l).rev().collect();
+    let spectrum: Vec<f64> = order.iter().map(|&i| values[i].max(0.0) / dof).collect();
+    let components = Mat::from_fn(k, p, |r, c| vectors[(c, order[r])]);
+    let mut pca = finish(
+        &spectrum[..k],
+        components,
+        total_variance,
+        n_samples,
+        whiten,
+    )?;
+    // scikit-learn: the variance not explained, spread over the remaining dimensions.
+    let rest = (n_samples as usize).min(p).saturating_sub(k);
+    pca.noise_variance = if rest > 0 {
+        ((total_variance - pca.explained_variance.iter().sum::<f64>()) / rest as f64).max(0.0)
+    } else {
+        0.0
+    };
+    Ok(pca)
+}
