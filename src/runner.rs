@@ -141,7 +141,7 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
     };
 
     let spec = plan.read_spec(missing.clone(), false);
-    let fitted = match plan.pca.solver {
+    let fitted = match resolve_solver(plan.pca.solver, plan.pca.n_components, p) {
         PcaSolver::Auto | PcaSolver::Exact => fit_exact(&plan, &spec, quiet, &mut passes)?,
         PcaSolver::Incremental => fit_incremental(&plan, &spec, quiet, &mut passes)?,
         PcaSolver::Randomized => fit_randomized(&plan, &spec, quiet, &mut passes)?,
@@ -438,6 +438,22 @@ fn fit_incremental(
     })
 }
 
+/// Widest data the exact solver takes under `auto`: its p × p co-moment is 128 MiB here.
+pub const AUTO_EXACT_MAX_FEATURES: usize = 4096;
+
+/// `solver: auto`: exact while the p × p co-moment is small; beyond, randomized for a
+/// small integer k (k < p / 10), else incremental (memory O((k + batch) × p)).
+pub fn resolve_solver(solver: PcaSolver, n_components: NComponents, p: usize) -> PcaSolver {
+    match solver {
+        PcaSolver::Auto if p <= AUTO_EXACT_MAX_FEATURES => PcaSolver::Exact,
+        PcaSolver::Auto => match n_components {
+            NComponents::Count(k) if k * 10 < p => PcaSolver::Randomized,
+            _ => PcaSolver::Incremental,
+        },
+        other => other,
+    }
+}
+
 /// Randomized solver: a column pass (means, scales, total variance), then one pass per
 /// product with the Gram matrix: the sketch and each power iteration.
 fn fit_randomized(
@@ -681,4 +697,38 @@ pub fn transform(
         )?
     };
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_chooses_by_width_and_k() {
+        use NComponents::{Count, Fraction};
+        assert_eq!(
+            resolve_solver(PcaSolver::Auto, Count(10), 4096),
+            PcaSolver::Exact
+        );
+        assert_eq!(
+            resolve_solver(PcaSolver::Auto, Fraction(0.9), 30),
+            PcaSolver::Exact
+        );
+        assert_eq!(
+            resolve_solver(PcaSolver::Auto, Count(10), 4097),
+            PcaSolver::Randomized
+        );
+        assert_eq!(
+            resolve_solver(PcaSolver::Auto, Count(1000), 5000),
+            PcaSolver::Incremental
+        );
+        assert_eq!(
+            resolve_solver(PcaSolver::Auto, Fraction(0.9), 5000),
+            PcaSolver::Incremental
+        );
+        assert_eq!(
+            resolve_solver(PcaSolver::Exact, Count(10), 100_000),
+            PcaSolver::Exact
+        );
+    }
 }

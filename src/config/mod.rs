@@ -138,7 +138,8 @@ pub struct PcaParams {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum PcaSolver {
-    /// Chooses a solver from the data's shape (today always `exact`).
+    /// Chooses from the data's shape: exact for p ≤ 4096, else randomized (small integer
+    /// k) or incremental.
     #[default]
     Auto,
     /// One pass of mergeable moments, then an eigen-decomposition of the covariance.

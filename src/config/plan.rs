@@ -164,7 +164,7 @@ fn check_pca(pca: &PcaParams, p: usize, problems: &mut Vec<String>) {
     }
     let randomized_keys =
         pca.oversamples.is_some() || pca.power_iterations.is_some() || pca.seed.is_some();
-    if pca.solver != PcaSolver::Randomized && randomized_keys {
+    if !matches!(pca.solver, PcaSolver::Randomized | PcaSolver::Auto) && randomized_keys {
         problems.push(
             "steps: pca.oversamples, power_iterations and seed apply to solver: randomized only"
                 .into(),
