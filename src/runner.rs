@@ -23,6 +23,7 @@ use crate::source::{Dataset, MissingMode, ReadSpec};
 use crate::stats::{ColumnStats, MomentsAccumulator};
 use crate::steps::pca::incremental::IncrementalPca;
 use crate::steps::pca::randomized;
+use crate::steps::pca::tsqr::Tsqr;
 use crate::steps::pca::{Pca, exact, inverse, project_with};
 use crate::steps::scale::Scaler;
 
@@ -145,6 +146,7 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
         PcaSolver::Auto | PcaSolver::Exact => fit_exact(&plan, &spec, quiet, &mut passes)?,
         PcaSolver::Incremental => fit_incremental(&plan, &spec, quiet, &mut passes)?,
         PcaSolver::Randomized => fit_randomized(&plan, &spec, quiet, &mut passes)?,
+        PcaSolver::Tsqr => fit_tsqr(&plan, &spec, quiet, &mut passes)?,
     };
     let Fitted {
         pca,
@@ -435,6 +437,43 @@ fn fit_incremental(
         scaler,
         stats,
         solver: "incremental",
+    })
+}
+
+/// TSQR solver: one pass of block QR factors merged pairwise, then the SVD of R.
+fn fit_tsqr(
+    plan: &Plan,
+    spec: &ReadSpec,
+    quiet: bool,
+    passes: &mut Vec<PassReport>,
+) -> Result<Fitted> {
+    let p = plan.features.len();
+    let mut acc = Tsqr::new(p);
+    let stats = stream(&plan.dataset, spec, "fit", quiet, |chunk| {
+        acc.push(chunk.features.as_ref())
+    })?;
+    passes.push(stats.report("fit"));
+    let summary = acc.finish();
+    no_rows(plan, &stats, summary.n)?;
+    let scaler = Scaler::from_parts(
+        plan.scale,
+        summary.n,
+        &summary.mean,
+        &summary.var,
+        &summary.min,
+        &summary.max,
+    );
+    let pca = summary.fit(
+        scaler.scale.as_deref(),
+        plan.pca.n_components,
+        plan.pca.whiten,
+    )?;
+    Ok(Fitted {
+        pca,
+        mean: summary.mean,
+        scaler,
+        stats,
+        solver: "tsqr",
     })
 }
 

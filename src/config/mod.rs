@@ -148,6 +148,8 @@ pub enum PcaSolver {
     Incremental,
     /// Halko et al.'s randomized range finder as passes over the data; memory O(p × k).
     Randomized,
+    /// Exact SVD of the centered data by tall-skinny QR: for ill-conditioned data.
+    Tsqr,
 }
 
 /// `n_components`: a count of components, or the fraction of variance to keep.

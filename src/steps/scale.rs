@@ -44,7 +44,7 @@ impl Scaler {
     }
 
     /// `var` is the population variance (ddof 0), as StandardScaler uses.
-    fn from_parts(
+    pub fn from_parts(
         method: ScaleMethod,
         n: u64,
         mean: &[f64],

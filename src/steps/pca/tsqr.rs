@@ -1,0 +1,185 @@
+//! The TSQR solver: the exact SVD of the centered data by tall-skinny QR, for data too
+//! ill-conditioned for the covariance route (which squares the condition number).
+//!
+//! Each fixed block of rows is centered at its own mean and reduced to its p × p R factor;
+//! two summaries (n, mean, R) merge like Chan's moments, with the mean shift as one extra
+//! row: R = qr([R_a; R_b; √(n_a n_b / n) (m_a − m_b)ᵀ]).R, so RᵀR is the centered
+//! co-moment without ever forming it (Demmel, Grigori, Hoemmen & Langou, 2012, for TSQR).
+//! The right singular vectors and singular values of the final R are those of the centered
+//! data. Memory O(block × p + p²).
+
+use faer::{Mat, MatRef};
+
+use super::{Pca, choose_k, finish};
+use crate::config::NComponents;
+use crate::error::{Error, Result};
+
+pub struct Tsqr {
+    p: usize,
+    n: u64,
+    mean: Vec<f64>,
+    r: Mat<f64>,
+    min: Vec<f64>,
+    max: Vec<f64>,
+    block: Mat<f64>,
+    filled: usize,
+}
+
+fn upper_r(x: MatRef<'_, f64>) -> Mat<f64> {
+    let p = x.ncols();
+    let qr = x.qr();
+    let r = qr.R();
+    // thin R: min(rows, p) × p, padded to p × p
+    Mat::from_fn(p, p, |i, j| {
+        if i < r.nrows() && i <= j {
+            r[(i, j)]
+        } else {
+            0.0
+        }
+    })
+}
+
+impl Tsqr {
+    pub fn new(p: usize) -> Tsqr {
+        Tsqr {
+            p,
+            n: 0,
+            mean: vec![0.0; p],
+            r: Mat::zeros(p, p),
+            min: vec![f64::INFINITY; p],
+            max: vec![f64::NEG_INFINITY; p],
+            block: Mat::zeros(super::randomized::block_rows(p).max(p + 1), p),
+            filled: 0,
+        }
+    }
+
+    pub fn push(&mut self, x: MatRef<'_, f64>) -> Result<()> {
+        let rows = self.block.nrows();
+        let mut start = 0;
+        while start < x.nrows() {
+            let take = (rows - self.filled).min(x.nrows() - start);
+            self.block
+                .as_mut()
+                .subrows_mut(self.filled, take)
+                .copy_from(x.subrows(start, take));
+            self.filled += take;
+            start += take;
+            if self.filled == rows {
+                self.flush();
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) {
+        let m = self.filled;
+        if m == 0 {
+            return;
+        }
+        let p = self.p;
+        let x = self.block.as_ref().subrows(0, m);
+        let mut centered = Mat::<f64>::zeros(m, p);
+        let mut block_mean = vec![0.0; p];
+        for j in 0..p {
+            let col = x.col(j);
+            let rough = col.iter().sum::<f64>() / m as f64;
+            let correction = col.iter().map(|v| v - rough).sum::<f64>() / m as f64;
+            let mean = rough + correction;
+            block_mean[j] = mean;
+            for i in 0..m {
+                let v = col[i];
+                centered[(i, j)] = v - mean;
+                self.min[j] = self.min[j].min(v);
+                self.max[j] = self.max[j].max(v);
+            }
+        }
+        let r_b = upper_r(centered.as_ref());
+        if self.n == 0 {
+            self.r = r_b;
+            self.mean = block_mean;
+        } else {
+            let (na, nb) = (self.n as f64, m as f64);
+            let n = na + nb;
+            let f = (na * nb / n).sqrt();
+            let stacked = Mat::from_fn(2 * p + 1, p, |i, j| {
+                if i < p {
+                    self.r[(i, j)]
+                } else if i < 2 * p {
+                    r_b[(i - p, j)]
+                } else {
+                    f * (self.mean[j] - block_mean[j])
+                }
+            });
+            self.r = upper_r(stacked.as_ref());
+            for (m, b) in self.mean.iter_mut().zip(&block_mean) {
+                *m += (b - *m) * nb / n;
+            }
+        }
+        self.n += m as u64;
+        self.filled = 0;
+    }
+
+    /// Ends the pass: n, the mean, the min/max, the population variances (for scaling)
+    /// and the R factor.
+    pub fn finish(mut self) -> TsqrSummary {
+        self.flush();
+        let var = (0..self.p)
+            .map(|j| {
+                let col = self.r.col(j);
+                col.iter().map(|v| v * v).sum::<f64>() / self.n.max(1) as f64
+            })
+            .collect();
+        TsqrSummary {
+            n: self.n,
+            mean: self.mean,
+            var,
+            min: self.min,
+            max: self.max,
+            r: self.r,
+        }
+    }
+}
+
+pub struct TsqrSummary {
+    pub n: u64,
+    pub mean: Vec<f64>,
+    pub var: Vec<f64>,
+    pub min: Vec<f64>,
+    pub max: Vec<f64>,
+    pub r: Mat<f64>,
+}
+
+impl TsqrSummary {
+    /// PCA from the SVD of R·D⁻¹ (D the per-feature scale): scaling a column of the data
+    /// scales that column of R.
+    pub fn fit(
+        &self,
+        scale: Option<&[f64]>,
+        n_components: NComponents,
+        whiten: bool,
+    ) -> Result<Pca> {
+        let p = self.r.ncols();
+        let r = Mat::from_fn(p, p, |i, j| self.r[(i, j)] / scale.map_or(1.0, |s| s[j]));
+        let svd = r
+            .thin_svd()
+            .map_err(|e| Error::Numeric(format!("tsqr: SVD did not converge: {e:?}")))?;
+        let s = svd.S().column_vector();
+        let v = svd.V();
+        let mut order: Vec<usize> = (0..p).collect();
+        order.sort_by(|&a, &b| s[b].total_cmp(&s[a]));
+        let dof = self.n.saturating_sub(1).max(1) as f64;
+        let limit = (self.n as usize).min(p);
+        let spectrum: Vec<f64> = order
+            .iter()
+            .take(limit)
+            .map(|&i| s[i] * s[i] / dof)
+            .collect();
+        let total: f64 = (0..p)
+            .map(|j| r.col(j).iter().map(|x| x * x).sum::<f64>())
+            .sum::<f64>()
+            / dof;
+        let k = choose_k(n_components, &spectrum, total, p, self.n)?;
+        let components = Mat::from_fn(k, p, |row, c| v[(c, order[row])]);
+        finish(&spectrum, components, total, self.n, whiten)
+    }
+}
