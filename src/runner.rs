@@ -154,6 +154,7 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
         scaler,
         stats: fit_stats,
         solver,
+        tracked,
     } = fitted;
 
     // Output pass.
@@ -233,6 +234,7 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
                 .collect(),
         },
         solver: solver.into(),
+        components_tracked: tracked,
         scaler: scale_name(plan.scale).into(),
         n_samples: pca.n_samples,
         n_features: p,
@@ -327,6 +329,8 @@ struct Fitted {
     scaler: Scaler,
     stats: PassStats,
     solver: &'static str,
+    /// See `Report::components_tracked`.
+    tracked: Option<usize>,
 }
 
 fn no_rows(plan: &Plan, stats: &PassStats, n: u64) -> Result<()> {
@@ -379,6 +383,7 @@ fn fit_exact(
         scaler,
         stats,
         solver: "exact",
+        tracked: None,
     })
 }
 
@@ -437,6 +442,7 @@ fn fit_incremental(
         scaler,
         stats,
         solver: "incremental",
+        tracked: Some(keep),
     })
 }
 
@@ -474,6 +480,7 @@ fn fit_tsqr(
         scaler,
         stats,
         solver: "tsqr",
+        tracked: None,
     })
 }
 
@@ -566,6 +573,7 @@ fn fit_randomized(
         scaler,
         stats,
         solver: "randomized",
+        tracked: Some(l),
     })
 }
 

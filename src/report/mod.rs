@@ -28,6 +28,11 @@ pub struct Report {
     pub pipeline: serde_json::Value,
     pub input: InputReport,
     pub solver: String,
+    /// Components carried through the stream: the incremental solver keeps min(p,
+    /// batch_size) when n_components is a fraction and chooses k at the end; the randomized
+    /// solver's basis has k + oversamples vectors. Absent for the exact solvers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub components_tracked: Option<usize>,
     pub scaler: String,
     pub n_samples: u64,
     pub n_features: usize,

@@ -438,3 +438,59 @@ fn randomized_parameters_are_checked() {
     );
     fails(t.path(), &yaml, 2, &["randomized only"]);
 }
+
+#[test]
+fn whitening_a_zero_variance_component_is_refused() {
+    // b = 2a: rank one, so a second whitened component would divide by zero
+    let t = tempfile::tempdir().unwrap();
+    let f = write(
+        t.path(),
+        "r.csv",
+        "a,b,label\n1,2,x\n2,4,y\n3,6,z\n5,10,w\n",
+    );
+    let yaml = pipeline_text(
+        &f,
+        "",
+        "{ n_components: 2, whiten: true }",
+        &t.path().join("out"),
+    )
+    .replace("  - scale: { method: standard }\n", "");
+    fails(
+        t.path(),
+        &yaml,
+        3,
+        &["whiten", "component 2", "zero variance"],
+    );
+}
+
+#[test]
+fn incremental_with_a_fraction_says_how_many_components_it_tracked() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    dimred()
+        .args([
+            "run",
+            "pipelines/digits_pca.yaml",
+            "-q",
+            "--set",
+            "steps.1.pca.solver=incremental",
+        ])
+        .args([
+            "--set",
+            "steps.1.pca.n_components=0.8",
+            "--set",
+            "steps.1.pca.batch_size=200",
+            "--set",
+        ])
+        .arg(format!("output.dir={}", out.display()))
+        .assert()
+        .success();
+    let report = json(&out.join("report.json"));
+    assert_eq!(report["components_tracked"], 64);
+    let k = report["n_components"].as_u64().unwrap() as usize;
+    let cumulative = floats(&report["cumulative_variance_ratio"]);
+    assert!(
+        cumulative[k - 1] > 0.8 && (k == 1 || cumulative[k - 2] <= 0.8),
+        "{cumulative:?}"
+    );
+}
