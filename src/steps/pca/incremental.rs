@@ -117,7 +117,14 @@ impl IncrementalPca {
                 stacked[(k_prev + m, j)] = correction * (self.mean[j] - batch_mean[j]);
             }
         }
-        let svd = stacked
+        // Only S and V are needed: the SVD of the p × p R factor has them, at a fraction
+        // of the cost of the tall matrix's SVD (which would also build U).
+        let reduced = if stacked.nrows() > p {
+            super::tsqr::upper_r(stacked.as_ref())
+        } else {
+            stacked
+        };
+        let svd = reduced
             .thin_svd()
             .map_err(|e| Error::Numeric(format!("incremental PCA: SVD did not converge: {e:?}")))?;
         let s = svd.S().column_vector();

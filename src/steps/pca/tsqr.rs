@@ -25,7 +25,8 @@ pub struct Tsqr {
     filled: usize,
 }
 
-fn upper_r(x: MatRef<'_, f64>) -> Mat<f64> {
+/// The p × p upper-triangular R of a QR factorisation (Q is never formed).
+pub fn upper_r(x: MatRef<'_, f64>) -> Mat<f64> {
     let p = x.ncols();
     let qr = x.qr();
     let r = qr.R();
