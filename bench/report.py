@@ -76,6 +76,9 @@ def main():
         ("dimred_exact", f"`dimred run` exact PCA k={k}, fit + write reduced.parquet", rows),
         ("sk_incremental", f"sklearn IncrementalPCA k={k}, batch 65536 (streaming)", rows),
         ("sk_pca", f"sklearn PCA covariance_eigh k={k} (in-memory)", rows),
+        ("dimred_incremental", f"`dimred run` incremental k={k}, batch 65536, fit only", rows),
+        ("dimred_randomized", f"`dimred run` randomized k={k}, fit only", rows),
+        ("sk_randomized", f"sklearn PCA randomized k={k} (in-memory)", rows),
         ("dimred_exact_4x", f"`dimred run` exact PCA k={k}, 4x rows", rows4),
     ]
     timed = {name: read_time(res, name) for name, _, _ in contenders}
@@ -147,7 +150,7 @@ def main():
                 f"(flat is ~1.0); wall ratio {w4 / full[0]:.2f} (linear is ~4.0)"
             )
     peers = {}
-    for name in ("sk_incremental", "sk_pca"):
+    for name in ("sk_incremental", "sk_pca", "sk_randomized"):
         j = last_json_line(os.path.join(res, name + ".out"))
         if j:
             peers[name] = j
@@ -183,6 +186,24 @@ def main():
             notes.append(
                 f"- for reference, IncrementalPCA vs covariance_eigh: max relative difference {d:.3e}"
             )
+    # the other solvers: incremental against the peer with the same batches, randomized
+    # against the exact answer
+    for mine, theirs, what in (
+        ("dimred_incremental", "sk_incremental", "dimred incremental vs sklearn IncrementalPCA (same batches)"),
+        ("dimred_randomized", "sk_pca", "dimred randomized vs sklearn covariance_eigh"),
+        ("sk_randomized", "sk_pca", "sklearn randomized vs covariance_eigh"),
+    ):
+        if mine.startswith("sk_"):
+            ev_m = peers.get(mine, {}).get("explained_variance")
+        else:
+            r = read_report(os.path.join(res, mine, "report.json"))
+            ev_m = r.get("explained_variance") if r else None
+        ev_t = peers.get(theirs, {}).get("explained_variance")
+        if ev_m and ev_t:
+            d = max_rel_diff(ev_m, ev_t, min(NTOP, k))
+            if d is not None:
+                notes.append(f"- {what}: max relative difference {d:.3e}")
+
 
     out.append("")
     out.extend(notes)

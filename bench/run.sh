@@ -112,7 +112,7 @@ if [[ $SCALE4 == 1 ]]; then gen "$ROWS4" "$DATA4"; fi
 
 # ---------------------------------------------------------------- runner
 # Clear only what this script writes, so a failed contender never shows stale numbers.
-rm -rf "$RES"/dimred_exact "$RES"/dimred_fit "$RES"/dimred_exact_4x
+rm -rf "$RES"/dimred_exact "$RES"/dimred_fit "$RES"/dimred_incremental "$RES"/dimred_randomized "$RES"/dimred_exact_4x
 rm -f "$RES"/*.time "$RES"/*.out "$RES"/*.err "$RES"/*.rc "$RES"/*.yaml "$RES"/table.md "$RES"/meta.json
 FAILED=0
 run_timed() {  # run_timed NAME CMD... ; /usr/bin/time -f '%e %M' -> NAME.time
@@ -164,6 +164,15 @@ run_timed dimred_exact "$BIN" run "$RES/pipeline_exact.yaml" --quiet
 warm "$DATA"
 write_pipeline "$RES/pipeline_fit.yaml" "$DATA" "$RES/dimred_fit"
 run_timed dimred_fit "$BIN" run "$RES/pipeline_fit.yaml" --quiet --set output.reduced=false
+# the other solvers, fit only: incremental at the peer's batch size, randomized
+warm "$DATA"
+write_pipeline "$RES/pipeline_incremental.yaml" "$DATA" "$RES/dimred_incremental"
+run_timed dimred_incremental "$BIN" run "$RES/pipeline_incremental.yaml" --quiet --set output.reduced=false \
+  --set steps.0.pca.solver=incremental --set steps.0.pca.batch_size=65536
+warm "$DATA"
+write_pipeline "$RES/pipeline_randomized.yaml" "$DATA" "$RES/dimred_randomized"
+run_timed dimred_randomized "$BIN" run "$RES/pipeline_randomized.yaml" --quiet --set output.reduced=false \
+  --set steps.0.pca.solver=randomized
 
 log "python peers"
 for v in OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; do
@@ -185,6 +194,8 @@ warm "$DATA"
 run_timed sk_incremental "${PYENV[@]}" "$PY" "$BENCH/sk_incremental.py" "$DATA" "$K"
 warm "$DATA"
 run_timed sk_pca "${PYENV[@]}" "$PY" "$BENCH/sk_pca.py" "$DATA" "$K"
+warm "$DATA"
+run_timed sk_randomized "${PYENV[@]}" "$PY" "$BENCH/sk_randomized.py" "$DATA" "$K"
 
 if [[ $SCALE4 == 1 ]]; then
   log "memory flatness: dimred on 4x rows"
