@@ -6,6 +6,7 @@
 //! The modules follow the data's path: `config` → `source` → `chunk` → `stats` / `steps`
 //! → `runner` → `sink` / `report` / `model`.
 
+pub mod blocks;
 pub mod chunk;
 pub mod config;
 pub mod error;

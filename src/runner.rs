@@ -11,6 +11,7 @@ use arrow_array::RecordBatch;
 use crossbeam_channel::bounded;
 use faer::{Mat, MatRef};
 
+use crate::blocks::Blocks;
 use crate::chunk::Chunk;
 use crate::config::{MissingPolicy, NComponents, PcaSolver, Plan, RawPipeline, ScaleMethod};
 use crate::error::{Error, Result};
@@ -276,17 +277,15 @@ pub fn column_pass(
     let mut columns = vec![ColumnStats::new(); p];
     // Rows are cut into fixed blocks (as for the moments), so the statistics do not depend
     // on the chunk size, bit for bit.
-    let rows = randomized::block_rows(p);
-    let mut block = Mat::<f64>::zeros(rows, p);
-    let mut filled = 0;
+    let mut blocks = Blocks::new(randomized::block_rows(p), p);
     let mut non_numeric = vec![0u64; p];
-    let flush = |columns: &mut [ColumnStats], block: &Mat<f64>, filled: usize| {
+    let absorb = |columns: &mut [ColumnStats], block: MatRef<'_, f64>| {
         for (j, c) in columns.iter_mut().enumerate() {
-            let values = block.col(j).subrows(0, filled);
+            let values = block.col(j);
             c.update(
                 values
                     .try_as_col_major()
-                    .expect("owned column is contiguous")
+                    .expect("block columns are contiguous")
                     .as_slice(),
             );
         }
@@ -295,24 +294,10 @@ pub fn column_pass(
         for (j, bad) in chunk.non_numeric.iter().enumerate() {
             non_numeric[j] += bad;
         }
-        let x = chunk.features.as_ref();
-        let mut start = 0;
-        while start < x.nrows() {
-            let take = (rows - filled).min(x.nrows() - start);
-            block
-                .as_mut()
-                .subrows_mut(filled, take)
-                .copy_from(x.subrows(start, take));
-            filled += take;
-            start += take;
-            if filled == rows {
-                flush(&mut columns, &block, filled);
-                filled = 0;
-            }
-        }
+        blocks.push(chunk.features.as_ref(), |block| absorb(&mut columns, block));
         Ok(())
     })?;
-    flush(&mut columns, &block, filled);
+    absorb(&mut columns, blocks.take_rest());
     // Non-numeric cells were read as NaN: count them apart from the missing ones.
     for (c, bad) in columns.iter_mut().zip(non_numeric) {
         c.non_numeric = bad;

@@ -9,6 +9,8 @@
 use faer::linalg::matmul::triangular::{BlockStructure, matmul as tri_matmul};
 use faer::{Accum, Mat, MatRef, Par};
 
+use crate::blocks::Blocks;
+
 /// Rows per block in the co-moment accumulation: large enough for an efficient
 /// matrix product, small enough that the block costs little memory (BLOCK × p × 8 bytes).
 pub const BLOCK_ROWS: usize = 4096;
@@ -166,58 +168,33 @@ impl Moments {
 /// Re-blocks a stream of chunks into `BLOCK_ROWS`-row blocks and merges their moments in
 /// order, so the result does not depend on how the reader chunked the rows.
 pub struct MomentsAccumulator {
-    block: Mat<f64>,
+    blocks: Blocks,
     scratch: Mat<f64>,
-    filled: usize,
     total: Moments,
 }
 
 impl MomentsAccumulator {
     pub fn new(p: usize) -> MomentsAccumulator {
         MomentsAccumulator {
-            block: Mat::zeros(BLOCK_ROWS, p),
+            blocks: Blocks::new(BLOCK_ROWS, p),
             scratch: Mat::zeros(BLOCK_ROWS, p),
-            filled: 0,
             total: Moments::empty(p),
         }
     }
 
     pub fn push(&mut self, x: MatRef<'_, f64>) {
-        let mut start = 0;
-        while start < x.nrows() {
-            // A whole block already in the chunk needs no copy: same rows, same result.
-            if self.filled == 0 && x.nrows() - start >= BLOCK_ROWS {
-                let m = Moments::of_block_with(x.subrows(start, BLOCK_ROWS), &mut self.scratch);
-                self.total.merge(&m);
-                start += BLOCK_ROWS;
-                continue;
-            }
-            let take = (BLOCK_ROWS - self.filled).min(x.nrows() - start);
-            self.block
-                .as_mut()
-                .subrows_mut(self.filled, take)
-                .copy_from(x.subrows(start, take));
-            self.filled += take;
-            start += take;
-            if self.filled == BLOCK_ROWS {
-                self.flush();
-            }
-        }
-    }
-
-    fn flush(&mut self) {
-        if self.filled > 0 {
-            let m = Moments::of_block_with(
-                self.block.as_ref().subrows(0, self.filled),
-                &mut self.scratch,
-            );
-            self.total.merge(&m);
-            self.filled = 0;
-        }
+        let (scratch, total) = (&mut self.scratch, &mut self.total);
+        self.blocks.push(x, |block| {
+            total.merge(&Moments::of_block_with(block, scratch))
+        });
     }
 
     pub fn finish(mut self) -> Moments {
-        self.flush();
+        let rest = self.blocks.take_rest();
+        if rest.nrows() > 0 {
+            let m = Moments::of_block_with(rest, &mut self.scratch);
+            self.total.merge(&m);
+        }
         self.total
     }
 }

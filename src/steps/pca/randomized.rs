@@ -11,6 +11,7 @@
 use faer::{Accum, Mat, MatRef, Par, Side};
 
 use super::{Pca, finish};
+use crate::blocks::Blocks;
 use crate::error::{Error, Result};
 use crate::generate::Rng;
 
@@ -43,8 +44,8 @@ pub struct GramProduct<'a> {
     shift: &'a [f64],
     scale: Option<&'a [f64]>,
     product: Mat<f64>,
-    block: Mat<f64>,
-    filled: usize,
+    blocks: Blocks,
+    scaled: Mat<f64>,
     projected: Mat<f64>,
 }
 
@@ -56,65 +57,86 @@ impl<'a> GramProduct<'a> {
             shift,
             scale,
             product: Mat::zeros(p, l),
-            block: Mat::zeros(block_rows(p), p),
-            filled: 0,
+            blocks: Blocks::new(block_rows(p), p),
+            scaled: Mat::zeros(0, 0),
             projected: Mat::zeros(0, 0),
         }
     }
 
     pub fn push(&mut self, x: MatRef<'_, f64>) {
-        let rows = self.block.nrows();
-        let mut start = 0;
-        while start < x.nrows() {
-            let take = (rows - self.filled).min(x.nrows() - start);
-            for j in 0..x.ncols() {
-                let (m, s) = (self.shift[j], self.scale.map_or(1.0, |s| s[j]));
-                let src = x.col(j).subrows(start, take);
-                let mut dst = self.block.col_mut(j).subrows_mut(self.filled, take);
-                for i in 0..take {
-                    dst[i] = (src[i] - m) / s;
-                }
-            }
-            self.filled += take;
-            start += take;
-            if self.filled == rows {
-                self.flush();
-            }
-        }
-    }
-
-    fn flush(&mut self) {
-        if self.filled == 0 {
-            return;
-        }
-        let a = self.block.as_ref().subrows(0, self.filled);
-        let l = self.basis.ncols();
-        if self.projected.nrows() != self.filled || self.projected.ncols() != l {
-            self.projected = Mat::zeros(self.filled, l);
-        }
-        faer::linalg::matmul::matmul(
-            self.projected.as_mut(),
-            Accum::Replace,
-            a,
-            self.basis.as_ref(),
-            1.0,
-            Par::Seq,
-        );
-        faer::linalg::matmul::matmul(
-            self.product.as_mut(),
-            Accum::Add,
-            a.transpose(),
-            self.projected.as_ref(),
-            1.0,
-            Par::Seq,
-        );
-        self.filled = 0;
+        let GramProduct {
+            basis,
+            shift,
+            scale,
+            product,
+            blocks,
+            scaled,
+            projected,
+        } = self;
+        blocks.push(x, |block| {
+            accumulate(basis, shift, *scale, block, scaled, projected, product)
+        });
     }
 
     pub fn finish(mut self) -> Mat<f64> {
-        self.flush();
+        let GramProduct {
+            basis,
+            shift,
+            scale,
+            product,
+            blocks,
+            scaled,
+            projected,
+        } = &mut self;
+        let rest = blocks.take_rest();
+        if rest.nrows() > 0 {
+            accumulate(basis, shift, *scale, rest, scaled, projected, product);
+        }
         self.product
     }
+}
+
+/// product += Aᵀ (A P) for the block's rows A = (x − shift) / scale.
+fn accumulate(
+    basis: &Mat<f64>,
+    shift: &[f64],
+    scale: Option<&[f64]>,
+    block: MatRef<'_, f64>,
+    scaled: &mut Mat<f64>,
+    projected: &mut Mat<f64>,
+    product: &mut Mat<f64>,
+) {
+    let (n, p, l) = (block.nrows(), block.ncols(), basis.ncols());
+    if scaled.nrows() != n || scaled.ncols() != p {
+        *scaled = Mat::zeros(n, p);
+    }
+    for j in 0..p {
+        let (m, s) = (shift[j], scale.map_or(1.0, |s| s[j]));
+        let src = block.col(j);
+        let mut dst = scaled.col_mut(j);
+        for i in 0..n {
+            dst[i] = (src[i] - m) / s;
+        }
+    }
+    if projected.nrows() != n || projected.ncols() != l {
+        *projected = Mat::zeros(n, l);
+    }
+    faer::linalg::matmul::matmul(
+        projected.as_mut(),
+        Accum::Replace,
+        scaled.as_ref(),
+        basis.as_ref(),
+        1.0,
+        Par::Seq,
+    );
+    faer::linalg::matmul::matmul(
+        product.as_mut(),
+        Accum::Add,
+        scaled.transpose(),
+        projected.as_ref(),
+        1.0,
+        Par::Seq,
+    );
 }
 
 /// Rayleigh–Ritz on the last basis P and its product Y = G·P: the k leading components

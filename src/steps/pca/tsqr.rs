@@ -11,18 +11,23 @@
 use faer::{Mat, MatRef};
 
 use super::{Pca, choose_k, finish};
+use crate::blocks::Blocks;
 use crate::config::NComponents;
 use crate::error::{Error, Result};
 
 pub struct Tsqr {
+    blocks: Blocks,
+    state: State,
+}
+
+/// The merged summary so far: n, mean, R, min and max.
+struct State {
     p: usize,
     n: u64,
     mean: Vec<f64>,
     r: Mat<f64>,
     min: Vec<f64>,
     max: Vec<f64>,
-    block: Mat<f64>,
-    filled: usize,
 }
 
 /// The p × p upper-triangular R of a QR factorisation (Q is never formed).
@@ -43,42 +48,51 @@ pub fn upper_r(x: MatRef<'_, f64>) -> Mat<f64> {
 impl Tsqr {
     pub fn new(p: usize) -> Tsqr {
         Tsqr {
-            p,
-            n: 0,
-            mean: vec![0.0; p],
-            r: Mat::zeros(p, p),
-            min: vec![f64::INFINITY; p],
-            max: vec![f64::NEG_INFINITY; p],
-            block: Mat::zeros(super::randomized::block_rows(p).max(p + 1), p),
-            filled: 0,
+            blocks: Blocks::new(super::randomized::block_rows(p).max(p + 1), p),
+            state: State {
+                p,
+                n: 0,
+                mean: vec![0.0; p],
+                r: Mat::zeros(p, p),
+                min: vec![f64::INFINITY; p],
+                max: vec![f64::NEG_INFINITY; p],
+            },
         }
     }
 
     pub fn push(&mut self, x: MatRef<'_, f64>) -> Result<()> {
-        let rows = self.block.nrows();
-        let mut start = 0;
-        while start < x.nrows() {
-            let take = (rows - self.filled).min(x.nrows() - start);
-            self.block
-                .as_mut()
-                .subrows_mut(self.filled, take)
-                .copy_from(x.subrows(start, take));
-            self.filled += take;
-            start += take;
-            if self.filled == rows {
-                self.flush();
-            }
-        }
+        let state = &mut self.state;
+        self.blocks.push(x, |block| state.absorb(block));
         Ok(())
     }
 
-    fn flush(&mut self) {
-        let m = self.filled;
+    /// Ends the pass: n, the mean, the min/max, the population variances (for scaling)
+    /// and the R factor.
+    pub fn finish(mut self) -> TsqrSummary {
+        let rest = self.blocks.take_rest();
+        self.state.absorb(rest);
+        let s = self.state;
+        let var = (0..s.p)
+            .map(|j| s.r.col(j).iter().map(|v| v * v).sum::<f64>() / s.n.max(1) as f64)
+            .collect();
+        TsqrSummary {
+            n: s.n,
+            mean: s.mean,
+            var,
+            min: s.min,
+            max: s.max,
+            r: s.r,
+        }
+    }
+}
+
+impl State {
+    fn absorb(&mut self, x: MatRef<'_, f64>) {
+        let m = x.nrows();
         if m == 0 {
             return;
         }
         let p = self.p;
-        let x = self.block.as_ref().subrows(0, m);
         let mut centered = Mat::<f64>::zeros(m, p);
         let mut block_mean = vec![0.0; p];
         for j in 0..p {
@@ -117,27 +131,6 @@ impl Tsqr {
             }
         }
         self.n += m as u64;
-        self.filled = 0;
-    }
-
-    /// Ends the pass: n, the mean, the min/max, the population variances (for scaling)
-    /// and the R factor.
-    pub fn finish(mut self) -> TsqrSummary {
-        self.flush();
-        let var = (0..self.p)
-            .map(|j| {
-                let col = self.r.col(j);
-                col.iter().map(|v| v * v).sum::<f64>() / self.n.max(1) as f64
-            })
-            .collect();
-        TsqrSummary {
-            n: self.n,
-            mean: self.mean,
-            var,
-            min: self.min,
-            max: self.max,
-            r: self.r,
-        }
     }
 }
 

@@ -1,0 +1,52 @@
+//! Fixed row blocks over a stream of chunks. Fitters accumulate per block of a fixed
+//! number of rows, whatever chunk size the reader used, so their results are bit-for-bit
+//! the same for every `batch_rows`.
+
+use faer::{Mat, MatRef};
+
+pub struct Blocks {
+    block: Mat<f64>,
+    filled: usize,
+}
+
+impl Blocks {
+    pub fn new(rows: usize, p: usize) -> Blocks {
+        Blocks {
+            block: Mat::zeros(rows.max(1), p),
+            filled: 0,
+        }
+    }
+
+    /// Feeds rows; `full` sees every completed block, in order. A block lying whole
+    /// inside `x` is passed as a view of `x`, without a copy: same rows, same result.
+    pub fn push(&mut self, x: MatRef<'_, f64>, mut full: impl FnMut(MatRef<'_, f64>)) {
+        let rows = self.block.nrows();
+        let mut start = 0;
+        while start < x.nrows() {
+            if self.filled == 0 && x.nrows() - start >= rows {
+                full(x.subrows(start, rows));
+                start += rows;
+                continue;
+            }
+            let take = (rows - self.filled).min(x.nrows() - start);
+            self.block
+                .as_mut()
+                .subrows_mut(self.filled, take)
+                .copy_from(x.subrows(start, take));
+            self.filled += take;
+            start += take;
+            if self.filled == rows {
+                full(self.block.as_ref());
+                self.filled = 0;
+            }
+        }
+    }
+
+    /// The rows of the last, partial block (none if the stream ended on a boundary);
+    /// the buffer is empty afterwards.
+    pub fn take_rest(&mut self) -> MatRef<'_, f64> {
+        let n = self.filled;
+        self.filled = 0;
+        self.block.as_ref().subrows(0, n)
+    }
+}
