@@ -17,7 +17,9 @@ use crate::config::{MissingPolicy, NComponents, PcaSolver, Plan, RawPipeline, Sc
 use crate::error::{Error, Result};
 use crate::model::{FORMAT, Model};
 use crate::progress::Progress;
-use crate::report::{ErrorStats, InputReport, PassReport, Report, peak_rss_bytes, table};
+use crate::report::{
+    ErrorStats, InputReport, PassReport, PcaReport, Report, peak_rss_bytes, table,
+};
 use crate::sink::parquet::ParquetSink;
 use crate::sink::{prepare_dir, write_atomic};
 use crate::source::{Dataset, MissingMode, ReadSpec};
@@ -234,19 +236,22 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
                 .map(|f| f.display().to_string())
                 .collect(),
         },
-        solver: solver.into(),
-        components_tracked: tracked,
         scaler: scale_name(plan.scale).into(),
         n_samples: pca.n_samples,
         n_features: p,
         feature_names: plan.feature_names.clone(),
-        n_components: pca.n_components(),
-        explained_variance: pca.explained_variance.clone(),
-        explained_variance_ratio: pca.explained_variance_ratio.clone(),
-        cumulative_variance_ratio: pca.cumulative_variance_ratio(),
-        singular_values: pca.singular_values.clone(),
-        noise_variance: pca.noise_variance,
-        total_variance: pca.total_variance,
+        pca: Some(PcaReport {
+            solver: solver.into(),
+            components_tracked: tracked,
+            n_components: pca.n_components(),
+            explained_variance: pca.explained_variance.clone(),
+            explained_variance_ratio: pca.explained_variance_ratio.clone(),
+            cumulative_variance_ratio: pca.cumulative_variance_ratio(),
+            singular_values: pca.singular_values.clone(),
+            noise_variance: pca.noise_variance,
+            total_variance: pca.total_variance,
+        }),
+        autoencoder: None,
         rows_read: fit_stats.rows_read,
         rows_skipped: fit_stats.rows_read - fit_stats.rows_kept,
         rows_written,

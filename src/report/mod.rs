@@ -27,23 +27,16 @@ pub struct Report {
     /// The pipeline as run, after `--set` overrides.
     pub pipeline: serde_json::Value,
     pub input: InputReport,
-    pub solver: String,
-    /// Components carried through the stream: the incremental solver keeps min(p,
-    /// batch_size) when n_components is a fraction and chooses k at the end; the randomized
-    /// solver's basis has k + oversamples vectors. Absent for the exact solvers.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub components_tracked: Option<usize>,
     pub scaler: String,
     pub n_samples: u64,
     pub n_features: usize,
     pub feature_names: Vec<String>,
-    pub n_components: usize,
-    pub explained_variance: Vec<f64>,
-    pub explained_variance_ratio: Vec<f64>,
-    pub cumulative_variance_ratio: Vec<f64>,
-    pub singular_values: Vec<f64>,
-    pub noise_variance: f64,
-    pub total_variance: f64,
+    /// The PCA step's results, at the top level of report.json (absent without a pca step).
+    #[serde(flatten)]
+    pub pca: Option<PcaReport>,
+    /// The autoencoder step's training history (absent without an autoencoder step).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub autoencoder: Option<AutoencoderReport>,
     pub rows_read: u64,
     pub rows_skipped: u64,
     pub rows_written: u64,
@@ -55,6 +48,53 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reconstruction_error: Option<ErrorSummary>,
     pub outputs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PcaReport {
+    pub solver: String,
+    /// Components carried through the stream: the incremental solver keeps min(p,
+    /// batch_size) when n_components is a fraction and chooses k at the end; the randomized
+    /// solver's basis has k + oversamples vectors. Absent for the exact solvers.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub components_tracked: Option<usize>,
+    pub n_components: usize,
+    pub explained_variance: Vec<f64>,
+    pub explained_variance_ratio: Vec<f64>,
+    pub cumulative_variance_ratio: Vec<f64>,
+    pub singular_values: Vec<f64>,
+    pub noise_variance: f64,
+    pub total_variance: f64,
+}
+
+/// How the autoencoder's training went, epoch by epoch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AutoencoderReport {
+    /// Layer widths from the input through the latent code to the output.
+    pub widths: Vec<usize>,
+    pub latent: usize,
+    pub epochs: Vec<EpochReport>,
+    /// 1-based epoch whose weights were kept (lowest validation loss, else the last).
+    pub best_epoch: usize,
+    /// `epochs` (all epochs ran), `early_stopping`, or `resumed_complete`.
+    pub stop_reason: String,
+    pub train_rows: u64,
+    pub validation_rows: u64,
+    /// Mean per-row squared reconstruction error ‖u − û‖² of the kept weights over all
+    /// rows, in the autoencoder's input space.
+    pub reconstruction_error: f64,
+    pub samples_per_second: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EpochReport {
+    /// 1-based.
+    pub epoch: usize,
+    /// Mean loss over the epoch's training batches.
+    pub train_loss: f64,
+    /// Mean loss over the held-out rows, when validation_fraction > 0.
+    pub validation_loss: Option<f64>,
+    pub seconds: f64,
 }
 
 /// Distribution of the per-row reconstruction error. Mean, min and max are exact; the

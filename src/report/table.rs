@@ -5,31 +5,29 @@ use super::Report;
 
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
-    out.push_str(&format!(
-        "{}: {} rows × {} features → {} components ({} solver, {} scaling)\n",
-        report
-            .pipeline
-            .get("name")
-            .and_then(|v| v.as_str())
-            .unwrap_or("pipeline"),
-        report.n_samples,
-        report.n_features,
-        report.n_components,
-        report.solver,
-        report.scaler
-    ));
-    out.push_str(&format!(
-        "{:>9}  {:>14}  {:>8}  {:>12}\n",
-        "component", "variance", "% var", "cumulative %"
-    ));
-    for i in 0..report.n_components {
+    let name = report
+        .pipeline
+        .get("name")
+        .and_then(|v| v.as_str())
+        .unwrap_or("pipeline");
+    if let Some(pca) = &report.pca {
         out.push_str(&format!(
-            "{:>9}  {:>14.6e}  {:>7.2}%  {:>11.2}%\n",
-            format!("pc{}", i + 1),
-            report.explained_variance[i],
-            100.0 * report.explained_variance_ratio[i],
-            100.0 * report.cumulative_variance_ratio[i]
+            "{name}: {} rows × {} features → {} components ({} solver, {} scaling)\n",
+            report.n_samples, report.n_features, pca.n_components, pca.solver, report.scaler
         ));
+        out.push_str(&format!(
+            "{:>9}  {:>14}  {:>8}  {:>12}\n",
+            "component", "variance", "% var", "cumulative %"
+        ));
+        for i in 0..pca.n_components {
+            out.push_str(&format!(
+                "{:>9}  {:>14.6e}  {:>7.2}%  {:>11.2}%\n",
+                format!("pc{}", i + 1),
+                pca.explained_variance[i],
+                100.0 * pca.explained_variance_ratio[i],
+                100.0 * pca.cumulative_variance_ratio[i]
+            ));
+        }
     }
     if let Some(e) = &report.reconstruction_error {
         out.push_str(&format!(
