@@ -21,7 +21,9 @@ Prints one JSON line: samples_per_second (= epochs x rows / train seconds),
 train_seconds, load_seconds, epochs[].train_loss (the mean over the epoch's batches of
 the batch loss, as the lecture prints it) and train_loss_weighted (weighted by batch
 rows, i.e. per sample), final_train_loss, eval_loss (MSE over all rows after training,
-no grad, not timed), peak_rss_bytes (getrusage), versions and thread counts.
+no grad, not timed) and eval_reconstruction_error (the same as dimred's
+autoencoder.reconstruction_error: mean per-row sum of squares = eval_loss x features),
+peak_rss_bytes (getrusage), versions and thread counts.
 """
 
 import argparse
@@ -138,6 +140,7 @@ def main(argv=None):
         "epochs": epochs,
         "final_train_loss": epochs[-1]["train_loss"],
         "eval_loss": eval_loss,
+        "eval_reconstruction_error": sq / n,
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "versions": {
             "python": platform.python_version(),
