@@ -15,6 +15,8 @@ usage: bash bench/ae.sh [options]
   --no-scale4      skip the memory rows (dimred with shuffle_buffer 16384 on 1x and 4x rows)
   --dataloader     also time PyTorch with torch.utils.data.DataLoader (the tutorial loop)
   --seed S         data seed                                              (default 42)
+  --wait-idle S    before each contender wait up to S seconds for the machine to be idle
+                   (other processes using < 0.2 cores over 3 s); for shared machines
   -h, --help       this text
 env:
   DIMRED_BIN=PATH  use this dimred binary and skip `cargo build --release`
@@ -23,7 +25,7 @@ env:
 USAGE
 }
 
-ROWS="" EPOCHS="" QUICK=0 SCALE4=1 DATALOADER=0 SEED=42 THREADS="$(nproc)"
+ROWS="" EPOCHS="" QUICK=0 SCALE4=1 DATALOADER=0 SEED=42 THREADS="$(nproc)" WAIT_IDLE=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rows) ROWS="$2"; shift 2 ;;
@@ -33,6 +35,7 @@ while [[ $# -gt 0 ]]; do
     --no-scale4) SCALE4=0; shift ;;
     --dataloader) DATALOADER=1; shift ;;
     --seed) SEED="$2"; shift 2 ;;
+    --wait-idle) WAIT_IDLE="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -41,7 +44,7 @@ if [[ $QUICK == 1 ]]; then
   ROWS="${ROWS:-6000}"; EPOCHS="${EPOCHS:-1}"
 fi
 ROWS="${ROWS:-60000}"; EPOCHS="${EPOCHS:-5}"
-for v in ROWS EPOCHS THREADS SEED; do
+for v in ROWS EPOCHS THREADS SEED WAIT_IDLE; do
   [[ ${!v} =~ ^[0-9]+$ ]] || { echo "$v must be a non-negative integer, got '${!v}'" >&2; exit 2; }
 done
 (( ROWS >= 1 && EPOCHS >= 1 && THREADS >= 1 )) || { echo "--rows, --epochs and --threads must be >= 1" >&2; exit 2; }
@@ -126,9 +129,22 @@ HZ="$(getconf CLK_TCK)"
 cpu_busy() {  # jiffies the whole machine spent busy (user nice system irq softirq steal)
   awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
 }
+wait_idle() {  # up to WAIT_IDLE seconds for < 0.2 busy cores over 3 s (nothing of ours runs now)
+  (( WAIT_IDLE > 0 )) || return 0
+  local start=$SECONDS b0 b1
+  while :; do
+    b0="$(cpu_busy)"; sleep 3; b1="$(cpu_busy)"
+    (( (b1 - b0) * 10 < 2 * 3 * HZ )) && return 0
+    if (( SECONDS - start >= WAIT_IDLE )); then
+      echo "   machine still busy after ${WAIT_IDLE} s; running anyway" >&2
+      return 0
+    fi
+  done
+}
 run_timed() {  # run_timed NAME CMD... ; /usr/bin/time -f '%e %M %U %S' -> NAME.time
   local name="$1"; shift
   local rc=0 b0 b1
+  wait_idle
   echo "-- $name: $*"
   b0="$(cpu_busy)"
   /usr/bin/time -f '%e %M %U %S' -o "$RES/$name.time" "$@" >"$RES/$name.out" 2>"$RES/$name.err" || rc=$?
