@@ -18,11 +18,19 @@ pub struct Chunk {
     /// Per feature: cells that were not numbers. Only counted when reading leniently
     /// (`dimred scan`); otherwise such a cell is an error.
     pub non_numeric: Vec<u64>,
+    /// When rows were dropped for missing values: each kept row's offset from
+    /// `first_row`, so every row keeps its index in the dataset.
+    pub kept: Option<Vec<u32>>,
 }
 
 impl Chunk {
     pub fn nrows(&self) -> usize {
         self.features.nrows()
+    }
+
+    /// Index in the whole dataset (0-based) of the chunk's row `i`.
+    pub fn row_index(&self, i: usize) -> u64 {
+        self.first_row + self.kept.as_ref().map_or(i as u64, |k| k[i] as u64)
     }
 
     pub fn rows_skipped(&self) -> usize {

@@ -42,6 +42,10 @@ pub struct RunArgs {
     /// No progress bars or log lines (the final table is still printed).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Continue an autoencoder's training from the checkpoint in the output folder
+    /// (written after every epoch); starts from scratch when there is none.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 #[derive(Debug, Args)]

@@ -43,7 +43,13 @@ fn dispatch(command: Command) -> Result<()> {
     match command {
         Command::Run(args) => {
             let raw = load(&args.pipeline, &args.overrides)?;
-            let outcome = dimred::run(raw, &dimred::RunOptions { quiet: args.quiet })?;
+            let outcome = dimred::run(
+                raw,
+                &dimred::RunOptions {
+                    quiet: args.quiet,
+                    resume: args.resume,
+                },
+            )?;
             emit(&outcome.table);
             if !args.quiet {
                 eprintln!("[dimred] wrote {}", outcome.report.outputs.join(", "));

@@ -13,21 +13,28 @@ use faer::{Mat, MatRef};
 
 use crate::blocks::Blocks;
 use crate::chunk::Chunk;
-use crate::config::{MissingPolicy, NComponents, PcaSolver, Plan, RawPipeline, ScaleMethod};
+use crate::config::{
+    AutoencoderParams, MissingPolicy, NComponents, PcaParams, PcaSolver, Plan, Positive,
+    RawPipeline, RawStep, ScaleMethod,
+};
 use crate::error::{Error, Result};
-use crate::model::{FORMAT, Model};
+use crate::model::{AutoencoderModel, FORMAT, Model, PcaModel};
 use crate::progress::Progress;
 use crate::report::{
-    ErrorStats, InputReport, PassReport, PcaReport, Report, peak_rss_bytes, table,
+    AutoencoderReport, ErrorStats, InputReport, PassReport, PcaReport, Report, peak_rss_bytes,
+    table,
 };
 use crate::sink::parquet::ParquetSink;
 use crate::sink::{prepare_dir, write_atomic};
 use crate::source::{Dataset, MissingMode, ReadSpec};
 use crate::stats::{ColumnStats, MomentsAccumulator};
+use crate::steps::autoencoder::Network;
+use crate::steps::autoencoder::train::{Checkpoint, TrainContext, train};
+use crate::steps::chain::Chain;
 use crate::steps::pca::incremental::IncrementalPca;
 use crate::steps::pca::randomized;
 use crate::steps::pca::tsqr::Tsqr;
-use crate::steps::pca::{Pca, exact, inverse, project_with};
+use crate::steps::pca::{Pca, exact};
 use crate::steps::scale::Scaler;
 
 /// Chunks in flight between two threads. Two keeps both sides busy; more only costs memory.
@@ -36,6 +43,8 @@ pub const CHANNEL_CHUNKS: usize = 2;
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     pub quiet: bool,
+    /// Continue the autoencoder's training from the checkpoint in the output folder.
+    pub resume: bool,
 }
 
 pub struct RunOutcome {
@@ -52,7 +61,7 @@ pub struct PassStats {
 }
 
 impl PassStats {
-    fn report(&self, name: &str) -> PassReport {
+    pub fn report(&self, name: &str) -> PassReport {
         PassReport {
             name: name.to_string(),
             rows: self.rows_read,
@@ -110,7 +119,8 @@ pub fn stream(
     result.map(|()| stats)
 }
 
-/// Runs a pipeline: fit pass(es), then the output pass, then model and report.
+/// Runs a pipeline: fit pass(es) of the scaler and PCA, the autoencoder's epochs, then
+/// the output pass, then model and report.
 pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
     let started = Instant::now();
     let plan = Plan::resolve(raw)?;
@@ -144,49 +154,71 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
         }
     };
 
+    // The steps before the autoencoder: scaling with PCA, or scaling alone.
     let spec = plan.read_spec(missing.clone(), false);
-    let fitted = match resolve_solver(plan.pca.solver, plan.pca.n_components, p) {
-        PcaSolver::Auto | PcaSolver::Exact => fit_exact(&plan, &spec, quiet, &mut passes)?,
-        PcaSolver::Incremental => fit_incremental(&plan, &spec, quiet, &mut passes)?,
-        PcaSolver::Randomized => fit_randomized(&plan, &spec, quiet, &mut passes)?,
-        PcaSolver::Tsqr => fit_tsqr(&plan, &spec, quiet, &mut passes)?,
+    let front = match &plan.pca {
+        Some(params) => fit_front_pca(&plan, params, &spec, quiet, &mut passes)?,
+        None => fit_front_scale(&plan, &spec, quiet, &mut passes)?,
     };
-    let Fitted {
-        pca,
+    let Front {
+        mut chain,
         mean,
-        scaler,
         stats: fit_stats,
-        solver,
-        tracked,
-    } = fitted;
+        n_samples,
+        pca_report,
+    } = front;
 
-    // Output pass.
-    let names = reduced_names(&pca, false);
-    let reduced_path = plan.output_dir.join("reduced.parquet");
+    let mut ae_report = None;
+    if let Some(params) = &plan.autoencoder {
+        let (report, network, ae_passes) =
+            train_autoencoder(&plan, params, &chain, &spec, options)?;
+        passes.extend(ae_passes);
+        chain.autoencoder = Some(network);
+        ae_report = Some(report);
+    }
+
+    // Output pass. The autoencoder's reconstruction error is always measured here.
     let with_error = plan.raw.output.reconstruction_error;
+    let track_error = with_error || chain.autoencoder.is_some();
+    let reduced_path = plan.output_dir.join("reduced.parquet");
     let mut errors = ErrorStats::new();
     let mut rows_written = 0;
+    let map = |x: MatRef<'_, f64>, scratch: &mut Mat<f64>, errors: &mut ErrorStats| {
+        let out = chain.forward(x, track_error, scratch);
+        if !track_error {
+            return out;
+        }
+        let k = out.ncols() - 1;
+        errors.push(out.col(k).iter().copied());
+        if with_error {
+            out
+        } else {
+            out.as_ref().subcols(0, k).to_owned()
+        }
+    };
     if plan.raw.output.reduced {
         let spec = plan.read_spec(missing, true);
-        let scale = scaler.scale.as_deref();
         let mut scratch = Mat::zeros(0, 0);
-        let k = pca.n_components();
         let (out_stats, rows) = write_mapped(
             &plan.dataset,
             &spec,
-            reduced_names(&pca, with_error),
+            chain.output_names(with_error),
             &reduced_path,
             quiet,
-            |x| {
-                let z = project_with(x, &mean, scale, &pca, with_error, &mut scratch);
-                if with_error {
-                    errors.push(z.col(k).iter().copied());
-                }
-                Ok(z)
-            },
+            |x| Ok(map(x, &mut scratch, &mut errors)),
         )?;
         rows_written = rows;
         passes.push(out_stats.report("transform"));
+    } else if chain.autoencoder.is_some() {
+        let mut scratch = Mat::zeros(0, 0);
+        let stats = stream(&plan.dataset, &spec, "evaluate", quiet, |chunk| {
+            map(chunk.features.as_ref(), &mut scratch, &mut errors);
+            Ok(())
+        })?;
+        passes.push(stats.report("evaluate"));
+    }
+    if let Some(ae) = &mut ae_report {
+        ae.reconstruction_error = errors.summary().mean;
     }
 
     let model = Model {
@@ -194,28 +226,39 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
         dimred_version: env!("CARGO_PKG_VERSION").into(),
         pipeline: plan.raw.name.clone(),
         scaler: plan.scale,
-        solver: solver.into(),
         missing: plan.missing,
         passthrough: plan
             .passthrough
             .iter()
             .map(|&c| plan.dataset.columns[c].name.clone())
             .collect(),
-        output_columns: names,
+        output_columns: chain.output_names(false),
         feature_names_in_: plan.feature_names.clone(),
         n_features_in_: p,
-        n_samples_seen_: pca.n_samples,
-        mean_: mean.clone(),
-        scale_: scaler.scale.clone(),
-        n_components_: pca.n_components(),
-        components_: (0..pca.n_components())
-            .map(|r| (0..p).map(|c| pca.components[(r, c)]).collect())
-            .collect(),
-        explained_variance_: pca.explained_variance.clone(),
-        explained_variance_ratio_: pca.explained_variance_ratio.clone(),
-        singular_values_: pca.singular_values.clone(),
-        noise_variance_: pca.noise_variance,
-        whiten: pca.whiten,
+        n_samples_seen_: n_samples,
+        mean_: mean,
+        scale_: chain.scale.clone(),
+        data_min_: (chain.pca.is_none() && plan.scale == ScaleMethod::Minmax)
+            .then(|| chain.shift.clone()),
+        pca: chain.pca.as_ref().map(|pca| PcaModel {
+            solver: pca_report
+                .as_ref()
+                .map_or(String::new(), |r| r.solver.clone()),
+            n_components_: pca.n_components(),
+            components_: (0..pca.n_components())
+                .map(|r| (0..p).map(|c| pca.components[(r, c)]).collect())
+                .collect(),
+            explained_variance_: pca.explained_variance.clone(),
+            explained_variance_ratio_: pca.explained_variance_ratio.clone(),
+            singular_values_: pca.singular_values.clone(),
+            noise_variance_: pca.noise_variance,
+            whiten: pca.whiten,
+        }),
+        autoencoder: chain.autoencoder.as_ref().map(|net| AutoencoderModel {
+            latent: net.latent(),
+            widths: net.widths(),
+            network: net.to_saved(),
+        }),
     };
     let model_path = plan.output_dir.join("model.json");
     let mut model_bytes = serde_json::to_vec_pretty(&model).expect("model serialises");
@@ -223,6 +266,15 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
     write_atomic(&model_path, &model_bytes)?;
 
     let report_path = plan.output_dir.join("report.json");
+    let mut outputs = Vec::new();
+    if plan.raw.output.reduced {
+        outputs.push(reduced_path.display().to_string());
+    }
+    outputs.push(model_path.display().to_string());
+    outputs.push(report_path.display().to_string());
+    if plan.autoencoder.is_some() {
+        outputs.push(plan.output_dir.join(CHECKPOINT).display().to_string());
+    }
     let report = Report {
         dimred_version: env!("CARGO_PKG_VERSION").into(),
         pipeline: serde_json::to_value(&plan.raw).expect("pipeline serialises"),
@@ -237,21 +289,11 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
                 .collect(),
         },
         scaler: scale_name(plan.scale).into(),
-        n_samples: pca.n_samples,
+        n_samples,
         n_features: p,
         feature_names: plan.feature_names.clone(),
-        pca: Some(PcaReport {
-            solver: solver.into(),
-            components_tracked: tracked,
-            n_components: pca.n_components(),
-            explained_variance: pca.explained_variance.clone(),
-            explained_variance_ratio: pca.explained_variance_ratio.clone(),
-            cumulative_variance_ratio: pca.cumulative_variance_ratio(),
-            singular_values: pca.singular_values.clone(),
-            noise_variance: pca.noise_variance,
-            total_variance: pca.total_variance,
-        }),
-        autoencoder: None,
+        pca: pca_report,
+        autoencoder: ae_report,
         rows_read: fit_stats.rows_read,
         rows_skipped: fit_stats.rows_read - fit_stats.rows_kept,
         rows_written,
@@ -259,15 +301,183 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
         seconds_total: started.elapsed().as_secs_f64(),
         peak_rss_bytes: peak_rss_bytes(),
         reconstruction_error: (with_error && rows_written > 0).then(|| errors.summary()),
-        outputs: [&reduced_path, &model_path, &report_path]
-            .iter()
-            .filter(|p| plan.raw.output.reduced || **p != &reduced_path)
-            .map(|p| p.display().to_string())
-            .collect(),
+        outputs,
     };
     write_atomic(&report_path, &report.to_json())?;
     let table = table::render(&report);
     Ok(RunOutcome { report, table })
+}
+
+/// The autoencoder's checkpoint, beside the outputs.
+pub const CHECKPOINT: &str = "checkpoint.json";
+
+/// What the steps before the autoencoder fitted.
+struct Front {
+    chain: Chain,
+    /// Raw feature means (the model's `mean_`).
+    mean: Vec<f64>,
+    stats: PassStats,
+    n_samples: u64,
+    pca_report: Option<PcaReport>,
+}
+
+fn fit_front_pca(
+    plan: &Plan,
+    params: &PcaParams,
+    spec: &ReadSpec,
+    quiet: bool,
+    passes: &mut Vec<PassReport>,
+) -> Result<Front> {
+    let p = plan.features.len();
+    let fitted = match resolve_solver(params.solver, params.n_components, p) {
+        PcaSolver::Auto | PcaSolver::Exact => fit_exact(plan, params, spec, quiet, passes)?,
+        PcaSolver::Incremental => fit_incremental(plan, params, spec, quiet, passes)?,
+        PcaSolver::Randomized => fit_randomized(plan, params, spec, quiet, passes)?,
+        PcaSolver::Tsqr => fit_tsqr(plan, params, spec, quiet, passes)?,
+    };
+    let Fitted {
+        pca,
+        mean,
+        scaler,
+        stats,
+        solver,
+        tracked,
+    } = fitted;
+    let pca_report = PcaReport {
+        solver: solver.into(),
+        components_tracked: tracked,
+        n_components: pca.n_components(),
+        explained_variance: pca.explained_variance.clone(),
+        explained_variance_ratio: pca.explained_variance_ratio.clone(),
+        cumulative_variance_ratio: pca.cumulative_variance_ratio(),
+        singular_values: pca.singular_values.clone(),
+        noise_variance: pca.noise_variance,
+        total_variance: pca.total_variance,
+    };
+    Ok(Front {
+        n_samples: pca.n_samples,
+        chain: Chain {
+            shift: mean.clone(),
+            scale: scaler.scale,
+            pca: Some(pca),
+            autoencoder: None,
+        },
+        mean,
+        stats,
+        pca_report: Some(pca_report),
+    })
+}
+
+/// Scaling alone (before an autoencoder): one pass of per-column statistics.
+fn fit_front_scale(
+    plan: &Plan,
+    spec: &ReadSpec,
+    quiet: bool,
+    passes: &mut Vec<PassReport>,
+) -> Result<Front> {
+    let (columns, stats) = column_pass(&plan.dataset, spec, "scale", quiet)?;
+    passes.push(stats.report("scale"));
+    let n = columns.first().map_or(0, |c| c.count);
+    no_rows(plan, &stats, n)?;
+    let scaler = Scaler::from_columns(plan.scale, &columns);
+    let mean: Vec<f64> = columns.iter().map(|c| c.mean).collect();
+    let shift = match plan.scale {
+        ScaleMethod::None => vec![0.0; columns.len()],
+        ScaleMethod::Minmax => columns.iter().map(|c| c.min).collect(),
+        ScaleMethod::Center | ScaleMethod::Standard => mean.clone(),
+    };
+    Ok(Front {
+        chain: Chain {
+            shift,
+            scale: scaler.scale,
+            pca: None,
+            autoencoder: None,
+        },
+        mean,
+        stats,
+        n_samples: n,
+        pca_report: None,
+    })
+}
+
+/// Trains the autoencoder on the output of `chain` (resuming from the checkpoint when
+/// asked), streaming every epoch from disk.
+fn train_autoencoder(
+    plan: &Plan,
+    params: &AutoencoderParams,
+    chain: &Chain,
+    spec: &ReadSpec,
+    options: &RunOptions,
+) -> Result<(AutoencoderReport, Network<f32>, Vec<PassReport>)> {
+    let width = chain
+        .pca
+        .as_ref()
+        .map_or(plan.features.len(), |pca| pca.n_components());
+    if params.latent.0 > width {
+        return Err(Error::config(format!(
+            "steps: autoencoder.latent = {} is larger than its input width {width} (the pca step kept {width} components)",
+            params.latent.0
+        )));
+    }
+    let input_names: Vec<String> = match &chain.pca {
+        Some(pca) => (1..=pca.n_components()).map(|i| format!("pc{i}")).collect(),
+        None => plan.feature_names.clone(),
+    };
+    let checkpoint = plan.output_dir.join(CHECKPOINT);
+    let fingerprint = fingerprint(&plan.raw);
+    let resume = if options.resume {
+        let found = Checkpoint::load(&checkpoint, &fingerprint)?;
+        if found.is_none() && !options.quiet {
+            eprintln!(
+                "[dimred] no checkpoint at {}: training from the start",
+                checkpoint.display()
+            );
+        }
+        found
+    } else {
+        None
+    };
+    let prepare = |x: MatRef<'_, f64>| chain.autoencoder_input(x, &mut Mat::zeros(0, 0));
+    let ctx = TrainContext {
+        dataset: &plan.dataset,
+        spec: spec.clone(),
+        quiet: options.quiet,
+        prepare: &prepare,
+        input_names,
+        checkpoint: &checkpoint,
+        fingerprint,
+    };
+    let trained = train(&ctx, params, width, resume)?;
+    let cp = &trained.checkpoint;
+    let report = AutoencoderReport {
+        widths: trained.network.widths(),
+        latent: trained.network.latent(),
+        epochs: cp.history.clone(),
+        best_epoch: cp.best_epoch,
+        stop_reason: cp.stopped.clone().unwrap_or_else(|| "epochs".into()),
+        train_rows: cp.train_rows,
+        validation_rows: cp.validation_rows,
+        reconstruction_error: f64::NAN,
+        samples_per_second: trained.samples_per_second,
+    };
+    Ok((report, trained.network, trained.passes))
+}
+
+/// Identifies a pipeline for its checkpoint: everything but the autoencoder's `epochs`
+/// (which a resumed run may raise) and the output options.
+fn fingerprint(raw: &RawPipeline) -> String {
+    let mut raw = raw.clone();
+    for step in &mut raw.steps {
+        if let RawStep::Autoencoder(a) = step {
+            a.epochs = Positive(1);
+        }
+    }
+    let text = serde_json::to_string(&(&raw.input, &raw.steps)).expect("pipeline serialises");
+    // FNV-1a: stable across Rust versions, unlike DefaultHasher.
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
 }
 
 /// One pass of per-column statistics over the features (missing cells skipped and
@@ -347,6 +557,7 @@ fn no_rows(plan: &Plan, stats: &PassStats, n: u64) -> Result<()> {
 /// Exact solver: one sweep of mergeable moments gives the scaler and the covariance.
 fn fit_exact(
     plan: &Plan,
+    params: &PcaParams,
     spec: &ReadSpec,
     quiet: bool,
     passes: &mut Vec<PassReport>,
@@ -364,8 +575,8 @@ fn fit_exact(
     let pca = exact::fit(
         scaler.scaled_covariance(&moments),
         moments.n,
-        plan.pca.n_components,
-        plan.pca.whiten,
+        params.n_components,
+        params.whiten,
     )?;
     Ok(Fitted {
         pca,
@@ -381,6 +592,7 @@ fn fit_exact(
 /// scikit-learn's IncrementalPCA over the scaled rows. Memory O((k + batch_size) × p).
 fn fit_incremental(
     plan: &Plan,
+    params: &PcaParams,
     spec: &ReadSpec,
     quiet: bool,
     passes: &mut Vec<PassReport>,
@@ -400,8 +612,8 @@ fn fit_incremental(
             scale: None,
         },
     };
-    let batch_size = plan.pca.batch_size.unwrap_or(5 * p);
-    let keep = match plan.pca.n_components {
+    let batch_size = params.batch_size.unwrap_or(5 * p);
+    let keep = match params.n_components {
         NComponents::Count(k) => k,
         NComponents::Fraction(_) => p.min(batch_size),
     };
@@ -416,7 +628,7 @@ fn fit_incremental(
     })?;
     passes.push(stats.report("incremental"));
     no_rows(plan, &stats, stats.rows_kept)?;
-    let (pca, scaled_mean) = ipca.finish(plan.pca.n_components, plan.pca.whiten)?;
+    let (pca, scaled_mean) = ipca.finish(params.n_components, params.whiten)?;
     let mean = (0..p)
         .map(|j| {
             shift[j]
@@ -439,6 +651,7 @@ fn fit_incremental(
 /// TSQR solver: one pass of block QR factors merged pairwise, then the SVD of R.
 fn fit_tsqr(
     plan: &Plan,
+    params: &PcaParams,
     spec: &ReadSpec,
     quiet: bool,
     passes: &mut Vec<PassReport>,
@@ -459,11 +672,7 @@ fn fit_tsqr(
         &summary.min,
         &summary.max,
     );
-    let pca = summary.fit(
-        scaler.scale.as_deref(),
-        plan.pca.n_components,
-        plan.pca.whiten,
-    )?;
+    let pca = summary.fit(scaler.scale.as_deref(), params.n_components, params.whiten)?;
     Ok(Fitted {
         pca,
         mean: summary.mean,
@@ -494,6 +703,7 @@ pub fn resolve_solver(solver: PcaSolver, n_components: NComponents, p: usize) ->
 /// product with the Gram matrix: the sketch and each power iteration.
 fn fit_randomized(
     plan: &Plan,
+    params: &PcaParams,
     spec: &ReadSpec,
     quiet: bool,
     passes: &mut Vec<PassReport>,
@@ -517,7 +727,7 @@ fn fit_randomized(
         .enumerate()
         .map(|(j, c)| c.m2 / (n - 1) as f64 / scale.map_or(1.0, |s| s[j] * s[j]))
         .sum();
-    let NComponents::Count(k) = plan.pca.n_components else {
+    let NComponents::Count(k) = params.n_components else {
         return Err(Error::config(
             "the randomized solver needs an integer n_components",
         ));
@@ -528,16 +738,15 @@ fn fit_randomized(
             "pca.n_components = {k} is more than the {n} samples read"
         )));
     }
-    let l = (k + plan.pca.oversamples.unwrap_or(10)).min(limit);
-    let power = plan
-        .pca
+    let l = (k + params.oversamples.unwrap_or(10)).min(limit);
+    let power = params
         .power_iterations
         .unwrap_or(if (k as f64) < 0.1 * limit as f64 {
             7
         } else {
             4
         });
-    let mut basis = randomized::start_basis(p, l, plan.pca.seed.unwrap_or(0));
+    let mut basis = randomized::start_basis(p, l, params.seed.unwrap_or(0));
     let mut product = Mat::zeros(p, l);
     for it in 0..=power {
         let label = if it == 0 {
@@ -556,7 +765,7 @@ fn fit_randomized(
             basis = randomized::orthonormalize(&product);
         }
     }
-    let pca = randomized::finish_fit(&basis, &product, k, n, total_variance, plan.pca.whiten)?;
+    let pca = randomized::finish_fit(&basis, &product, k, n, total_variance, params.whiten)?;
     Ok(Fitted {
         pca,
         mean,
@@ -611,15 +820,6 @@ pub fn write_mapped(
         let rows = sink.finish()?;
         Ok((pass, rows))
     })
-}
-
-/// Output columns of a projection: pc1…pck, then the reconstruction error if asked.
-fn reduced_names(pca: &Pca, with_error: bool) -> Vec<String> {
-    let mut names: Vec<String> = (1..=pca.n_components()).map(|i| format!("pc{i}")).collect();
-    if with_error {
-        names.push("reconstruction_error".into());
-    }
-    names
 }
 
 /// What `dimred transform` writes.
@@ -700,9 +900,9 @@ pub fn transform(
         passthrough,
         batch_rows: crate::config::DEFAULT_BATCH_ROWS,
         missing,
+        shuffle: None,
     };
-    let pca = model.pca();
-    let scale = model.scale_.as_deref();
+    let chain = model.chain();
     let (stats, _) = if options.inverse {
         write_mapped(
             &dataset,
@@ -710,7 +910,7 @@ pub fn transform(
             model.feature_names_in_.clone(),
             output,
             options.quiet,
-            |z| Ok(inverse(z, &model.mean_, scale, &pca)),
+            |z| Ok(chain.inverse(z)),
         )?
     } else {
         let mut scratch = Mat::zeros(0, 0);
@@ -718,19 +918,10 @@ pub fn transform(
         write_mapped(
             &dataset,
             &spec,
-            reduced_names(&pca, with_error),
+            chain.output_names(with_error),
             output,
             options.quiet,
-            |x| {
-                Ok(project_with(
-                    x,
-                    &model.mean_,
-                    scale,
-                    &pca,
-                    with_error,
-                    &mut scratch,
-                ))
-            },
+            |x| Ok(chain.forward(x, with_error, &mut scratch)),
         )?
     };
     Ok(stats)

@@ -48,6 +48,7 @@ pub fn scan(path: &str, batch_rows: usize, quiet: bool) -> Result<ScanReport> {
         passthrough: Vec::new(),
         batch_rows,
         missing: MissingMode::Lenient,
+        shuffle: None,
     };
     let (stats, pass) = column_pass(&dataset, &spec, "scan", quiet)?;
     let rows = pass.rows_read;

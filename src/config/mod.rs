@@ -4,6 +4,7 @@
 //! resolved against the input's schema. `--set KEY=VALUE` overrides are applied between
 //! the two.
 
+mod autoencoder;
 mod overrides;
 pub mod plan;
 
@@ -15,6 +16,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, Result};
 
+pub use autoencoder::{
+    Activation, Activations, AutoencoderParams, EarlyStopping, Loss, Noise, OptimizerKind,
+    OptimizerParams, OutputActivation, Positive,
+};
 pub use overrides::apply_overrides;
 pub use plan::Plan;
 
@@ -81,6 +86,7 @@ pub enum MissingPolicy {
 pub enum RawStep {
     Scale(ScaleParams),
     Pca(PcaParams),
+    Autoencoder(AutoencoderParams),
 }
 
 impl RawStep {
@@ -88,6 +94,7 @@ impl RawStep {
         match self {
             RawStep::Scale(_) => "scale",
             RawStep::Pca(_) => "pca",
+            RawStep::Autoencoder(_) => "autoencoder",
         }
     }
 }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use regex::Regex;
 
 use super::{
-    FeatureSelector, MissingPolicy, NComponents, PcaParams, PcaSolver, RawPipeline, RawStep,
-    ScaleMethod,
+    AutoencoderParams, FeatureSelector, Loss, MissingPolicy, NComponents, OptimizerKind,
+    OutputActivation, PcaParams, PcaSolver, RawPipeline, RawStep, ScaleMethod,
 };
 use crate::error::{Error, Result};
 use crate::source::{ColumnKind, Dataset, MissingMode, ReadSpec};
@@ -25,7 +25,9 @@ pub struct Plan {
     pub missing: MissingPolicy,
     /// `None` when the pipeline has no scale step (PCA still centers).
     pub scale: ScaleMethod,
-    pub pca: PcaParams,
+    pub pca: Option<PcaParams>,
+    /// Trained on the output of the steps before it (scaled features, or PCA scores).
+    pub autoencoder: Option<AutoencoderParams>,
     pub output_dir: PathBuf,
 }
 
@@ -41,7 +43,7 @@ impl Plan {
         if raw.output.dir.trim().is_empty() {
             problems.push("output.dir: must not be empty".into());
         }
-        let (scale, pca) = check_steps(&raw.steps, &mut problems);
+        let (scale, pca, autoencoder) = check_steps(&raw.steps, &mut problems);
 
         // The input must exist before the columns can be checked.
         let dataset = Dataset::open(&raw.input.path)?;
@@ -92,6 +94,17 @@ impl Plan {
                 ));
             }
         }
+        if let Some(ae) = &autoencoder {
+            // The autoencoder's input is the PCA scores when a pca step precedes it.
+            let width = match &pca {
+                Some(pca) => match pca.n_components {
+                    NComponents::Count(k) => Some(k),
+                    NComponents::Fraction(_) => None,
+                },
+                None => Some(features.len()),
+            };
+            check_autoencoder(ae, width.filter(|&w| w > 0), &mut problems);
+        }
         if dataset.total_rows == Some(0) {
             return Err(Error::data(format!("input {} has no rows", dataset.path)));
         }
@@ -106,7 +119,8 @@ impl Plan {
             batch_rows: raw.input.batch_rows,
             missing: raw.input.missing,
             output_dir: PathBuf::from(&raw.output.dir),
-            pca: pca.expect("checked above"),
+            pca,
+            autoencoder,
             scale,
             features,
             feature_names,
@@ -126,6 +140,7 @@ impl Plan {
             },
             batch_rows: self.batch_rows,
             missing,
+            shuffle: None,
         }
     }
 }
@@ -179,9 +194,13 @@ fn check_pca(pca: &PcaParams, p: usize, problems: &mut Vec<String>) {
     }
 }
 
-fn check_steps(steps: &[RawStep], problems: &mut Vec<String>) -> (ScaleMethod, Option<PcaParams>) {
+fn check_steps(
+    steps: &[RawStep],
+    problems: &mut Vec<String>,
+) -> (ScaleMethod, Option<PcaParams>, Option<AutoencoderParams>) {
     let mut scale = ScaleMethod::None;
     let mut pca = None;
+    let mut autoencoder = None;
     let mut seen_scale = false;
     for (i, step) in steps.iter().enumerate() {
         match step {
@@ -189,8 +208,10 @@ fn check_steps(steps: &[RawStep], problems: &mut Vec<String>) -> (ScaleMethod, O
                 if seen_scale {
                     problems.push(format!("steps[{i}]: only one scale step is allowed"));
                 }
-                if pca.is_some() {
-                    problems.push(format!("steps[{i}]: scale must come before pca"));
+                if pca.is_some() || autoencoder.is_some() {
+                    problems.push(format!(
+                        "steps[{i}]: scale must come first, before pca and autoencoder"
+                    ));
                 }
                 seen_scale = true;
                 scale = s.method;
@@ -199,14 +220,132 @@ fn check_steps(steps: &[RawStep], problems: &mut Vec<String>) -> (ScaleMethod, O
                 if pca.is_some() {
                     problems.push(format!("steps[{i}]: only one pca step is allowed"));
                 }
+                if autoencoder.is_some() {
+                    problems.push(format!(
+                        "steps[{i}]: pca must come before autoencoder (an autoencoder may be trained on PCA scores, not the reverse)"
+                    ));
+                }
                 pca = Some(p.clone());
+            }
+            RawStep::Autoencoder(a) => {
+                if autoencoder.is_some() {
+                    problems.push(format!("steps[{i}]: only one autoencoder step is allowed"));
+                }
+                autoencoder = Some(a.clone());
             }
         }
     }
-    if pca.is_none() {
-        problems.push("steps: a pca step is required".into());
+    if pca.is_none() && autoencoder.is_none() {
+        problems.push("steps: a pca or an autoencoder step is required".into());
     }
-    (scale, pca)
+    (scale, pca, autoencoder)
+}
+
+/// Rules between the autoencoder's keys. `width` is its input width when known before
+/// fitting (not after a pca step with a fractional n_components).
+fn check_autoencoder(ae: &AutoencoderParams, width: Option<usize>, problems: &mut Vec<String>) {
+    let at = "steps: autoencoder";
+    if let Some(w) = width
+        && ae.latent.0 > w
+    {
+        problems.push(format!(
+            "{at}.latent = {} is larger than its input width {w}: an autoencoder compresses, so the code must be narrower than the input",
+            ae.latent.0
+        ));
+    }
+    if let super::Activations::PerLayer(list) = &ae.activation
+        && list.len() != ae.hidden_layers()
+    {
+        problems.push(format!(
+            "{at}.activation lists {} activations but the network has {} layers before the output (encoder {}, code 1, decoder {}); give one name, or one per layer",
+            list.len(),
+            ae.hidden_layers(),
+            ae.encoder.len(),
+            ae.decoder_widths().len()
+        ));
+    }
+    if ae.loss == Loss::Bce && ae.output_activation != OutputActivation::Sigmoid {
+        problems.push(format!(
+            "{at}.loss = bce needs output_activation: sigmoid (binary cross-entropy compares probabilities)"
+        ));
+    }
+    let opt = &ae.optimizer;
+    let lr = opt.learning_rate();
+    if lr.is_nan() || lr <= 0.0 {
+        problems.push(format!(
+            "{at}.optimizer.learning_rate must be greater than 0, got {lr}"
+        ));
+    }
+    match opt.kind {
+        OptimizerKind::Adam => {
+            if opt.momentum.is_some() || opt.nesterov.is_some() {
+                problems.push(format!(
+                    "{at}.optimizer: momentum and nesterov apply to kind: sgd only"
+                ));
+            }
+            for (name, v) in [("beta1", opt.beta1), ("beta2", opt.beta2)] {
+                if let Some(b) = v
+                    && !(0.0..1.0).contains(&b)
+                {
+                    problems.push(format!("{at}.optimizer.{name} must lie in [0, 1), got {b}"));
+                }
+            }
+            if let Some(e) = opt.epsilon
+                && (e.is_nan() || e <= 0.0)
+            {
+                problems.push(format!(
+                    "{at}.optimizer.epsilon must be greater than 0, got {e}"
+                ));
+            }
+        }
+        OptimizerKind::Sgd => {
+            if opt.beta1.is_some() || opt.beta2.is_some() || opt.epsilon.is_some() {
+                problems.push(format!(
+                    "{at}.optimizer: beta1, beta2 and epsilon apply to kind: adam only"
+                ));
+            }
+            let momentum = opt.momentum.unwrap_or(0.0);
+            if !(0.0..1.0).contains(&momentum) {
+                problems.push(format!(
+                    "{at}.optimizer.momentum must lie in [0, 1), got {momentum}"
+                ));
+            }
+            if opt.nesterov == Some(true) && momentum <= 0.0 {
+                problems.push(format!(
+                    "{at}.optimizer.nesterov needs a momentum greater than 0"
+                ));
+            }
+        }
+    }
+    let vf = ae.validation_fraction;
+    if !(0.0..1.0).contains(&vf) {
+        problems.push(format!(
+            "{at}.validation_fraction must lie in [0, 1), got {vf}"
+        ));
+    }
+    if let Some(es) = &ae.early_stopping
+        && (es.min_delta.is_nan() || es.min_delta < 0.0)
+    {
+        problems.push(format!(
+            "{at}.early_stopping.min_delta must be 0 or more, got {}",
+            es.min_delta
+        ));
+    }
+    if let Some(noise) = &ae.noise {
+        match (noise.gaussian_std, noise.dropout) {
+            (Some(_), Some(_)) => problems.push(format!(
+                "{at}.noise: give gaussian_std or dropout, not both"
+            )),
+            (None, None) => problems.push(format!("{at}.noise: give gaussian_std or dropout")),
+            (Some(s), None) if s.is_nan() || s < 0.0 => problems.push(format!(
+                "{at}.noise.gaussian_std must be 0 or more, got {s}"
+            )),
+            (None, Some(d)) if !(0.0..1.0).contains(&d) => {
+                problems.push(format!("{at}.noise.dropout must lie in [0, 1), got {d}"))
+            }
+            _ => {}
+        }
+    }
 }
 
 fn select_features(

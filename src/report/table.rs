@@ -1,5 +1,5 @@
 //! The short table `run` prints at the end: component, variance, % of variance,
-//! cumulative %.
+//! cumulative % for a PCA; the loss per epoch for an autoencoder; the passes.
 
 use super::Report;
 
@@ -41,10 +41,59 @@ pub fn render(report: &Report) -> String {
             report.rows_skipped
         ));
     }
-    for p in &report.passes {
+    if let Some(ae) = &report.autoencoder {
+        let widths: Vec<String> = ae.widths.iter().map(|w| w.to_string()).collect();
+        out.push_str(&format!(
+            "{name}: {} rows → autoencoder {} (code {})\n",
+            report.n_samples,
+            widths.join("-"),
+            ae.latent
+        ));
+        out.push_str(&format!(
+            "{:>6}  {:>12}  {:>15}\n",
+            "epoch", "train loss", "validation loss"
+        ));
+        for e in &ae.epochs {
+            let mark = if e.epoch == ae.best_epoch {
+                "  ← kept"
+            } else {
+                ""
+            };
+            let validation = e
+                .validation_loss
+                .map_or("-".to_string(), |v| format!("{v:.6}"));
+            out.push_str(&format!(
+                "{:>6}  {:>12.6}  {:>15}{mark}\n",
+                e.epoch, e.train_loss, validation
+            ));
+        }
+        out.push_str(&format!(
+            "stopped: {} · {} training rows, {} validation rows · {:.0} samples/s · mean reconstruction error {:.4e}\n",
+            ae.stop_reason.replace('_', " "),
+            ae.train_rows,
+            ae.validation_rows,
+            ae.samples_per_second,
+            ae.reconstruction_error
+        ));
+    }
+    // Training epochs are summed into one line; other passes get a line each.
+    let is_training = |name: &str| name.starts_with("epoch ") || name.starts_with("validate ");
+    for p in report.passes.iter().filter(|p| !is_training(&p.name)) {
         out.push_str(&format!(
             "pass {:<10} {:>10} rows in {:>8.2} s ({:.0} rows/s)\n",
             p.name, p.rows, p.seconds, p.rows_per_second
+        ));
+    }
+    let training: Vec<_> = report
+        .passes
+        .iter()
+        .filter(|p| is_training(&p.name))
+        .collect();
+    if !training.is_empty() {
+        let seconds: f64 = training.iter().map(|p| p.seconds).sum();
+        out.push_str(&format!(
+            "training   {} passes (epochs and validation) in {seconds:.2} s\n",
+            training.len()
         ));
     }
     out

@@ -92,6 +92,9 @@ pub struct ReadSpec {
     pub passthrough: Vec<usize>,
     pub batch_rows: usize,
     pub missing: MissingMode,
+    /// Read Parquet row groups (across all files) in an order shuffled by this seed, for
+    /// training epochs. Rows keep their dataset indices. CSV is read in order.
+    pub shuffle: Option<u64>,
 }
 
 impl Dataset {
@@ -164,6 +167,9 @@ impl Dataset {
             recycle,
             ..ReadState::default()
         };
+        if let (Some(seed), Format::Parquet) = (spec.shuffle, self.format) {
+            return parquet::read_shuffled(self, spec, seed, progress, &mut state, emit);
+        }
         for file in &self.files {
             let go_on = match self.format {
                 Format::Csv => csv::read(self, file, spec, progress, &mut state, emit),
@@ -384,6 +390,7 @@ pub(crate) fn finish_chunk(
                     passthrough,
                     rows_read,
                     non_numeric,
+                    kept: Some(rows.iter().map(|&r| r as u32).collect()),
                 });
             }
         }
@@ -394,5 +401,6 @@ pub(crate) fn finish_chunk(
         passthrough,
         rows_read,
         non_numeric,
+        kept: None,
     })
 }

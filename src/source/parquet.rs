@@ -14,7 +14,9 @@ use arrow_array::types::{
 use arrow_array::{Array, ArrowPrimitiveType, RecordBatch};
 use arrow_schema::{DataType, Schema};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 
 use super::{ColumnInfo, ColumnKind, Dataset, ReadSpec, ReadState, finish_chunk};
 use crate::chunk::Chunk;
@@ -65,6 +67,18 @@ pub(super) fn schema(path: &Path) -> Result<(Vec<ColumnInfo>, u64)> {
     Ok((cols, rows))
 }
 
+fn projection(b: &ParquetRecordBatchReaderBuilder<File>, spec: &ReadSpec) -> ProjectionMask {
+    let mut wanted: Vec<usize> = spec
+        .features
+        .iter()
+        .chain(&spec.passthrough)
+        .copied()
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    ProjectionMask::roots(b.parquet_schema(), wanted.iter().copied())
+}
+
 pub(super) fn read(
     dataset: &Dataset,
     path: &Path,
@@ -74,15 +88,7 @@ pub(super) fn read(
     emit: &mut dyn FnMut(Chunk) -> bool,
 ) -> Result<bool> {
     let b = builder(path)?;
-    let mut wanted: Vec<usize> = spec
-        .features
-        .iter()
-        .chain(&spec.passthrough)
-        .copied()
-        .collect();
-    wanted.sort_unstable();
-    wanted.dedup();
-    let mask = ProjectionMask::roots(b.parquet_schema(), wanted.iter().copied());
+    let mask = projection(&b, spec);
     let reader = b
         .with_projection(mask)
         .with_batch_size(spec.batch_rows)
@@ -93,64 +99,8 @@ pub(super) fn read(
         let batch = batch
             .map_err(|e| Error::data(format!("corrupt Parquet data: {e}")).at_row(file_row + 1))?;
         let n = batch.num_rows();
-        let p = spec.features.len();
-        let mut features = state.take_mat(n, p);
-        for (j, &c) in spec.features.iter().enumerate() {
-            let name = &dataset.columns[c].name;
-            let array = batch
-                .column_by_name(name)
-                .ok_or_else(|| Error::data("column is missing from this file").at_column(name))?;
-            copy_numeric(
-                array.as_ref(),
-                features
-                    .col_mut(j)
-                    .try_as_col_major_mut()
-                    .expect("owned column is contiguous")
-                    .as_slice_mut(),
-            )
-            .map_err(|e| e.at_column(name))?;
-        }
-        let passthrough = if spec.passthrough.is_empty() {
-            None
-        } else {
-            let names: Vec<&str> = spec
-                .passthrough
-                .iter()
-                .map(|&c| dataset.columns[c].name.as_str())
-                .collect();
-            let mut fields = Vec::with_capacity(names.len());
-            let mut arrays = Vec::with_capacity(names.len());
-            let schema = batch.schema();
-            for name in &names {
-                let idx = schema
-                    .index_of(name)
-                    .map_err(|_| Error::data("column is missing from this file").at_column(name))?;
-                fields.push(schema.field(idx).clone());
-                arrays.push(batch.column(idx).clone());
-            }
-            let schema = match &state.passthrough_schema {
-                Some(s) => s.clone(),
-                None => {
-                    let s = Arc::new(Schema::new(fields));
-                    state.passthrough_schema = Some(s.clone());
-                    s
-                }
-            };
-            Some(
-                RecordBatch::try_new(schema, arrays)
-                    .map_err(|e| Error::data(format!("passthrough columns: {e}")))?,
-            )
-        };
         progress.advance(n as u64, 0);
-        let chunk = finish_chunk(
-            dataset,
-            spec,
-            state.rows,
-            file_row + 1,
-            features,
-            passthrough,
-            Vec::new(),
-        )?;
+        let chunk = decode_batch(dataset, spec, state, &batch, state.rows, file_row)?;
         state.rows += n as u64;
         file_row += n as u64;
         if !emit(chunk) {
@@ -158,6 +108,157 @@ pub(super) fn read(
         }
     }
     Ok(true)
+}
+
+/// Reads every row group of every file once, in an order shuffled by `seed` (Fisher–Yates
+/// on the list of row groups). Each row keeps its index in the dataset.
+pub(super) fn read_shuffled(
+    dataset: &Dataset,
+    spec: &ReadSpec,
+    seed: u64,
+    progress: &Progress,
+    state: &mut ReadState,
+    emit: &mut dyn FnMut(Chunk) -> bool,
+) -> Result<()> {
+    struct Unit {
+        file: usize,
+        group: usize,
+        first_row: u64,
+        file_row: u64,
+    }
+    let mut metas = Vec::with_capacity(dataset.files.len());
+    let mut units = Vec::new();
+    let mut row = 0u64;
+    for (f, path) in dataset.files.iter().enumerate() {
+        let b = builder(path)?;
+        let meta = b.metadata().clone();
+        let mut file_row = 0u64;
+        for (g, rg) in meta.row_groups().iter().enumerate() {
+            units.push(Unit {
+                file: f,
+                group: g,
+                first_row: row,
+                file_row,
+            });
+            let n = rg.num_rows().max(0) as u64;
+            row += n;
+            file_row += n;
+        }
+        metas.push(
+            ArrowReaderMetadata::try_new(meta, ArrowReaderOptions::default()).map_err(|e| {
+                Error::data(format!("not a readable Parquet file: {e}")).in_file(path)
+            })?,
+        );
+    }
+    let mut rng = crate::generate::Rng::new(seed);
+    for i in (1..units.len()).rev() {
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+        units.swap(i, j);
+    }
+    for unit in &units {
+        let path = &dataset.files[unit.file];
+        let go_on = (|| -> Result<bool> {
+            let file = File::open(path).map_err(|e| Error::io("open input", path, e))?;
+            let b =
+                ParquetRecordBatchReaderBuilder::new_with_metadata(file, metas[unit.file].clone());
+            let mask = projection(&b, spec);
+            let reader = b
+                .with_projection(mask)
+                .with_row_groups(vec![unit.group])
+                .with_batch_size(spec.batch_rows)
+                .build()
+                .map_err(|e| Error::data(format!("not a readable Parquet file: {e}")))?;
+            let (mut first_row, mut file_row) = (unit.first_row, unit.file_row);
+            for batch in reader {
+                let batch = batch.map_err(|e| {
+                    Error::data(format!("corrupt Parquet data: {e}")).at_row(file_row + 1)
+                })?;
+                let n = batch.num_rows();
+                progress.advance(n as u64, 0);
+                let chunk = decode_batch(dataset, spec, state, &batch, first_row, file_row)?;
+                first_row += n as u64;
+                file_row += n as u64;
+                if !emit(chunk) {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        })()
+        .map_err(|e| e.in_file(path))?;
+        if !go_on {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// One decoded record batch → a chunk: features copied as f64, passthrough columns kept.
+fn decode_batch(
+    dataset: &Dataset,
+    spec: &ReadSpec,
+    state: &mut ReadState,
+    batch: &RecordBatch,
+    first_row: u64,
+    file_row: u64,
+) -> Result<Chunk> {
+    let n = batch.num_rows();
+    let p = spec.features.len();
+    let mut features = state.take_mat(n, p);
+    for (j, &c) in spec.features.iter().enumerate() {
+        let name = &dataset.columns[c].name;
+        let array = batch
+            .column_by_name(name)
+            .ok_or_else(|| Error::data("column is missing from this file").at_column(name))?;
+        copy_numeric(
+            array.as_ref(),
+            features
+                .col_mut(j)
+                .try_as_col_major_mut()
+                .expect("owned column is contiguous")
+                .as_slice_mut(),
+        )
+        .map_err(|e| e.at_column(name))?;
+    }
+    let passthrough = if spec.passthrough.is_empty() {
+        None
+    } else {
+        let names: Vec<&str> = spec
+            .passthrough
+            .iter()
+            .map(|&c| dataset.columns[c].name.as_str())
+            .collect();
+        let mut fields = Vec::with_capacity(names.len());
+        let mut arrays = Vec::with_capacity(names.len());
+        let schema = batch.schema();
+        for name in &names {
+            let idx = schema
+                .index_of(name)
+                .map_err(|_| Error::data("column is missing from this file").at_column(name))?;
+            fields.push(schema.field(idx).clone());
+            arrays.push(batch.column(idx).clone());
+        }
+        let schema = match &state.passthrough_schema {
+            Some(s) => s.clone(),
+            None => {
+                let s = Arc::new(Schema::new(fields));
+                state.passthrough_schema = Some(s.clone());
+                s
+            }
+        };
+        Some(
+            RecordBatch::try_new(schema, arrays)
+                .map_err(|e| Error::data(format!("passthrough columns: {e}")))?,
+        )
+    };
+    finish_chunk(
+        dataset,
+        spec,
+        first_row,
+        file_row + 1,
+        features,
+        passthrough,
+        Vec::new(),
+    )
 }
 
 /// Copies a numeric arrow array into `out` as f64, nulls as NaN.

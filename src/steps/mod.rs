@@ -3,5 +3,7 @@
 //! step cannot be applied. Fit statistics are mergeable (`stats::Moments`), which is
 //! what lets a shard's fit combine with another's.
 
+pub mod autoencoder;
+pub mod chain;
 pub mod pca;
 pub mod scale;

@@ -1,0 +1,566 @@
+//! Mini-batch training streamed from disk. Every epoch reads the data again through the
+//! runner's bounded channel (Parquet row groups in a new seeded order each epoch), passes
+//! rows through a bounded shuffle buffer into batches, and takes one optimizer step per
+//! batch: memory is O(shuffle_buffer × width + parameters), never O(rows).
+//!
+//! Everything random in epoch e (row-group order, shuffle draws, noise) comes from a
+//! stream seeded by (seed, e), and the weights, optimizer state and early-stopping state
+//! are checkpointed after each epoch, so a run resumed from epoch e's checkpoint takes
+//! exactly the steps the uninterrupted run would have taken.
+
+use std::path::Path;
+use std::time::Instant;
+
+use faer::{Mat, MatRef, Par};
+use serde::{Deserialize, Serialize};
+
+use super::optim::Optimizer;
+use super::{Network, SavedNetwork, Workspace};
+use crate::chunk::Chunk;
+use crate::config::{AutoencoderParams, Loss};
+use crate::error::{Error, Result};
+use crate::generate::Rng;
+use crate::report::{EpochReport, PassReport};
+use crate::runner::stream;
+use crate::sink::write_atomic;
+use crate::source::{Dataset, ReadSpec};
+
+pub const CHECKPOINT_FORMAT: &str = "dimred-checkpoint/1";
+
+/// Rows per forward pass when evaluating (validation, codes, reconstruction error).
+pub const EVAL_ROWS: usize = 1024;
+
+/// Where training reads from and how a chunk becomes autoencoder input.
+pub struct TrainContext<'a> {
+    pub dataset: &'a Dataset,
+    pub spec: ReadSpec,
+    pub quiet: bool,
+    /// Chunk features → the autoencoder's input (scaled features, or PCA scores).
+    pub prepare: &'a dyn Fn(MatRef<'_, f64>) -> Mat<f64>,
+    /// Names of the input's columns, for messages.
+    pub input_names: Vec<String>,
+    pub checkpoint: &'a Path,
+    /// Identifies the pipeline a checkpoint belongs to.
+    pub fingerprint: String,
+}
+
+/// Training state after an epoch: what a checkpoint holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub format: String,
+    pub fingerprint: String,
+    pub epochs_done: usize,
+    pub network: SavedNetwork,
+    pub optimizer: Optimizer,
+    pub best: SavedNetwork,
+    pub best_epoch: usize,
+    pub best_loss: f64,
+    pub bad_epochs: usize,
+    /// Why training ended, once it has.
+    pub stopped: Option<String>,
+    pub history: Vec<EpochReport>,
+    pub train_rows: u64,
+    pub validation_rows: u64,
+    pub train_seconds: f64,
+}
+
+impl Checkpoint {
+    pub fn load(path: &Path, fingerprint: &str) -> Result<Option<Checkpoint>> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("read checkpoint", path, e)),
+        };
+        let cp: Checkpoint = serde_json::from_str(&text).map_err(|e| {
+            Error::config(format!(
+                "{}: not a dimred checkpoint ({e}); delete it to start over",
+                path.display()
+            ))
+        })?;
+        if cp.format != CHECKPOINT_FORMAT || !cp.network.is_consistent() {
+            return Err(Error::config(format!(
+                "{}: not a {CHECKPOINT_FORMAT} checkpoint; delete it to start over",
+                path.display()
+            )));
+        }
+        if cp.fingerprint != fingerprint {
+            return Err(Error::config(format!(
+                "{}: the checkpoint was written by a different pipeline (only `epochs` may change between runs); delete it or run without --resume",
+                path.display()
+            )));
+        }
+        Ok(Some(cp))
+    }
+}
+
+/// What training produced.
+pub struct Trained {
+    /// The kept weights (the best epoch's).
+    pub network: Network<f32>,
+    pub checkpoint: Checkpoint,
+    pub passes: Vec<PassReport>,
+    pub samples_per_second: f64,
+}
+
+/// Independent streams per (seed, epoch, purpose).
+fn rng(seed: u64, epoch: usize, purpose: u64) -> Rng {
+    Rng::new(
+        seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ purpose.wrapping_mul(0xD1B5_4A32_D192_ED03),
+    )
+}
+
+/// The validation split: a fixed hash of the row's index in the dataset, so the same rows
+/// are held out in every epoch, for every seed, chunk size and shuffle.
+pub fn is_validation(row: u64, fraction: f64) -> bool {
+    if fraction <= 0.0 {
+        return false;
+    }
+    let mut z = row ^ 0x7A11_DA7E_5EED_0001;
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    ((z >> 11) as f64) * (1.0 / (1u64 << 53) as f64) < fraction
+}
+
+/// faer's parallelism for the batch products: both cores when a product is large enough
+/// to pay for the fork, else one. Fixed by the shapes, so results are reproducible for a
+/// fixed thread count.
+pub fn parallelism(rows: usize, widest: usize) -> Par {
+    if rows * widest >= 32_768 {
+        Par::rayon(0)
+    } else {
+        Par::Seq
+    }
+}
+
+/// Trains (or resumes) the network; returns the best epoch's weights.
+pub fn train(
+    ctx: &TrainContext<'_>,
+    params: &AutoencoderParams,
+    inputs: usize,
+    resume: Option<Checkpoint>,
+) -> Result<Trained> {
+    let mut state = match resume {
+        Some(cp) => cp,
+        None => {
+            let network = Network::<f32>::new(params, inputs, params.seed);
+            let optimizer = Optimizer::new(&params.optimizer, &network);
+            Checkpoint {
+                format: CHECKPOINT_FORMAT.into(),
+                fingerprint: ctx.fingerprint.clone(),
+                epochs_done: 0,
+                best: network.to_saved(),
+                network: network.to_saved(),
+                optimizer,
+                best_epoch: 0,
+                best_loss: f64::INFINITY,
+                bad_epochs: 0,
+                stopped: None,
+                history: Vec::new(),
+                train_rows: 0,
+                validation_rows: 0,
+                train_seconds: 0.0,
+            }
+        }
+    };
+    let mut network = Network::<f32>::from_saved(&state.network);
+    if network.inputs() != inputs {
+        return Err(Error::config(format!(
+            "{}: the checkpoint's network takes {} inputs, the data gives {inputs}; delete it to start over",
+            ctx.checkpoint.display(),
+            network.inputs()
+        )));
+    }
+    let epochs = params.epochs.0;
+    let mut passes = Vec::new();
+    let mut trained_rows_this_run = 0u64;
+    let mut train_seconds_this_run = 0.0;
+    while state.stopped.is_none() && state.epochs_done < epochs {
+        let epoch = state.epochs_done + 1;
+        let started = Instant::now();
+        let mut run = Epoch::new(params, &network, epoch);
+        let mut spec = ctx.spec.clone();
+        spec.shuffle = Some(rng(params.seed, epoch, 0).next_u64());
+        let label = format!("epoch {epoch}/{epochs}");
+        let fraction = params.validation_fraction;
+        let mut validation_rows = 0u64;
+        let stats = stream(ctx.dataset, &spec, &label, ctx.quiet, |chunk| {
+            let u = prepare_checked(ctx, params.loss, chunk)?;
+            for i in 0..u.nrows() {
+                if is_validation(chunk.row_index(i), fraction) {
+                    validation_rows += 1;
+                    continue;
+                }
+                run.push_row(u.as_ref(), i, &mut network, &mut state.optimizer)?;
+            }
+            Ok(())
+        })?;
+        run.finish(&mut network, &mut state.optimizer)?;
+        let train_seconds = started.elapsed().as_secs_f64();
+        passes.push(stats.report(&label));
+        if run.rows == 0 {
+            return Err(Error::data(format!(
+                "input {} has no rows to train on{}",
+                ctx.dataset.path,
+                if validation_rows > 0 {
+                    " (every row fell in the validation split; lower validation_fraction)"
+                } else {
+                    ""
+                }
+            )));
+        }
+        trained_rows_this_run += run.rows;
+        train_seconds_this_run += train_seconds;
+        let train_loss = run.loss_sum / run.rows as f64;
+
+        let validation_loss = if validation_rows > 0 {
+            let vlabel = format!("validate {epoch}");
+            let (loss, stats) = evaluate_split(ctx, &network, fraction, &vlabel)?;
+            passes.push(stats.report(&vlabel));
+            Some(loss)
+        } else {
+            None
+        };
+        state.history.push(EpochReport {
+            epoch,
+            train_loss,
+            validation_loss,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+        state.train_rows = run.rows;
+        state.validation_rows = validation_rows;
+        state.train_seconds += train_seconds;
+
+        // The monitored loss: validation when rows are held out, else training.
+        let monitored = validation_loss.unwrap_or(train_loss);
+        let min_delta = params.early_stopping.as_ref().map_or(0.0, |e| e.min_delta);
+        if monitored < state.best_loss - min_delta {
+            state.best_loss = monitored;
+            state.best_epoch = epoch;
+            state.best = network.to_saved();
+            state.bad_epochs = 0;
+        } else {
+            state.bad_epochs += 1;
+        }
+        state.epochs_done = epoch;
+        if let Some(es) = &params.early_stopping
+            && state.bad_epochs > es.patience
+        {
+            state.stopped = Some("early_stopping".into());
+        } else if epoch == epochs {
+            state.stopped = Some("epochs".into());
+        }
+        state.network = network.to_saved();
+        let bytes = serde_json::to_vec(&state).expect("checkpoint serialises");
+        write_atomic(ctx.checkpoint, &bytes)?;
+    }
+    if state.stopped.is_none() {
+        // Resumed with fewer epochs than already run.
+        state.stopped = Some("epochs".into());
+    }
+    let samples_per_second = if train_seconds_this_run > 0.0 {
+        trained_rows_this_run as f64 / train_seconds_this_run
+    } else {
+        (state.train_rows * state.epochs_done as u64) as f64 / state.train_seconds.max(1e-9)
+    };
+    Ok(Trained {
+        network: Network::from_saved(&state.best),
+        checkpoint: state,
+        passes,
+        samples_per_second,
+    })
+}
+
+/// Applies `prepare` and checks the values the network will see.
+fn prepare_checked(ctx: &TrainContext<'_>, loss: Loss, chunk: &Chunk) -> Result<Mat<f64>> {
+    let u = (ctx.prepare)(chunk.features.as_ref());
+    for j in 0..u.ncols() {
+        let col = u.col(j);
+        let bad = |v: f64| !v.is_finite() || (loss == Loss::Bce && !(0.0..=1.0).contains(&v));
+        if col.iter().any(|&v| bad(v)) {
+            let i = (0..u.nrows()).find(|&i| bad(col[i])).expect("found above");
+            let v = col[i];
+            let message = if v.is_finite() {
+                format!(
+                    "loss: bce needs inputs in [0, 1], found {v}; put `- scale: {{ method: minmax }}` before the autoencoder, or use loss: mse"
+                )
+            } else {
+                format!("the autoencoder's input is not finite ({v})")
+            };
+            return Err(Error::data(message)
+                .at_row(chunk.row_index(i) + 1)
+                .at_column(&ctx.input_names[j]));
+        }
+    }
+    Ok(u)
+}
+
+/// One epoch's shuffle buffer and batch.
+struct Epoch {
+    width: usize,
+    batch_size: usize,
+    capacity: usize,
+    /// Row-major rows waiting in the shuffle buffer.
+    buffer: Vec<f32>,
+    buffered: usize,
+    batch: Mat<f32>,
+    filled: usize,
+    noisy: Mat<f32>,
+    shuffle_rng: Rng,
+    noise_rng: Rng,
+    gaussian_std: f32,
+    dropout: f32,
+    ws: Workspace<f32>,
+    grads: Vec<super::layer::Grad<f32>>,
+    par: Par,
+    epoch: usize,
+    batches: u64,
+    rows: u64,
+    loss_sum: f64,
+    row: Vec<f32>,
+}
+
+impl Epoch {
+    fn new(params: &AutoencoderParams, net: &Network<f32>, epoch: usize) -> Epoch {
+        let width = net.inputs();
+        let batch_size = params.batch_size.0;
+        let noise = params.noise.as_ref();
+        let widest = net.widths().into_iter().max().unwrap_or(1);
+        Epoch {
+            width,
+            batch_size,
+            capacity: params.shuffle_buffer.0,
+            buffer: Vec::new(),
+            buffered: 0,
+            batch: Mat::zeros(batch_size, width),
+            filled: 0,
+            noisy: Mat::zeros(0, 0),
+            shuffle_rng: rng(params.seed, epoch, 1),
+            noise_rng: rng(params.seed, epoch, 2),
+            gaussian_std: noise.and_then(|n| n.gaussian_std).unwrap_or(0.0) as f32,
+            dropout: noise.and_then(|n| n.dropout).unwrap_or(0.0) as f32,
+            ws: Workspace::default(),
+            grads: net.zero_grads(),
+            par: parallelism(batch_size, widest),
+            epoch,
+            batches: 0,
+            rows: 0,
+            loss_sum: 0.0,
+            row: vec![0.0; width],
+        }
+    }
+
+    /// Row `i` of `u` enters the shuffle buffer; once it is full, each new row swaps
+    /// out a uniformly chosen one into the batch.
+    fn push_row(
+        &mut self,
+        u: MatRef<'_, f64>,
+        i: usize,
+        net: &mut Network<f32>,
+        opt: &mut Optimizer,
+    ) -> Result<()> {
+        for j in 0..self.width {
+            self.row[j] = u[(i, j)] as f32;
+        }
+        if self.buffered < self.capacity {
+            self.buffer.extend_from_slice(&self.row);
+            self.buffered += 1;
+            return Ok(());
+        }
+        let k = (self.shuffle_rng.next_u64() % self.capacity as u64) as usize;
+        let w = self.width;
+        let slot = &mut self.buffer[k * w..(k + 1) * w];
+        slot.swap_with_slice(&mut self.row);
+        let out = std::mem::take(&mut self.row);
+        self.add_to_batch(&out, net, opt)?;
+        self.row = out;
+        Ok(())
+    }
+
+    /// Drains the buffer in random order and trains on the last, possibly short, batch
+    /// (as PyTorch's DataLoader without drop_last).
+    fn finish(&mut self, net: &mut Network<f32>, opt: &mut Optimizer) -> Result<()> {
+        let w = self.width;
+        let mut order: Vec<usize> = (0..self.buffered).collect();
+        for i in (1..order.len()).rev() {
+            let j = (self.shuffle_rng.next_u64() % (i as u64 + 1)) as usize;
+            order.swap(i, j);
+        }
+        let buffer = std::mem::take(&mut self.buffer);
+        for k in order {
+            self.add_to_batch(&buffer[k * w..(k + 1) * w], net, opt)?;
+        }
+        if self.filled > 0 {
+            let n = self.filled;
+            let rows = self.batch.as_ref().subrows(0, n).to_owned();
+            self.step(rows.as_ref(), net, opt)?;
+            self.filled = 0;
+        }
+        Ok(())
+    }
+
+    fn add_to_batch(
+        &mut self,
+        row: &[f32],
+        net: &mut Network<f32>,
+        opt: &mut Optimizer,
+    ) -> Result<()> {
+        let r = self.filled;
+        for (j, &v) in row.iter().enumerate() {
+            self.batch[(r, j)] = v;
+        }
+        self.filled += 1;
+        if self.filled == self.batch_size {
+            let batch = std::mem::replace(&mut self.batch, Mat::zeros(0, 0));
+            let result = self.step(batch.as_ref(), net, opt);
+            self.batch = batch;
+            self.filled = 0;
+            result?;
+        }
+        Ok(())
+    }
+
+    fn step(
+        &mut self,
+        target: MatRef<'_, f32>,
+        net: &mut Network<f32>,
+        opt: &mut Optimizer,
+    ) -> Result<()> {
+        let n = target.nrows();
+        let input = if self.gaussian_std > 0.0 || self.dropout > 0.0 {
+            self.corrupt(target);
+            self.noisy.as_ref()
+        } else {
+            target
+        };
+        let loss = net.gradients(input, target, &mut self.ws, &mut self.grads, self.par);
+        self.batches += 1;
+        if !loss.is_finite() {
+            return Err(Error::Numeric(format!(
+                "training diverged: the loss became {loss} at epoch {}, batch {}; the checkpoint keeps the last good epoch ({}); lower optimizer.learning_rate",
+                self.epoch,
+                self.batches,
+                self.epoch - 1
+            )));
+        }
+        opt.step(net, &self.grads);
+        self.rows += n as u64;
+        self.loss_sum += loss * n as f64;
+        Ok(())
+    }
+
+    /// The denoising input: Gaussian noise added, or inverted dropout (survivors scaled by
+    /// 1 / (1 − p), as Keras and PyTorch).
+    fn corrupt(&mut self, clean: MatRef<'_, f32>) {
+        let (n, w) = (clean.nrows(), clean.ncols());
+        if self.noisy.nrows() != n || self.noisy.ncols() != w {
+            self.noisy = Mat::zeros(n, w);
+        }
+        if self.gaussian_std > 0.0 {
+            let mut normals = vec![0.0f64; n * w];
+            self.noise_rng.fill_normal(&mut normals);
+            let s = self.gaussian_std as f64;
+            for j in 0..w {
+                for i in 0..n {
+                    self.noisy[(i, j)] = clean[(i, j)] + (s * normals[j * n + i]) as f32;
+                }
+            }
+        } else {
+            let p = self.dropout as f64;
+            let keep = (1.0 / (1.0 - p)) as f32;
+            for j in 0..w {
+                for i in 0..n {
+                    let drop = self.noise_rng.uniform() <= p;
+                    self.noisy[(i, j)] = if drop { 0.0 } else { clean[(i, j)] * keep };
+                }
+            }
+        }
+    }
+}
+
+/// Mean loss over the validation rows, with the current weights, in file order.
+fn evaluate_split(
+    ctx: &TrainContext<'_>,
+    net: &Network<f32>,
+    fraction: f64,
+    label: &str,
+) -> Result<(f64, crate::runner::PassStats)> {
+    let w = net.inputs();
+    let par = parallelism(EVAL_ROWS, net.widths().into_iter().max().unwrap_or(1));
+    let mut pending: Vec<f32> = Vec::new();
+    let (mut sum, mut rows) = (0.0f64, 0u64);
+    let mut flush = |pending: &mut Vec<f32>| {
+        let n = pending.len() / w;
+        if n == 0 {
+            return;
+        }
+        let x = Mat::from_fn(n, w, |i, j| pending[i * w + j]);
+        let y = net.run(x.as_ref(), 0..net.layers.len(), par);
+        sum += net.loss_of(y.as_ref(), x.as_ref()) * n as f64;
+        rows += n as u64;
+        pending.clear();
+    };
+    let stats = stream(ctx.dataset, &ctx.spec, label, ctx.quiet, |chunk| {
+        let u = prepare_checked(ctx, net.loss, chunk)?;
+        for i in 0..u.nrows() {
+            if is_validation(chunk.row_index(i), fraction) {
+                pending.extend((0..w).map(|j| u[(i, j)] as f32));
+                if pending.len() / w == EVAL_ROWS {
+                    flush(&mut pending);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    flush(&mut pending);
+    Ok((sum / rows.max(1) as f64, stats))
+}
+
+/// Encodes rows (f64 in, f64 out) with the f32 network.
+pub fn encode_rows(net: &Network<f32>, u: MatRef<'_, f64>) -> (Mat<f64>, Mat<f32>) {
+    let x = Mat::from_fn(u.nrows(), u.ncols(), |i, j| u[(i, j)] as f32);
+    let par = parallelism(u.nrows(), net.widths().into_iter().max().unwrap_or(1));
+    let z = net.encode(x.as_ref(), par);
+    (
+        Mat::from_fn(z.nrows(), z.ncols(), |i, j| z[(i, j)] as f64),
+        z,
+    )
+}
+
+/// Decodes codes (f64 in, f64 out).
+pub fn decode_rows(net: &Network<f32>, z: MatRef<'_, f64>) -> Mat<f64> {
+    let x = Mat::from_fn(z.nrows(), z.ncols(), |i, j| z[(i, j)] as f32);
+    let par = parallelism(z.nrows(), net.widths().into_iter().max().unwrap_or(1));
+    let y = net.decode(x.as_ref(), par);
+    Mat::from_fn(y.nrows(), y.ncols(), |i, j| y[(i, j)] as f64)
+}
+
+/// Per-row squared reconstruction error ‖u − decode(encode(u))‖², from the f32 codes.
+pub fn row_errors(net: &Network<f32>, u: MatRef<'_, f64>, z: MatRef<'_, f32>) -> Vec<f64> {
+    let par = parallelism(u.nrows(), net.widths().into_iter().max().unwrap_or(1));
+    let y = net.decode(z, par);
+    (0..u.nrows())
+        .map(|i| {
+            (0..u.ncols())
+                .map(|j| {
+                    let d = u[(i, j)] - y[(i, j)] as f64;
+                    d * d
+                })
+                .sum()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_split_holds_out_about_the_fraction() {
+        let held = (0..100_000u64).filter(|&r| is_validation(r, 0.1)).count();
+        assert!((9_500..10_500).contains(&held), "{held}");
+        assert_eq!((0..1000u64).filter(|&r| is_validation(r, 0.0)).count(), 0);
+    }
+}
