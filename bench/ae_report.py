@@ -87,7 +87,8 @@ def collect(res, name, kind):
             label=f"PyTorch {j.get('versions', {}).get('torch', '')}, in memory"
             + (", DataLoader" if j.get("loader") == "dataloader" else ""),
             n=j.get("n_samples"),
-            epochs=[e.get("train_loss") for e in j.get("epochs", [])],
+            # dimred's train_loss weighs each batch by its rows; so does train_loss_weighted
+            epochs=[e.get("train_loss_weighted", e.get("train_loss")) for e in j.get("epochs", [])],
             sps=j.get("samples_per_second"),
             train_seconds=j.get("train_seconds"),
             load_seconds=j.get("load_seconds"),
@@ -180,7 +181,8 @@ def main():
         "number, epochs x rows / training seconds (PyTorch: the training loop over rows already "
         "in memory; dimred: `autoencoder.samples_per_second` in report.json, training while "
         "streaming the file). samples/s (wall) = epochs x rows / wall s. final train loss: the "
-        "mean of the last epoch's batch losses (MSE per pixel). other load: cores kept busy by "
+        "last epoch's mean of the batch losses (MSE per pixel), each batch weighted by its rows "
+        "(dimred's `train_loss`; PyTorch's `train_loss_weighted`). other load: cores kept busy by "
         "other processes during the run, on average (the machine's busy CPU time from /proc/stat "
         "minus the contender's user + sys time); it should be ~0."
     )
@@ -211,7 +213,7 @@ def main():
     if t and d and t.get("epochs") and d.get("epochs"):
         n = max(len(t["epochs"]), len(d["epochs"]))
         cell = lambda xs, i: fmt_loss(xs[i]) if i < len(xs) else ""
-        notes.append("- train loss per epoch (mean of batch losses):")
+        notes.append("- train loss per epoch (mean of the batch losses, weighted by batch rows):")
         notes.append("")
         notes.append("  | epoch | PyTorch | dimred |")
         notes.append("  | ---: | ---: | ---: |")
