@@ -109,6 +109,7 @@ def collect(res, name, kind):
             recon=ae.get("reconstruction_error"),
             inner_rss=r.get("peak_rss_bytes"),
             seconds_total=r.get("seconds_total"),
+            passes=r.get("passes") or [],
             rows_read=r.get("rows_read"),
         )
     return c
@@ -244,6 +245,18 @@ def main():
                 f"training {c['train_seconds'] or float('nan'):.2f} s of "
                 f"seconds_total {c.get('seconds_total') or float('nan'):.2f}; train_rows {c.get('n')}"
             )
+            if c["passes"]:
+                # the epochs' passes are summed: one line per kind of pass
+                kinds = {}
+                for q in c["passes"]:
+                    k = "epoch" if str(q.get("name", "")).startswith("epoch ") else q.get("name")
+                    kinds[k] = kinds.get(k, 0.0) + (q.get("seconds") or 0.0)
+                notes.append(
+                    "  - passes over the file: "
+                    + ", ".join(f"{k} {v:.2f} s" for k, v in kinds.items())
+                    + " (epoch: the streaming part of each epoch, summed; training ends after "
+                    "the stream with the rows left in the shuffle buffer)"
+                )
             if c.get("n") not in (None, c["rows"]):
                 notes.append(f"- WARNING: {name} trained on {c.get('n')} rows, expected {c['rows']}")
     a, b = got.get("dimred_ae_buf16k"), got.get("dimred_ae_4x_buf16k")
