@@ -85,7 +85,8 @@ def collect(res, name, kind):
         j = last_json_line(os.path.join(res, name + ".out")) or {}
         c.update(
             label=f"PyTorch {j.get('versions', {}).get('torch', '')}, in memory"
-            + (", DataLoader" if j.get("loader") == "dataloader" else ""),
+            + (", DataLoader" if j.get("loader") == "dataloader" else "")
+            + (f", OMP_WAIT_POLICY={j['omp_wait_policy']}" if j.get("omp_wait_policy") else ""),
             n=j.get("n_samples"),
             # dimred's train_loss weighs each batch by its rows; so does train_loss_weighted
             epochs=[e.get("train_loss_weighted", e.get("train_loss")) for e in j.get("epochs", [])],

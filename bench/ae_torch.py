@@ -133,6 +133,7 @@ def main(argv=None):
         "learning_rate": a.lr,
         "loader": a.loader,
         "threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "interop_threads": torch.get_num_interop_threads(),
         "load_seconds": load_seconds,
         "train_seconds": train_seconds,
