@@ -1,3 +1,4 @@
+mod autoencoder;
 mod bad_input;
 mod chunking;
 mod commands;

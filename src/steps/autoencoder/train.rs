@@ -165,6 +165,11 @@ pub fn train(
             }
         }
     };
+    let epochs = params.epochs.0;
+    if state.stopped.as_deref() == Some("epochs") && state.epochs_done < epochs {
+        // Resumed with more epochs than the finished run had: go on training.
+        state.stopped = None;
+    }
     let mut network = Network::<f32>::from_saved(&state.network);
     if network.inputs() != inputs {
         return Err(Error::config(format!(
@@ -173,7 +178,6 @@ pub fn train(
             network.inputs()
         )));
     }
-    let epochs = params.epochs.0;
     let mut passes = Vec::new();
     let mut trained_rows_this_run = 0u64;
     let mut train_seconds_this_run = 0.0;
@@ -198,8 +202,15 @@ pub fn train(
             Ok(())
         })?;
         run.finish(&mut network, &mut state.optimizer)?;
+        // The pass includes the steps taken on the rows left in the shuffle buffer.
         let train_seconds = started.elapsed().as_secs_f64();
-        passes.push(stats.report(&label));
+        passes.push(
+            crate::runner::PassStats {
+                seconds: train_seconds,
+                ..stats
+            }
+            .report(&label),
+        );
         if run.rows == 0 {
             return Err(Error::data(format!(
                 "input {} has no rows to train on{}",
@@ -438,11 +449,14 @@ impl Epoch {
         let loss = net.gradients(input, target, &mut self.ws, &mut self.grads, self.par);
         self.batches += 1;
         if !loss.is_finite() {
+            let kept = if self.epoch > 1 {
+                format!("the checkpoint keeps epoch {}", self.epoch - 1)
+            } else {
+                "no epoch had completed, so there is no checkpoint".to_string()
+            };
             return Err(Error::Numeric(format!(
-                "training diverged: the loss became {loss} at epoch {}, batch {}; the checkpoint keeps the last good epoch ({}); lower optimizer.learning_rate",
-                self.epoch,
-                self.batches,
-                self.epoch - 1
+                "training diverged: the loss became {loss} at epoch {}, batch {}; {kept}; lower optimizer.learning_rate",
+                self.epoch, self.batches
             )));
         }
         opt.step(net, &self.grads);
