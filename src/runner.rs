@@ -437,7 +437,9 @@ fn train_autoencoder(
     } else {
         None
     };
-    let prepare = |x: MatRef<'_, f64>| chain.autoencoder_input(x, &mut Mat::zeros(0, 0));
+    let prepare = |x: MatRef<'_, f64>, out: &mut Mat<f64>, scratch: &mut Mat<f64>| {
+        chain.autoencoder_input_into(x, out, scratch)
+    };
     let ctx = TrainContext {
         dataset: &plan.dataset,
         spec: spec.clone(),
