@@ -17,6 +17,8 @@ use crate::config::{MissingPolicy, NComponents, PcaSolver, Plan, RawPipeline, Sc
 use crate::error::{Error, Result};
 use crate::model::{FORMAT, Model};
 use crate::progress::Progress;
+use crate::report::collect::{Collector, output_passthrough, report_paths, write_report_files};
+use crate::report::sample::Loadings;
 use crate::report::{
     ErrorStats, InputReport, PassReport, PcaReport, Report, peak_rss_bytes, table,
 };
@@ -27,7 +29,7 @@ use crate::stats::{ColumnStats, MomentsAccumulator};
 use crate::steps::pca::incremental::IncrementalPca;
 use crate::steps::pca::randomized;
 use crate::steps::pca::tsqr::Tsqr;
-use crate::steps::pca::{Pca, exact, inverse, project_with};
+use crate::steps::pca::{Pca, exact, inverse, project, project_with};
 use crate::steps::scale::Scaler;
 
 /// Chunks in flight between two threads. Two keeps both sides busy; more only costs memory.
@@ -166,28 +168,37 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
     let with_error = plan.raw.output.reconstruction_error;
     let mut errors = ErrorStats::new();
     let mut rows_written = 0;
+    let mut collector = Collector::new(&plan);
+    let scale = scaler.scale.as_deref();
     if plan.raw.output.reduced {
-        let spec = plan.read_spec(missing, true);
-        let scale = scaler.scale.as_deref();
+        let mut spec = plan.read_spec(missing, true);
+        spec.passthrough.extend(plan.report.read_columns());
         let mut scratch = Mat::zeros(0, 0);
         let k = pca.n_components();
-        let (out_stats, rows) = write_mapped(
+        let (out_stats, rows) = write_chunks(
             &plan.dataset,
             &spec,
             reduced_names(&pca, with_error),
             &reduced_path,
             quiet,
-            |x| {
+            plan.passthrough.len(),
+            |chunk| {
+                let x = chunk.features.as_ref();
                 let z = project_with(x, &mean, scale, &pca, with_error, &mut scratch);
                 if with_error {
                     errors.push(z.col(k).iter().copied());
                 }
+                collector.push(chunk, scratch.as_ref(), z.as_ref(), k)?;
                 Ok(z)
             },
         )?;
         rows_written = rows;
         passes.push(out_stats.report("transform"));
     }
+    let collected = collector.finish(
+        &|x| inverse(project(x, &mean, scale, &pca).as_ref(), &mean, scale, &pca),
+        Some(Loadings::top(pca.components.as_ref(), &plan.feature_names)),
+    );
 
     let model = Model {
         format: FORMAT.into(),
@@ -259,13 +270,16 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
         seconds_total: started.elapsed().as_secs_f64(),
         peak_rss_bytes: peak_rss_bytes(),
         reconstruction_error: (with_error && rows_written > 0).then(|| errors.summary()),
+        evaluation: collected.evaluation,
         outputs: [&reduced_path, &model_path, &report_path]
-            .iter()
-            .filter(|p| plan.raw.output.reduced || **p != &reduced_path)
+            .into_iter()
+            .chain(&report_paths(&plan.output_dir))
+            .filter(|p| plan.raw.output.reduced || *p != &reduced_path)
             .map(|p| p.display().to_string())
             .collect(),
     };
     write_atomic(&report_path, &report.to_json())?;
+    write_report_files(&plan.output_dir, &report, &collected.sample)?;
     let table = table::render(&report);
     Ok(RunOutcome { report, table })
 }
@@ -587,6 +601,24 @@ pub fn write_mapped(
     quiet: bool,
     mut map: impl FnMut(MatRef<'_, f64>) -> Result<Mat<f64>>,
 ) -> Result<(PassStats, u64)> {
+    let written = spec.passthrough.len();
+    write_chunks(dataset, spec, names, target, quiet, written, |chunk| {
+        map(chunk.features.as_ref())
+    })
+}
+
+/// As `write_mapped`, with the whole chunk given to `map`; only the first `written`
+/// passthrough columns go to the file (columns after them are read for the report only).
+#[allow(clippy::too_many_arguments)]
+pub fn write_chunks(
+    dataset: &Dataset,
+    spec: &ReadSpec,
+    names: Vec<String>,
+    target: &Path,
+    quiet: bool,
+    written: usize,
+    mut map: impl FnMut(&Chunk) -> Result<Mat<f64>>,
+) -> Result<(PassStats, u64)> {
     let (tx, rx) = bounded::<(Option<RecordBatch>, Mat<f64>)>(CHANNEL_CHUNKS);
     let sink = ParquetSink::new(target, names);
     std::thread::scope(|s| {
@@ -598,8 +630,8 @@ pub fn write_mapped(
             Ok(sink)
         });
         let pass = stream(dataset, spec, "transform", quiet, |chunk| {
-            let out = map(chunk.features.as_ref())?;
-            tx.send((chunk.passthrough.clone(), out))
+            let out = map(chunk)?;
+            tx.send((output_passthrough(chunk, written), out))
                 .map_err(|_| Error::data("the output writer stopped"))
         });
         drop(tx);

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use regex::Regex;
 
+use super::report::ReportPlan;
 use super::{
     FeatureSelector, MissingPolicy, NComponents, PcaParams, PcaSolver, RawPipeline, RawStep,
     ScaleMethod,
@@ -27,6 +28,8 @@ pub struct Plan {
     pub scale: ScaleMethod,
     pub pca: PcaParams,
     pub output_dir: PathBuf,
+    /// The `report:` section, checked against the columns.
+    pub report: ReportPlan,
 }
 
 impl Plan {
@@ -92,6 +95,14 @@ impl Plan {
                 ));
             }
         }
+        let report = ReportPlan::resolve(
+            &raw.report,
+            &dataset,
+            &features,
+            &passthrough,
+            raw.output.reduced,
+            &mut problems,
+        );
         if dataset.total_rows == Some(0) {
             return Err(Error::data(format!("input {} has no rows", dataset.path)));
         }
@@ -112,6 +123,7 @@ impl Plan {
             feature_names,
             passthrough,
             dataset,
+            report,
             raw,
         })
     }
