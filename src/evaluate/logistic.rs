@@ -11,8 +11,14 @@ use faer::{Mat, MatRef};
 
 pub const C: f64 = 1.0;
 const MEMORY: usize = 10;
-const MAX_ITER: usize = 2000;
-const GRADIENT_TOL: f64 = 1e-9;
+const MAX_ITER: usize = 1000;
+/// Stop when max |∂f| falls below this (scikit-learn: 1e-4)…
+const GRADIENT_TOL: f64 = 1e-8;
+/// …or when an iteration lowers f by less than this, relatively (SciPy's L-BFGS-B
+/// default `ftol` is 2.2e-9)…
+const F_TOL: f64 = 1e-12;
+/// …or when the line search cannot lower f at all (halvings of the step).
+const MAX_HALVINGS: usize = 40;
 
 /// A fitted model: `rows` weight vectors (1 for two classes, K for more) with intercepts.
 #[derive(Debug, Clone)]
@@ -49,12 +55,23 @@ fn objective(x: MatRef<'_, f64>, y: &[usize], rows: usize, theta: &[f64]) -> (f6
     let (n, p) = (x.nrows(), x.ncols());
     let w = Mat::from_fn(rows, p, |r, j| theta[r * (p + 1) + j]);
     let b: Vec<f64> = (0..rows).map(|r| theta[r * (p + 1) + p]).collect();
-    let mut z = scores(x, w.as_ref(), &b);
+    let z = scores(x, w.as_ref(), &b);
+    // row-major copy of the scores: the per-row loss works on plain slices
+    let mut dz = vec![0.0; n * rows];
+    for r in 0..rows {
+        let col = z
+            .col(r)
+            .try_as_col_major()
+            .expect("owned column")
+            .as_slice();
+        for (i, v) in col.iter().enumerate() {
+            dz[i * rows + r] = *v;
+        }
+    }
     let mut loss = 0.0;
-    // z becomes dloss/dz in place
-    for i in 0..n {
+    for (i, zi) in dz.chunks_exact_mut(rows).enumerate() {
         if rows == 1 {
-            let s = z[(i, 0)];
+            let s = zi[0];
             let t = if y[i] == 1 { 1.0 } else { 0.0 };
             // log(1 + e^s) − t s, stably
             loss += s.max(0.0) + (-s.abs()).exp().ln_1p() - t * s;
@@ -64,24 +81,25 @@ fn objective(x: MatRef<'_, f64>, y: &[usize], rows: usize, theta: &[f64]) -> (f6
                 let e = s.exp();
                 e / (1.0 + e)
             };
-            z[(i, 0)] = sigma - t;
+            zi[0] = sigma - t;
         } else {
-            let max = (0..rows).fold(f64::NEG_INFINITY, |m, r| m.max(z[(i, r)]));
-            let sum: f64 = (0..rows).map(|r| (z[(i, r)] - max).exp()).sum();
+            let max = zi.iter().fold(f64::NEG_INFINITY, |m, v| m.max(*v));
+            let sum: f64 = zi.iter().map(|v| (v - max).exp()).sum();
             let lse = max + sum.ln();
-            loss += lse - z[(i, y[i])];
-            for r in 0..rows {
-                let prob = (z[(i, r)] - lse).exp();
-                z[(i, r)] = prob - if r == y[i] { 1.0 } else { 0.0 };
+            loss += lse - zi[y[i]];
+            for v in zi.iter_mut() {
+                *v = (*v - lse).exp();
             }
+            zi[y[i]] -= 1.0;
         }
     }
     let nf = n as f64;
+    let dz_mat = Mat::from_fn(n, rows, |i, r| dz[i * rows + r]);
     let mut g = Mat::<f64>::zeros(rows, p);
     faer::linalg::matmul::matmul(
         g.as_mut(),
         faer::Accum::Replace,
-        z.transpose(),
+        dz_mat.transpose(),
         x,
         1.0 / nf,
         faer::Par::Seq,
@@ -91,11 +109,11 @@ fn objective(x: MatRef<'_, f64>, y: &[usize], rows: usize, theta: &[f64]) -> (f6
     let mut penalty = 0.0;
     for r in 0..rows {
         for j in 0..p {
-            let wj = w[(r, j)];
+            let wj = theta[r * (p + 1) + j];
             penalty += wj * wj;
             grad[r * (p + 1) + j] = g[(r, j)] + reg * wj;
         }
-        grad[r * (p + 1) + p] = z.col(r).iter().sum::<f64>() / nf;
+        grad[r * (p + 1) + p] = (0..n).map(|i| dz[i * rows + r]).sum::<f64>() / nf;
     }
     (loss / nf + 0.5 * reg * penalty, grad)
 }
@@ -152,18 +170,24 @@ pub fn fit(x: MatRef<'_, f64>, y: &[usize], n_classes: usize) -> Logistic {
             slope = dot(&g, &d);
         }
         let mut step = 1.0;
+        let mut halvings = 0;
         let (next, f_next, g_next) = loop {
             let trial: Vec<f64> = theta.iter().zip(&d).map(|(t, di)| t + step * di).collect();
             let (ft, gt) = objective(x, y, rows, &trial);
-            if ft <= f + 1e-4 * step * slope || step < 1e-12 {
+            if ft <= f + 1e-4 * step * slope {
                 break (trial, ft, gt);
+            }
+            halvings += 1;
+            if halvings > MAX_HALVINGS {
+                // no lower point along d: f is at its minimum to rounding
+                break (theta.clone(), f, g.clone());
             }
             step *= 0.5;
         };
         let s: Vec<f64> = next.iter().zip(&theta).map(|(a, b)| a - b).collect();
         let yv: Vec<f64> = g_next.iter().zip(&g).map(|(a, b)| a - b).collect();
         let sy = dot(&s, &yv);
-        let converged = (f - f_next).abs() <= 1e-16 * f.abs().max(1.0) && step < 1e-12;
+        let converged = f - f_next <= F_TOL * f.abs().max(1.0);
         theta = next;
         f = f_next;
         g = g_next;
