@@ -100,7 +100,6 @@ impl Plan {
             &dataset,
             &features,
             &passthrough,
-            raw.output.reduced,
             &mut problems,
         );
         if dataset.total_rows == Some(0) {

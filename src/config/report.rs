@@ -92,12 +92,12 @@ pub struct ReportPlan {
 
 impl ReportPlan {
     /// Checks the section; `features` and `passthrough` are dataset column indices.
+    /// (Without the output pass there is no sample: the evaluation then says so.)
     pub fn resolve(
         raw: &RawReport,
         dataset: &Dataset,
         features: &[usize],
         passthrough: &[usize],
-        reduced: bool,
         problems: &mut Vec<String>,
     ) -> ReportPlan {
         let mut plan = ReportPlan {
@@ -147,12 +147,6 @@ impl ReportPlan {
             }
             if ev.k == 0 {
                 problems.push("report.evaluate.k: must be at least 1".into());
-            }
-            if !reduced {
-                problems.push(
-                    "report.evaluate: needs the output pass (output.reduced: true), which draws the sample"
-                        .into(),
-                );
             }
         }
         if raw.sample_rows < 2 {

@@ -57,6 +57,24 @@ pub struct Score {
     pub test_accuracy: f64,
 }
 
+impl EvaluationReport {
+    /// An evaluation that could not run, saying why.
+    pub fn skipped(options: &RawEvaluate, why: &str) -> EvaluationReport {
+        EvaluationReport {
+            label: options.label.clone(),
+            test_fraction: options.test_fraction,
+            seed: options.seed,
+            k_neighbors: options.k,
+            sample_rows: 0,
+            train_rows: 0,
+            test_rows: 0,
+            classes: Vec::new(),
+            scores: Vec::new(),
+            note: Some(why.to_string()),
+        }
+    }
+}
+
 /// Sorted distinct labels: numeric order when all parse as numbers, else text order.
 pub fn classes(labels: &[String]) -> Vec<String> {
     let mut distinct: Vec<String> = labels.to_vec();

@@ -132,7 +132,11 @@ impl Collector {
         sample.loadings = loadings;
         let evaluation = match (&self.evaluate, self.pushed) {
             (Some(options), true) => Some(evaluate(&rows, options)),
-            _ => None,
+            (Some(options), false) => Some(EvaluationReport::skipped(
+                options,
+                "no output pass (output.reduced: false), so no sample to train and test on",
+            )),
+            (None, _) => None,
         };
         Collected { sample, evaluation }
     }

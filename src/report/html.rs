@@ -270,7 +270,8 @@ fn scatter_section(out: &mut String, report: &Report, sample: Option<&ReportSamp
         .or(report.autoencoder.as_ref().map(|a| a.latent))
         .unwrap_or(0);
     match sample {
-        None => note(
+        None => note(out, "no sample was saved with this report"),
+        Some(s) if s.rows_seen == 0 => note(
             out,
             "no sample was drawn (the output pass did not run: output.reduced is false)",
         ),
@@ -308,7 +309,12 @@ fn scatter_section(out: &mut String, report: &Report, sample: Option<&ReportSamp
                 thousands(s.rows_seen),
                 by.map_or(String::new(), |c| format!(", coloured by '{}'", escape(c)))
             );
-            out.push_str(&plots::scatter(&points, &classes, &class_of));
+            out.push_str(&plots::scatter(
+                &points,
+                &classes,
+                &class_of,
+                by.unwrap_or(""),
+            ));
         }
     }
     out.push_str("</section>\n");
@@ -351,6 +357,17 @@ fn structure_section(out: &mut String, report: &Report, sample: Option<&ReportSa
 fn evaluation_section(out: &mut String, report: &Report) {
     let Some(ev) = &report.evaluation else { return };
     out.push_str("<section id=\"evaluation\">\n<h2>Downstream classifiers</h2>\n");
+    if ev.scores.is_empty() {
+        note(
+            out,
+            &format!(
+                "no classifier check: {}",
+                ev.note.as_deref().unwrap_or("no scores")
+            ),
+        );
+        out.push_str("</section>\n");
+        return;
+    }
     let _ = writeln!(
         out,
         "<p>Label '{}' ({} classes) on {} sampled rows: {} to train, {} to test (test fraction {}, \
@@ -481,7 +498,7 @@ mod tests {
         let mut report = autoencoder_report();
         report.autoencoder.as_mut().unwrap().epochs.clear();
         let html = render(&report, None);
-        assert!(html.contains("no sample was drawn"));
+        assert!(html.contains("no sample was saved"));
         assert!(html.contains("no epochs were recorded"));
     }
 

@@ -156,20 +156,30 @@ pub fn cumulative(cumulative: &[f64], k: usize) -> String {
             .label_style((FONT, TEXT))
             .axis_desc_style((FONT, TEXT))
             .draw()?;
-        for (mark, colour) in [(0.9, GREY), (0.95, PALETTE[2]), (0.99, PALETTE[3])] {
+        let marks = [(0.9, GREY), (0.95, PALETTE[2]), (0.99, PALETTE[3])];
+        for (mark, colour) in marks {
             chart.draw_series(std::iter::once(PathElement::new(
                 vec![(0.5, mark), (n as f64 + 0.5, mark)],
                 colour.stroke_width(1),
             )))?;
+        }
+        // the marks' legend, in the empty lower right of the plot
+        let (lx, ldx) = (n as f64 * 0.62 + 0.5, n as f64 * 0.07);
+        for (i, (mark, colour)) in marks.iter().rev().enumerate() {
+            let y = 0.42 - 0.08 * i as f64;
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(lx, y), (lx + ldx, y)],
+                colour.stroke_width(2),
+            )))?;
             chart.draw_series(std::iter::once(Text::new(
-                format!("{:.0}%", mark * 100.0),
-                (0.6, mark),
+                format!("{:.0}% of variance", mark * 100.0),
+                (lx + ldx * 1.3, y),
                 (FONT, 13)
                     .into_font()
-                    .color(&colour)
+                    .color(&BLACK)
                     .pos(plotters::style::text_anchor::Pos::new(
                         plotters::style::text_anchor::HPos::Left,
-                        plotters::style::text_anchor::VPos::Bottom,
+                        plotters::style::text_anchor::VPos::Center,
                     )),
             )))?;
         }
@@ -213,7 +223,12 @@ fn class_colour(i: usize) -> RGBColor {
 
 /// The first two reduced coordinates of the sample, coloured by class when given
 /// (`classes` sorted; `class_of[i]` indexes it). The legend sits beside the plot.
-pub fn scatter(points: &[(f64, f64)], classes: &[String], class_of: &[Option<usize>]) -> String {
+pub fn scatter(
+    points: &[(f64, f64)],
+    classes: &[String],
+    class_of: &[Option<usize>],
+    legend_title: &str,
+) -> String {
     let values: Vec<[f64; 2]> = points.iter().map(|p| [p.0, p.1]).collect();
     let legend_width = if classes.is_empty() { 0 } else { 150 };
     svg("scatter", (760, 520), &values, |root| {
@@ -254,6 +269,11 @@ pub fn scatter(points: &[(f64, f64)], classes: &[String], class_of: &[Option<usi
             Circle::new(*p, radius, colour.mix(0.7).filled())
         }))?;
         if !classes.is_empty() {
+            legend.draw(&Text::new(
+                truncate(legend_title, 18),
+                (8, 30),
+                (FONT, TEXT).into_font().style(FontStyle::Bold),
+            ))?;
             let shown = classes.len().min(PALETTE.len());
             for (i, name) in classes.iter().take(shown).enumerate() {
                 let y = 60 + 24 * i as i32;
@@ -509,7 +529,7 @@ pub fn loss_curves(epochs: &[crate::report::EpochReport], best: usize) -> String
 pub fn image_grid(images: &ImageRows) -> String {
     let [h, w] = images.shape;
     let count = images.original.len();
-    let pixel = (64 / h.max(w)).max(2) as i32;
+    let pixel = (96 / h.max(w)).max(2) as i32;
     let (iw, ih) = (w as i32 * pixel, h as i32 * pixel);
     let left = 130;
     let gap = 10;
