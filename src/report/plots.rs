@@ -108,7 +108,17 @@ pub fn scree(ratio: &[f64], log: bool) -> String {
             .build_cartesian_2d(0.4f64..k as f64 + 0.6, y0..y1)?;
         let y_label = |v: &f64| {
             if log {
-                format!("{:.0e}", 10f64.powf(*v))
+                // label the powers of ten only
+                if (v - v.round()).abs() < 1e-9 {
+                    let pct = 100.0 * 10f64.powf(v.round());
+                    if pct >= 1.0 {
+                        format!("{pct:.0}%")
+                    } else {
+                        format!("{pct}%")
+                    }
+                } else {
+                    String::new()
+                }
             } else {
                 format!("{:.0}%", v * 100.0)
             }
