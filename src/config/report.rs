@@ -124,7 +124,7 @@ impl ReportPlan {
                         && !label_type_ok(ty)
                     {
                         problems.push(format!(
-                            "{key}: column '{name}' is {ty}; a label must be integer, boolean or text"
+                            "{key}: column '{name}' is {ty}; a label must be a number, boolean or text"
                         ));
                     }
                     if !passthrough.contains(&c) && !plan.extra.contains(&c) {
@@ -179,10 +179,8 @@ impl ReportPlan {
     }
 }
 
-/// Parquet types a label may have (CSV columns are typed when read).
+/// Non-numeric Parquet types a label may have (numbers always may; CSV columns are typed
+/// when read).
 fn label_type_ok(ty: &str) -> bool {
-    let t = ty.to_ascii_lowercase();
-    ["int", "utf8", "string", "bool", "dictionary"]
-        .iter()
-        .any(|k| t.contains(k))
+    matches!(ty, "Utf8" | "LargeUtf8" | "Utf8View" | "Boolean")
 }
