@@ -3,6 +3,24 @@
 //! map into the saved `ReportSample` and the classifier evaluation; then
 //! `write_report_files` writes report_sample.json and report.html beside report.json, and
 //! `rerender` rebuilds report.html from those two files (`dimred report DIR`).
+//!
+//! A step other than PCA (the autoencoder) plugs in the same way as `runner::run` does:
+//!
+//! ```text
+//! let mut collector = Collector::new(&plan);
+//! let mut spec = plan.read_spec(missing, true);
+//! spec.passthrough.extend(plan.report.read_columns());      // label columns, read not written
+//! write_chunks(&plan.dataset, &spec, names, &path, quiet, plan.passthrough.len(), |chunk| {
+//!     let u = /* the step's input for chunk.features: (x − mean) / scale */;
+//!     let z = /* its reduced coordinates (n × k, extra columns allowed) */;
+//!     collector.push(chunk, u.as_ref(), z.as_ref(), k)?;
+//!     Ok(z)
+//! })?;
+//! let collected = collector.finish(&|x| /* decode(encode(x)), raw space */, None);
+//! let report = Report { evaluation: collected.evaluation, autoencoder: Some(history), .. };
+//! write_atomic(&report_json, &report.to_json())?;
+//! write_report_files(&plan.output_dir, &report, &collected.sample)?;
+//! ```
 
 use std::path::{Path, PathBuf};
 
