@@ -26,6 +26,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Apply a fitted model to new data, streaming.
     Transform(TransformArgs),
+    /// Re-render DIR/report.html from DIR/report.json and DIR/report_sample.json.
+    Report(ReportArgs),
     /// Stream a data file or folder and profile every column.
     Scan(ScanArgs),
     /// Write synthetic data with a known covariance spectrum (for tests and benchmarks).
@@ -76,6 +78,12 @@ pub struct TransformArgs {
     pub reconstruction_error: bool,
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The output folder of a `dimred run` (holding report.json and report_sample.json).
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -92,6 +92,11 @@ fn dispatch(command: Command) -> Result<()> {
             }
             Ok(())
         }
+        Command::Report(args) => {
+            let html = dimred::report::collect::rerender(&args.dir)?;
+            emit(&format!("wrote {}\n", html.display()));
+            Ok(())
+        }
         Command::Scan(args) => {
             if args.batch_rows == 0 {
                 return Err(Error::config("--batch-rows must be at least 1"));

@@ -55,6 +55,11 @@ impl Chain {
             *out = project_with(x, &self.shift, self.scale.as_deref(), pca, false, scratch);
             return;
         }
+        self.scaled_into(x, out);
+    }
+
+    /// `(x − shift) / scale` into `out`: the scaled features.
+    pub fn scaled_into(&self, x: MatRef<'_, f64>, out: &mut Mat<f64>) {
         let (n, p) = (x.nrows(), x.ncols());
         if out.nrows() != n || out.ncols() != p {
             *out = Mat::zeros(n, p);

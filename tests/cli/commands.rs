@@ -126,11 +126,24 @@ fn output_reduced_false_fits_without_the_output_pass() {
         .arg(format!("output.dir={}", out.display()))
         .assert()
         .success();
-    assert_eq!(files_in(&out), vec!["model.json", "report.json"]);
+    assert_eq!(
+        files_in(&out),
+        vec![
+            "model.json",
+            "report.html",
+            "report.json",
+            "report_sample.json"
+        ]
+    );
     let report = json(&out.join("report.json"));
     assert_eq!(report["passes"].as_array().unwrap().len(), 1);
     assert_eq!(report["rows_written"], 0);
-    assert_eq!(report["outputs"].as_array().unwrap().len(), 2);
+    assert_eq!(report["outputs"].as_array().unwrap().len(), 4);
+    // no output pass, no sample: the evaluation says why it has no scores
+    let note = report["evaluation"]["note"].as_str().unwrap();
+    assert!(note.contains("output.reduced"), "{note}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("no sample was drawn"));
 }
 
 #[test]

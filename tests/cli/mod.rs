@@ -6,5 +6,6 @@ mod common;
 mod memory;
 mod pipelines;
 mod reference;
+mod report;
 mod solvers;
 mod transform;

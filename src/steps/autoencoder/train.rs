@@ -32,7 +32,7 @@ pub const EVAL_ROWS: usize = 1024;
 
 /// Chunk features → autoencoder input, written into the first matrix (the second is
 /// scratch).
-pub type Prepare = dyn Fn(MatRef<'_, f64>, &mut Mat<f64>, &mut Mat<f64>);
+pub type Prepare<'a> = dyn Fn(MatRef<'_, f64>, &mut Mat<f64>, &mut Mat<f64>) + 'a;
 
 /// Where training reads from and how a chunk becomes autoencoder input.
 pub struct TrainContext<'a> {
@@ -41,7 +41,7 @@ pub struct TrainContext<'a> {
     pub quiet: bool,
     /// Chunk features → the autoencoder's input (scaled features, or PCA scores), written
     /// into the first buffer; the second is scratch.
-    pub prepare: &'a Prepare,
+    pub prepare: &'a Prepare<'a>,
     /// Names of the input's columns, for messages.
     pub input_names: Vec<String>,
     pub checkpoint: &'a Path,
