@@ -2,6 +2,7 @@
 //! decoded (projection), `batch_rows` rows at a time; numeric arrow arrays are copied
 //! into the chunk matrix as f64, nulls become NaN for the missing-value policy.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use arrow_array::types::{
     Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
     UInt32Type, UInt64Type,
 };
-use arrow_array::{Array, ArrowPrimitiveType, RecordBatch};
+use arrow_array::{Array, ArrowPrimitiveType, RecordBatch, RecordBatchReader};
 use arrow_schema::{DataType, Schema};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -88,6 +89,33 @@ pub(super) fn read(
         .with_batch_size(spec.batch_rows)
         .build()
         .map_err(|e| Error::data(format!("not a readable Parquet file: {e}")))?;
+    // Where each wanted column sits in the reader's batches, looked up once per file: by
+    // name per batch it was p² string comparisons per chunk (most of the time at 10,000
+    // columns).
+    let batch_schema = reader.schema();
+    let index: HashMap<&str, usize> = batch_schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.name().as_str(), i))
+        .collect();
+    let position = |c: usize| -> Result<usize> {
+        let name = &dataset.columns[c].name;
+        index
+            .get(name.as_str())
+            .copied()
+            .ok_or_else(|| Error::data("column is missing from this file").at_column(name))
+    };
+    let feature_at: Vec<usize> = spec
+        .features
+        .iter()
+        .map(|&c| position(c))
+        .collect::<Result<_>>()?;
+    let passthrough_at: Vec<usize> = spec
+        .passthrough
+        .iter()
+        .map(|&c| position(c))
+        .collect::<Result<_>>()?;
     let mut file_row: u64 = 0;
     for batch in reader {
         let batch = batch
@@ -95,13 +123,10 @@ pub(super) fn read(
         let n = batch.num_rows();
         let p = spec.features.len();
         let mut features = state.take_mat(n, p);
-        for (j, &c) in spec.features.iter().enumerate() {
+        for (j, (&c, &at)) in spec.features.iter().zip(&feature_at).enumerate() {
             let name = &dataset.columns[c].name;
-            let array = batch
-                .column_by_name(name)
-                .ok_or_else(|| Error::data("column is missing from this file").at_column(name))?;
             copy_numeric(
-                array.as_ref(),
+                batch.column(at).as_ref(),
                 features
                     .col_mut(j)
                     .try_as_col_major_mut()
@@ -113,21 +138,15 @@ pub(super) fn read(
         let passthrough = if spec.passthrough.is_empty() {
             None
         } else {
-            let names: Vec<&str> = spec
-                .passthrough
-                .iter()
-                .map(|&c| dataset.columns[c].name.as_str())
-                .collect();
-            let mut fields = Vec::with_capacity(names.len());
-            let mut arrays = Vec::with_capacity(names.len());
             let schema = batch.schema();
-            for name in &names {
-                let idx = schema
-                    .index_of(name)
-                    .map_err(|_| Error::data("column is missing from this file").at_column(name))?;
-                fields.push(schema.field(idx).clone());
-                arrays.push(batch.column(idx).clone());
-            }
+            let fields: Vec<_> = passthrough_at
+                .iter()
+                .map(|&at| schema.field(at).clone())
+                .collect();
+            let arrays: Vec<_> = passthrough_at
+                .iter()
+                .map(|&at| batch.column(at).clone())
+                .collect();
             let schema = match &state.passthrough_schema {
                 Some(s) => s.clone(),
                 None => {
