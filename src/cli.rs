@@ -126,8 +126,13 @@ pub struct GenerateArgs {
     /// Ratio between successive signal variances.
     #[arg(long, default_value_t = 0.8)]
     pub decay: f64,
-    #[arg(long, default_value_t = 16_384)]
-    pub row_group_rows: usize,
+    /// Rows per row group (part of what the data depends on) [default: 16384, fewer above
+    /// 2048 columns so that a group holds at most 32 Mi values].
+    #[arg(long)]
+    pub row_group_rows: Option<usize>,
+    /// Write Float32 columns (the same values rounded) instead of Float64.
+    #[arg(long)]
+    pub float32: bool,
     #[arg(long, short)]
     pub quiet: bool,
 }

@@ -121,7 +121,10 @@ fn dispatch(command: Command) -> Result<()> {
                 offset: args.offset,
                 top: args.top,
                 decay: args.decay,
-                row_group_rows: args.row_group_rows,
+                row_group_rows: args
+                    .row_group_rows
+                    .unwrap_or_else(|| dimred::generate::default_row_group_rows(args.cols)),
+                float32: args.float32,
             };
             let truth = dimred::generate::generate(&opts, args.quiet)?;
             emit(&format!(
