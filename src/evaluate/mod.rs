@@ -97,8 +97,11 @@ fn accuracy(predicted: &[usize], truth: &[usize]) -> f64 {
     hits as f64 / truth.len() as f64
 }
 
-/// Splits the sample and scores both classifiers on both feature sets.
-pub fn evaluate(rows: &EvalRows, options: &RawEvaluate) -> EvaluationReport {
+/// Splits the sample and scores both classifiers on both feature sets. With
+/// `pca_baseline` (the reducer is an autoencoder) a third set is scored: the PCA codes of
+/// the same width, fitted on the training split's scaled features — the lecture's
+/// comparison of autoencoder codes against PCA's.
+pub fn evaluate(rows: &EvalRows, options: &RawEvaluate, pca_baseline: bool) -> EvaluationReport {
     let labelled: Vec<usize> = (0..rows.index.len())
         .filter(|&i| rows.label[i].is_some())
         .collect();
@@ -142,8 +145,19 @@ pub fn evaluate(rows: &EvalRows, options: &RawEvaluate) -> EvaluationReport {
     }
     let y_train: Vec<usize> = train.iter().map(|&i| class_of(&labels[i])).collect();
     let y_test: Vec<usize> = test.iter().map(|&i| class_of(&labels[i])).collect();
-    let sets: [(&str, &Vec<Vec<f64>>); 2] = [("scaled", &rows.scaled), ("reduced", &rows.reduced)];
-    for (name, data) in sets {
+    let mut sets: Vec<(&str, Vec<Vec<f64>>)> = vec![
+        ("scaled", rows.scaled.clone()),
+        ("reduced", rows.reduced.clone()),
+    ];
+    let width = rows.reduced.first().map_or(0, |r| r.len());
+    if pca_baseline && width > 0 {
+        let train_rows: Vec<&Vec<f64>> = train.iter().map(|&i| &rows.scaled[labelled[i]]).collect();
+        if let Some(codes) = pca_codes(&train_rows, &rows.scaled, width) {
+            sets.push(("pca", codes));
+        }
+    }
+    for (name, data) in &sets {
+        let name = *name;
         let dims = data.first().map_or(0, |r| r.len());
         if dims == 0 {
             continue;
@@ -171,6 +185,34 @@ pub fn evaluate(rows: &EvalRows, options: &RawEvaluate) -> EvaluationReport {
         });
     }
     report
+}
+
+/// Every row's scores on the first `k` principal components of `train` (centred on the
+/// training mean).
+fn pca_codes(train: &[&Vec<f64>], all: &[Vec<f64>], k: usize) -> Option<Vec<Vec<f64>>> {
+    let (n, p) = (train.len(), train.first()?.len());
+    if n < 2 || k > p {
+        return None;
+    }
+    let mean: Vec<f64> = (0..p)
+        .map(|j| train.iter().map(|r| r[j]).sum::<f64>() / n as f64)
+        .collect();
+    let centred = Mat::from_fn(n, p, |i, j| train[i][j] - mean[j]);
+    let covariance = centred.transpose() * &centred * faer::Scale(1.0 / (n - 1) as f64);
+    let pca = crate::steps::pca::exact::fit(
+        covariance,
+        n as u64,
+        crate::config::NComponents::Count(k),
+        false,
+    )
+    .ok()?;
+    let x = Mat::from_fn(all.len(), p, |i, j| all[i][j]);
+    let z = crate::steps::pca::project(x.as_ref(), &mean, None, &pca);
+    Some(
+        (0..z.nrows())
+            .map(|i| (0..z.ncols()).map(|j| z[(i, j)]).collect())
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -218,6 +260,7 @@ mod tests {
                 seed: 0,
                 k: 5,
             },
+            false,
         );
         assert!(r.scores.is_empty());
         assert!(r.note.unwrap().contains("1 class"));

@@ -56,6 +56,8 @@ pub struct Collector {
     evaluate: Option<RawEvaluate>,
     correlation: bool,
     pushed: bool,
+    /// Score PCA codes of the reduced width too (the reducer is an autoencoder).
+    pca_baseline: bool,
 }
 
 /// What `Collector::finish` yields: the saved sample and the evaluation for report.json.
@@ -104,6 +106,7 @@ impl Collector {
             evaluate,
             correlation,
             pushed: false,
+            pca_baseline: plan.autoencoder.is_some(),
         }
     }
 
@@ -149,7 +152,7 @@ impl Collector {
                 .finish(reconstruct, with_color, self.correlation);
         sample.loadings = loadings;
         let evaluation = match (&self.evaluate, self.pushed) {
-            (Some(options), true) => Some(evaluate(&rows, options)),
+            (Some(options), true) => Some(evaluate(&rows, options, self.pca_baseline)),
             (Some(options), false) => Some(EvaluationReport::skipped(
                 options,
                 "no output pass (output.reduced: false), so no sample to train and test on",

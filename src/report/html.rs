@@ -195,14 +195,49 @@ fn run_section(out: &mut String, report: &Report) {
         let _ = writeln!(out, "<tr><th>{}</th><td>{}</td></tr>", k, escape(&v));
     }
     out.push_str("</table>\n<table>\n<tr><th>pass</th><th class=\"num\">rows</th><th class=\"num\">seconds</th><th class=\"num\">rows per second</th></tr>\n");
-    for p in &report.passes {
+    // An autoencoder's epochs (and their validation passes) are summed into two rows; the
+    // loss table below has them one by one.
+    let mut rows: Vec<(String, u64, f64)> = Vec::new();
+    for (prefix, what) in [
+        ("epoch ", "training epochs"),
+        ("validate ", "validation passes"),
+    ] {
+        let group: Vec<_> = report
+            .passes
+            .iter()
+            .filter(|p| p.name.starts_with(prefix))
+            .collect();
+        if !group.is_empty() {
+            rows.push((
+                format!("{} {what}", group.len()),
+                group.iter().map(|p| p.rows).sum(),
+                group.iter().map(|p| p.seconds).sum(),
+            ));
+        }
+    }
+    let grouped = |name: &str| name.starts_with("epoch ") || name.starts_with("validate ");
+    let mut all: Vec<(String, u64, f64)> = report
+        .passes
+        .iter()
+        .filter(|p| !grouped(&p.name))
+        .map(|p| (p.name.clone(), p.rows, p.seconds))
+        .collect();
+    // Training comes before the output pass.
+    let at = all
+        .iter()
+        .position(|r| r.0 == "transform" || r.0 == "evaluate")
+        .unwrap_or(all.len());
+    for (i, r) in rows.into_iter().enumerate() {
+        all.insert(at + i, r);
+    }
+    for (name, rows, seconds) in all {
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{:.3}</td><td class=\"num\">{}</td></tr>",
-            escape(&p.name),
-            thousands(p.rows),
-            p.seconds,
-            thousands(p.rows_per_second.round() as u64)
+            escape(&name),
+            thousands(rows),
+            seconds,
+            thousands((rows as f64 / seconds.max(1e-9)).round() as u64)
         );
     }
     out.push_str("</table>\n<p>The pipeline as run (after <code>--set</code> overrides):</p>\n");
@@ -309,11 +344,18 @@ fn scatter_section(out: &mut String, report: &Report, sample: Option<&ReportSamp
                 thousands(s.rows_seen),
                 by.map_or(String::new(), |c| format!(", coloured by '{}'", escape(c)))
             );
+            // The output columns' names: pc1, pc2 after a PCA, z1, z2 after an autoencoder.
+            let axes = if report.autoencoder.is_some() {
+                ("z1", "z2")
+            } else {
+                ("pc1", "pc2")
+            };
             out.push_str(&plots::scatter(
                 &points,
                 &classes,
                 &class_of,
                 by.unwrap_or(""),
+                axes,
             ));
         }
     }
@@ -384,6 +426,11 @@ fn evaluation_section(out: &mut String, report: &Report) {
     );
     if let Some(n) = &ev.note {
         note(out, n);
+    }
+    if ev.scores.iter().any(|s| s.features == "pca") {
+        out.push_str(
+            "<p>The reducer is an autoencoder, so its codes are also compared with PCA codes of              the same width (<em>pca</em>), fitted on the training rows' scaled features.</p>\n",
+        );
     }
     if !ev.scores.is_empty() {
         out.push_str("<table>\n<tr><th>classifier</th><th>features</th><th class=\"num\">dimensions</th><th class=\"num\">train accuracy</th><th class=\"num\">test accuracy</th></tr>\n");

@@ -34,6 +34,7 @@ pub const PALETTE: [RGBColor; 10] = [
 ];
 const BLUE: RGBColor = PALETTE[0];
 const ORANGE: RGBColor = PALETTE[1];
+const GREEN_BAR: RGBColor = PALETTE[2];
 const GREY: RGBColor = RGBColor(150, 150, 150);
 
 /// Draws into an SVG string of `size`, then tags its root with the plot's name and data.
@@ -238,6 +239,7 @@ pub fn scatter(
     classes: &[String],
     class_of: &[Option<usize>],
     legend_title: &str,
+    axes: (&str, &str),
 ) -> String {
     let values: Vec<[f64; 2]> = points.iter().map(|p| [p.0, p.1]).collect();
     let legend_width = if classes.is_empty() { 0 } else { 150 };
@@ -255,7 +257,12 @@ pub fn scatter(
         };
         let mut chart = ChartBuilder::on(&plot)
             .caption(
-                format!("Sample in the first two components ({} rows)", points.len()),
+                format!(
+                    "Sample in {} and {} ({} rows)",
+                    axes.0,
+                    axes.1,
+                    points.len()
+                ),
                 (FONT, CAPTION),
             )
             .margin(12)
@@ -264,8 +271,8 @@ pub fn scatter(
             .build_cartesian_2d(range(&|p| p.0), range(&|p| p.1))?;
         chart
             .configure_mesh()
-            .x_desc("pc1")
-            .y_desc("pc2")
+            .x_desc(axes.0)
+            .y_desc(axes.1)
             .label_style((FONT, TEXT))
             .axis_desc_style((FONT, TEXT))
             .draw()?;
@@ -660,7 +667,7 @@ pub fn evaluation(scores: &[Score], k_neighbors: usize) -> String {
         let (plot, legend) = root.split_horizontally(480);
         let models = ["logistic_regression", "knn"];
         let mut chart = ChartBuilder::on(&plot)
-            .caption("Test accuracy: scaled vs reduced features", (FONT, CAPTION))
+            .caption("Test accuracy by feature set", (FONT, CAPTION))
             .margin(12)
             .x_label_area_size(48)
             .y_label_area_size(64)
@@ -680,24 +687,33 @@ pub fn evaluation(scores: &[Score], k_neighbors: usize) -> String {
             .label_style((FONT, TEXT))
             .axis_desc_style((FONT, TEXT))
             .draw()?;
+        // One bar per feature set (scaled, reduced, and pca codes after an autoencoder).
+        let mut sets: Vec<&str> = Vec::new();
+        for s in scores {
+            if !sets.contains(&s.features.as_str()) {
+                sets.push(&s.features);
+            }
+        }
+        let colour_of = |f: &str| match f {
+            "scaled" => BLUE,
+            "reduced" => ORANGE,
+            _ => GREEN_BAR,
+        };
+        let width = 0.8 / sets.len().max(1) as f64;
         for s in scores {
             let Some(m) = models.iter().position(|m| *m == s.model) else {
                 continue;
             };
-            let (offset, colour) = if s.features == "reduced" {
-                (0.5, ORANGE)
-            } else {
-                (0.1, BLUE)
-            };
-            let x0 = m as f64 + offset;
+            let set = sets.iter().position(|f| *f == s.features).unwrap_or(0);
+            let x0 = m as f64 + 0.1 + set as f64 * width;
             chart.draw_series(std::iter::once(Rectangle::new(
-                [(x0, 0.0), (x0 + 0.38, s.test_accuracy)],
-                colour.filled(),
+                [(x0, 0.0), (x0 + width * 0.95, s.test_accuracy)],
+                colour_of(&s.features).filled(),
             )))?;
             chart.draw_series(std::iter::once(Text::new(
                 format!("{:.1}%", s.test_accuracy * 100.0),
-                (x0 + 0.19, s.test_accuracy),
-                (FONT, 13)
+                (x0 + width * 0.475, s.test_accuracy),
+                (FONT, 12)
                     .into_font()
                     .color(&BLACK)
                     .pos(plotters::style::text_anchor::Pos::new(
@@ -712,20 +728,17 @@ pub fn evaluation(scores: &[Score], k_neighbors: usize) -> String {
                 .find(|s| s.features == f)
                 .map_or(0, |s| s.dimensions)
         };
-        for (i, (colour, name)) in [
-            (BLUE, format!("scaled ({})", dims("scaled"))),
-            (ORANGE, format!("reduced ({})", dims("reduced"))),
-        ]
-        .iter()
-        .enumerate()
-        {
+        for (i, f) in sets.iter().enumerate() {
+            let name = match *f {
+                "pca" => format!("PCA codes ({})", dims(f)),
+                other => format!("{other} ({})", dims(f)),
+            };
             let y = 70 + 24 * i as i32;
-            legend.draw(&Rectangle::new([(6, y - 7), (20, y + 7)], colour.filled()))?;
-            legend.draw(&Text::new(
-                name.clone(),
-                (28, y - 8),
-                (FONT, TEXT).into_font(),
+            legend.draw(&Rectangle::new(
+                [(6, y - 7), (20, y + 7)],
+                colour_of(f).filled(),
             ))?;
+            legend.draw(&Text::new(name, (28, y - 8), (FONT, TEXT).into_font()))?;
         }
         Ok(())
     })

@@ -12,10 +12,18 @@ use super::common::*;
 
 const DIGITS_AE: &str = "pipelines/digits_autoencoder.yaml";
 
+/// Runs the digits example (without its classifier check, which has its own test).
 fn run_digits(out: &Path, sets: &[&str]) -> (Value, Value) {
     let mut cmd = dimred();
-    cmd.args(["run", DIGITS_AE, "-q", "--set"])
-        .arg(format!("output.dir={}", out.display()));
+    cmd.args([
+        "run",
+        DIGITS_AE,
+        "-q",
+        "--set",
+        "report.evaluate=null",
+        "--set",
+    ])
+    .arg(format!("output.dir={}", out.display()));
     for s in sets {
         cmd.args(["--set", s]);
     }
@@ -154,9 +162,17 @@ fn resuming_continues_to_the_same_weights_as_one_run() {
     let split = tmp.path().join("split");
     run_digits(&split, &["steps.1.autoencoder.epochs=2"]);
     let mut cmd = dimred();
-    cmd.args(["run", DIGITS_AE, "-q", "--resume", "--set"])
-        .arg(format!("output.dir={}", split.display()))
-        .args(["--set", "steps.1.autoencoder.epochs=5"]);
+    cmd.args([
+        "run",
+        DIGITS_AE,
+        "-q",
+        "--resume",
+        "--set",
+        "report.evaluate=null",
+        "--set",
+    ])
+    .arg(format!("output.dir={}", split.display()))
+    .args(["--set", "steps.1.autoencoder.epochs=5"]);
     cmd.assert().success();
     let resumed = json(&split.join("report.json"));
     assert_eq!(weights(&model), weights(&json(&split.join("model.json"))));
@@ -190,7 +206,14 @@ fn a_killed_training_resumes_from_its_last_checkpoint() {
     let killed = tmp.path().join("killed");
     let mut cmd = std::process::Command::new(binary());
     cmd.current_dir(root())
-        .args(["run", DIGITS_AE, "-q", "--set"])
+        .args([
+            "run",
+            DIGITS_AE,
+            "-q",
+            "--set",
+            "report.evaluate=null",
+            "--set",
+        ])
         .arg(format!("output.dir={}", killed.display()));
     for s in sets {
         cmd.args(["--set", s]);
@@ -215,8 +238,16 @@ fn a_killed_training_resumes_from_its_last_checkpoint() {
     );
 
     let mut cmd = dimred();
-    cmd.args(["run", DIGITS_AE, "-q", "--resume", "--set"])
-        .arg(format!("output.dir={}", killed.display()));
+    cmd.args([
+        "run",
+        DIGITS_AE,
+        "-q",
+        "--resume",
+        "--set",
+        "report.evaluate=null",
+        "--set",
+    ])
+    .arg(format!("output.dir={}", killed.display()));
     for s in sets {
         cmd.args(["--set", s]);
     }
@@ -288,8 +319,15 @@ fn transform_encodes_and_inverse_decodes_with_the_saved_network() {
 fn fails_with(sets: &[&str], code: i32, needles: &[&str]) -> String {
     let tmp = tempfile::tempdir().unwrap();
     let mut cmd = dimred();
-    cmd.args(["run", DIGITS_AE, "-q", "--set"])
-        .arg(format!("output.dir={}", tmp.path().join("o").display()));
+    cmd.args([
+        "run",
+        DIGITS_AE,
+        "-q",
+        "--set",
+        "report.evaluate=null",
+        "--set",
+    ])
+    .arg(format!("output.dir={}", tmp.path().join("o").display()));
     for s in sets {
         cmd.args(["--set", s]);
     }
@@ -377,4 +415,52 @@ fn a_diverging_loss_stops_with_the_epoch_and_batch() {
         &["training diverged", "epoch 1, batch", "learning_rate"],
     );
     assert!(err.contains("no checkpoint"), "{err}");
+}
+
+/// The lecture's recognition experiment: 1-nearest-neighbour on the autoencoder's 2-D codes
+/// of a training split, scored on held-out digits, beside raw pixels and PCA codes of the
+/// same width.
+#[test]
+fn autoencoder_codes_recognise_digits_better_than_pca_codes_of_the_same_width() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ae");
+    dimred()
+        .args(["run", DIGITS_AE, "-q", "--set"])
+        .arg(format!("output.dir={}", out.display()))
+        .assert()
+        .success();
+    let report = json(&out.join("report.json"));
+    let ev = &report["evaluation"];
+    assert_eq!(ev["k_neighbors"], 1);
+    let knn = |features: &str| -> (u64, f64) {
+        let s = ev["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["features"] == features && s["model"] == "knn")
+            .unwrap_or_else(|| panic!("no 1-NN score on {features}: {ev}"));
+        (
+            s["dimensions"].as_u64().unwrap(),
+            s["test_accuracy"].as_f64().unwrap(),
+        )
+    };
+    let (raw, codes, pca) = (knn("scaled"), knn("reduced"), knn("pca"));
+    assert_eq!((raw.0, codes.0, pca.0), (64, 2, 2));
+    assert!(raw.1 > 0.95, "raw pixels: {}", raw.1);
+    assert!(codes.1 > 0.6, "2-D codes: {}", codes.1);
+    assert!(
+        codes.1 > pca.1 + 0.05,
+        "autoencoder codes {} vs PCA codes {}",
+        codes.1,
+        pca.1
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("PCA codes (2)"),
+        "the bars name the PCA codes"
+    );
+    assert!(
+        html.contains("train loss") || html.contains("loss"),
+        "loss curve"
+    );
 }
