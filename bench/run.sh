@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # dimred benchmark harness. Run from the repo root:
 #   bash bench/run.sh [--rows N] [--cols P] [--quick] [--scale4]
+#   bash bench/run.sh --wide      (only the wide case: 100,000 x 10,000 float32)
 # See bench/README.md for what it measures and how to read the table.
 set -euo pipefail
 
@@ -15,6 +16,14 @@ usage: bash bench/run.sh [options]
   --rank R         rank of the synthetic signal          (default 16)
   --seed S         generator seed                        (default 42)
   --batch-rows B   dimred input.batch_rows               (default 8192)
+  --wide           run only the wide case instead: dimred randomized on a
+                   100000 x 10000 float32 file (4 GB of Parquet) against
+                   scikit-learn under an address-space cap (see bench/README.md)
+  --wide-rows N    rows of the wide file                 (default 100000)
+  --wide-cols P    float32 columns of the wide file      (default 10000)
+  --sk-cap BYTES   prlimit --as cap for the scikit-learn wide runs
+                   (default 15032385536 = 14 GiB; never raise it on a shared box)
+  --slice-rows R   rows of the scikit-learn float64 slice row (default 10000)
   -h, --help       this text
 env:
   DIMRED_BIN=PATH  use this dimred binary and skip `cargo build --release`
@@ -24,6 +33,11 @@ USAGE
 }
 
 ROWS="" COLS="" QUICK=0 SCALE4=0 RANK=16 SEED=42 K=16 BATCH_ROWS=8192
+WIDE=0 WIDE_ROWS=100000 WIDE_COLS=10000 SK_CAP=$((14 * 1024 * 1024 * 1024)) SLICE_ROWS=10000
+# Wide chunks: 1257 rows x 10,000 features is a 100 MB f64 chunk (8192 rows would be 655 MB per
+# chunk in flight), and 1257 = 3 x 419, the randomized solver's block at 10,000 features, so
+# blocks are never copied (the result does not depend on batch_rows either way).
+WIDE_BATCH_ROWS=1257
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rows) ROWS="$2"; shift 2 ;;
@@ -33,6 +47,11 @@ while [[ $# -gt 0 ]]; do
     --rank) RANK="$2"; shift 2 ;;
     --seed) SEED="$2"; shift 2 ;;
     --batch-rows) BATCH_ROWS="$2"; shift 2 ;;
+    --wide) WIDE=1; shift ;;
+    --wide-rows) WIDE_ROWS="$2"; shift 2 ;;
+    --wide-cols) WIDE_COLS="$2"; shift 2 ;;
+    --sk-cap) SK_CAP="$2"; shift 2 ;;
+    --slice-rows) SLICE_ROWS="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -41,10 +60,11 @@ if [[ $QUICK == 1 ]]; then
   ROWS="${ROWS:-100000}"; COLS="${COLS:-64}"
 fi
 ROWS="${ROWS:-1000000}"; COLS="${COLS:-256}"
-for v in ROWS COLS RANK SEED BATCH_ROWS; do
+for v in ROWS COLS RANK SEED BATCH_ROWS WIDE_ROWS WIDE_COLS SK_CAP SLICE_ROWS; do
   [[ ${!v} =~ ^[0-9]+$ ]] || { echo "$v must be a non-negative integer, got '${!v}'" >&2; exit 2; }
 done
 (( COLS >= K )) || { echo "--cols must be >= k=$K" >&2; exit 2; }
+(( WIDE_COLS >= K )) || { echo "--wide-cols must be >= k=$K" >&2; exit 2; }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BENCH="$ROOT/bench"
@@ -55,8 +75,14 @@ PY="$VENV/bin/python"
 cd "$ROOT"
 
 log() { printf '\n== %s\n' "$*"; }
+warm() {  # same starting point for every contender: the file in the page cache
+  cat "$1" >/dev/null
+}
 
 [[ -x /usr/bin/time ]] || { echo "/usr/bin/time not found (apt-get install time)" >&2; exit 1; }
+if [[ $WIDE == 1 ]]; then
+  command -v prlimit >/dev/null || { echo "prlimit not found (util-linux); needed to cap scikit-learn" >&2; exit 1; }
+fi
 
 # ---------------------------------------------------------------- build
 if [[ -n "${DIMRED_BIN:-}" ]]; then
@@ -89,6 +115,82 @@ CPU_MODEL="$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -
 MEM_GIB="$(awk '/^MemTotal:/ {printf "%.1f", $2/1048576}' /proc/meminfo)"
 TODAY="$(date -u +%F)"
 log "machine: $TODAY, nproc=$NPROC, CPU: $CPU_MODEL, memory: $MEM_GIB GiB"
+
+# ---------------------------------------------------------------- wide case (--wide)
+# 100,000 x 10,000 float32: 4 GB of Parquet, 8 GB as a float64 array. dimred streams it with
+# the randomized solver; scikit-learn runs under `prlimit --as` so that it fails with a
+# MemoryError instead of pushing a shared machine into the OOM killer.
+if [[ $WIDE == 1 ]]; then
+  W="$RES/wide"
+  mkdir -p "$DATA_DIR" "$W"
+  rm -rf "$W"/dimred_wide
+  rm -f "$W"/*.time "$W"/*.out "$W"/*.err "$W"/*.rc "$W"/*.yaml "$W"/table.md
+  FAILED=0
+  run_w() {  # run_w NAME CMD... ; /usr/bin/time -f '%e %M' -> $W/NAME.time
+    local name="$1"; shift
+    local rc=0
+    echo "-- $name: $*"
+    /usr/bin/time -f '%e %M' -o "$W/$name.time" "$@" >"$W/$name.out" 2>"$W/$name.err" || rc=$?
+    echo "$rc" >"$W/$name.rc"
+    if [[ $rc != 0 ]]; then
+      FAILED=1
+      echo "   FAILED (exit $rc); last lines of $W/$name.err:" >&2
+      tail -n 5 "$W/$name.err" >&2 || true
+    else
+      echo "   wall s, max RSS KiB: $(tail -n1 "$W/$name.time")"
+    fi
+  }
+  log "wide data"
+  WDATA="$DATA_DIR/synth_${WIDE_ROWS}x${WIDE_COLS}_r${RANK}_s${SEED}_f32.parquet"
+  if [[ -s "$WDATA" ]]; then
+    echo "reusing $WDATA"
+  else
+    echo "generating $WDATA ($WIDE_ROWS x $WIDE_COLS float32, rank $RANK, seed $SEED)"
+    run_w generate "$BIN" generate --rows "$WIDE_ROWS" --cols "$WIDE_COLS" --rank "$RANK" \
+      --seed "$SEED" --float32 -q --output "$WDATA"
+    if [[ $(cat "$W/generate.rc") != 0 ]]; then rm -f "$WDATA"; echo "dimred generate failed" >&2; exit 1; fi
+  fi
+  cat >"$W/pipeline_wide.yaml" <<YAML
+name: bench-wide
+input:
+  path: $WDATA
+  features: { regex: "^f" }
+  batch_rows: $WIDE_BATCH_ROWS
+steps:
+  - pca: { solver: randomized, n_components: $K }
+output:
+  dir: $W/dimred_wide
+  reduced: false
+YAML
+  export RAYON_NUM_THREADS="$NPROC"
+  PY_THREADS="${BENCH_PY_THREADS:-$NPROC}"
+  PYENV=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
+         OPENBLAS_NUM_THREADS="$PY_THREADS" OMP_NUM_THREADS="$PY_THREADS" MKL_NUM_THREADS="$PY_THREADS")
+  CAP=(prlimit --as="$SK_CAP" --)
+  log "wide: dimred"
+  warm "$WDATA"
+  run_w dimred_wide "$BIN" run "$W/pipeline_wide.yaml" --quiet
+  log "wide: scikit-learn under prlimit --as=$SK_CAP"
+  warm "$WDATA"
+  run_w sk_wide_f64 "${CAP[@]}" "${PYENV[@]}" "$PY" "$BENCH/sk_wide.py" "$WDATA" "$K" float64
+  warm "$WDATA"
+  run_w sk_wide_f32 "${CAP[@]}" "${PYENV[@]}" "$PY" "$BENCH/sk_wide.py" "$WDATA" "$K" float32
+  run_w sk_wide_slice "${CAP[@]}" "${PYENV[@]}" "$PY" "$BENCH/sk_wide.py" "$WDATA" "$K" float64 "$SLICE_ROWS"
+  GIT_REV="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo none)"
+  export BENCH_DATE="$TODAY" BENCH_NPROC="$NPROC" BENCH_CPU="$CPU_MODEL" BENCH_MEM_GIB="$MEM_GIB" \
+    BENCH_ROWS="$WIDE_ROWS" BENCH_COLS="$WIDE_COLS" BENCH_K="$K" BENCH_DATA="$WDATA" \
+    BENCH_BATCH_ROWS="$WIDE_BATCH_ROWS" BENCH_SK_CAP="$SK_CAP" BENCH_SLICE_ROWS="$SLICE_ROWS" \
+    BENCH_PY_VERSIONS="$PY_VERSIONS" \
+    BENCH_DIMRED="$("$BIN" --version 2>/dev/null | head -n1 || echo dimred) (git $GIT_REV)" \
+    BENCH_THREADS="dimred $RAYON_NUM_THREADS, Python peers $PY_THREADS"
+  log "wide: results"
+  rc=0
+  "$PY" "$BENCH/report_wide.py" "$W" || rc=$?
+  echo
+  echo "table written to $W/table.md"
+  if [[ $FAILED != 0 && $rc == 0 ]]; then rc=1; fi
+  exit "$rc"
+fi
 
 # ---------------------------------------------------------------- data
 mkdir -p "$DATA_DIR" "$RES"
@@ -141,9 +243,6 @@ steps:
 output:
   dir: $3
 YAML
-}
-warm() {  # same starting point for every contender: the file in the page cache
-  cat "$1" >/dev/null
 }
 
 # Equal threads: every contender may use all cores.

@@ -26,6 +26,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Apply a fitted model to new data, streaming.
     Transform(TransformArgs),
+    /// Re-render DIR/report.html from DIR/report.json and DIR/report_sample.json.
+    Report(ReportArgs),
     /// Stream a data file or folder and profile every column.
     Scan(ScanArgs),
     /// Write synthetic data with a known covariance spectrum (for tests and benchmarks).
@@ -79,6 +81,12 @@ pub struct TransformArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The output folder of a `dimred run` (holding report.json and report_sample.json).
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
 pub struct ScanArgs {
     /// A file, folder or glob (.csv, .csv.gz, .parquet).
     pub path: String,
@@ -118,8 +126,13 @@ pub struct GenerateArgs {
     /// Ratio between successive signal variances.
     #[arg(long, default_value_t = 0.8)]
     pub decay: f64,
-    #[arg(long, default_value_t = 16_384)]
-    pub row_group_rows: usize,
+    /// Rows per row group (part of what the data depends on) [default: 16384, fewer above
+    /// 2048 columns so that a group holds at most 32 Mi values].
+    #[arg(long)]
+    pub row_group_rows: Option<usize>,
+    /// Write Float32 columns (the same values rounded) instead of Float64.
+    #[arg(long)]
+    pub float32: bool,
     #[arg(long, short)]
     pub quiet: bool,
 }

@@ -3,18 +3,20 @@
 //! a Gaussian matrix), z, ε standard normal: the population covariance has eigenvalues
 //! λ_j + σ² for j ≤ rank and σ² for the rest, written beside the data. Row groups are
 //! generated in parallel, each from its own seeded stream, so the file depends only on
-//! the options, and written one at a time: memory stays bounded.
+//! the options, and written one at a time: memory stays bounded. Values are computed in f64
+//! and written as Float64 columns, or rounded to Float32 ones (`float32`), so a Float32 file is
+//! exactly its Float64 twin rounded.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Float64Array, RecordBatch};
+use arrow_array::{ArrayRef, Float32Array, Float64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use faer::{Accum, Mat, Par};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -35,7 +37,22 @@ pub struct GenerateOptions {
     /// Variance of the leading signal direction; direction j has `top · decay^(j-1)`.
     pub top: f64,
     pub decay: f64,
+    /// Rows per row group; each group is drawn from its own seeded stream, so this is part
+    /// of what the data depends on. [`default_row_group_rows`] keeps groups to a sane size.
     pub row_group_rows: usize,
+    /// Write Float32 columns (the f64 values rounded) instead of Float64.
+    pub float32: bool,
+}
+
+/// Values (of f64, whatever the column type) per row group that the default aims at: a
+/// group is held in memory as f64 while it is made and encoded, once per thread.
+const GROUP_VALUES: usize = 1 << 25;
+
+/// The default `row_group_rows`: 16,384 rows, fewer for wide files so that a row group holds
+/// at most 32 Mi values (256 MiB as f64, 128 MiB as f32): 3,355 rows at 10,000 columns.
+/// Narrow files (up to 2,048 columns) keep 16,384, so their bytes do not change.
+pub fn default_row_group_rows(cols: usize) -> usize {
+    (GROUP_VALUES / cols.max(1)).clamp(1, 16_384)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -166,13 +183,22 @@ pub fn generate(opts: &GenerateOptions, quiet: bool) -> Result<Truth> {
     }
     let file = AtomicPath::new(&opts.output);
     let out = File::create(file.tmp()).map_err(|e| Error::io("create", &opts.output, e))?;
+    let data_type = if opts.float32 {
+        DataType::Float32
+    } else {
+        DataType::Float64
+    };
     let fields: Vec<Field> = (0..p)
-        .map(|c| Field::new(format!("f{c}"), DataType::Float64, false))
+        .map(|c| Field::new(format!("f{c}"), data_type.clone(), false))
         .collect();
     let schema = Arc::new(Schema::new(fields));
+    // Random floats: dictionaries and compression only cost time. Min/max statistics are of
+    // no use to a reader of this data and, for thousands of columns, make up most of the
+    // footer (one entry per column per row group), which every pass parses.
     let props = WriterProperties::builder()
         .set_compression(Compression::UNCOMPRESSED)
         .set_dictionary_enabled(false)
+        .set_statistics_enabled(EnabledStatistics::None)
         .set_max_row_group_row_count(Some(opts.row_group_rows))
         .build();
     let io_err = |e: parquet::errors::ParquetError| {
@@ -185,7 +211,9 @@ pub fn generate(opts: &GenerateOptions, quiet: bool) -> Result<Truth> {
         .map(|n| n.get())
         .unwrap_or(1);
     let progress = Progress::new("generate", Total::Rows(opts.rows), quiet);
-    let make_group = |g: u64| -> Mat<f64> {
+    // A group is made as f64 and turned into arrow columns on its own thread, so the f64
+    // matrix is freed before the next group is: at most one f64 group per thread is alive.
+    let make_group = |g: u64| -> Vec<ArrayRef> {
         let start = g * opts.row_group_rows as u64;
         let n = (opts.rows - start).min(opts.row_group_rows as u64) as usize;
         let mut rng = Rng::new(opts.seed ^ (g + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
@@ -206,12 +234,27 @@ pub fn generate(opts: &GenerateOptions, quiet: bool) -> Result<Truth> {
                 Par::Seq,
             );
         }
-        x
+        (0..p)
+            .map(|j| {
+                let col = x
+                    .col(j)
+                    .try_as_col_major()
+                    .expect("owned column is contiguous")
+                    .as_slice();
+                if opts.float32 {
+                    Arc::new(Float32Array::from_iter_values(
+                        col.iter().map(|&v| v as f32),
+                    )) as ArrayRef
+                } else {
+                    Arc::new(Float64Array::from(col.to_vec())) as ArrayRef
+                }
+            })
+            .collect()
     };
     let mut g = 0;
     while g < groups {
         let batch: Vec<u64> = (g..(g + threads as u64).min(groups)).collect();
-        let mats: Vec<Mat<f64>> = std::thread::scope(|s| {
+        let groups_made: Vec<Vec<ArrayRef>> = std::thread::scope(|s| {
             let handles: Vec<_> = batch
                 .iter()
                 .map(|&gi| s.spawn(move || make_group(gi)))
@@ -221,21 +264,13 @@ pub fn generate(opts: &GenerateOptions, quiet: bool) -> Result<Truth> {
                 .map(|h| h.join().expect("generator thread"))
                 .collect()
         });
-        for x in mats {
-            let columns: Vec<ArrayRef> = (0..p)
-                .map(|j| {
-                    let col = x
-                        .col(j)
-                        .try_as_col_major()
-                        .expect("owned column is contiguous");
-                    Arc::new(Float64Array::from(col.as_slice().to_vec())) as ArrayRef
-                })
-                .collect();
+        for columns in groups_made {
+            let rows = columns.first().map_or(0, |c| c.len());
             let batch = RecordBatch::try_new(schema.clone(), columns)
                 .map_err(|e| Error::io("write", &opts.output, std::io::Error::other(e)))?;
             writer.write(&batch).map_err(io_err)?;
             writer.flush().map_err(io_err)?;
-            progress.advance(x.nrows() as u64, 0);
+            progress.advance(rows as u64, 0);
         }
         g += batch.len() as u64;
     }
@@ -271,6 +306,14 @@ mod tests {
         let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
         assert!(mean.abs() < 0.01, "{mean}");
         assert!((var - 1.0).abs() < 0.01, "{var}");
+    }
+
+    #[test]
+    fn default_row_groups_stay_small_for_wide_files() {
+        assert_eq!(default_row_group_rows(256), 16_384);
+        assert_eq!(default_row_group_rows(2048), 16_384);
+        assert_eq!(default_row_group_rows(10_000), 3_355);
+        assert_eq!(default_row_group_rows(1 << 30), 1);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod blocks;
 pub mod chunk;
 pub mod config;
 pub mod error;
+pub mod evaluate;
 pub mod generate;
 pub mod model;
 pub mod progress;

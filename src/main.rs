@@ -92,6 +92,11 @@ fn dispatch(command: Command) -> Result<()> {
             }
             Ok(())
         }
+        Command::Report(args) => {
+            let html = dimred::report::collect::rerender(&args.dir)?;
+            emit(&format!("wrote {}\n", html.display()));
+            Ok(())
+        }
         Command::Scan(args) => {
             if args.batch_rows == 0 {
                 return Err(Error::config("--batch-rows must be at least 1"));
@@ -116,7 +121,10 @@ fn dispatch(command: Command) -> Result<()> {
                 offset: args.offset,
                 top: args.top,
                 decay: args.decay,
-                row_group_rows: args.row_group_rows,
+                row_group_rows: args
+                    .row_group_rows
+                    .unwrap_or_else(|| dimred::generate::default_row_group_rows(args.cols)),
+                float32: args.float32,
             };
             let truth = dimred::generate::generate(&opts, args.quiet)?;
             emit(&format!(

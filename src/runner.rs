@@ -20,6 +20,8 @@ use crate::config::{
 use crate::error::{Error, Result};
 use crate::model::{AutoencoderModel, FORMAT, Model, PcaModel};
 use crate::progress::Progress;
+use crate::report::collect::{Collector, output_passthrough, report_paths, write_report_files};
+use crate::report::sample::Loadings;
 use crate::report::{
     AutoencoderReport, ErrorStats, InputReport, PassReport, PcaReport, Report, peak_rss_bytes,
     table,
@@ -183,12 +185,16 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
     let reduced_path = plan.output_dir.join("reduced.parquet");
     let mut errors = ErrorStats::new();
     let mut rows_written = 0;
+    let mut collector = Collector::new(&plan);
+    let k = chain.output_names(false).len();
+    // The reducer's input (scaled features) for the report's sample: a PCA-only chain
+    // leaves it in `scratch`; an autoencoder's chain computes it apart.
+    let pca_only = chain.autoencoder.is_none();
     let map = |x: MatRef<'_, f64>, scratch: &mut Mat<f64>, errors: &mut ErrorStats| {
         let out = chain.forward(x, track_error, scratch);
         if !track_error {
             return out;
         }
-        let k = out.ncols() - 1;
         errors.push(out.col(k).iter().copied());
         if with_error {
             out
@@ -197,15 +203,29 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
         }
     };
     if plan.raw.output.reduced {
-        let spec = plan.read_spec(missing, true);
+        let mut spec = plan.read_spec(missing, true);
+        spec.passthrough.extend(plan.report.read_columns());
         let mut scratch = Mat::zeros(0, 0);
-        let (out_stats, rows) = write_mapped(
+        let mut scaled = Mat::zeros(0, 0);
+        let (out_stats, rows) = write_chunks(
             &plan.dataset,
             &spec,
             chain.output_names(with_error),
             &reduced_path,
             quiet,
-            |x| Ok(map(x, &mut scratch, &mut errors)),
+            plan.passthrough.len(),
+            |chunk| {
+                let x = chunk.features.as_ref();
+                let z = map(x, &mut scratch, &mut errors);
+                let scaled = if pca_only {
+                    scratch.as_ref()
+                } else {
+                    chain.scaled_into(x, &mut scaled);
+                    scaled.as_ref()
+                };
+                collector.push(chunk, scaled, z.as_ref(), k)?;
+                Ok(z)
+            },
         )?;
         rows_written = rows;
         passes.push(out_stats.report("transform"));
@@ -220,6 +240,13 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
     if let Some(ae) = &mut ae_report {
         ae.reconstruction_error = errors.summary().mean;
     }
+    let collected = collector.finish(
+        &|x| chain.inverse(chain.forward(x, false, &mut Mat::zeros(0, 0)).as_ref()),
+        chain
+            .pca
+            .as_ref()
+            .map(|pca| Loadings::top(pca.components.as_ref(), &plan.feature_names)),
+    );
 
     let model = Model {
         format: FORMAT.into(),
@@ -272,6 +299,11 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
     }
     outputs.push(model_path.display().to_string());
     outputs.push(report_path.display().to_string());
+    outputs.extend(
+        report_paths(&plan.output_dir)
+            .iter()
+            .map(|p| p.display().to_string()),
+    );
     if plan.autoencoder.is_some() {
         outputs.push(plan.output_dir.join(CHECKPOINT).display().to_string());
     }
@@ -301,9 +333,11 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
         seconds_total: started.elapsed().as_secs_f64(),
         peak_rss_bytes: peak_rss_bytes(),
         reconstruction_error: (with_error && rows_written > 0).then(|| errors.summary()),
+        evaluation: collected.evaluation,
         outputs,
     };
     write_atomic(&report_path, &report.to_json())?;
+    write_report_files(&plan.output_dir, &report, &collected.sample)?;
     let table = table::render(&report);
     Ok(RunOutcome { report, table })
 }
@@ -437,7 +471,9 @@ fn train_autoencoder(
     } else {
         None
     };
-    let prepare = |x: MatRef<'_, f64>| chain.autoencoder_input(x, &mut Mat::zeros(0, 0));
+    let prepare = |x: MatRef<'_, f64>, out: &mut Mat<f64>, scratch: &mut Mat<f64>| {
+        chain.autoencoder_input_into(x, out, scratch)
+    };
     let ctx = TrainContext {
         dataset: &plan.dataset,
         spec: spec.clone(),
@@ -796,6 +832,24 @@ pub fn write_mapped(
     quiet: bool,
     mut map: impl FnMut(MatRef<'_, f64>) -> Result<Mat<f64>>,
 ) -> Result<(PassStats, u64)> {
+    let written = spec.passthrough.len();
+    write_chunks(dataset, spec, names, target, quiet, written, |chunk| {
+        map(chunk.features.as_ref())
+    })
+}
+
+/// As `write_mapped`, with the whole chunk given to `map`; only the first `written`
+/// passthrough columns go to the file (columns after them are read for the report only).
+#[allow(clippy::too_many_arguments)]
+pub fn write_chunks(
+    dataset: &Dataset,
+    spec: &ReadSpec,
+    names: Vec<String>,
+    target: &Path,
+    quiet: bool,
+    written: usize,
+    mut map: impl FnMut(&Chunk) -> Result<Mat<f64>>,
+) -> Result<(PassStats, u64)> {
     let (tx, rx) = bounded::<(Option<RecordBatch>, Mat<f64>)>(CHANNEL_CHUNKS);
     let sink = ParquetSink::new(target, names);
     std::thread::scope(|s| {
@@ -807,8 +861,8 @@ pub fn write_mapped(
             Ok(sink)
         });
         let pass = stream(dataset, spec, "transform", quiet, |chunk| {
-            let out = map(chunk.features.as_ref())?;
-            tx.send((chunk.passthrough.clone(), out))
+            let out = map(chunk)?;
+            tx.send((output_passthrough(chunk, written), out))
                 .map_err(|_| Error::data("the output writer stopped"))
         });
         drop(tx);

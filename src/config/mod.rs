@@ -7,6 +7,7 @@
 mod autoencoder;
 mod overrides;
 pub mod plan;
+pub mod report;
 
 use std::fmt;
 use std::path::Path;
@@ -22,6 +23,7 @@ pub use autoencoder::{
 };
 pub use overrides::apply_overrides;
 pub use plan::Plan;
+pub use report::{RawEvaluate, RawReport};
 
 pub const DEFAULT_BATCH_ROWS: usize = 8192;
 
@@ -32,6 +34,9 @@ pub struct RawPipeline {
     pub input: RawInput,
     pub steps: Vec<RawStep>,
     pub output: RawOutput,
+    /// What report.html shows beyond the variance plots (optional).
+    #[serde(default, skip_serializing_if = "RawReport::is_default")]
+    pub report: RawReport,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use regex::Regex;
 
+use super::report::ReportPlan;
 use super::{
     AutoencoderParams, FeatureSelector, Loss, MissingPolicy, NComponents, OptimizerKind,
     OutputActivation, PcaParams, PcaSolver, RawPipeline, RawStep, ScaleMethod,
@@ -29,6 +30,8 @@ pub struct Plan {
     /// Trained on the output of the steps before it (scaled features, or PCA scores).
     pub autoencoder: Option<AutoencoderParams>,
     pub output_dir: PathBuf,
+    /// The `report:` section, checked against the columns.
+    pub report: ReportPlan,
 }
 
 impl Plan {
@@ -105,6 +108,13 @@ impl Plan {
             };
             check_autoencoder(ae, width.filter(|&w| w > 0), &mut problems);
         }
+        let report = ReportPlan::resolve(
+            &raw.report,
+            &dataset,
+            &features,
+            &passthrough,
+            &mut problems,
+        );
         if dataset.total_rows == Some(0) {
             return Err(Error::data(format!("input {} has no rows", dataset.path)));
         }
@@ -126,6 +136,7 @@ impl Plan {
             feature_names,
             passthrough,
             dataset,
+            report,
             raw,
         })
     }

@@ -2,6 +2,10 @@
 //! and the summary table printed at the end. Each format is a pure function of the
 //! `Report`; the runner decides where the bytes go.
 
+pub mod collect;
+pub mod html;
+pub mod plots;
+pub mod sample;
 pub mod table;
 
 use serde::{Deserialize, Serialize};
@@ -47,6 +51,9 @@ pub struct Report {
     /// Per-row squared reconstruction error, when `output.reconstruction_error` is on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reconstruction_error: Option<ErrorSummary>,
+    /// The downstream-classifier check, with `report.evaluate`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub evaluation: Option<crate::evaluate::EvaluationReport>,
     pub outputs: Vec<String>,
 }
 

@@ -2,6 +2,7 @@
 //! decoded (projection), `batch_rows` rows at a time; numeric arrow arrays are copied
 //! into the chunk matrix as f64, nulls become NaN for the missing-value policy.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use arrow_array::types::{
     Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
     UInt32Type, UInt64Type,
 };
-use arrow_array::{Array, ArrowPrimitiveType, RecordBatch};
+use arrow_array::{Array, ArrowPrimitiveType, RecordBatch, RecordBatchReader};
 use arrow_schema::{DataType, Schema};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
@@ -94,13 +95,14 @@ pub(super) fn read(
         .with_batch_size(spec.batch_rows)
         .build()
         .map_err(|e| Error::data(format!("not a readable Parquet file: {e}")))?;
+    let at = Positions::of(&reader.schema(), dataset, spec)?;
     let mut file_row: u64 = 0;
     for batch in reader {
         let batch = batch
             .map_err(|e| Error::data(format!("corrupt Parquet data: {e}")).at_row(file_row + 1))?;
         let n = batch.num_rows();
         progress.advance(n as u64, 0);
-        let chunk = decode_batch(dataset, spec, state, &batch, state.rows, file_row)?;
+        let chunk = decode_batch(dataset, spec, state, &at, &batch, state.rows, file_row)?;
         state.rows += n as u64;
         file_row += n as u64;
         if !emit(chunk) {
@@ -168,6 +170,7 @@ pub(super) fn read_shuffled(
                 .with_batch_size(spec.batch_rows)
                 .build()
                 .map_err(|e| Error::data(format!("not a readable Parquet file: {e}")))?;
+            let at = Positions::of(&reader.schema(), dataset, spec)?;
             let (mut first_row, mut file_row) = (unit.first_row, unit.file_row);
             for batch in reader {
                 let batch = batch.map_err(|e| {
@@ -175,7 +178,7 @@ pub(super) fn read_shuffled(
                 })?;
                 let n = batch.num_rows();
                 progress.advance(n as u64, 0);
-                let chunk = decode_batch(dataset, spec, state, &batch, first_row, file_row)?;
+                let chunk = decode_batch(dataset, spec, state, &at, &batch, first_row, file_row)?;
                 first_row += n as u64;
                 file_row += n as u64;
                 if !emit(chunk) {
@@ -192,11 +195,46 @@ pub(super) fn read_shuffled(
     Ok(())
 }
 
+/// Where each wanted column sits in the reader's batches, looked up once per reader: by
+/// name per batch it was p² string comparisons per chunk (most of the time at 10,000
+/// columns).
+struct Positions {
+    features: Vec<usize>,
+    passthrough: Vec<usize>,
+}
+
+impl Positions {
+    fn of(schema: &arrow_schema::SchemaRef, dataset: &Dataset, spec: &ReadSpec) -> Result<Self> {
+        let index: HashMap<&str, usize> = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name().as_str(), i))
+            .collect();
+        let position = |c: &usize| -> Result<usize> {
+            let name = &dataset.columns[*c].name;
+            index
+                .get(name.as_str())
+                .copied()
+                .ok_or_else(|| Error::data("column is missing from this file").at_column(name))
+        };
+        Ok(Positions {
+            features: spec.features.iter().map(position).collect::<Result<_>>()?,
+            passthrough: spec
+                .passthrough
+                .iter()
+                .map(position)
+                .collect::<Result<_>>()?,
+        })
+    }
+}
+
 /// One decoded record batch → a chunk: features copied as f64, passthrough columns kept.
 fn decode_batch(
     dataset: &Dataset,
     spec: &ReadSpec,
     state: &mut ReadState,
+    at: &Positions,
     batch: &RecordBatch,
     first_row: u64,
     file_row: u64,
@@ -204,13 +242,10 @@ fn decode_batch(
     let n = batch.num_rows();
     let p = spec.features.len();
     let mut features = state.take_mat(n, p);
-    for (j, &c) in spec.features.iter().enumerate() {
+    for (j, (&c, &at)) in spec.features.iter().zip(&at.features).enumerate() {
         let name = &dataset.columns[c].name;
-        let array = batch
-            .column_by_name(name)
-            .ok_or_else(|| Error::data("column is missing from this file").at_column(name))?;
         copy_numeric(
-            array.as_ref(),
+            batch.column(at).as_ref(),
             features
                 .col_mut(j)
                 .try_as_col_major_mut()
@@ -222,21 +257,17 @@ fn decode_batch(
     let passthrough = if spec.passthrough.is_empty() {
         None
     } else {
-        let names: Vec<&str> = spec
+        let schema = batch.schema();
+        let fields: Vec<_> = at
             .passthrough
             .iter()
-            .map(|&c| dataset.columns[c].name.as_str())
+            .map(|&i| schema.field(i).clone())
             .collect();
-        let mut fields = Vec::with_capacity(names.len());
-        let mut arrays = Vec::with_capacity(names.len());
-        let schema = batch.schema();
-        for name in &names {
-            let idx = schema
-                .index_of(name)
-                .map_err(|_| Error::data("column is missing from this file").at_column(name))?;
-            fields.push(schema.field(idx).clone());
-            arrays.push(batch.column(idx).clone());
-        }
+        let arrays: Vec<_> = at
+            .passthrough
+            .iter()
+            .map(|&i| batch.column(i).clone())
+            .collect();
         let schema = match &state.passthrough_schema {
             Some(s) => s.clone(),
             None => {

@@ -8,6 +8,9 @@ use super::autoencoder::Network;
 use super::autoencoder::train::{decode_rows, encode_rows};
 use super::pca::{Pca, inverse, project_with};
 
+/// Rows per block when a chunk goes through the autoencoder.
+const BLOCK_ROWS: usize = 1024;
+
 pub struct Chain {
     /// Subtracted from the raw features: the mean (PCA centres; center and standard
     /// scaling), the minimum (minmax before an autoencoder), or zero.
@@ -35,12 +38,37 @@ impl Chain {
 
     /// What the autoencoder sees: the scaled features, or the PCA scores.
     pub fn autoencoder_input(&self, x: MatRef<'_, f64>, scratch: &mut Mat<f64>) -> Mat<f64> {
-        match &self.pca {
-            Some(pca) => project_with(x, &self.shift, self.scale.as_deref(), pca, false, scratch),
-            None => Mat::from_fn(x.nrows(), x.ncols(), |i, j| {
-                let v = x[(i, j)] - self.shift[j];
-                self.scale.as_ref().map_or(v, |s| v / s[j])
-            }),
+        let mut out = Mat::zeros(0, 0);
+        self.autoencoder_input_into(x, &mut out, scratch);
+        out
+    }
+
+    /// As `autoencoder_input`, into `out` (reallocated only when the shape changes, so a
+    /// stream of equal chunks allocates once).
+    pub fn autoencoder_input_into(
+        &self,
+        x: MatRef<'_, f64>,
+        out: &mut Mat<f64>,
+        scratch: &mut Mat<f64>,
+    ) {
+        if let Some(pca) = &self.pca {
+            *out = project_with(x, &self.shift, self.scale.as_deref(), pca, false, scratch);
+            return;
+        }
+        self.scaled_into(x, out);
+    }
+
+    /// `(x − shift) / scale` into `out`: the scaled features.
+    pub fn scaled_into(&self, x: MatRef<'_, f64>, out: &mut Mat<f64>) {
+        let (n, p) = (x.nrows(), x.ncols());
+        if out.nrows() != n || out.ncols() != p {
+            *out = Mat::zeros(n, p);
+        }
+        for j in 0..p {
+            let (m, s) = (self.shift[j], self.scale.as_ref().map_or(1.0, |s| s[j]));
+            for (o, v) in out.col_mut(j).iter_mut().zip(x.col(j).iter()) {
+                *o = (v - m) / s;
+            }
         }
     }
 
@@ -66,18 +94,26 @@ impl Chain {
                 scratch,
             );
         };
-        let u = self.autoencoder_input(x, scratch);
-        let (z, _) = encode_rows(net, u.as_ref());
-        if !with_error {
-            return z;
+        // Blocks of rows keep the network's intermediate matrices small (and reused by the
+        // allocator) whatever the chunk size.
+        let (n, k) = (x.nrows(), net.latent());
+        let mut out = Mat::zeros(n, k + with_error as usize);
+        for start in (0..n).step_by(BLOCK_ROWS) {
+            let rows = BLOCK_ROWS.min(n - start);
+            let xb = x.subrows(start, rows);
+            let u = self.autoencoder_input(xb, scratch);
+            let (z, _) = encode_rows(net, u.as_ref());
+            out.as_mut()
+                .subrows_mut(start, rows)
+                .subcols_mut(0, k)
+                .copy_from(&z);
+            if with_error {
+                for (i, e) in self.row_errors(xb, z.as_ref()).into_iter().enumerate() {
+                    out[(start + i, k)] = e;
+                }
+            }
         }
-        let errors = self.row_errors(x, z.as_ref());
-        let k = z.ncols();
-        Mat::from_fn(
-            z.nrows(),
-            k + 1,
-            |i, j| if j < k { z[(i, j)] } else { errors[i] },
-        )
+        out
     }
 
     /// Per-row ‖(x − x̂) / scale‖², x̂ rebuilt from the outputs `z`.

@@ -111,6 +111,78 @@ fn generate_writes_data_and_true_eigenvalues_and_pca_recovers_them() {
 }
 
 #[test]
+fn generate_float32_writes_the_float64_values_rounded_and_pca_fits_them_alike() {
+    let tmp = tempfile::tempdir().unwrap();
+    let make = |name: &str, extra: &[&str]| {
+        let data = tmp.path().join(name);
+        dimred()
+            .args([
+                "generate",
+                "--rows",
+                "20000",
+                "--cols",
+                "40",
+                "--rank",
+                "4",
+                "--seed",
+                "9",
+                "-q",
+                "--row-group-rows",
+                "3000",
+                "--output",
+            ])
+            .arg(&data)
+            .args(extra)
+            .assert()
+            .success();
+        data
+    };
+    let f64_file = make("d64.parquet", &[]);
+    let f32_file = make("d32.parquet", &["--float32"]);
+    // Float32 columns only, holding exactly the float64 file's values rounded.
+    assert!(parquet_columns(&f32_file).is_empty(), "no Float64 columns");
+    let wide = parquet_f32_columns(&f32_file);
+    let narrow = parquet_columns(&f64_file);
+    assert_eq!(wide.len(), 40);
+    for ((n32, v32), (n64, v64)) in wide.iter().zip(&narrow) {
+        assert_eq!(n32, n64);
+        let rounded: Vec<f64> = v64.iter().map(|&v| f64::from(v as f32)).collect();
+        assert_eq!(v32, &rounded, "{n32}");
+    }
+    // The same truth file, and the same spectrum from a fit (exact and randomized).
+    let truth32 = json(&tmp.path().join("d32.eigenvalues.json"));
+    let truth64 = json(&tmp.path().join("d64.eigenvalues.json"));
+    assert_eq!(truth32, truth64);
+    let fit = |data: &std::path::Path, solver: &str| {
+        let stem = data.file_stem().unwrap().to_string_lossy();
+        let out = tmp.path().join(format!("out-{solver}-{stem}"));
+        dimred()
+            .args(["run", "pipelines/generated_pca.yaml", "-q", "--set"])
+            .arg(format!("input.path={}", data.display()))
+            .arg("--set")
+            .arg(format!("output.dir={}", out.display()))
+            .args(["--set", "steps.0.pca.n_components=4", "--set"])
+            .arg(format!("steps.0.pca.solver={solver}"))
+            .args(["--set", "output.reduced=false"])
+            .assert()
+            .success();
+        floats(&json(&out.join("report.json"))["explained_variance"])
+    };
+    for solver in ["exact", "randomized"] {
+        let (a, b) = (fit(&f32_file, solver), fit(&f64_file, solver));
+        // rounding to f32 moves each value by ≤ 6e-8 relative: the spectra agree far closer
+        // than the sampling error
+        assert_rel(
+            &a,
+            &b,
+            1e-5,
+            &format!("{solver}: float32 vs float64 spectrum"),
+        );
+        assert_rel(&a, &floats(&truth32["eigenvalues"])[..4], 0.05, "vs truth");
+    }
+}
+
+#[test]
 fn output_reduced_false_fits_without_the_output_pass() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
@@ -126,11 +198,24 @@ fn output_reduced_false_fits_without_the_output_pass() {
         .arg(format!("output.dir={}", out.display()))
         .assert()
         .success();
-    assert_eq!(files_in(&out), vec!["model.json", "report.json"]);
+    assert_eq!(
+        files_in(&out),
+        vec![
+            "model.json",
+            "report.html",
+            "report.json",
+            "report_sample.json"
+        ]
+    );
     let report = json(&out.join("report.json"));
     assert_eq!(report["passes"].as_array().unwrap().len(), 1);
     assert_eq!(report["rows_written"], 0);
-    assert_eq!(report["outputs"].as_array().unwrap().len(), 2);
+    assert_eq!(report["outputs"].as_array().unwrap().len(), 4);
+    // no output pass, no sample: the evaluation says why it has no scores
+    let note = report["evaluation"]["note"].as_str().unwrap();
+    assert!(note.contains("output.reduced"), "{note}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("no sample was drawn"));
 }
 
 #[test]

@@ -4,7 +4,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::Float64Type;
+use arrow_array::types::{Float32Type, Float64Type};
 use assert_cmd::Command;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
@@ -59,6 +59,31 @@ pub fn parquet_columns(path: &Path) -> Vec<(String, Vec<f64>)> {
             match out.iter_mut().find(|(n, _)| n == field.name()) {
                 Some((_, v)) => v.extend(values),
                 None => out.push((field.name().clone(), values)),
+            }
+        }
+    }
+    out
+}
+
+/// Every Float32 column of a Parquet file, by name, in file order, each value widened to f64.
+pub fn parquet_f32_columns(path: &Path) -> Vec<(String, Vec<f64>)> {
+    let file = File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut out: Vec<(String, Vec<f64>)> = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        for (i, field) in batch.schema().fields().iter().enumerate() {
+            if field.data_type() != &arrow_schema::DataType::Float32 {
+                continue;
+            }
+            let values = batch.column(i).as_primitive::<Float32Type>().values();
+            let values = values.iter().map(|&v| f64::from(v));
+            match out.iter_mut().find(|(n, _)| n == field.name()) {
+                Some((_, v)) => v.extend(values),
+                None => out.push((field.name().clone(), values.collect())),
             }
         }
     }

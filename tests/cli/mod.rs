@@ -1,3 +1,4 @@
+mod autoencoder;
 mod bad_input;
 mod chunking;
 mod commands;
@@ -5,5 +6,6 @@ mod common;
 mod memory;
 mod pipelines;
 mod reference;
+mod report;
 mod solvers;
 mod transform;

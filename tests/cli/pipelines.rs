@@ -50,7 +50,13 @@ fn every_example_pipeline_runs() {
                 .arg(format!("input.path={}", data.display()));
         }
         cmd.assert().success();
-        for file in ["reduced.parquet", "model.json", "report.json"] {
+        for file in [
+            "reduced.parquet",
+            "model.json",
+            "report.json",
+            "report.html",
+            "report_sample.json",
+        ] {
             assert!(out.join(file).exists(), "{stem}: {file} missing");
         }
         ran += 1;

@@ -70,12 +70,16 @@ impl Optimizer {
                 let (b1, b2, eps) = (b1 as f32, b2 as f32, self.epsilon as f32);
                 for (l, (layer, grad)) in net.layers.iter_mut().zip(grads).enumerate() {
                     let (m, v) = (&mut self.first[l], &mut self.second[l]);
-                    let update = |p: &mut f32, g: f32, m: &mut f32, v: &mut f32| {
-                        *m = b1 * *m + (1.0 - b1) * g;
-                        *v = b2 * *v + (1.0 - b2) * g * g;
-                        *p -= step_size * *m / (v.sqrt() / sqrt_bc2 + eps);
-                    };
-                    each_param(layer, grad, |k, p, g| update(p, g, &mut m[k], &mut v[k]));
+                    // Zipped slices (no indices) so the update vectorises.
+                    each_slice(layer, grad, |offset, p, g| {
+                        let n = p.len();
+                        let (m, v) = (&mut m[offset..offset + n], &mut v[offset..offset + n]);
+                        for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
+                            *m = b1 * *m + (1.0 - b1) * g;
+                            *v = b2 * *v + (1.0 - b2) * g * g;
+                            *p -= step_size * *m / (v.sqrt() / sqrt_bc2 + eps);
+                        }
+                    });
                 }
             }
             OptimizerKind::Sgd => {
@@ -106,6 +110,20 @@ fn each_param<T: Real>(
     grad: &Grad<T>,
     mut f: impl FnMut(usize, &mut T, T),
 ) {
+    each_slice(layer, grad, |offset, p, g| {
+        for (i, (p, &g)) in p.iter_mut().zip(g).enumerate() {
+            f(offset + i, p, g);
+        }
+    });
+}
+
+/// Visits a layer's parameters as contiguous runs (each weight column, then the biases)
+/// with their gradients and the flat index of the run's first parameter.
+fn each_slice<T: Real>(
+    layer: &mut super::layer::Dense<T>,
+    grad: &Grad<T>,
+    mut f: impl FnMut(usize, &mut [T], &[T]),
+) {
     let rows = layer.inputs();
     for j in 0..layer.outputs() {
         let w = layer
@@ -120,14 +138,9 @@ fn each_param<T: Real>(
             .try_as_col_major()
             .expect("owned columns are contiguous")
             .as_slice();
-        for (i, (p, &gv)) in w.iter_mut().zip(g).enumerate() {
-            f(j * rows + i, p, gv);
-        }
+        f(j * rows, w, g);
     }
-    let base = rows * layer.outputs();
-    for (j, (p, &gv)) in layer.b.iter_mut().zip(&grad.b).enumerate() {
-        f(base + j, p, gv);
-    }
+    f(rows * layer.outputs(), &mut layer.b, &grad.b);
 }
 
 #[cfg(test)]

@@ -30,13 +30,18 @@ pub const CHECKPOINT_FORMAT: &str = "dimred-checkpoint/1";
 /// Rows per forward pass when evaluating (validation, codes, reconstruction error).
 pub const EVAL_ROWS: usize = 1024;
 
+/// Chunk features → autoencoder input, written into the first matrix (the second is
+/// scratch).
+pub type Prepare<'a> = dyn Fn(MatRef<'_, f64>, &mut Mat<f64>, &mut Mat<f64>) + 'a;
+
 /// Where training reads from and how a chunk becomes autoencoder input.
 pub struct TrainContext<'a> {
     pub dataset: &'a Dataset,
     pub spec: ReadSpec,
     pub quiet: bool,
-    /// Chunk features → the autoencoder's input (scaled features, or PCA scores).
-    pub prepare: &'a dyn Fn(MatRef<'_, f64>) -> Mat<f64>,
+    /// Chunk features → the autoencoder's input (scaled features, or PCA scores), written
+    /// into the first buffer; the second is scratch.
+    pub prepare: &'a Prepare<'a>,
     /// Names of the input's columns, for messages.
     pub input_names: Vec<String>,
     pub checkpoint: &'a Path,
@@ -165,6 +170,11 @@ pub fn train(
             }
         }
     };
+    let epochs = params.epochs.0;
+    if state.stopped.as_deref() == Some("epochs") && state.epochs_done < epochs {
+        // Resumed with more epochs than the finished run had: go on training.
+        state.stopped = None;
+    }
     let mut network = Network::<f32>::from_saved(&state.network);
     if network.inputs() != inputs {
         return Err(Error::config(format!(
@@ -173,7 +183,6 @@ pub fn train(
             network.inputs()
         )));
     }
-    let epochs = params.epochs.0;
     let mut passes = Vec::new();
     let mut trained_rows_this_run = 0u64;
     let mut train_seconds_this_run = 0.0;
@@ -186,20 +195,29 @@ pub fn train(
         let label = format!("epoch {epoch}/{epochs}");
         let fraction = params.validation_fraction;
         let mut validation_rows = 0u64;
+        let mut buffers = Buffers::default();
         let stats = stream(ctx.dataset, &spec, &label, ctx.quiet, |chunk| {
-            let u = prepare_checked(ctx, params.loss, chunk)?;
-            for i in 0..u.nrows() {
+            prepare_checked(ctx, params.loss, chunk, &mut buffers)?;
+            let w = buffers.u.ncols();
+            for (i, row) in buffers.rows.chunks_exact(w).enumerate() {
                 if is_validation(chunk.row_index(i), fraction) {
                     validation_rows += 1;
                     continue;
                 }
-                run.push_row(u.as_ref(), i, &mut network, &mut state.optimizer)?;
+                run.push_row(row, &mut network, &mut state.optimizer)?;
             }
             Ok(())
         })?;
         run.finish(&mut network, &mut state.optimizer)?;
+        // The pass includes the steps taken on the rows left in the shuffle buffer.
         let train_seconds = started.elapsed().as_secs_f64();
-        passes.push(stats.report(&label));
+        passes.push(
+            crate::runner::PassStats {
+                seconds: train_seconds,
+                ..stats
+            }
+            .report(&label),
+        );
         if run.rows == 0 {
             return Err(Error::data(format!(
                 "input {} has no rows to train on{}",
@@ -273,9 +291,39 @@ pub fn train(
     })
 }
 
-/// Applies `prepare` and checks the values the network will see.
-fn prepare_checked(ctx: &TrainContext<'_>, loss: Loss, chunk: &Chunk) -> Result<Mat<f64>> {
-    let u = (ctx.prepare)(chunk.features.as_ref());
+/// Per-chunk buffers, reused across the chunks of a pass.
+struct Buffers {
+    /// The autoencoder's input for the chunk (rows × width).
+    u: Mat<f64>,
+    scratch: Mat<f64>,
+    /// The same rows as f32, row after row.
+    rows: Vec<f32>,
+}
+
+impl Default for Buffers {
+    fn default() -> Self {
+        Buffers {
+            u: Mat::zeros(0, 0),
+            scratch: Mat::zeros(0, 0),
+            rows: Vec::new(),
+        }
+    }
+}
+
+/// Applies `prepare`, checks the values the network will see, and lays the rows out as
+/// f32 row after row (in cache-sized blocks of rows) for the shuffle buffer and batches.
+fn prepare_checked(
+    ctx: &TrainContext<'_>,
+    loss: Loss,
+    chunk: &Chunk,
+    buffers: &mut Buffers,
+) -> Result<()> {
+    (ctx.prepare)(
+        chunk.features.as_ref(),
+        &mut buffers.u,
+        &mut buffers.scratch,
+    );
+    let u = &buffers.u;
     for j in 0..u.ncols() {
         let col = u.col(j);
         let bad = |v: f64| !v.is_finite() || (loss == Loss::Bce && !(0.0..=1.0).contains(&v));
@@ -294,7 +342,24 @@ fn prepare_checked(ctx: &TrainContext<'_>, loss: Loss, chunk: &Chunk) -> Result<
                 .at_column(&ctx.input_names[j]));
         }
     }
-    Ok(u)
+    let (n, w) = (u.nrows(), u.ncols());
+    buffers.rows.clear();
+    buffers.rows.resize(n * w, 0.0);
+    const BLOCK: usize = 32;
+    for i0 in (0..n).step_by(BLOCK) {
+        let i1 = (i0 + BLOCK).min(n);
+        for j in 0..w {
+            let col = u
+                .col(j)
+                .try_as_col_major()
+                .expect("owned columns are contiguous")
+                .as_slice();
+            for (i, &v) in col[i0..i1].iter().enumerate() {
+                buffers.rows[(i0 + i) * w + j] = v as f32;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One epoch's shuffle buffer and batch.
@@ -352,27 +417,18 @@ impl Epoch {
         }
     }
 
-    /// Row `i` of `u` enters the shuffle buffer; once it is full, each new row swaps
-    /// out a uniformly chosen one into the batch.
-    fn push_row(
-        &mut self,
-        u: MatRef<'_, f64>,
-        i: usize,
-        net: &mut Network<f32>,
-        opt: &mut Optimizer,
-    ) -> Result<()> {
-        for j in 0..self.width {
-            self.row[j] = u[(i, j)] as f32;
-        }
+    /// A row enters the shuffle buffer; once it is full, each new row swaps out a
+    /// uniformly chosen one into the batch.
+    fn push_row(&mut self, row: &[f32], net: &mut Network<f32>, opt: &mut Optimizer) -> Result<()> {
         if self.buffered < self.capacity {
-            self.buffer.extend_from_slice(&self.row);
+            self.buffer.extend_from_slice(row);
             self.buffered += 1;
             return Ok(());
         }
         let k = (self.shuffle_rng.next_u64() % self.capacity as u64) as usize;
         let w = self.width;
-        let slot = &mut self.buffer[k * w..(k + 1) * w];
-        slot.swap_with_slice(&mut self.row);
+        self.row.copy_from_slice(row);
+        self.buffer[k * w..(k + 1) * w].swap_with_slice(&mut self.row);
         let out = std::mem::take(&mut self.row);
         self.add_to_batch(&out, net, opt)?;
         self.row = out;
@@ -438,11 +494,14 @@ impl Epoch {
         let loss = net.gradients(input, target, &mut self.ws, &mut self.grads, self.par);
         self.batches += 1;
         if !loss.is_finite() {
+            let kept = if self.epoch > 1 {
+                format!("the checkpoint keeps epoch {}", self.epoch - 1)
+            } else {
+                "no epoch had completed, so there is no checkpoint".to_string()
+            };
             return Err(Error::Numeric(format!(
-                "training diverged: the loss became {loss} at epoch {}, batch {}; the checkpoint keeps the last good epoch ({}); lower optimizer.learning_rate",
-                self.epoch,
-                self.batches,
-                self.epoch - 1
+                "training diverged: the loss became {loss} at epoch {}, batch {}; {kept}; lower optimizer.learning_rate",
+                self.epoch, self.batches
             )));
         }
         opt.step(net, &self.grads);
@@ -502,11 +561,12 @@ fn evaluate_split(
         rows += n as u64;
         pending.clear();
     };
+    let mut buffers = Buffers::default();
     let stats = stream(ctx.dataset, &ctx.spec, label, ctx.quiet, |chunk| {
-        let u = prepare_checked(ctx, net.loss, chunk)?;
-        for i in 0..u.nrows() {
+        prepare_checked(ctx, net.loss, chunk, &mut buffers)?;
+        for (i, row) in buffers.rows.chunks_exact(w).enumerate() {
             if is_validation(chunk.row_index(i), fraction) {
-                pending.extend((0..w).map(|j| u[(i, j)] as f32));
+                pending.extend_from_slice(row);
                 if pending.len() / w == EVAL_ROWS {
                     flush(&mut pending);
                 }

@@ -1,0 +1,186 @@
+//! The pipeline's optional `report:` section: what report.html shows beyond the variance
+//! plots (label colours, image grids, the downstream-classifier check). `RawReport` is what
+//! the user wrote; `ReportPlan` is it checked against the input's columns, with every
+//! problem naming its key.
+
+use serde::{Deserialize, Serialize};
+
+use crate::source::{ColumnKind, Dataset};
+
+pub const DEFAULT_SAMPLE_ROWS: usize = 5000;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawReport {
+    /// A label column that colours the 2-D scatter of the sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color_by: Option<String>,
+    /// `[rows, cols]` of image-like rows: report.html shows originals beside their
+    /// reconstructions. rows × cols must equal the number of features.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_shape: Option<Vec<usize>>,
+    /// Rows in the uniform reservoir sample behind the scatter and the evaluation.
+    #[serde(default = "default_sample_rows")]
+    pub sample_rows: usize,
+    /// Draw the scree plot on a logarithmic axis.
+    #[serde(default)]
+    pub log_scale: bool,
+    /// The downstream-classifier check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluate: Option<RawEvaluate>,
+}
+
+impl Default for RawReport {
+    fn default() -> Self {
+        RawReport {
+            color_by: None,
+            image_shape: None,
+            sample_rows: DEFAULT_SAMPLE_ROWS,
+            log_scale: false,
+            evaluate: None,
+        }
+    }
+}
+
+impl RawReport {
+    pub fn is_default(&self) -> bool {
+        *self == RawReport::default()
+    }
+}
+
+fn default_sample_rows() -> usize {
+    DEFAULT_SAMPLE_ROWS
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawEvaluate {
+    /// The class column.
+    pub label: String,
+    /// Fraction of the sample held out for testing, in (0, 1).
+    #[serde(default = "default_test_fraction")]
+    pub test_fraction: f64,
+    /// Seed of the train/test split.
+    #[serde(default)]
+    pub seed: u64,
+    /// Neighbours of the k-nearest-neighbours classifier (scikit-learn's default 5).
+    #[serde(default = "default_k")]
+    pub k: usize,
+}
+
+fn default_test_fraction() -> f64 {
+    0.25
+}
+
+fn default_k() -> usize {
+    5
+}
+
+/// The report section resolved against the input: dataset column indices of the label
+/// columns, and which of them must be read beside the passthrough columns.
+#[derive(Debug, Clone, Default)]
+pub struct ReportPlan {
+    pub raw: RawReport,
+    /// Column of `color_by`.
+    pub color: Option<usize>,
+    /// Column of `evaluate.label`.
+    pub label: Option<usize>,
+    /// Label columns that are not passthrough columns: read in the output pass after
+    /// the passthrough columns, never written to reduced.parquet.
+    pub extra: Vec<usize>,
+}
+
+impl ReportPlan {
+    /// Checks the section; `features` and `passthrough` are dataset column indices.
+    /// (Without the output pass there is no sample: the evaluation then says so.)
+    pub fn resolve(
+        raw: &RawReport,
+        dataset: &Dataset,
+        features: &[usize],
+        passthrough: &[usize],
+        problems: &mut Vec<String>,
+    ) -> ReportPlan {
+        let mut plan = ReportPlan {
+            raw: raw.clone(),
+            ..ReportPlan::default()
+        };
+        let mut column = |key: &str, name: &str, problems: &mut Vec<String>| -> Option<usize> {
+            match dataset.column_index(name) {
+                None => {
+                    problems.push(format!(
+                        "{key}: column '{name}' does not exist in {}",
+                        dataset.path
+                    ));
+                    None
+                }
+                Some(c) if features.contains(&c) => {
+                    problems.push(format!(
+                        "{key}: column '{name}' is a feature; a label must not be one (exclude it from input.features)"
+                    ));
+                    None
+                }
+                Some(c) => {
+                    if let ColumnKind::Other(ty) = &dataset.columns[c].kind
+                        && !label_type_ok(ty)
+                    {
+                        problems.push(format!(
+                            "{key}: column '{name}' is {ty}; a label must be a number, boolean or text"
+                        ));
+                    }
+                    if !passthrough.contains(&c) && !plan.extra.contains(&c) {
+                        plan.extra.push(c);
+                    }
+                    Some(c)
+                }
+            }
+        };
+        if let Some(name) = &raw.color_by {
+            plan.color = column("report.color_by", name, problems);
+        }
+        if let Some(ev) = &raw.evaluate {
+            plan.label = column("report.evaluate.label", &ev.label, problems);
+            if !(ev.test_fraction > 0.0 && ev.test_fraction < 1.0) {
+                problems.push(format!(
+                    "report.evaluate.test_fraction: must lie in (0, 1), got {}",
+                    ev.test_fraction
+                ));
+            }
+            if ev.k == 0 {
+                problems.push("report.evaluate.k: must be at least 1".into());
+            }
+        }
+        if raw.sample_rows < 2 {
+            problems.push(format!(
+                "report.sample_rows: must be at least 2, got {}",
+                raw.sample_rows
+            ));
+        }
+        if let Some(shape) = &raw.image_shape {
+            let p = features.len();
+            if shape.len() != 2 || shape.contains(&0) {
+                problems.push(format!(
+                    "report.image_shape: must be [rows, cols] of positive integers, got {shape:?}"
+                ));
+            } else if shape[0] * shape[1] != p && p > 0 {
+                problems.push(format!(
+                    "report.image_shape: {} × {} = {} pixels, but there are {p} features",
+                    shape[0],
+                    shape[1],
+                    shape[0] * shape[1]
+                ));
+            }
+        }
+        plan
+    }
+
+    /// Label columns to read in the output pass, after the passthrough columns.
+    pub fn read_columns(&self) -> &[usize] {
+        &self.extra
+    }
+}
+
+/// Non-numeric Parquet types a label may have (numbers always may; CSV columns are typed
+/// when read).
+fn label_type_ok(ty: &str) -> bool {
+    matches!(ty, "Utf8" | "LargeUtf8" | "Utf8View" | "Boolean")
+}

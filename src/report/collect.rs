@@ -1,0 +1,230 @@
+//! The hooks a fitting step calls to get its run into report.html: a `Collector` fed from
+//! the output pass (labels, sample, first rows), finished with the step's reconstruction
+//! map into the saved `ReportSample` and the classifier evaluation; then
+//! `write_report_files` writes report_sample.json and report.html beside report.json, and
+//! `rerender` rebuilds report.html from those two files (`dimred report DIR`).
+//!
+//! A step other than PCA (the autoencoder) plugs in the same way as `runner::run` does:
+//!
+//! ```text
+//! let mut collector = Collector::new(&plan);
+//! let mut spec = plan.read_spec(missing, true);
+//! spec.passthrough.extend(plan.report.read_columns());      // label columns, read not written
+//! write_chunks(&plan.dataset, &spec, names, &path, quiet, plan.passthrough.len(), |chunk| {
+//!     let u = /* the step's input for chunk.features: (x − mean) / scale */;
+//!     let z = /* its reduced coordinates (n × k, extra columns allowed) */;
+//!     collector.push(chunk, u.as_ref(), z.as_ref(), k)?;
+//!     Ok(z)
+//! })?;
+//! let collected = collector.finish(&|x| /* decode(encode(x)), raw space */, None);
+//! let report = Report { evaluation: collected.evaluation, autoencoder: Some(history), .. };
+//! write_atomic(&report_json, &report.to_json())?;
+//! write_report_files(&plan.output_dir, &report, &collected.sample)?;
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use faer::{Mat, MatRef};
+
+use super::Report;
+use super::sample::{
+    EvalRows, Loadings, MAX_CORRELATION_FEATURES, ReportSample, SampleOptions, Sampler,
+    label_values,
+};
+use crate::chunk::Chunk;
+use crate::config::{Plan, RawEvaluate, ScaleMethod};
+use crate::error::{Error, Result};
+use crate::evaluate::{EvaluationReport, evaluate};
+use crate::sink::write_atomic;
+
+pub const SAMPLE_FILE: &str = "report_sample.json";
+pub const HTML_FILE: &str = "report.html";
+pub const JSON_FILE: &str = "report.json";
+
+/// Where a label column sits in the chunk's passthrough batch, and its name.
+#[derive(Debug, Clone)]
+struct LabelColumn {
+    position: usize,
+    name: String,
+}
+
+/// Gathers what the report needs while the output pass runs.
+pub struct Collector {
+    sampler: Sampler,
+    label: Option<LabelColumn>,
+    color: Option<LabelColumn>,
+    evaluate: Option<RawEvaluate>,
+    correlation: bool,
+    pushed: bool,
+    /// Score PCA codes of the reduced width too (the reducer is an autoencoder).
+    pca_baseline: bool,
+}
+
+/// What `Collector::finish` yields: the saved sample and the evaluation for report.json.
+pub struct Collected {
+    pub sample: ReportSample,
+    pub evaluation: Option<EvaluationReport>,
+}
+
+impl Collector {
+    /// For `plan`; the output pass must read `plan.report.read_columns()` after the
+    /// passthrough columns (see `output_passthrough`).
+    pub fn new(plan: &Plan) -> Collector {
+        let read: Vec<usize> = plan
+            .passthrough
+            .iter()
+            .chain(plan.report.read_columns())
+            .copied()
+            .collect();
+        let locate = |column: Option<usize>| {
+            column.map(|c| LabelColumn {
+                position: read
+                    .iter()
+                    .position(|&r| r == c)
+                    .expect("label column is read"),
+                name: plan.dataset.columns[c].name.clone(),
+            })
+        };
+        let p = plan.features.len();
+        let correlation = p <= MAX_CORRELATION_FEATURES
+            && matches!(plan.scale, ScaleMethod::Standard | ScaleMethod::Minmax);
+        let evaluate = plan.report.raw.evaluate.clone();
+        Collector {
+            sampler: Sampler::new(SampleOptions {
+                rows: plan.report.raw.sample_rows,
+                keep_scaled: evaluate.is_some() || correlation,
+                image_shape: plan
+                    .report
+                    .raw
+                    .image_shape
+                    .as_ref()
+                    .filter(|s| s.len() == 2)
+                    .map(|s| [s[0], s[1]]),
+            }),
+            label: locate(plan.report.label),
+            color: locate(plan.report.color),
+            evaluate,
+            correlation,
+            pushed: false,
+            pca_baseline: plan.autoencoder.is_some(),
+        }
+    }
+
+    /// Feeds one chunk of the output pass: `scaled` is the reducer's input for the chunk's
+    /// rows, `reduced` their coordinates (the first `k` columns are used).
+    pub fn push(
+        &mut self,
+        chunk: &Chunk,
+        scaled: MatRef<'_, f64>,
+        reduced: MatRef<'_, f64>,
+        k: usize,
+    ) -> Result<()> {
+        self.pushed = true;
+        let values = |c: &Option<LabelColumn>| -> Result<Option<Vec<Option<String>>>> {
+            match (c, &chunk.passthrough) {
+                (Some(c), Some(batch)) => label_values(batch.column(c.position), &c.name).map(Some),
+                _ => Ok(None),
+            }
+        };
+        let label = values(&self.label)?;
+        let color = values(&self.color)?;
+        self.sampler.push(
+            chunk.features.as_ref(),
+            scaled,
+            reduced,
+            k,
+            label.as_deref(),
+            color.as_deref(),
+        );
+        Ok(())
+    }
+
+    /// Ends the collection. `reconstruct` maps raw rows to their reconstructions in raw
+    /// feature space; `loadings` are the step's, when it has any.
+    pub fn finish(
+        self,
+        reconstruct: &dyn Fn(MatRef<'_, f64>) -> Mat<f64>,
+        loadings: Option<Loadings>,
+    ) -> Collected {
+        let with_color = self.color.is_some();
+        let (mut sample, rows): (ReportSample, EvalRows) =
+            self.sampler
+                .finish(reconstruct, with_color, self.correlation);
+        sample.loadings = loadings;
+        let evaluation = match (&self.evaluate, self.pushed) {
+            (Some(options), true) => Some(evaluate(&rows, options, self.pca_baseline)),
+            (Some(options), false) => Some(EvaluationReport::skipped(
+                options,
+                "no output pass (output.reduced: false), so no sample to train and test on",
+            )),
+            (None, _) => None,
+        };
+        Collected { sample, evaluation }
+    }
+}
+
+/// The passthrough columns the output pass writes: the chunk's batch without the label
+/// columns read only for the report (which come last).
+pub fn output_passthrough(chunk: &Chunk, written: usize) -> Option<arrow_array::RecordBatch> {
+    let batch = chunk.passthrough.as_ref()?;
+    if written == 0 {
+        return None;
+    }
+    if batch.num_columns() == written {
+        return Some(batch.clone());
+    }
+    Some(
+        batch
+            .project(&(0..written).collect::<Vec<_>>())
+            .expect("the first passthrough columns exist"),
+    )
+}
+
+/// The report files beside report.json, as listed in `report.outputs`.
+pub fn report_paths(dir: &Path) -> [PathBuf; 2] {
+    [dir.join(SAMPLE_FILE), dir.join(HTML_FILE)]
+}
+
+/// Writes report_sample.json and report.html (atomically) into `dir`.
+pub fn write_report_files(dir: &Path, report: &Report, sample: &ReportSample) -> Result<()> {
+    let [sample_path, html_path] = report_paths(dir);
+    let mut bytes = serde_json::to_vec(sample).expect("sample serialises");
+    bytes.push(b'\n');
+    write_atomic(&sample_path, &bytes)?;
+    write_atomic(
+        &html_path,
+        super::html::render(report, Some(sample)).as_bytes(),
+    )
+}
+
+/// `dimred report DIR`: re-renders DIR/report.html from DIR/report.json and
+/// DIR/report_sample.json. Returns the page's path.
+pub fn rerender(dir: &Path) -> Result<PathBuf> {
+    let read = |name: &str| -> Result<(PathBuf, String)> {
+        let path = dir.join(name);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::io("find the report file (run `dimred run` first)", &path, e)
+            } else {
+                Error::io("read", &path, e)
+            }
+        })?;
+        Ok((path, text))
+    };
+    let (json_path, json) = read(JSON_FILE)?;
+    let report: Report = serde_json::from_str(&json)
+        .map_err(|e| Error::data(format!("{}: not a dimred report: {e}", json_path.display())))?;
+    let (sample_path, text) = read(SAMPLE_FILE)?;
+    let sample: ReportSample = serde_json::from_str(&text).map_err(|e| {
+        Error::data(format!(
+            "{}: not a dimred report sample: {e}",
+            sample_path.display()
+        ))
+    })?;
+    let html_path = dir.join(HTML_FILE);
+    write_atomic(
+        &html_path,
+        super::html::render(&report, Some(&sample)).as_bytes(),
+    )?;
+    Ok(html_path)
+}

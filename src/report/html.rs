@@ -1,0 +1,575 @@
+//! report.html: one self-contained page (inline CSS and SVG; no script, no network, no
+//! URL) that people read on a laptop or print. A pure function of the `Report` and the
+//! saved `ReportSample`, like report.json, so `dimred report DIR` re-renders it from the
+//! files without refitting. The page is also well-formed XML (every tag closed, no named
+//! entities beyond XML's), so tests parse it.
+
+use std::fmt::Write;
+
+use super::plots;
+use super::sample::ReportSample;
+use super::{PcaReport, Report};
+
+/// Escapes text for XML/HTML content and double-quoted attributes.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "
+body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif;
+       color: #222; margin: 0 auto; max-width: 1180px; padding: 16px 24px; line-height: 1.45; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { font-size: 1.25em; border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 1.6em; }
+.sub { color: #555; margin-top: 0; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
+th, td { border: 1px solid #ddd; padding: 3px 9px; text-align: left; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+th { background: #f3f3f3; }
+pre { background: #f6f6f6; border: 1px solid #e2e2e2; padding: 8px 12px; font-size: 0.85em;
+      overflow-x: auto; white-space: pre-wrap; }
+.plots { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
+svg { max-width: 100%; height: auto; border: 1px solid #eee; }
+.note { color: #666; font-style: italic; }
+.grid { display: grid; grid-template-columns: max-content 1fr; column-gap: 12px; }
+@media print { body { max-width: none; padding: 0; } section { break-inside: avoid; }
+               pre { white-space: pre-wrap; } }
+";
+
+fn fmt_num(v: f64) -> String {
+    if v == 0.0 {
+        "0".into()
+    } else if v.abs() >= 1e5 || v.abs() < 1e-3 {
+        format!("{v:.4e}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn note(out: &mut String, text: &str) {
+    let _ = writeln!(out, "<p class=\"note\">{}</p>", escape(text));
+}
+
+/// The whole page.
+pub fn render(report: &Report, sample: Option<&ReportSample>) -> String {
+    let mut out = String::new();
+    let name = report
+        .pipeline
+        .get("name")
+        .and_then(|v| v.as_str())
+        .unwrap_or("dimred run");
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n\
+         <title>{} — dimred report</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        escape(name)
+    );
+    let _ = writeln!(out, "<h1>{}</h1>", escape(name));
+    let summary = match &report.pca {
+        Some(pca) => format!(
+            "{} rows × {} features → {} components ({} solver, {} scaling); dimred {}",
+            thousands(report.n_samples),
+            report.n_features,
+            pca.n_components,
+            pca.solver,
+            report.scaler,
+            report.dimred_version
+        ),
+        None => format!(
+            "{} rows × {} features; dimred {}",
+            thousands(report.n_samples),
+            report.n_features,
+            report.dimred_version
+        ),
+    };
+    let _ = writeln!(out, "<p class=\"sub\">{}</p>", escape(&summary));
+
+    run_section(&mut out, report);
+    if let Some(pca) = &report.pca {
+        variance_section(&mut out, report, pca);
+    }
+    scatter_section(&mut out, report, sample);
+    structure_section(&mut out, report, sample);
+    if let Some(ae) = &report.autoencoder {
+        out.push_str("<section id=\"autoencoder\">\n<h2>Autoencoder training</h2>\n");
+        let _ = writeln!(
+            out,
+            "<p>Layers {}; latent size {}; {} training and {} validation rows; stopped by {}; \
+             best epoch {} of {}; mean reconstruction error {}.</p>",
+            escape(
+                &ae.widths
+                    .iter()
+                    .map(|w| w.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" → ")
+            ),
+            ae.latent,
+            thousands(ae.train_rows),
+            thousands(ae.validation_rows),
+            escape(&ae.stop_reason),
+            ae.best_epoch,
+            ae.epochs.len(),
+            fmt_num(ae.reconstruction_error)
+        );
+        if ae.epochs.is_empty() {
+            note(&mut out, "no epochs were recorded");
+        } else {
+            out.push_str(&plots::loss_curves(&ae.epochs, ae.best_epoch));
+        }
+        out.push_str("</section>\n");
+    }
+    if let Some(images) = sample.and_then(|s| s.images.as_ref()) {
+        out.push_str("<section id=\"images\">\n<h2>Reconstructions</h2>\n");
+        let _ = writeln!(
+            out,
+            "<p>The first {} rows as {} × {} images, and the same rows rebuilt from their reduced \
+             coordinates.</p>",
+            images.original.len(),
+            images.shape[0],
+            images.shape[1]
+        );
+        out.push_str(&plots::image_grid(images));
+        out.push_str("</section>\n");
+    }
+    if let Some(e) = &report.reconstruction_error {
+        out.push_str("<section id=\"reconstruction-error\">\n<h2>Reconstruction error</h2>\n");
+        let _ = writeln!(
+            out,
+            "<p>Per-row squared error in the scaled space over {} rows (quantiles from {} sampled \
+             rows).</p>",
+            thousands(e.rows),
+            thousands(e.sampled as u64)
+        );
+        out.push_str(&plots::error_distribution(e));
+        out.push_str("</section>\n");
+    }
+    evaluation_section(&mut out, report);
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+fn run_section(out: &mut String, report: &Report) {
+    out.push_str("<section id=\"run\">\n<h2>The run</h2>\n<table>\n");
+    let rows = [
+        (
+            "input",
+            format!("{} ({})", report.input.path, report.input.format),
+        ),
+        ("files", report.input.files.join(", ")),
+        ("rows read", thousands(report.rows_read)),
+        ("rows skipped", thousands(report.rows_skipped)),
+        ("rows written", thousands(report.rows_written)),
+        ("seconds in total", format!("{:.3}", report.seconds_total)),
+        (
+            "peak memory",
+            report
+                .peak_rss_bytes
+                .map_or("unknown".into(), |b| format!("{:.1} MB", b as f64 / 1e6)),
+        ),
+        ("outputs", report.outputs.join(", ")),
+    ];
+    for (k, v) in rows {
+        let _ = writeln!(out, "<tr><th>{}</th><td>{}</td></tr>", k, escape(&v));
+    }
+    out.push_str("</table>\n<table>\n<tr><th>pass</th><th class=\"num\">rows</th><th class=\"num\">seconds</th><th class=\"num\">rows per second</th></tr>\n");
+    // An autoencoder's epochs (and their validation passes) are summed into two rows; the
+    // loss table below has them one by one.
+    let mut rows: Vec<(String, u64, f64)> = Vec::new();
+    for (prefix, what) in [
+        ("epoch ", "training epochs"),
+        ("validate ", "validation passes"),
+    ] {
+        let group: Vec<_> = report
+            .passes
+            .iter()
+            .filter(|p| p.name.starts_with(prefix))
+            .collect();
+        if !group.is_empty() {
+            rows.push((
+                format!("{} {what}", group.len()),
+                group.iter().map(|p| p.rows).sum(),
+                group.iter().map(|p| p.seconds).sum(),
+            ));
+        }
+    }
+    let grouped = |name: &str| name.starts_with("epoch ") || name.starts_with("validate ");
+    let mut all: Vec<(String, u64, f64)> = report
+        .passes
+        .iter()
+        .filter(|p| !grouped(&p.name))
+        .map(|p| (p.name.clone(), p.rows, p.seconds))
+        .collect();
+    // Training comes before the output pass.
+    let at = all
+        .iter()
+        .position(|r| r.0 == "transform" || r.0 == "evaluate")
+        .unwrap_or(all.len());
+    for (i, r) in rows.into_iter().enumerate() {
+        all.insert(at + i, r);
+    }
+    for (name, rows, seconds) in all {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{:.3}</td><td class=\"num\">{}</td></tr>",
+            escape(&name),
+            thousands(rows),
+            seconds,
+            thousands((rows as f64 / seconds.max(1e-9)).round() as u64)
+        );
+    }
+    out.push_str("</table>\n<p>The pipeline as run (after <code>--set</code> overrides):</p>\n");
+    let yaml = serde_saphyr::to_string(&report.pipeline)
+        .unwrap_or_else(|_| serde_json::to_string_pretty(&report.pipeline).unwrap_or_default());
+    let _ = writeln!(out, "<pre>{}</pre>\n</section>", escape(yaml.trim_end()));
+}
+
+fn variance_section(out: &mut String, report: &Report, pca: &PcaReport) {
+    out.push_str("<section id=\"variance\">\n<h2>Variance explained</h2>\n");
+    let log = report
+        .pipeline
+        .pointer("/report/log_scale")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    let total: f64 = pca.explained_variance_ratio.iter().sum();
+    let _ = writeln!(
+        out,
+        "<p>{} components keep {:.2}% of the total variance {}.</p>",
+        pca.n_components,
+        total * 100.0,
+        fmt_num(pca.total_variance)
+    );
+    out.push_str("<div class=\"plots\">\n");
+    out.push_str(&plots::scree(&pca.explained_variance_ratio, log));
+    out.push_str(&plots::cumulative(
+        &pca.cumulative_variance_ratio,
+        pca.n_components,
+    ));
+    out.push_str("</div>\n");
+    let marks: Vec<String> = [0.9, 0.95, 0.99]
+        .iter()
+        .map(
+            |m| match pca.cumulative_variance_ratio.iter().position(|c| c > m) {
+                Some(i) => format!("{:.0}% needs {} component(s)", m * 100.0, i + 1),
+                None => format!(
+                    "{:.0}% needs more than the {} kept",
+                    m * 100.0,
+                    pca.n_components
+                ),
+            },
+        )
+        .collect();
+    let _ = writeln!(out, "<p>{}.</p>", escape(&marks.join("; ")));
+    out.push_str("<table>\n<tr><th>component</th><th class=\"num\">variance</th><th class=\"num\">% of variance</th><th class=\"num\">cumulative %</th></tr>\n");
+    for i in 0..pca.n_components.min(pca.explained_variance.len()) {
+        let _ = writeln!(
+            out,
+            "<tr><td>pc{}</td><td class=\"num\">{}</td><td class=\"num\">{:.2}%</td><td class=\"num\">{:.2}%</td></tr>",
+            i + 1,
+            fmt_num(pca.explained_variance[i]),
+            pca.explained_variance_ratio[i] * 100.0,
+            pca.cumulative_variance_ratio[i] * 100.0
+        );
+    }
+    out.push_str("</table>\n</section>\n");
+}
+
+fn scatter_section(out: &mut String, report: &Report, sample: Option<&ReportSample>) {
+    out.push_str("<section id=\"scatter\">\n<h2>The sample in two dimensions</h2>\n");
+    let k = report
+        .pca
+        .as_ref()
+        .map(|p| p.n_components)
+        .or(report.autoencoder.as_ref().map(|a| a.latent))
+        .unwrap_or(0);
+    match sample {
+        None => note(out, "no sample was saved with this report"),
+        Some(s) if s.rows_seen == 0 => note(
+            out,
+            "no sample was drawn (the output pass did not run: output.reduced is false)",
+        ),
+        Some(_) if k < 2 => note(
+            out,
+            &format!("only {k} reduced coordinate, so there is no 2-D scatter"),
+        ),
+        Some(s) if s.reduced.is_empty() => note(out, "the sample is empty"),
+        Some(s) => {
+            let points: Vec<(f64, f64)> = s
+                .reduced
+                .iter()
+                .map(|r| (r[0], r.get(1).copied().unwrap_or(0.0)))
+                .collect();
+            let (classes, class_of) = match &s.color {
+                Some(colors) => {
+                    let present: Vec<String> = colors.iter().flatten().cloned().collect();
+                    let classes = crate::evaluate::classes(&present);
+                    let class_of = colors
+                        .iter()
+                        .map(|c| c.as_ref().and_then(|c| classes.iter().position(|x| x == c)))
+                        .collect();
+                    (classes, class_of)
+                }
+                None => (Vec::new(), Vec::new()),
+            };
+            let by = report
+                .pipeline
+                .pointer("/report/color_by")
+                .and_then(|v| v.as_str());
+            let _ = writeln!(
+                out,
+                "<p>A uniform sample of {} of the {} rows written{}.</p>",
+                thousands(points.len() as u64),
+                thousands(s.rows_seen),
+                by.map_or(String::new(), |c| format!(", coloured by '{}'", escape(c)))
+            );
+            // The output columns' names: pc1, pc2 after a PCA, z1, z2 after an autoencoder.
+            let axes = if report.autoencoder.is_some() {
+                ("z1", "z2")
+            } else {
+                ("pc1", "pc2")
+            };
+            out.push_str(&plots::scatter(
+                &points,
+                &classes,
+                &class_of,
+                by.unwrap_or(""),
+                axes,
+            ));
+        }
+    }
+    out.push_str("</section>\n");
+}
+
+fn structure_section(out: &mut String, report: &Report, sample: Option<&ReportSample>) {
+    let Some(s) = sample else { return };
+    if s.loadings.is_none() && s.correlation.is_none() && report.n_features == 0 {
+        return;
+    }
+    out.push_str("<section id=\"loadings\">\n<h2>What the components are made of</h2>\n");
+    match &s.loadings {
+        Some(l) if !l.features.is_empty() => {
+            out.push_str(&plots::loadings(l));
+        }
+        _ => note(out, "no loadings were saved for this reducer"),
+    }
+    match &s.correlation {
+        Some(c) => {
+            out.push_str("<p>Correlation of the features (Pearson, over the sample):</p>\n");
+            out.push_str(&plots::correlation(&report.feature_names, c));
+        }
+        None if report.n_features > super::sample::MAX_CORRELATION_FEATURES => note(
+            out,
+            &format!(
+                "the correlation matrix is left out: {} features are too many to read (at most {})",
+                report.n_features,
+                super::sample::MAX_CORRELATION_FEATURES
+            ),
+        ),
+        None if matches!(report.scaler.as_str(), "none" | "center") => note(
+            out,
+            "the correlation matrix is shown for scaled pipelines (scale: standard or minmax)",
+        ),
+        None => {}
+    }
+    out.push_str("</section>\n");
+}
+
+fn evaluation_section(out: &mut String, report: &Report) {
+    let Some(ev) = &report.evaluation else { return };
+    out.push_str("<section id=\"evaluation\">\n<h2>Downstream classifiers</h2>\n");
+    if ev.scores.is_empty() {
+        note(
+            out,
+            &format!(
+                "no classifier check: {}",
+                ev.note.as_deref().unwrap_or("no scores")
+            ),
+        );
+        out.push_str("</section>\n");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<p>Label '{}' ({} classes) on {} sampled rows: {} to train, {} to test (test fraction {}, \
+         seed {}). Logistic regression (L2, C = 1) and k-nearest neighbours (k = {}) on the scaled \
+         features versus the reduced coordinates.</p>",
+        escape(&ev.label),
+        ev.classes.len(),
+        thousands(ev.sample_rows as u64),
+        thousands(ev.train_rows as u64),
+        thousands(ev.test_rows as u64),
+        ev.test_fraction,
+        ev.seed,
+        ev.k_neighbors
+    );
+    if let Some(n) = &ev.note {
+        note(out, n);
+    }
+    if ev.scores.iter().any(|s| s.features == "pca") {
+        out.push_str(
+            "<p>The reducer is an autoencoder, so its codes are also compared with PCA codes of              the same width (<em>pca</em>), fitted on the training rows' scaled features.</p>\n",
+        );
+    }
+    if !ev.scores.is_empty() {
+        out.push_str("<table>\n<tr><th>classifier</th><th>features</th><th class=\"num\">dimensions</th><th class=\"num\">train accuracy</th><th class=\"num\">test accuracy</th></tr>\n");
+        for s in &ev.scores {
+            let model = match s.model.as_str() {
+                "knn" => format!("k-NN (k = {})", ev.k_neighbors),
+                "logistic_regression" => "logistic regression".into(),
+                other => other.to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{:.2}%</td><td class=\"num\">{:.2}%</td></tr>",
+                escape(&model),
+                escape(&s.features),
+                s.dimensions,
+                s.train_accuracy * 100.0,
+                s.test_accuracy * 100.0
+            );
+        }
+        out.push_str("</table>\n");
+        out.push_str(&plots::evaluation(&ev.scores, ev.k_neighbors));
+    }
+    out.push_str("</section>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{AutoencoderReport, EpochReport, InputReport, PassReport};
+
+    /// A report of a run without a pca step, by hand, as an autoencoder step would fill it.
+    fn autoencoder_report() -> Report {
+        Report {
+            dimred_version: "0.1.0".into(),
+            pipeline: serde_json::json!({"name": "ae <test> & co"}),
+            input: InputReport {
+                path: "x.parquet".into(),
+                format: "parquet".into(),
+                files: vec!["x.parquet".into()],
+            },
+            scaler: "standard".into(),
+            n_samples: 1000,
+            n_features: 4,
+            feature_names: (0..4).map(|i| format!("f{i}")).collect(),
+            pca: None,
+            autoencoder: Some(AutoencoderReport {
+                widths: vec![4, 3, 2, 3, 4],
+                latent: 2,
+                epochs: (1..=6)
+                    .map(|e| EpochReport {
+                        epoch: e,
+                        train_loss: 1.0 / e as f64,
+                        validation_loss: Some(1.2 / e as f64 + if e > 4 { 0.2 } else { 0.0 }),
+                        seconds: 0.1,
+                    })
+                    .collect(),
+                best_epoch: 4,
+                stop_reason: "early_stopping".into(),
+                train_rows: 900,
+                validation_rows: 100,
+                reconstruction_error: 0.3,
+                samples_per_second: 1e5,
+            }),
+            rows_read: 1000,
+            rows_skipped: 0,
+            rows_written: 1000,
+            passes: vec![PassReport {
+                name: "epoch 1".into(),
+                rows: 1000,
+                seconds: 0.1,
+                rows_per_second: 1e4,
+            }],
+            seconds_total: 1.0,
+            peak_rss_bytes: None,
+            reconstruction_error: None,
+            evaluation: None,
+            outputs: vec![],
+        }
+    }
+
+    #[test]
+    fn autoencoder_loss_curves_mark_the_best_epoch() {
+        let report = autoencoder_report();
+        let sample = ReportSample {
+            rows_seen: 3,
+            index: vec![0, 1, 2],
+            reduced: vec![vec![0.0, 1.0], vec![1.0, 0.5], vec![2.0, -1.0]],
+            ..ReportSample::default()
+        };
+        let html = render(&report, Some(&sample));
+        assert!(html.contains("data-plot=\"loss\""));
+        assert!(html.contains("best epoch 4"));
+        assert!(
+            html.contains("data-plot=\"scatter\""),
+            "latent 2 has a scatter"
+        );
+        assert!(!html.contains("data-plot=\"scree\""), "no pca, no scree");
+        assert!(html.contains("ae &lt;test&gt; &amp; co"));
+        assert!(!html.contains("<script"));
+        assert!(!html.contains("http"));
+        // the loss values drawn are the epochs'
+        let start = html.find("data-plot=\"loss\" data-values=\"").unwrap() + 30;
+        let end = start + html[start..].find('"').unwrap();
+        let values: Vec<[Option<f64>; 2]> =
+            serde_json::from_str(&html[start..end].replace("&quot;", "\"")).unwrap();
+        assert_eq!(values.len(), 6);
+        assert_eq!(values[1][0], Some(0.5));
+    }
+
+    #[test]
+    fn without_a_sample_the_page_says_so() {
+        let mut report = autoencoder_report();
+        report.autoencoder.as_mut().unwrap().epochs.clear();
+        let html = render(&report, None);
+        assert!(html.contains("no sample was saved"));
+        assert!(html.contains("no epochs were recorded"));
+    }
+
+    #[test]
+    fn wide_data_shows_top_loadings_and_no_correlation() {
+        use crate::report::sample::Loadings;
+        let p = 3000;
+        let names: Vec<String> = (0..p).map(|i| format!("feature_{i}")).collect();
+        let components = faer::Mat::from_fn(3, p, |c, j| ((c * 7 + j) as f64 * 0.01).sin());
+        let loadings = Loadings::top(components.as_ref(), &names);
+        assert_eq!(loadings.features.len(), 30);
+        assert_eq!(loadings.n_features, p);
+        let mut report = autoencoder_report();
+        report.n_features = p;
+        report.feature_names = names;
+        let sample = ReportSample {
+            rows_seen: 2,
+            index: vec![0, 1],
+            reduced: vec![vec![0.0, 1.0], vec![1.0, 0.5]],
+            loadings: Some(loadings),
+            ..ReportSample::default()
+        };
+        let html = render(&report, Some(&sample));
+        assert!(html.contains("top 30 of 3000 features"));
+        assert!(html.contains("correlation matrix is left out"));
+    }
+}

@@ -1,0 +1,427 @@
+//! The rows report.html draws: a uniform reservoir sample of the output pass (Vitter's
+//! algorithm R, fixed seed, so a run is reproducible), kept in the input's row order, plus
+//! the first rows for the image grid. The runner feeds it chunk by chunk from the output
+//! pass (`push`); `finish` turns it into a `ReportSample`, which is saved beside
+//! report.json as report_sample.json so `dimred report DIR` can re-render without refitting.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
+    UInt32Type, UInt64Type,
+};
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::DataType;
+use faer::{Mat, MatRef};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Rows shown in the originals-beside-reconstructions grid.
+pub const IMAGE_ROWS: usize = 10;
+/// Features above which the correlation matrix is not drawn (nor stored).
+pub const MAX_CORRELATION_FEATURES: usize = 64;
+/// Seed of the reservoir: fixed, so the sample is the same on every run.
+const RESERVOIR_SEED: u64 = 0x5a3b_1e5e;
+
+/// What was drawn from the output pass, as saved in report_sample.json.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ReportSample {
+    /// Rows the sample was drawn from (rows kept by the output pass).
+    pub rows_seen: u64,
+    /// 0-based index of each sampled row among the rows kept, increasing.
+    pub index: Vec<u64>,
+    /// The first two reduced coordinates of each sampled row (one when k = 1).
+    pub reduced: Vec<Vec<f64>>,
+    /// `report.color_by` values of the sampled rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<Vec<Option<String>>>,
+    /// First rows and their reconstructions, with `report.image_shape`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<ImageRows>,
+    /// Loadings of the first components on their top features.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loadings: Option<Loadings>,
+    /// Correlation matrix of the features over the sample (p ≤ 64, scaled pipelines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation: Option<Vec<Vec<f64>>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImageRows {
+    pub shape: [usize; 2],
+    /// Raw feature values of the first rows of the input.
+    pub original: Vec<Vec<f64>>,
+    /// Their reconstructions from the reduced coordinates, in raw feature space.
+    pub reconstructed: Vec<Vec<f64>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Loadings {
+    /// Feature names, rows of `values`.
+    pub features: Vec<String>,
+    /// `values[f][c]`: loading of feature f on component c + 1.
+    pub values: Vec<Vec<f64>>,
+    /// All features (the heat map shows `features.len()` of them).
+    pub n_features: usize,
+}
+
+/// Features named in the loadings heat map, and components shown.
+pub const LOADING_FEATURES: usize = 30;
+pub const LOADING_COMPONENTS: usize = 8;
+
+impl Loadings {
+    /// The first components' loadings (`components` is k × p) on the features with the
+    /// largest |loading| over those components, in decreasing order of it.
+    pub fn top(components: MatRef<'_, f64>, names: &[String]) -> Loadings {
+        let (k, p) = (
+            components.nrows().min(LOADING_COMPONENTS),
+            components.ncols(),
+        );
+        let weight = |j: usize| (0..k).fold(0.0f64, |m, c| m.max(components[(c, j)].abs()));
+        let mut order: Vec<usize> = (0..p).collect();
+        if p > LOADING_FEATURES {
+            order.sort_by(|&a, &b| weight(b).total_cmp(&weight(a)).then(a.cmp(&b)));
+            order.truncate(LOADING_FEATURES);
+        }
+        Loadings {
+            features: order.iter().map(|&j| names[j].clone()).collect(),
+            values: order
+                .iter()
+                .map(|&j| (0..k).map(|c| components[(c, j)]).collect())
+                .collect(),
+            n_features: p,
+        }
+    }
+}
+
+/// One sampled row while the pass runs.
+struct Row {
+    index: u64,
+    reduced: Vec<f64>,
+    scaled: Vec<f64>,
+    label: Option<String>,
+    color: Option<String>,
+}
+
+/// Options of the sampler.
+#[derive(Debug, Clone)]
+pub struct SampleOptions {
+    pub rows: usize,
+    /// Keep each sampled row's scaled features (for the evaluation and the correlation).
+    pub keep_scaled: bool,
+    /// Keep the first rows' raw features for the image grid.
+    pub image_shape: Option<[usize; 2]>,
+}
+
+/// The streaming sampler.
+pub struct Sampler {
+    options: SampleOptions,
+    seen: u64,
+    rows: Vec<Row>,
+    rng: crate::generate::Rng,
+    first_rows: Vec<Vec<f64>>,
+}
+
+/// What `finish` returns beside the `ReportSample`: the rows the evaluation needs.
+#[derive(Debug, Clone, Default)]
+pub struct EvalRows {
+    /// Row index among the rows kept (drives the train/test split).
+    pub index: Vec<u64>,
+    /// Scaled features (the reducer's input space), one Vec per row.
+    pub scaled: Vec<Vec<f64>>,
+    /// All k reduced coordinates.
+    pub reduced: Vec<Vec<f64>>,
+    pub label: Vec<Option<String>>,
+}
+
+impl Sampler {
+    pub fn new(options: SampleOptions) -> Sampler {
+        Sampler {
+            options,
+            seen: 0,
+            rows: Vec::new(),
+            rng: crate::generate::Rng::new(RESERVOIR_SEED),
+            first_rows: Vec::new(),
+        }
+    }
+
+    /// Feeds one chunk: `raw` input features, `scaled` the reducer's input (same rows),
+    /// `reduced` the coordinates (at least k columns; extra columns are ignored by
+    /// `k`), and the label values per row when there is a label column.
+    pub fn push(
+        &mut self,
+        raw: MatRef<'_, f64>,
+        scaled: MatRef<'_, f64>,
+        reduced: MatRef<'_, f64>,
+        k: usize,
+        label: Option<&[Option<String>]>,
+        color: Option<&[Option<String>]>,
+    ) {
+        let capacity = self.options.rows;
+        for i in 0..raw.nrows() {
+            let index = self.seen;
+            self.seen += 1;
+            if let Some(shape) = self.options.image_shape
+                && self.first_rows.len() < IMAGE_ROWS
+                && raw.ncols() == shape[0] * shape[1]
+            {
+                self.first_rows
+                    .push((0..raw.ncols()).map(|j| raw[(i, j)]).collect());
+            }
+            let slot = if self.rows.len() < capacity {
+                None
+            } else {
+                let j = self.rng.next_u64() % self.seen;
+                if (j as usize) < capacity {
+                    Some(j as usize)
+                } else {
+                    continue;
+                }
+            };
+            let row = Row {
+                index,
+                reduced: (0..k).map(|c| reduced[(i, c)]).collect(),
+                scaled: if self.options.keep_scaled {
+                    (0..scaled.ncols()).map(|j| scaled[(i, j)]).collect()
+                } else {
+                    Vec::new()
+                },
+                label: label.and_then(|l| l[i].clone()),
+                color: color.and_then(|l| l[i].clone()),
+            };
+            match slot {
+                None => self.rows.push(row),
+                Some(s) => self.rows[s] = row,
+            }
+        }
+    }
+
+    /// The sample in row order. `reconstruct` maps raw rows (n × p) to their
+    /// reconstructions in raw space (PCA: the inverse of the projection; an autoencoder:
+    /// its decoder after its encoder). `with_color` says whether a colour column was read;
+    /// `correlation` whether to compute the features' correlation matrix over the sample.
+    pub fn finish(
+        mut self,
+        reconstruct: &dyn Fn(MatRef<'_, f64>) -> Mat<f64>,
+        with_color: bool,
+        correlation: bool,
+    ) -> (ReportSample, EvalRows) {
+        self.rows.sort_by_key(|r| r.index);
+        let images = self.options.image_shape.and_then(|shape| {
+            if self.first_rows.is_empty() {
+                return None;
+            }
+            let p = self.first_rows[0].len();
+            let x = Mat::from_fn(self.first_rows.len(), p, |i, j| self.first_rows[i][j]);
+            let back = reconstruct(x.as_ref());
+            Some(ImageRows {
+                shape,
+                reconstructed: (0..back.nrows())
+                    .map(|i| (0..back.ncols()).map(|j| back[(i, j)]).collect())
+                    .collect(),
+                original: std::mem::take(&mut self.first_rows),
+            })
+        });
+        let correlation = (correlation
+            && self.options.keep_scaled
+            && self.rows.len() > 1
+            && self.rows[0].scaled.len() <= MAX_CORRELATION_FEATURES)
+            .then(|| correlation_matrix(&self.rows));
+        let sample = ReportSample {
+            rows_seen: self.seen,
+            index: self.rows.iter().map(|r| r.index).collect(),
+            reduced: self
+                .rows
+                .iter()
+                .map(|r| r.reduced.iter().take(2).copied().collect())
+                .collect(),
+            color: with_color.then(|| self.rows.iter().map(|r| r.color.clone()).collect()),
+            images,
+            loadings: None,
+            correlation,
+        };
+        let mut eval = EvalRows::default();
+        for r in self.rows {
+            eval.index.push(r.index);
+            eval.scaled.push(r.scaled);
+            eval.reduced.push(r.reduced);
+            eval.label.push(r.label);
+        }
+        (sample, eval)
+    }
+}
+
+/// Pearson correlation of the columns of the sampled rows (two-pass, centered).
+fn correlation_matrix(rows: &[Row]) -> Vec<Vec<f64>> {
+    let p = rows[0].scaled.len();
+    let n = rows.len() as f64;
+    let mean: Vec<f64> = (0..p)
+        .map(|j| rows.iter().map(|r| r.scaled[j]).sum::<f64>() / n)
+        .collect();
+    let mut cov = vec![vec![0.0; p]; p];
+    for r in rows {
+        for a in 0..p {
+            let da = r.scaled[a] - mean[a];
+            for b in 0..=a {
+                cov[a][b] += da * (r.scaled[b] - mean[b]);
+            }
+        }
+    }
+    let sd: Vec<f64> = (0..p).map(|j| cov[j][j].sqrt()).collect();
+    let mut out = vec![vec![0.0; p]; p];
+    for a in 0..p {
+        for b in 0..=a {
+            let c = if sd[a] > 0.0 && sd[b] > 0.0 {
+                cov[a][b] / (sd[a] * sd[b])
+            } else if a == b {
+                1.0
+            } else {
+                0.0
+            };
+            out[a][b] = c;
+            out[b][a] = c;
+        }
+    }
+    out
+}
+
+/// The values of a label column as text (integers as written, booleans as true/false);
+/// nulls are `None`.
+pub fn label_values(column: &ArrayRef, name: &str) -> Result<Vec<Option<String>>> {
+    let n = column.len();
+    let text = |f: &dyn Fn(usize) -> String| -> Vec<Option<String>> {
+        (0..n).map(|i| (!column.is_null(i)).then(|| f(i))).collect()
+    };
+    macro_rules! prim {
+        ($t:ty) => {{
+            let a = column.as_primitive::<$t>();
+            text(&|i| a.value(i).to_string())
+        }};
+    }
+    Ok(match column.data_type() {
+        DataType::Int8 => prim!(Int8Type),
+        DataType::Int16 => prim!(Int16Type),
+        DataType::Int32 => prim!(Int32Type),
+        DataType::Int64 => prim!(Int64Type),
+        DataType::UInt8 => prim!(UInt8Type),
+        DataType::UInt16 => prim!(UInt16Type),
+        DataType::UInt32 => prim!(UInt32Type),
+        DataType::UInt64 => prim!(UInt64Type),
+        DataType::Float32 => prim!(Float32Type),
+        DataType::Float64 => prim!(Float64Type),
+        DataType::Boolean => {
+            let a = column.as_boolean();
+            text(&|i| a.value(i).to_string())
+        }
+        DataType::Utf8 => {
+            let a = column.as_string::<i32>();
+            text(&|i| a.value(i).to_string())
+        }
+        DataType::LargeUtf8 => {
+            let a = column.as_string::<i64>();
+            text(&|i| a.value(i).to_string())
+        }
+        DataType::Utf8View => {
+            let a = column.as_string_view();
+            text(&|i| a.value(i).to_string())
+        }
+        other => {
+            return Err(Error::data(format!(
+                "label column '{name}' has type {other}, which cannot be a class label"
+            )));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(sampler: &mut Sampler, n: usize, chunk: usize) {
+        let mut start = 0;
+        while start < n {
+            let rows = chunk.min(n - start);
+            let x = Mat::from_fn(rows, 2, |i, j| (start + i) as f64 * 10.0 + j as f64);
+            sampler.push(x.as_ref(), x.as_ref(), x.as_ref(), 2, None, None);
+            start += rows;
+        }
+    }
+
+    #[test]
+    fn small_data_is_kept_whole_in_order() {
+        let mut s = Sampler::new(SampleOptions {
+            rows: 100,
+            keep_scaled: true,
+            image_shape: None,
+        });
+        feed(&mut s, 30, 7);
+        let (sample, eval) = s.finish(&|x| x.to_owned(), false, false);
+        assert_eq!(sample.index, (0..30).collect::<Vec<u64>>());
+        assert_eq!(sample.reduced[3], vec![30.0, 31.0]);
+        assert_eq!(eval.scaled[29], vec![290.0, 291.0]);
+    }
+
+    #[test]
+    fn reservoir_is_uniform_sized_sorted_and_chunking_free() {
+        let run = |chunk| {
+            let mut s = Sampler::new(SampleOptions {
+                rows: 50,
+                keep_scaled: false,
+                image_shape: None,
+            });
+            feed(&mut s, 1000, chunk);
+            s.finish(&|x| x.to_owned(), false, false).0
+        };
+        let a = run(1);
+        let b = run(333);
+        assert_eq!(a.index, b.index);
+        assert_eq!(a.index.len(), 50);
+        assert!(a.index.windows(2).all(|w| w[0] < w[1]));
+        // a uniform sample of 0..1000 has a mean near 500 (sd of the mean ≈ 40)
+        let mean = a.index.iter().sum::<u64>() as f64 / 50.0;
+        assert!((mean - 500.0).abs() < 160.0, "{mean}");
+        assert!(*a.index.last().unwrap() > 500);
+        for (i, r) in a.index.iter().zip(&a.reduced) {
+            assert_eq!(r[0], *i as f64 * 10.0);
+        }
+    }
+
+    #[test]
+    fn correlation_of_exactly_related_columns() {
+        let mut s = Sampler::new(SampleOptions {
+            rows: 10,
+            keep_scaled: true,
+            image_shape: None,
+        });
+        let x = Mat::from_fn(5, 3, |i, j| match j {
+            0 => i as f64,
+            1 => -2.0 * i as f64 + 1.0,
+            _ => 7.0,
+        });
+        s.push(x.as_ref(), x.as_ref(), x.as_ref(), 1, None, None);
+        let (sample, _) = s.finish(&|x| x.to_owned(), false, true);
+        let c = sample.correlation.unwrap();
+        assert!((c[0][1] + 1.0).abs() < 1e-12);
+        assert_eq!(c[2][2], 1.0);
+        assert_eq!(c[0][2], 0.0);
+    }
+
+    #[test]
+    fn image_rows_are_the_first_rows_and_their_reconstructions() {
+        let mut s = Sampler::new(SampleOptions {
+            rows: 3,
+            keep_scaled: false,
+            image_shape: Some([1, 2]),
+        });
+        feed(&mut s, 25, 4);
+        let (sample, _) = s.finish(
+            &|x| Mat::from_fn(x.nrows(), 2, |i, j| x[(i, j)] + 0.5),
+            false,
+            false,
+        );
+        let images = sample.images.unwrap();
+        assert_eq!(images.original.len(), IMAGE_ROWS);
+        assert_eq!(images.original[2], vec![20.0, 21.0]);
+        assert_eq!(images.reconstructed[2], vec![20.5, 21.5]);
+    }
+}
