@@ -271,7 +271,7 @@ def main():
     if t and t["rc"] == 0 and t["rss_mb"]:
         notes.append(
             f"- PyTorch holds the data in memory: {rows * 784 * 4 / 2**20:,.0f} MiB of float32 for "
-            f"{fmt_int(rows)} rows, on top of about 0.9 GB for the torch libraries themselves"
+            f"{fmt_int(rows)} rows, on top of about 0.7 GB that `import torch` (the CUDA build) takes"
         )
 
     out.append("")
