@@ -15,7 +15,7 @@ use faer::{Mat, MatRef, Par};
 use serde::{Deserialize, Serialize};
 
 use super::optim::Optimizer;
-use super::{Network, SavedNetwork, Workspace};
+use super::{Network, Part, SavedNetwork, Workspace};
 use crate::chunk::Chunk;
 use crate::config::{AutoencoderParams, Loss};
 use crate::error::{Error, Result};
@@ -186,16 +186,27 @@ pub fn train(
     let mut passes = Vec::new();
     let mut trained_rows_this_run = 0u64;
     let mut train_seconds_this_run = 0.0;
+    // The shuffle buffer and the chunk buffers live across epochs: allocated (and their
+    // pages touched) once, not once per epoch.
+    let buffer_rows = ctx.dataset.total_rows.map_or(params.shuffle_buffer.0, |n| {
+        (n as usize).min(params.shuffle_buffer.0)
+    });
+    let mut shuffle_storage: Vec<f32> = Vec::with_capacity(buffer_rows * inputs);
+    let mut buffers = Buffers::default();
     while state.stopped.is_none() && state.epochs_done < epochs {
         let epoch = state.epochs_done + 1;
         let started = Instant::now();
-        let mut run = Epoch::new(params, &network, epoch);
+        let mut run = Epoch::new(
+            params,
+            &network,
+            epoch,
+            std::mem::take(&mut shuffle_storage),
+        );
         let mut spec = ctx.spec.clone();
         spec.shuffle = Some(rng(params.seed, epoch, 0).next_u64());
         let label = format!("epoch {epoch}/{epochs}");
         let fraction = params.validation_fraction;
         let mut validation_rows = 0u64;
-        let mut buffers = Buffers::default();
         let stats = stream(ctx.dataset, &spec, &label, ctx.quiet, |chunk| {
             prepare_checked(ctx, params.loss, chunk, &mut buffers)?;
             let w = buffers.u.ncols();
@@ -208,7 +219,7 @@ pub fn train(
             }
             Ok(())
         })?;
-        run.finish(&mut network, &mut state.optimizer)?;
+        shuffle_storage = run.finish(&mut network, &mut state.optimizer)?;
         // The pass includes the steps taken on the rows left in the shuffle buffer.
         let train_seconds = started.elapsed().as_secs_f64();
         passes.push(
@@ -379,6 +390,7 @@ struct Epoch {
     dropout: f32,
     ws: Workspace<f32>,
     grads: Vec<super::layer::Grad<f32>>,
+    parts: Vec<Part<f32>>,
     par: Par,
     epoch: usize,
     batches: u64,
@@ -388,7 +400,14 @@ struct Epoch {
 }
 
 impl Epoch {
-    fn new(params: &AutoencoderParams, net: &Network<f32>, epoch: usize) -> Epoch {
+    /// `buffer` is the (empty) storage for the shuffle buffer, handed back by `finish`.
+    fn new(
+        params: &AutoencoderParams,
+        net: &Network<f32>,
+        epoch: usize,
+        mut buffer: Vec<f32>,
+    ) -> Epoch {
+        buffer.clear();
         let width = net.inputs();
         let batch_size = params.batch_size.0;
         let noise = params.noise.as_ref();
@@ -397,7 +416,7 @@ impl Epoch {
             width,
             batch_size,
             capacity: params.shuffle_buffer.0,
-            buffer: Vec::new(),
+            buffer,
             buffered: 0,
             batch: Mat::zeros(batch_size, width),
             filled: 0,
@@ -408,6 +427,18 @@ impl Epoch {
             dropout: noise.and_then(|n| n.dropout).unwrap_or(0.0) as f32,
             ws: Workspace::default(),
             grads: net.zero_grads(),
+            // Slices of each batch on rayon's threads when the products are large enough to
+            // pay for it; else faer alone.
+            parts: if parallelism(batch_size, widest) == Par::Seq {
+                Vec::new()
+            } else {
+                (0..rayon::current_num_threads().min(batch_size / 16).max(1))
+                    .map(|_| Part {
+                        ws: Workspace::default(),
+                        grads: net.zero_grads(),
+                    })
+                    .collect()
+            },
             par: parallelism(batch_size, widest),
             epoch,
             batches: 0,
@@ -437,7 +468,7 @@ impl Epoch {
 
     /// Drains the buffer in random order and trains on the last, possibly short, batch
     /// (as PyTorch's DataLoader without drop_last).
-    fn finish(&mut self, net: &mut Network<f32>, opt: &mut Optimizer) -> Result<()> {
+    fn finish(&mut self, net: &mut Network<f32>, opt: &mut Optimizer) -> Result<Vec<f32>> {
         let w = self.width;
         let mut order: Vec<usize> = (0..self.buffered).collect();
         for i in (1..order.len()).rev() {
@@ -454,7 +485,7 @@ impl Epoch {
             self.step(rows.as_ref(), net, opt)?;
             self.filled = 0;
         }
-        Ok(())
+        Ok(buffer)
     }
 
     fn add_to_batch(
@@ -491,7 +522,11 @@ impl Epoch {
         } else {
             target
         };
-        let loss = net.gradients(input, target, &mut self.ws, &mut self.grads, self.par);
+        let loss = if self.parts.len() > 1 && n >= 16 * self.parts.len() {
+            net.gradients_parallel(input, target, &mut self.parts, &mut self.grads)
+        } else {
+            net.gradients(input, target, &mut self.ws, &mut self.grads, self.par)
+        };
         self.batches += 1;
         if !loss.is_finite() {
             let kept = if self.epoch > 1 {
