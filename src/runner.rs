@@ -37,7 +37,7 @@ use crate::steps::pca::incremental::IncrementalPca;
 use crate::steps::pca::randomized;
 use crate::steps::pca::tsqr::Tsqr;
 use crate::steps::pca::{Pca, exact};
-use crate::steps::scale::Scaler;
+use crate::steps::scale::{Scaler, shift_scale_into};
 
 /// Chunks in flight between two threads. Two keeps both sides busy; more only costs memory.
 pub const CHANNEL_CHUNKS: usize = 2;
@@ -654,12 +654,14 @@ fn fit_incremental(
         NComponents::Fraction(_) => p.min(batch_size),
     };
     let mut ipca = IncrementalPca::new(p, keep, batch_size);
+    let mut scaled = Mat::zeros(0, 0);
     let stats = stream(&plan.dataset, spec, "incremental", quiet, |chunk| {
-        let x = chunk.features.as_ref();
-        let scaled = Mat::from_fn(x.nrows(), p, |i, j| {
-            let v = x[(i, j)] - shift[j];
-            scaler.scale.as_ref().map_or(v, |s| v / s[j])
-        });
+        shift_scale_into(
+            chunk.features.as_ref(),
+            &shift,
+            scaler.scale.as_deref(),
+            &mut scaled,
+        );
         ipca.push(scaled.as_ref())
     })?;
     passes.push(stats.report("incremental"));

@@ -5,11 +5,9 @@
 use faer::{Mat, MatRef};
 
 use super::autoencoder::Network;
-use super::autoencoder::train::{decode_rows, encode_rows};
+use super::autoencoder::train::{EVAL_ROWS, decode_rows, encode_rows};
 use super::pca::{Pca, inverse, project_with};
-
-/// Rows per block when a chunk goes through the autoencoder.
-const BLOCK_ROWS: usize = 1024;
+use super::scale::shift_scale_into;
 
 pub struct Chain {
     /// Subtracted from the raw features: the mean (PCA centres; center and standard
@@ -60,16 +58,7 @@ impl Chain {
 
     /// `(x − shift) / scale` into `out`: the scaled features.
     pub fn scaled_into(&self, x: MatRef<'_, f64>, out: &mut Mat<f64>) {
-        let (n, p) = (x.nrows(), x.ncols());
-        if out.nrows() != n || out.ncols() != p {
-            *out = Mat::zeros(n, p);
-        }
-        for j in 0..p {
-            let (m, s) = (self.shift[j], self.scale.as_ref().map_or(1.0, |s| s[j]));
-            for (o, v) in out.col_mut(j).iter_mut().zip(x.col(j).iter()) {
-                *o = (v - m) / s;
-            }
-        }
+        shift_scale_into(x, &self.shift, self.scale.as_deref(), out);
     }
 
     /// Features → outputs; with `with_error` one more column holds each row's squared
@@ -98,11 +87,11 @@ impl Chain {
         // allocator) whatever the chunk size.
         let (n, k) = (x.nrows(), net.latent());
         let mut out = Mat::zeros(n, k + with_error as usize);
-        for start in (0..n).step_by(BLOCK_ROWS) {
-            let rows = BLOCK_ROWS.min(n - start);
+        for start in (0..n).step_by(EVAL_ROWS) {
+            let rows = EVAL_ROWS.min(n - start);
             let xb = x.subrows(start, rows);
             let u = self.autoencoder_input(xb, scratch);
-            let (z, _) = encode_rows(net, u.as_ref());
+            let z = encode_rows(net, u.as_ref());
             out.as_mut()
                 .subrows_mut(start, rows)
                 .subcols_mut(0, k)

@@ -5,6 +5,8 @@
 //! Every method is an affine map `(x - offset) / scale` followed by PCA's own centering,
 //! so scaling and PCA collapse into one `(x - mean_) / scale_` with `mean_` the raw mean.
 
+use faer::{Mat, MatRef};
+
 use crate::config::ScaleMethod;
 use crate::stats::{ColumnStats, Moments};
 
@@ -94,5 +96,37 @@ impl Scaler {
             }
         }
         c
+    }
+}
+
+/// `(x − shift) / scale` column by column into `out` (reallocated only when the shape
+/// changes, so a stream of equal chunks allocates once); `None` only shifts. The one place
+/// that applies a fitted scaler to a chunk.
+pub fn shift_scale_into(
+    x: MatRef<'_, f64>,
+    shift: &[f64],
+    scale: Option<&[f64]>,
+    out: &mut Mat<f64>,
+) {
+    let (n, p) = (x.nrows(), x.ncols());
+    if out.nrows() != n || out.ncols() != p {
+        *out = Mat::zeros(n, p);
+    }
+    for j in 0..p {
+        let m = shift[j];
+        let dst = out.col_mut(j);
+        match scale {
+            Some(s) => {
+                let s = s[j];
+                for (d, v) in dst.iter_mut().zip(x.col(j).iter()) {
+                    *d = (v - m) / s;
+                }
+            }
+            None => {
+                for (d, v) in dst.iter_mut().zip(x.col(j).iter()) {
+                    *d = v - m;
+                }
+            }
+        }
     }
 }

@@ -88,6 +88,11 @@ impl<T: Real> Network<T> {
         w
     }
 
+    /// The widest layer, which sizes the batch products (for `train::parallelism`).
+    pub fn widest(&self) -> usize {
+        self.widths().into_iter().max().unwrap_or(1)
+    }
+
     /// Runs layers `range` on `x`.
     pub fn run(&self, x: MatRef<'_, T>, range: std::ops::Range<usize>, par: Par) -> Mat<T> {
         let mut cur = x.to_owned();

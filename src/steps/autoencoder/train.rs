@@ -411,7 +411,7 @@ impl Epoch {
         let width = net.inputs();
         let batch_size = params.batch_size.0;
         let noise = params.noise.as_ref();
-        let widest = net.widths().into_iter().max().unwrap_or(1);
+        let widest = net.widest();
         Epoch {
             width,
             batch_size,
@@ -582,7 +582,7 @@ fn evaluate_split(
     label: &str,
 ) -> Result<(f64, crate::runner::PassStats)> {
     let w = net.inputs();
-    let par = parallelism(EVAL_ROWS, net.widths().into_iter().max().unwrap_or(1));
+    let par = parallelism(EVAL_ROWS, net.widest());
     let mut pending: Vec<f32> = Vec::new();
     let (mut sum, mut rows) = (0.0f64, 0u64);
     let mut flush = |pending: &mut Vec<f32>| {
@@ -614,38 +614,17 @@ fn evaluate_split(
 }
 
 /// Encodes rows (f64 in, f64 out) with the f32 network.
-pub fn encode_rows(net: &Network<f32>, u: MatRef<'_, f64>) -> (Mat<f64>, Mat<f32>) {
+pub fn encode_rows(net: &Network<f32>, u: MatRef<'_, f64>) -> Mat<f64> {
     let x = Mat::from_fn(u.nrows(), u.ncols(), |i, j| u[(i, j)] as f32);
-    let par = parallelism(u.nrows(), net.widths().into_iter().max().unwrap_or(1));
-    let z = net.encode(x.as_ref(), par);
-    (
-        Mat::from_fn(z.nrows(), z.ncols(), |i, j| z[(i, j)] as f64),
-        z,
-    )
+    let z = net.encode(x.as_ref(), parallelism(u.nrows(), net.widest()));
+    Mat::from_fn(z.nrows(), z.ncols(), |i, j| z[(i, j)] as f64)
 }
 
 /// Decodes codes (f64 in, f64 out).
 pub fn decode_rows(net: &Network<f32>, z: MatRef<'_, f64>) -> Mat<f64> {
     let x = Mat::from_fn(z.nrows(), z.ncols(), |i, j| z[(i, j)] as f32);
-    let par = parallelism(z.nrows(), net.widths().into_iter().max().unwrap_or(1));
-    let y = net.decode(x.as_ref(), par);
+    let y = net.decode(x.as_ref(), parallelism(z.nrows(), net.widest()));
     Mat::from_fn(y.nrows(), y.ncols(), |i, j| y[(i, j)] as f64)
-}
-
-/// Per-row squared reconstruction error ‖u − decode(encode(u))‖², from the f32 codes.
-pub fn row_errors(net: &Network<f32>, u: MatRef<'_, f64>, z: MatRef<'_, f32>) -> Vec<f64> {
-    let par = parallelism(u.nrows(), net.widths().into_iter().max().unwrap_or(1));
-    let y = net.decode(z, par);
-    (0..u.nrows())
-        .map(|i| {
-            (0..u.ncols())
-                .map(|j| {
-                    let d = u[(i, j)] - y[(i, j)] as f64;
-                    d * d
-                })
-                .sum()
-        })
-        .collect()
 }
 
 #[cfg(test)]

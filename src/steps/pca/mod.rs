@@ -167,26 +167,7 @@ pub fn project_with(
     scratch: &mut Mat<f64>,
 ) -> Mat<f64> {
     let (n, p) = (x.nrows(), x.ncols());
-    if scratch.nrows() != n || scratch.ncols() != p {
-        *scratch = Mat::zeros(n, p);
-    }
-    for j in 0..p {
-        let m = mean[j];
-        let dst = scratch.col_mut(j);
-        match scale {
-            Some(s) => {
-                let s = s[j];
-                for (d, v) in dst.iter_mut().zip(x.col(j).iter()) {
-                    *d = (v - m) / s;
-                }
-            }
-            None => {
-                for (d, v) in dst.iter_mut().zip(x.col(j).iter()) {
-                    *d = v - m;
-                }
-            }
-        }
-    }
+    crate::steps::scale::shift_scale_into(x, mean, scale, scratch);
     let centered = &*scratch;
     let mut z = Mat::<f64>::zeros(n, pca.n_components());
     faer::linalg::matmul::matmul(
