@@ -12,21 +12,28 @@ use super::common::*;
 
 const DIGITS_AE: &str = "pipelines/digits_autoencoder.yaml";
 
-/// Runs the digits example (without its classifier check, which has its own test).
+/// `run` arguments for the digits example into `out`, without its classifier check (which
+/// has its own test), with `--set` for each of `sets` (and `--resume` when asked).
+fn digits_args(out: &Path, sets: &[&str], resume: bool) -> Vec<String> {
+    let mut args: Vec<String> = vec!["run".into(), DIGITS_AE.into(), "-q".into()];
+    if resume {
+        args.push("--resume".into());
+    }
+    args.push("--set".into());
+    args.push("report.evaluate=null".into());
+    args.push("--set".into());
+    args.push(format!("output.dir={}", out.display()));
+    for s in sets {
+        args.push("--set".into());
+        args.push(s.to_string());
+    }
+    args
+}
+
+/// Runs the digits example (see `digits_args`).
 fn run_digits(out: &Path, sets: &[&str]) -> (Value, Value) {
     let mut cmd = dimred();
-    cmd.args([
-        "run",
-        DIGITS_AE,
-        "-q",
-        "--set",
-        "report.evaluate=null",
-        "--set",
-    ])
-    .arg(format!("output.dir={}", out.display()));
-    for s in sets {
-        cmd.args(["--set", s]);
-    }
+    cmd.args(digits_args(out, sets, false));
     cmd.assert().success();
     (
         json(&out.join("report.json")),
@@ -162,17 +169,7 @@ fn resuming_continues_to_the_same_weights_as_one_run() {
     let split = tmp.path().join("split");
     run_digits(&split, &["steps.1.autoencoder.epochs=2"]);
     let mut cmd = dimred();
-    cmd.args([
-        "run",
-        DIGITS_AE,
-        "-q",
-        "--resume",
-        "--set",
-        "report.evaluate=null",
-        "--set",
-    ])
-    .arg(format!("output.dir={}", split.display()))
-    .args(["--set", "steps.1.autoencoder.epochs=5"]);
+    cmd.args(digits_args(&split, &["steps.1.autoencoder.epochs=5"], true));
     cmd.assert().success();
     let resumed = json(&split.join("report.json"));
     assert_eq!(weights(&model), weights(&json(&split.join("model.json"))));
@@ -206,18 +203,7 @@ fn a_killed_training_resumes_from_its_last_checkpoint() {
     let killed = tmp.path().join("killed");
     let mut cmd = std::process::Command::new(binary());
     cmd.current_dir(root())
-        .args([
-            "run",
-            DIGITS_AE,
-            "-q",
-            "--set",
-            "report.evaluate=null",
-            "--set",
-        ])
-        .arg(format!("output.dir={}", killed.display()));
-    for s in sets {
-        cmd.args(["--set", s]);
-    }
+        .args(digits_args(&killed, &sets, false));
     let mut child = cmd
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -238,19 +224,7 @@ fn a_killed_training_resumes_from_its_last_checkpoint() {
     );
 
     let mut cmd = dimred();
-    cmd.args([
-        "run",
-        DIGITS_AE,
-        "-q",
-        "--resume",
-        "--set",
-        "report.evaluate=null",
-        "--set",
-    ])
-    .arg(format!("output.dir={}", killed.display()));
-    for s in sets {
-        cmd.args(["--set", s]);
-    }
+    cmd.args(digits_args(&killed, &sets, true));
     cmd.assert().success();
     assert_eq!(weights(&model), weights(&json(&killed.join("model.json"))));
 }
@@ -319,18 +293,7 @@ fn transform_encodes_and_inverse_decodes_with_the_saved_network() {
 fn fails_with(sets: &[&str], code: i32, needles: &[&str]) -> String {
     let tmp = tempfile::tempdir().unwrap();
     let mut cmd = dimred();
-    cmd.args([
-        "run",
-        DIGITS_AE,
-        "-q",
-        "--set",
-        "report.evaluate=null",
-        "--set",
-    ])
-    .arg(format!("output.dir={}", tmp.path().join("o").display()));
-    for s in sets {
-        cmd.args(["--set", s]);
-    }
+    cmd.args(digits_args(&tmp.path().join("o"), sets, false));
     let out = cmd.assert().code(code).get_output().clone();
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
