@@ -13,7 +13,21 @@ use cli::{Cli, Command};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc v3's `mi_option_purge_delay` (its `mi_option_t` enum in mimalloc.h;
+/// libmimalloc-sys has no constant for it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() {
+    // Pages freed by one chunk are wanted again by the next. mimalloc purges (decommits)
+    // free pages after 10 ms by default, so every chunk faulted them back in and the
+    // kernel zeroed them: half the CPU time of reading a 784-column Parquet file went to
+    // clearing pages. Keeping them (as MIMALLOC_PURGE_DELAY=-1 does) reads it 2.5× faster;
+    // peak memory is unchanged, since the pages are reused rather than added to.
+    if unsafe { libmimalloc_sys::mi_version() } >= 300 {
+        // SAFETY: sets a global option before any thread is spawned; the value is one
+        // mimalloc documents.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    }
     let cli = Cli::parse();
     if let Err(e) = dispatch(cli.command) {
         eprintln!("error: {e}");

@@ -6,12 +6,13 @@ pub mod layer;
 pub mod optim;
 pub mod train;
 
-use faer::{Mat, MatRef, Par};
+use faer::reborrow::ReborrowMut;
+use faer::{Mat, MatMut, MatRef, Par};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Activation, Activations, AutoencoderParams, Loss, OutputActivation};
 use crate::generate::Rng;
-use layer::{Dense, Grad, Real, derivative};
+use layer::{Dense, Grad, Real, mse_output_gradient, mul_derivative, vectorized};
 
 /// log(p) is clamped at −100 in the cross-entropy, as PyTorch's `BCELoss` does, so a
 /// saturated output gives a large finite loss rather than infinity.
@@ -23,13 +24,6 @@ pub struct Network<T: Real> {
     /// Index of the layer whose output is the code.
     pub code_layer: usize,
     pub loss: Loss,
-}
-
-/// One slice of a batch in `gradients_parallel`: its workspace and gradients.
-#[derive(Debug)]
-pub struct Part<T: Real> {
-    pub ws: Workspace<T>,
-    pub grads: Vec<Grad<T>>,
 }
 
 /// Activations of one forward pass, kept for the backward pass; reused across batches.
@@ -116,40 +110,29 @@ impl<T: Real> Network<T> {
     /// Mean loss over every value of the batch (as PyTorch's `reduction="mean"`).
     pub fn loss_of(&self, output: MatRef<'_, T>, target: MatRef<'_, T>) -> f64 {
         let count = (output.nrows() * output.ncols()) as f64;
-        let mut sum = 0.0;
-        for j in 0..output.ncols() {
-            let (y, t) = (col(output, j), col(target, j));
-            sum += match self.loss {
-                Loss::Mse => y
-                    .iter()
-                    .zip(t)
-                    .map(|(&y, &t)| {
-                        let d = (y - t).f64();
-                        d * d
-                    })
-                    .sum::<f64>(),
-                Loss::Bce => y
-                    .iter()
-                    .zip(t)
-                    .map(|(&y, &t)| {
-                        let (y, t) = (y.f64(), t.f64());
-                        -(t * y.ln().max(LOG_FLOOR) + (1.0 - t) * (1.0 - y).ln().max(LOG_FLOOR))
-                    })
-                    .sum::<f64>(),
-            };
-        }
-        sum / count
+        (0..output.ncols())
+            .map(|j| self.column_loss(col(output, j), col(target, j)))
+            .sum::<f64>()
+            / count
     }
 
     /// Forward and backward pass on one batch: fills `grads` (one per layer) and returns
     /// the batch's mean loss. `input` may be a corrupted copy of `target` (denoising).
+    ///
+    /// With `threads` > 1 every product is cut by columns into that many pieces run on
+    /// rayon's threads, each a whole-batch product with one thread: the forward pass by
+    /// output columns, the backward pass by the weight gradient's output columns beside
+    /// the input gradient's columns. No piece reduces over another's values, so the
+    /// result is fixed by the thread count. Slicing the batch by rows instead would halve
+    /// each product's depth for the weight gradients and need a reduction; faer's own
+    /// parallel products do not pay at batch sizes like 128.
     pub fn gradients(
         &self,
         input: MatRef<'_, T>,
         target: MatRef<'_, T>,
         ws: &mut Workspace<T>,
         grads: &mut [Grad<T>],
-        par: Par,
+        threads: usize,
     ) -> f64 {
         let n = input.nrows();
         let depth = self.layers.len();
@@ -167,105 +150,156 @@ impl<T: Real> Network<T> {
         ws.acts[0].copy_from(input);
         for (l, layer) in self.layers.iter().enumerate() {
             let (before, after) = ws.acts.split_at_mut(l + 1);
-            layer.forward(before[l].as_ref(), after[0].as_mut(), par);
+            let x = before[l].as_ref();
+            let split = column_split(layer.outputs(), threads);
+            let pieces = col_pieces(after[0].as_mut(), &split);
+            each_piece(
+                pieces.into_iter().zip(split).collect(),
+                |(out, (start, _))| layer.forward_cols(x, out, start, Par::Seq),
+            );
         }
-        let output = &ws.acts[depth];
-        let loss = self.loss_of(output.as_ref(), target);
 
-        // The output layer's dz: MSE through its activation; cross-entropy through a
-        // sigmoid simplifies to (y − t).
-        let scale = 1.0 / (n * output.ncols()) as f64;
-        let last = &self.layers[depth - 1];
-        let dz = &mut ws.dz[depth - 1];
-        let (two, one) = (T::of(2.0 * scale), T::of(scale));
-        for j in 0..output.ncols() {
-            let (y, t, d) = (col(output.as_ref(), j), col(target, j), col_mut(dz, j));
-            match self.loss {
-                Loss::Mse => {
-                    for ((d, &y), &t) in d.iter_mut().zip(y).zip(t) {
-                        *d = two * (y - t) * derivative(last.activation, y);
-                    }
-                }
-                Loss::Bce => {
-                    for ((d, &y), &t) in d.iter_mut().zip(y).zip(t) {
-                        *d = one * (y - t);
-                    }
-                }
-            }
-        }
+        // The output layer's dz and the loss, by output columns.
+        let output = ws.acts[depth].as_ref();
+        let split = column_split(output.ncols(), threads);
+        let pieces = col_pieces(ws.dz[depth - 1].as_mut(), &split);
+        let sums = each_piece(
+            pieces.into_iter().zip(split).collect(),
+            |(dz, (start, _))| self.output_gradient(output, target, dz, start),
+        );
+        let loss = sums.iter().sum::<f64>() / (n * output.ncols()) as f64;
+
         for l in (0..depth).rev() {
+            let layer = &self.layers[l];
             let (lower, upper) = ws.dz.split_at_mut(l);
             let dz = upper[0].as_ref();
             let x = ws.acts[l].as_ref();
-            if l == 0 {
-                self.layers[l].backward(x, dz, &mut grads[l], None, par);
+            let out_split = column_split(layer.outputs(), threads);
+            let grad = &mut grads[l];
+            let mut dw = col_pieces(grad.w.as_mut(), &out_split).into_iter();
+            let mut db = slice_pieces(&mut grad.b, &out_split).into_iter();
+            let (in_split, mut dx) = if l == 0 {
+                (Vec::new(), Vec::new().into_iter())
             } else {
-                let dx = &mut lower[l - 1];
-                self.layers[l].backward(x, dz, &mut grads[l], Some(dx.as_mut()), par);
-                let act = self.layers[l - 1].activation;
-                if act != Activation::Linear {
-                    for j in 0..dx.ncols() {
-                        for (d, &a) in col_mut(dx, j).iter_mut().zip(col(x, j)) {
-                            *d *= derivative(act, a);
-                        }
+                let split = column_split(layer.inputs(), threads);
+                let pieces = col_pieces(lower[l - 1].as_mut(), &split);
+                (split, pieces.into_iter())
+            };
+            let prev = if l == 0 {
+                Activation::Linear
+            } else {
+                self.layers[l - 1].activation
+            };
+            let count = out_split.len().max(in_split.len());
+            let items: Vec<_> = (0..count)
+                .map(|i| {
+                    let out = dw
+                        .next()
+                        .zip(db.next())
+                        .map(|(w, b)| (w, b, out_split[i].0));
+                    let inp = dx.next().map(|d| (d, in_split[i].0));
+                    (out, inp)
+                })
+                .collect();
+            each_piece(items, |(out, inp)| {
+                if let Some((dw, db, start)) = out {
+                    layer.weight_gradient_cols(x, dz, dw, db, start, Par::Seq);
+                }
+                if let Some((mut dx, start)) = inp {
+                    layer.input_gradient_cols(dz, dx.rb_mut(), start, Par::Seq);
+                    if prev != Activation::Linear {
+                        vectorized(
+                            #[inline(always)]
+                            || {
+                                for j in 0..dx.ncols() {
+                                    let a = col(x, start + j);
+                                    let d = dx
+                                        .rb_mut()
+                                        .col_mut(j)
+                                        .try_as_col_major_mut()
+                                        .expect("owned columns are contiguous")
+                                        .as_slice_mut();
+                                    mul_derivative(prev, d, a);
+                                }
+                            },
+                        );
                     }
                 }
-            }
+            });
         }
         loss
     }
 
-    /// As `gradients`, with the batch's rows cut into `parts.len()` contiguous slices run
-    /// on rayon's threads (each forward and backward pass single-threaded), their mean
-    /// gradients then combined in slice order, weighted by rows — the batch's gradient, the
-    /// same for every run with the same number of parts. faer's own parallel products do
-    /// not pay at batch sizes like 128; whole slices of the batch do.
-    pub fn gradients_parallel(
+    /// The output layer's dz for output columns `start..` (MSE through the output
+    /// activation; cross-entropy through a sigmoid simplifies to (y − t)), scaled for the
+    /// mean over the batch; returns those columns' summed loss.
+    fn output_gradient(
         &self,
-        input: MatRef<'_, T>,
+        output: MatRef<'_, T>,
         target: MatRef<'_, T>,
-        parts: &mut [Part<T>],
-        grads: &mut [Grad<T>],
+        mut dz: MatMut<'_, T>,
+        start: usize,
     ) -> f64 {
-        use rayon::prelude::*;
-        let n = input.nrows();
-        let k = parts.len();
-        let bounds: Vec<(usize, usize)> = (0..k)
-            .map(|i| (i * n / k, (i + 1) * n / k - i * n / k))
-            .collect();
-        let losses: Vec<f64> = parts
-            .par_iter_mut()
-            .zip(bounds.par_iter())
-            .map(|(part, &(start, rows))| {
-                self.gradients(
-                    input.subrows(start, rows),
-                    target.subrows(start, rows),
-                    &mut part.ws,
-                    &mut part.grads,
-                    Par::Seq,
-                )
-            })
-            .collect();
-        let mut loss = 0.0;
-        for (l, grad) in grads.iter_mut().enumerate() {
-            let w0 = T::of(bounds[0].1 as f64 / n as f64);
-            grad.w.copy_from(&parts[0].grads[l].w);
-            grad.w *= faer::Scale(w0);
-            for (b, &g) in grad.b.iter_mut().zip(&parts[0].grads[l].b) {
-                *b = g * w0;
-            }
-            for (part, &(_, rows)) in parts.iter().zip(&bounds).skip(1) {
-                let wi = T::of(rows as f64 / n as f64);
-                grad.w += faer::Scale(wi) * &part.grads[l].w;
-                for (b, &g) in grad.b.iter_mut().zip(&part.grads[l].b) {
-                    *b += g * wi;
+        let scale = 1.0 / (output.nrows() * output.ncols()) as f64;
+        let act = self.layers[self.layers.len() - 1].activation;
+        let (two, one) = (T::of(2.0 * scale), T::of(scale));
+        vectorized(
+            #[inline(always)]
+            || {
+                let mut sum = 0.0;
+                for j in 0..dz.ncols() {
+                    let (y, t) = (col(output, start + j), col(target, start + j));
+                    let d = dz
+                        .rb_mut()
+                        .col_mut(j)
+                        .try_as_col_major_mut()
+                        .expect("owned columns are contiguous")
+                        .as_slice_mut();
+                    match self.loss {
+                        Loss::Mse => mse_output_gradient(act, two, d, y, t),
+                        Loss::Bce => {
+                            for ((d, &y), &t) in d.iter_mut().zip(y).zip(t) {
+                                *d = one * (y - t);
+                            }
+                        }
+                    }
+                    sum += self.column_loss(y, t);
                 }
+                sum
+            },
+        )
+    }
+
+    /// Summed loss of one column of outputs against its targets, in f64.
+    #[inline(always)]
+    fn column_loss(&self, y: &[T], t: &[T]) -> f64 {
+        match self.loss {
+            Loss::Mse => {
+                // Sixteen interleaved partial sums, as `lane_sum`, so the loop vectorises.
+                let mut acc = [0.0f64; 16];
+                let (yc, tc) = (y.chunks_exact(16), t.chunks_exact(16));
+                let (yr, tr) = (yc.remainder(), tc.remainder());
+                for (y, t) in yc.zip(tc) {
+                    for ((a, &y), &t) in acc.iter_mut().zip(y).zip(t) {
+                        let d = (y - t).f64();
+                        *a += d * d;
+                    }
+                }
+                let rest = yr.iter().zip(tr).fold(0.0, |s, (&y, &t)| {
+                    let d = (y - t).f64();
+                    s + d * d
+                });
+                acc.iter().sum::<f64>() + rest
             }
+            Loss::Bce => y
+                .iter()
+                .zip(t)
+                .map(|(&y, &t)| {
+                    let (y, t) = (y.f64(), t.f64());
+                    -(t * y.ln().max(LOG_FLOOR) + (1.0 - t) * (1.0 - y).ln().max(LOG_FLOOR))
+                })
+                .sum::<f64>(),
         }
-        for (&l, &(_, rows)) in losses.iter().zip(&bounds) {
-            loss += l * rows as f64 / n as f64;
-        }
-        loss
     }
 
     pub fn zero_grads(&self) -> Vec<Grad<T>> {
@@ -316,18 +350,58 @@ impl<T: Real> Network<T> {
     }
 }
 
+/// Contiguous column ranges `(start, len)` of `n` columns for up to `parts` threads, cut
+/// at multiples of 16 (an AVX-512 register of f32) so no piece is narrower than that.
+pub fn column_split(n: usize, parts: usize) -> Vec<(usize, usize)> {
+    let blocks = n.div_ceil(16).max(1);
+    let parts = parts.clamp(1, blocks);
+    (0..parts)
+        .map(|i| {
+            let start = (i * blocks / parts * 16).min(n);
+            let end = ((i + 1) * blocks / parts * 16).min(n);
+            (start, end - start)
+        })
+        .collect()
+}
+
+fn col_pieces<'a, T: Real>(m: MatMut<'a, T>, split: &[(usize, usize)]) -> Vec<MatMut<'a, T>> {
+    let mut rest = m;
+    let mut pieces = Vec::with_capacity(split.len());
+    for &(_, len) in split {
+        let (piece, tail) = rest.split_at_col_mut(len);
+        pieces.push(piece);
+        rest = tail;
+    }
+    pieces
+}
+
+fn slice_pieces<'a, T>(s: &'a mut [T], split: &[(usize, usize)]) -> Vec<&'a mut [T]> {
+    let mut rest = s;
+    let mut pieces = Vec::with_capacity(split.len());
+    for &(_, len) in split {
+        let (piece, tail) = rest.split_at_mut(len);
+        pieces.push(piece);
+        rest = tail;
+    }
+    pieces
+}
+
+/// Runs `f` on every item, on rayon's threads when there is more than one; results in
+/// item order.
+fn each_piece<I: Send, R: Send>(items: Vec<I>, f: impl Fn(I) -> R + Sync + Send) -> Vec<R> {
+    use rayon::prelude::*;
+    if items.len() == 1 {
+        items.into_iter().map(f).collect()
+    } else {
+        items.into_par_iter().map(f).collect()
+    }
+}
+
 fn col<T: Real>(m: MatRef<'_, T>, j: usize) -> &[T] {
     m.col(j)
         .try_as_col_major()
         .expect("owned columns are contiguous")
         .as_slice()
-}
-
-fn col_mut<T: Real>(m: &mut Mat<T>, j: usize) -> &mut [T] {
-    m.col_mut(j)
-        .try_as_col_major_mut()
-        .expect("owned columns are contiguous")
-        .as_slice_mut()
 }
 
 /// A network as model.json and checkpoints hold it: per layer
@@ -404,13 +478,7 @@ mod tests {
         });
         let mut ws = Workspace::default();
         let mut grads = net.zero_grads();
-        net.gradients(
-            input.as_ref(),
-            target.as_ref(),
-            &mut ws,
-            &mut grads,
-            Par::Seq,
-        );
+        net.gradients(input.as_ref(), target.as_ref(), &mut ws, &mut grads, 1);
         let loss = |net: &Network<f64>| {
             let out = net.run(input.as_ref(), 0..net.layers.len(), Par::Seq);
             net.loss_of(out.as_ref(), target.as_ref())
@@ -498,39 +566,49 @@ mod parallel_tests {
     use super::*;
     use crate::config::RawStep;
 
-    /// Slices of a batch give the whole batch's gradient and loss.
+    /// Pieces cut by columns give the one-thread gradient and loss.
     #[test]
-    fn sliced_gradients_equal_the_whole_batch() {
-        let text = "name: t\ninput: { path: x.csv }\nsteps:\n  - autoencoder: { encoder: [6], latent: 2, activation: tanh }\noutput: { dir: o }\n";
+    fn column_pieces_give_the_one_thread_gradients() {
+        let text = "name: t\ninput: { path: x.csv }\nsteps:\n  - autoencoder: { encoder: [37], latent: 20, activation: [tanh, sigmoid, relu] }\noutput: { dir: o }\n";
         let raw = crate::config::RawPipeline::from_yaml(text, "t.yaml").unwrap();
         let RawStep::Autoencoder(p) = &raw.steps[0] else {
             unreachable!()
         };
-        let net = Network::<f64>::new(p, 5, 1);
+        let net = Network::<f64>::new(p, 50, 1);
         let mut rng = Rng::new(9);
-        let x = Mat::from_fn(11, 5, |_, _| rng.uniform());
-        let mut whole = net.zero_grads();
+        let x = Mat::from_fn(11, 50, |_, _| rng.uniform());
+        let mut one = net.zero_grads();
         let loss = net.gradients(
             x.as_ref(),
             x.as_ref(),
             &mut Workspace::default(),
-            &mut whole,
-            Par::Seq,
+            &mut one,
+            1,
         );
-        let mut parts: Vec<Part<f64>> = (0..3)
-            .map(|_| Part {
-                ws: Workspace::default(),
-                grads: net.zero_grads(),
-            })
-            .collect();
-        let mut sliced = net.zero_grads();
-        let loss2 = net.gradients_parallel(x.as_ref(), x.as_ref(), &mut parts, &mut sliced);
-        assert!((loss - loss2).abs() < 1e-12);
-        for (a, b) in whole.iter().zip(&sliced) {
-            assert!((&a.w - &b.w).norm_max() < 1e-12);
-            for (u, v) in a.b.iter().zip(&b.b) {
-                assert!((u - v).abs() < 1e-12);
+        for threads in [2, 3, 8] {
+            let mut split = net.zero_grads();
+            let loss2 = net.gradients(
+                x.as_ref(),
+                x.as_ref(),
+                &mut Workspace::default(),
+                &mut split,
+                threads,
+            );
+            assert!((loss - loss2).abs() < 1e-12);
+            for (a, b) in one.iter().zip(&split) {
+                assert!((&a.w - &b.w).norm_max() < 1e-12);
+                for (u, v) in a.b.iter().zip(&b.b) {
+                    assert!((u - v).abs() < 1e-12);
+                }
             }
         }
+    }
+
+    #[test]
+    fn column_split_covers_every_column_in_register_multiples() {
+        assert_eq!(column_split(784, 2), vec![(0, 384), (384, 400)]);
+        assert_eq!(column_split(20, 8), vec![(0, 16), (16, 4)]);
+        assert_eq!(column_split(2, 2), vec![(0, 2)]);
+        assert_eq!(column_split(128, 1), vec![(0, 128)]);
     }
 }

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Network;
-use super::layer::{Grad, Real};
+use super::layer::{Grad, Real, vectorized};
 use crate::config::{OptimizerKind, OptimizerParams};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -68,19 +68,39 @@ impl Optimizer {
                 let step_size = (lr / (1.0 - b1.powi(t))) as f32;
                 let sqrt_bc2 = (1.0 - b2.powi(t)).sqrt() as f32;
                 let (b1, b2, eps) = (b1 as f32, b2 as f32, self.epsilon as f32);
-                for (l, (layer, grad)) in net.layers.iter_mut().zip(grads).enumerate() {
-                    let (m, v) = (&mut self.first[l], &mut self.second[l]);
-                    // Zipped slices (no indices) so the update vectorises.
-                    each_slice(layer, grad, |offset, p, g| {
-                        let n = p.len();
-                        let (m, v) = (&mut m[offset..offset + n], &mut v[offset..offset + n]);
-                        for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
-                            *m = b1 * *m + (1.0 - b1) * g;
-                            *v = b2 * *v + (1.0 - b2) * g * g;
-                            *p -= step_size * *m / (v.sqrt() / sqrt_bc2 + eps);
-                        }
-                    });
+                // Every run of parameters with its moments, across all layers, updated
+                // on rayon's threads: each value's update is independent of the others,
+                // so the result does not depend on how the runs are shared out.
+                let mut runs = Vec::new();
+                for ((layer, grad), (m, v)) in net
+                    .layers
+                    .iter_mut()
+                    .zip(grads)
+                    .zip(self.first.iter_mut().zip(self.second.iter_mut()))
+                {
+                    let (mut m, mut v) = (m.as_mut_slice(), v.as_mut_slice());
+                    for (_, p, g) in slices(layer, grad) {
+                        let (mh, mt) = m.split_at_mut(p.len());
+                        let (vh, vt) = v.split_at_mut(p.len());
+                        (m, v) = (mt, vt);
+                        runs.push((p, g, mh, vh));
+                    }
                 }
+                let update = |(p, g, m, v): (&mut [f32], &[f32], &mut [f32], &mut [f32])| {
+                    // Zipped slices (no indices) so the update vectorises.
+                    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
+                        *m = b1 * *m + (1.0 - b1) * g;
+                        *v = b2 * *v + (1.0 - b2) * g * g;
+                        *p -= step_size * *m / (v.sqrt() / sqrt_bc2 + eps);
+                    }
+                };
+                use rayon::prelude::*;
+                runs.into_par_iter().with_min_len(64).for_each(|run| {
+                    vectorized(
+                        #[inline(always)]
+                        || update(run),
+                    )
+                });
             }
             OptimizerKind::Sgd => {
                 let (lr, mu, nesterov) = (lr as f32, self.momentum as f32, self.nesterov);
@@ -117,30 +137,44 @@ fn each_param<T: Real>(
     });
 }
 
-/// Visits a layer's parameters as contiguous runs (each weight column, then the biases)
-/// with their gradients and the flat index of the run's first parameter.
+/// A layer's parameters as contiguous runs (each weight column, then the biases) with
+/// their gradients and the flat index of the run's first parameter.
+fn slices<'a, T: Real>(
+    layer: &'a mut super::layer::Dense<T>,
+    grad: &'a Grad<T>,
+) -> Vec<(usize, &'a mut [T], &'a [T])> {
+    let rows = layer.inputs();
+    let outputs = layer.outputs();
+    let mut runs: Vec<(usize, &'a mut [T], &'a [T])> = layer
+        .w
+        .as_mut()
+        .col_iter_mut()
+        .zip(grad.w.as_ref().col_iter())
+        .enumerate()
+        .map(|(j, (w, g))| {
+            let w = w
+                .try_as_col_major_mut()
+                .expect("owned columns are contiguous")
+                .as_slice_mut();
+            let g = g
+                .try_as_col_major()
+                .expect("owned columns are contiguous")
+                .as_slice();
+            (j * rows, w, g)
+        })
+        .collect();
+    runs.push((rows * outputs, layer.b.as_mut_slice(), grad.b.as_slice()));
+    runs
+}
+
 fn each_slice<T: Real>(
     layer: &mut super::layer::Dense<T>,
     grad: &Grad<T>,
     mut f: impl FnMut(usize, &mut [T], &[T]),
 ) {
-    let rows = layer.inputs();
-    for j in 0..layer.outputs() {
-        let w = layer
-            .w
-            .col_mut(j)
-            .try_as_col_major_mut()
-            .expect("owned columns are contiguous")
-            .as_slice_mut();
-        let g = grad
-            .w
-            .col(j)
-            .try_as_col_major()
-            .expect("owned columns are contiguous")
-            .as_slice();
-        f(j * rows, w, g);
+    for (offset, p, g) in slices(layer, grad) {
+        f(offset, p, g);
     }
-    f(rows * layer.outputs(), &mut layer.b, &grad.b);
 }
 
 #[cfg(test)]

@@ -11,15 +11,17 @@
 use std::path::Path;
 use std::time::Instant;
 
+use crossbeam_channel::{Receiver, Sender, bounded};
 use faer::{Mat, MatRef, Par};
 use serde::{Deserialize, Serialize};
 
 use super::optim::Optimizer;
-use super::{Network, Part, SavedNetwork, Workspace};
+use super::{Network, SavedNetwork, Workspace};
 use crate::chunk::Chunk;
 use crate::config::{AutoencoderParams, Loss};
 use crate::error::{Error, Result};
 use crate::generate::Rng;
+use crate::progress::{Progress, Total};
 use crate::report::{EpochReport, PassReport};
 use crate::runner::stream;
 use crate::sink::write_atomic;
@@ -32,7 +34,7 @@ pub const EVAL_ROWS: usize = 1024;
 
 /// Chunk features → autoencoder input, written into the first matrix (the second is
 /// scratch).
-pub type Prepare<'a> = dyn Fn(MatRef<'_, f64>, &mut Mat<f64>, &mut Mat<f64>) + 'a;
+pub type Prepare<'a> = dyn Fn(MatRef<'_, f64>, &mut Mat<f64>, &mut Mat<f64>) + Sync + 'a;
 
 /// Where training reads from and how a chunk becomes autoencoder input.
 pub struct TrainContext<'a> {
@@ -140,7 +142,34 @@ pub fn parallelism(rows: usize, widest: usize) -> Par {
     }
 }
 
+/// Shuffle-buffer storage the reader and the trainer pass between them: one is drained
+/// into batches while the next epoch is read into the other, so reading overlaps
+/// training at the cost of a second buffer.
+const SHUFFLE_BUFFERS: usize = 2;
+
+/// Rows per message from the reader's side to the trainer while the shuffle buffer
+/// streams (once it is full, every new row evicts one into training).
+const FEED_ROWS: usize = 1024;
+
+/// What the reading side of training hands the trainer, in training order.
+enum Feed {
+    /// Rows evicted from the full shuffle buffer, row after row.
+    Rows(Vec<f32>),
+    /// The epoch's shuffle buffer, to be trained on in `order`, then handed back.
+    Drain { buffer: Vec<f32>, order: Vec<u32> },
+    /// The epoch's rows have all been sent.
+    End {
+        stats: crate::runner::PassStats,
+        validation_rows: u64,
+    },
+}
+
 /// Trains (or resumes) the network; returns the best epoch's weights.
+///
+/// Two sides: a reading thread streams each epoch's rows (decode, prepare, validation
+/// split, shuffle buffer) and sends them in training order; this thread assembles batches
+/// and steps the optimizer, each step on rayon's threads. The reading side runs an epoch
+/// ahead, so the next epoch is read while this one trains.
 pub fn train(
     ctx: &TrainContext<'_>,
     params: &AutoencoderParams,
@@ -175,7 +204,7 @@ pub fn train(
         // Resumed with more epochs than the finished run had: go on training.
         state.stopped = None;
     }
-    let mut network = Network::<f32>::from_saved(&state.network);
+    let network = Network::<f32>::from_saved(&state.network);
     if network.inputs() != inputs {
         return Err(Error::config(format!(
             "{}: the checkpoint's network takes {} inputs, the data gives {inputs}; delete it to start over",
@@ -183,46 +212,120 @@ pub fn train(
             network.inputs()
         )));
     }
-    let mut passes = Vec::new();
-    let mut trained_rows_this_run = 0u64;
-    let mut train_seconds_this_run = 0.0;
-    // The shuffle buffer and the chunk buffers live across epochs: allocated (and their
-    // pages touched) once, not once per epoch.
-    let buffer_rows = ctx.dataset.total_rows.map_or(params.shuffle_buffer.0, |n| {
-        (n as usize).min(params.shuffle_buffer.0)
-    });
-    let mut shuffle_storage: Vec<f32> = Vec::with_capacity(buffer_rows * inputs);
-    let mut buffers = Buffers::default();
+    let mut outcome = Outcome {
+        network,
+        passes: Vec::new(),
+        rows: 0,
+        seconds: 0.0,
+    };
+    if state.stopped.is_none() && state.epochs_done < epochs {
+        let (feed_tx, feed_rx) = bounded::<Result<Feed>>(2);
+        let (spare_tx, spare_rx) = bounded::<Vec<f32>>(SHUFFLE_BUFFERS);
+        let first = state.epochs_done + 1;
+        let result = std::thread::scope(|s| {
+            let reader =
+                s.spawn(move || read_epochs(ctx, params, inputs, first, feed_tx, spare_rx));
+            let result = train_epochs(ctx, params, &mut state, &mut outcome, feed_rx, spare_tx);
+            // The trainer has dropped its ends of both channels, so a reader an epoch
+            // ahead stops at its next send.
+            if reader.join().is_err() {
+                return Err(Error::Numeric("the training reader thread panicked".into()));
+            }
+            result
+        });
+        result?;
+    }
+    if state.stopped.is_none() {
+        // Resumed with fewer epochs than already run.
+        state.stopped = Some("epochs".into());
+    }
+    let samples_per_second = if outcome.seconds > 0.0 {
+        outcome.rows as f64 / outcome.seconds
+    } else {
+        (state.train_rows * state.epochs_done as u64) as f64 / state.train_seconds.max(1e-9)
+    };
+    Ok(Trained {
+        network: Network::from_saved(&state.best),
+        checkpoint: state,
+        passes: outcome.passes,
+        samples_per_second,
+    })
+}
+
+/// What this run's epochs add up to.
+struct Outcome {
+    network: Network<f32>,
+    passes: Vec<PassReport>,
+    /// Rows trained on and seconds spent training in this run (not a resumed one's).
+    rows: u64,
+    seconds: f64,
+}
+
+/// The trainer's side: batches and optimizer steps from the fed rows, then per epoch the
+/// validation loss, early stopping and the checkpoint.
+fn train_epochs(
+    ctx: &TrainContext<'_>,
+    params: &AutoencoderParams,
+    state: &mut Checkpoint,
+    outcome: &mut Outcome,
+    feed: Receiver<Result<Feed>>,
+    spare: Sender<Vec<f32>>,
+) -> Result<()> {
+    let epochs = params.epochs.0;
+    let network = &mut outcome.network;
+    let w = network.inputs();
+    let mut expected_rows = ctx.dataset.total_rows;
     while state.stopped.is_none() && state.epochs_done < epochs {
         let epoch = state.epochs_done + 1;
         let started = Instant::now();
-        let mut run = Epoch::new(
-            params,
-            &network,
-            epoch,
-            std::mem::take(&mut shuffle_storage),
-        );
-        let mut spec = ctx.spec.clone();
-        spec.shuffle = Some(rng(params.seed, epoch, 0).next_u64());
         let label = format!("epoch {epoch}/{epochs}");
-        let fraction = params.validation_fraction;
-        let mut validation_rows = 0u64;
-        let stats = stream(ctx.dataset, &spec, &label, ctx.quiet, |chunk| {
-            prepare_checked(ctx, params.loss, chunk, &mut buffers)?;
-            let w = buffers.u.ncols();
-            for (i, row) in buffers.rows.chunks_exact(w).enumerate() {
-                if is_validation(chunk.row_index(i), fraction) {
-                    validation_rows += 1;
-                    continue;
+        let progress = Progress::new(&label, Total::Rows(expected_rows.unwrap_or(0)), ctx.quiet);
+        let mut run = Epoch::new(params, network, epoch);
+        let (stats, validation_rows) = loop {
+            let Ok(message) = feed.recv() else {
+                return Err(Error::Numeric(
+                    "the training reader stopped before the epoch's end".into(),
+                ));
+            };
+            match message? {
+                Feed::Rows(rows) => {
+                    for row in rows.chunks_exact(w) {
+                        run.add_to_batch(row, network, &mut state.optimizer)?;
+                    }
+                    progress.advance((rows.len() / w) as u64, 0);
                 }
-                run.push_row(row, &mut network, &mut state.optimizer)?;
+                Feed::Drain { buffer, order } => {
+                    if std::env::var("DIMRED_DEBUG_TIMING").is_ok() {
+                        eprintln!(
+                            "drain arrives at {:.3} s into epoch {epoch}",
+                            started.elapsed().as_secs_f64()
+                        );
+                    }
+                    for &k in &order {
+                        let k = k as usize;
+                        run.add_to_batch(
+                            &buffer[k * w..(k + 1) * w],
+                            network,
+                            &mut state.optimizer,
+                        )?;
+                    }
+                    progress.advance(order.len() as u64, 0);
+                    // The reader may have stopped (an error, or it has read every epoch).
+                    let _ = spare.try_send(buffer);
+                }
+                Feed::End {
+                    stats,
+                    validation_rows,
+                } => break (stats, validation_rows),
             }
-            Ok(())
-        })?;
-        shuffle_storage = run.finish(&mut network, &mut state.optimizer)?;
-        // The pass includes the steps taken on the rows left in the shuffle buffer.
+        };
+        run.finish(network, &mut state.optimizer)?;
+        progress.advance(validation_rows, 0);
+        progress.finish();
+        expected_rows = Some(run.rows + validation_rows);
+        // The pass includes the time spent waiting for rows not yet read.
         let train_seconds = started.elapsed().as_secs_f64();
-        passes.push(
+        outcome.passes.push(
             crate::runner::PassStats {
                 seconds: train_seconds,
                 ..stats
@@ -240,14 +343,15 @@ pub fn train(
                 }
             )));
         }
-        trained_rows_this_run += run.rows;
-        train_seconds_this_run += train_seconds;
+        outcome.rows += run.rows;
+        outcome.seconds += train_seconds;
         let train_loss = run.loss_sum / run.rows as f64;
 
+        let fraction = params.validation_fraction;
         let validation_loss = if validation_rows > 0 {
             let vlabel = format!("validate {epoch}");
-            let (loss, stats) = evaluate_split(ctx, &network, fraction, &vlabel)?;
-            passes.push(stats.report(&vlabel));
+            let (loss, stats) = evaluate_split(ctx, network, fraction, &vlabel)?;
+            outcome.passes.push(stats.report(&vlabel));
             Some(loss)
         } else {
             None
@@ -282,24 +386,142 @@ pub fn train(
             state.stopped = Some("epochs".into());
         }
         state.network = network.to_saved();
-        let bytes = serde_json::to_vec(&state).expect("checkpoint serialises");
+        let bytes = serde_json::to_vec(&*state).expect("checkpoint serialises");
         write_atomic(ctx.checkpoint, &bytes)?;
     }
-    if state.stopped.is_none() {
-        // Resumed with fewer epochs than already run.
-        state.stopped = Some("epochs".into());
+    Ok(())
+}
+
+/// The reading side: epochs `first..=epochs` of rows in training order. Stops at the
+/// first error (sent on), or when the trainer has gone.
+fn read_epochs(
+    ctx: &TrainContext<'_>,
+    params: &AutoencoderParams,
+    width: usize,
+    first: usize,
+    feed: Sender<Result<Feed>>,
+    spare: Receiver<Vec<f32>>,
+) {
+    let capacity = ctx.dataset.total_rows.map_or(params.shuffle_buffer.0, |n| {
+        (n as usize).min(params.shuffle_buffer.0)
+    });
+    let mut allocated = 0;
+    let mut buffers = Buffers::default();
+    for epoch in first..=params.epochs.0 {
+        // Storage for this epoch's shuffle buffer: a new one until there are
+        // SHUFFLE_BUFFERS, then one the trainer has finished with.
+        let storage = if allocated < SHUFFLE_BUFFERS {
+            allocated += 1;
+            Vec::with_capacity(capacity * width)
+        } else {
+            match spare.recv() {
+                Ok(b) => b,
+                Err(_) => return,
+            }
+        };
+        let mut shuffler = Shuffler::new(capacity, width, rng(params.seed, epoch, 1), storage);
+        let mut out: Vec<f32> = Vec::with_capacity(FEED_ROWS * width);
+        let mut spec = ctx.spec.clone();
+        spec.shuffle = Some(rng(params.seed, epoch, 0).next_u64());
+        let fraction = params.validation_fraction;
+        let mut validation_rows = 0u64;
+        let label = format!("read {epoch}");
+        let streamed = stream(ctx.dataset, &spec, &label, true, |chunk| {
+            prepare_checked(ctx, params.loss, chunk, &mut buffers)?;
+            for (i, row) in buffers.rows.chunks_exact(width).enumerate() {
+                if is_validation(chunk.row_index(i), fraction) {
+                    validation_rows += 1;
+                    continue;
+                }
+                if let Some(evicted) = shuffler.push(row) {
+                    out.extend_from_slice(evicted);
+                    if out.len() == FEED_ROWS * width {
+                        let rows =
+                            std::mem::replace(&mut out, Vec::with_capacity(FEED_ROWS * width));
+                        send(&feed, Feed::Rows(rows))?;
+                    }
+                }
+            }
+            Ok(())
+        });
+        let stats = match streamed {
+            Ok(stats) => stats,
+            Err(e) => {
+                let _ = feed.send(Err(e));
+                return;
+            }
+        };
+        let (buffer, order) = shuffler.drain();
+        let sent = (out.is_empty() || send(&feed, Feed::Rows(out)).is_ok())
+            && send(&feed, Feed::Drain { buffer, order }).is_ok()
+            && send(
+                &feed,
+                Feed::End {
+                    stats,
+                    validation_rows,
+                },
+            )
+            .is_ok();
+        if !sent {
+            return;
+        }
     }
-    let samples_per_second = if train_seconds_this_run > 0.0 {
-        trained_rows_this_run as f64 / train_seconds_this_run
-    } else {
-        (state.train_rows * state.epochs_done as u64) as f64 / state.train_seconds.max(1e-9)
-    };
-    Ok(Trained {
-        network: Network::from_saved(&state.best),
-        checkpoint: state,
-        passes,
-        samples_per_second,
-    })
+}
+
+/// Sends to the trainer; an error (which stops the read) once it has gone.
+fn send(feed: &Sender<Result<Feed>>, message: Feed) -> Result<()> {
+    feed.send(Ok(message))
+        .map_err(|_| Error::Numeric("training ended".into()))
+}
+
+/// A bounded shuffle buffer: rows enter until it is full; then each new row evicts a
+/// uniformly chosen one into training; at the epoch's end the rest leave in random order.
+struct Shuffler {
+    width: usize,
+    capacity: usize,
+    /// Row-major rows.
+    buffer: Vec<f32>,
+    buffered: usize,
+    rng: Rng,
+    evicted: Vec<f32>,
+}
+
+impl Shuffler {
+    fn new(capacity: usize, width: usize, rng: Rng, mut buffer: Vec<f32>) -> Shuffler {
+        buffer.clear();
+        Shuffler {
+            width,
+            capacity,
+            buffer,
+            buffered: 0,
+            rng,
+            evicted: vec![0.0; width],
+        }
+    }
+
+    /// Takes a row; returns the row it evicts once the buffer is full.
+    fn push(&mut self, row: &[f32]) -> Option<&[f32]> {
+        if self.buffered < self.capacity {
+            self.buffer.extend_from_slice(row);
+            self.buffered += 1;
+            return None;
+        }
+        let k = (self.rng.next_u64() % self.capacity as u64) as usize;
+        let w = self.width;
+        self.evicted.copy_from_slice(row);
+        self.buffer[k * w..(k + 1) * w].swap_with_slice(&mut self.evicted);
+        Some(&self.evicted)
+    }
+
+    /// The buffer and the random order its rows leave in (Fisher–Yates).
+    fn drain(mut self) -> (Vec<f32>, Vec<u32>) {
+        let mut order: Vec<u32> = (0..self.buffered as u32).collect();
+        for i in (1..order.len()).rev() {
+            let j = (self.rng.next_u64() % (i as u64 + 1)) as usize;
+            order.swap(i, j);
+        }
+        (self.buffer, order)
+    }
 }
 
 /// Per-chunk buffers, reused across the chunks of a pass.
@@ -373,119 +595,62 @@ fn prepare_checked(
     Ok(())
 }
 
-/// One epoch's shuffle buffer and batch.
+/// One epoch's batch and optimizer steps.
 struct Epoch {
-    width: usize,
     batch_size: usize,
-    capacity: usize,
-    /// Row-major rows waiting in the shuffle buffer.
-    buffer: Vec<f32>,
-    buffered: usize,
     batch: Mat<f32>,
     filled: usize,
     noisy: Mat<f32>,
-    shuffle_rng: Rng,
     noise_rng: Rng,
     gaussian_std: f32,
     dropout: f32,
     ws: Workspace<f32>,
     grads: Vec<super::layer::Grad<f32>>,
-    parts: Vec<Part<f32>>,
-    par: Par,
+    /// Threads each batch's products are split over.
+    threads: usize,
     epoch: usize,
     batches: u64,
     rows: u64,
     loss_sum: f64,
-    row: Vec<f32>,
 }
 
 impl Epoch {
-    /// `buffer` is the (empty) storage for the shuffle buffer, handed back by `finish`.
-    fn new(
-        params: &AutoencoderParams,
-        net: &Network<f32>,
-        epoch: usize,
-        mut buffer: Vec<f32>,
-    ) -> Epoch {
-        buffer.clear();
+    fn new(params: &AutoencoderParams, net: &Network<f32>, epoch: usize) -> Epoch {
         let width = net.inputs();
         let batch_size = params.batch_size.0;
         let noise = params.noise.as_ref();
-        let widest = net.widest();
         Epoch {
-            width,
             batch_size,
-            capacity: params.shuffle_buffer.0,
-            buffer,
-            buffered: 0,
             batch: Mat::zeros(batch_size, width),
             filled: 0,
             noisy: Mat::zeros(0, 0),
-            shuffle_rng: rng(params.seed, epoch, 1),
             noise_rng: rng(params.seed, epoch, 2),
             gaussian_std: noise.and_then(|n| n.gaussian_std).unwrap_or(0.0) as f32,
             dropout: noise.and_then(|n| n.dropout).unwrap_or(0.0) as f32,
             ws: Workspace::default(),
             grads: net.zero_grads(),
-            // Slices of each batch on rayon's threads when the products are large enough to
-            // pay for it; else faer alone.
-            parts: if parallelism(batch_size, widest) == Par::Seq {
-                Vec::new()
-            } else {
-                (0..rayon::current_num_threads().min(batch_size / 16).max(1))
-                    .map(|_| Part {
-                        ws: Workspace::default(),
-                        grads: net.zero_grads(),
-                    })
-                    .collect()
+            // Both cores when the products are large enough to pay for the fork.
+            threads: match parallelism(batch_size, net.widest()) {
+                Par::Seq => 1,
+                _ => rayon::current_num_threads(),
             },
-            par: parallelism(batch_size, widest),
             epoch,
             batches: 0,
             rows: 0,
             loss_sum: 0.0,
-            row: vec![0.0; width],
         }
     }
 
-    /// A row enters the shuffle buffer; once it is full, each new row swaps out a
-    /// uniformly chosen one into the batch.
-    fn push_row(&mut self, row: &[f32], net: &mut Network<f32>, opt: &mut Optimizer) -> Result<()> {
-        if self.buffered < self.capacity {
-            self.buffer.extend_from_slice(row);
-            self.buffered += 1;
-            return Ok(());
-        }
-        let k = (self.shuffle_rng.next_u64() % self.capacity as u64) as usize;
-        let w = self.width;
-        self.row.copy_from_slice(row);
-        self.buffer[k * w..(k + 1) * w].swap_with_slice(&mut self.row);
-        let out = std::mem::take(&mut self.row);
-        self.add_to_batch(&out, net, opt)?;
-        self.row = out;
-        Ok(())
-    }
-
-    /// Drains the buffer in random order and trains on the last, possibly short, batch
-    /// (as PyTorch's DataLoader without drop_last).
-    fn finish(&mut self, net: &mut Network<f32>, opt: &mut Optimizer) -> Result<Vec<f32>> {
-        let w = self.width;
-        let mut order: Vec<usize> = (0..self.buffered).collect();
-        for i in (1..order.len()).rev() {
-            let j = (self.shuffle_rng.next_u64() % (i as u64 + 1)) as usize;
-            order.swap(i, j);
-        }
-        let buffer = std::mem::take(&mut self.buffer);
-        for k in order {
-            self.add_to_batch(&buffer[k * w..(k + 1) * w], net, opt)?;
-        }
+    /// Trains on the last, possibly short, batch (as PyTorch's DataLoader without
+    /// drop_last).
+    fn finish(&mut self, net: &mut Network<f32>, opt: &mut Optimizer) -> Result<()> {
         if self.filled > 0 {
             let n = self.filled;
             let rows = self.batch.as_ref().subrows(0, n).to_owned();
             self.step(rows.as_ref(), net, opt)?;
             self.filled = 0;
         }
-        Ok(buffer)
+        Ok(())
     }
 
     fn add_to_batch(
@@ -522,11 +687,10 @@ impl Epoch {
         } else {
             target
         };
-        let loss = if self.parts.len() > 1 && n >= 16 * self.parts.len() {
-            net.gradients_parallel(input, target, &mut self.parts, &mut self.grads)
-        } else {
-            net.gradients(input, target, &mut self.ws, &mut self.grads, self.par)
-        };
+        // One trip into rayon's pool per step: the products' pieces inside it are then
+        // shared between threads already awake.
+        let (ws, grads, threads) = (&mut self.ws, &mut self.grads, self.threads);
+        let loss = rayon::scope(|_| net.gradients(input, target, ws, grads, threads));
         self.batches += 1;
         if !loss.is_finite() {
             let kept = if self.epoch > 1 {
@@ -539,7 +703,7 @@ impl Epoch {
                 self.epoch, self.batches
             )));
         }
-        opt.step(net, &self.grads);
+        rayon::scope(|_| opt.step(net, &self.grads));
         self.rows += n as u64;
         self.loss_sum += loss * n as f64;
         Ok(())
