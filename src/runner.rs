@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use arrow_array::RecordBatch;
-use crossbeam_channel::bounded;
+use crossbeam_channel::{Receiver, Sender, bounded};
 use faer::{Mat, MatRef};
 
 use crate::blocks::Blocks;
@@ -79,12 +79,45 @@ pub fn stream(
     spec: &ReadSpec,
     label: &str,
     quiet: bool,
+    consume: impl FnMut(&Chunk) -> Result<()>,
+) -> Result<PassStats> {
+    stream_recycling(dataset, spec, label, quiet, &ChunkPool::new(), consume)
+}
+
+/// Chunk matrices handed back by the consumer for the reader to fill again. One pool
+/// kept across passes (the autoencoder's epochs) means steady-state reading allocates,
+/// and the kernel zeroes, no new chunk memory at all.
+pub struct ChunkPool {
+    tx: Sender<Mat<f64>>,
+    rx: Receiver<Mat<f64>>,
+}
+
+impl ChunkPool {
+    pub fn new() -> ChunkPool {
+        let (tx, rx) = bounded::<Mat<f64>>(CHANNEL_CHUNKS + 1);
+        ChunkPool { tx, rx }
+    }
+}
+
+impl Default for ChunkPool {
+    fn default() -> Self {
+        ChunkPool::new()
+    }
+}
+
+/// `stream`, with the chunk matrices taken from and returned to `pool`.
+pub fn stream_recycling(
+    dataset: &Dataset,
+    spec: &ReadSpec,
+    label: &str,
+    quiet: bool,
+    pool: &ChunkPool,
     mut consume: impl FnMut(&Chunk) -> Result<()>,
 ) -> Result<PassStats> {
     let started = Instant::now();
     let progress = Progress::new(label, dataset.progress_total(), quiet);
     let (tx, rx) = bounded::<Result<Chunk>>(CHANNEL_CHUNKS);
-    let (recycle_tx, recycle_rx) = bounded::<Mat<f64>>(CHANNEL_CHUNKS + 1);
+    let (recycle_tx, recycle_rx) = (pool.tx.clone(), pool.rx.clone());
     let mut stats = PassStats::default();
     let result = std::thread::scope(|s| {
         let progress = &progress;
@@ -471,14 +504,11 @@ fn train_autoencoder(
     } else {
         None
     };
-    let prepare = |x: MatRef<'_, f64>, out: &mut Mat<f64>, scratch: &mut Mat<f64>| {
-        chain.autoencoder_input_into(x, out, scratch)
-    };
     let ctx = TrainContext {
         dataset: &plan.dataset,
         spec: spec.clone(),
         quiet: options.quiet,
-        prepare: &prepare,
+        chain,
         input_names,
         checkpoint: &checkpoint,
         fingerprint,

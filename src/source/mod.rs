@@ -194,17 +194,28 @@ pub(crate) struct ReadState {
     /// The passthrough schema, fixed by the first chunk so every chunk agrees.
     pub passthrough_schema: Option<arrow_schema::SchemaRef>,
     pub recycle: Option<Receiver<Mat<f64>>>,
+    /// Recycled matrices not of the shape last asked for.
+    pub spare: Vec<Mat<f64>>,
 }
 
 impl ReadState {
     /// An n × p matrix for a new chunk: a recycled one when its shape fits (its old
     /// values are all overwritten by the reader), else a fresh one.
+    /// Matrices of another shape (a short last row group) wait in `spare` for their turn
+    /// rather than being freed, so chunks of two sizes both reuse memory.
     pub fn take_mat(&mut self, n: usize, p: usize) -> Mat<f64> {
         if let Some(rx) = &self.recycle {
-            while let Ok(m) = rx.try_recv() {
-                if m.nrows() == n && m.ncols() == p {
-                    return m;
-                }
+            self.spare.extend(rx.try_iter());
+            if let Some(i) = self
+                .spare
+                .iter()
+                .position(|m| m.nrows() == n && m.ncols() == p)
+            {
+                return self.spare.swap_remove(i);
+            }
+            // Keep a few; older ones of an unused shape go.
+            while self.spare.len() > 4 {
+                self.spare.remove(0);
             }
         }
         Mat::zeros(n, p)

@@ -4,6 +4,7 @@
 
 pub mod layer;
 pub mod optim;
+pub mod packed;
 pub mod train;
 
 use faer::reborrow::ReborrowMut;

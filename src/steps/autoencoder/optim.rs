@@ -21,8 +21,10 @@ pub struct Optimizer {
     pub steps: u64,
     /// Per layer: the first moment (Adam) or momentum buffer (SGD), weights then biases,
     /// flattened column by column.
+    #[serde(with = "super::packed::arrays")]
     pub first: Vec<Vec<f32>>,
     /// Per layer: Adam's second moment.
+    #[serde(with = "super::packed::arrays")]
     pub second: Vec<Vec<f32>>,
 }
 

@@ -15,6 +15,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use faer::{Mat, MatRef, Par};
 use serde::{Deserialize, Serialize};
 
+use super::layer::vectorized;
 use super::optim::Optimizer;
 use super::{Network, SavedNetwork, Workspace};
 use crate::chunk::Chunk;
@@ -23,27 +24,24 @@ use crate::error::{Error, Result};
 use crate::generate::Rng;
 use crate::progress::{Progress, Total};
 use crate::report::{EpochReport, PassReport};
-use crate::runner::stream;
+use crate::runner::{ChunkPool, stream, stream_recycling};
 use crate::sink::write_atomic;
 use crate::source::{Dataset, ReadSpec};
+use crate::steps::chain::Chain;
 
-pub const CHECKPOINT_FORMAT: &str = "dimred-checkpoint/1";
+pub const CHECKPOINT_FORMAT: &str = "dimred-checkpoint/2";
 
 /// Rows per forward pass when evaluating (validation, codes, reconstruction error).
 pub const EVAL_ROWS: usize = 1024;
-
-/// Chunk features → autoencoder input, written into the first matrix (the second is
-/// scratch).
-pub type Prepare<'a> = dyn Fn(MatRef<'_, f64>, &mut Mat<f64>, &mut Mat<f64>) + Sync + 'a;
 
 /// Where training reads from and how a chunk becomes autoencoder input.
 pub struct TrainContext<'a> {
     pub dataset: &'a Dataset,
     pub spec: ReadSpec,
     pub quiet: bool,
-    /// Chunk features → the autoencoder's input (scaled features, or PCA scores), written
-    /// into the first buffer; the second is scratch.
-    pub prepare: &'a Prepare<'a>,
+    /// The steps before the autoencoder: chunk features → its input (scaled features, or
+    /// PCA scores).
+    pub chain: &'a Chain,
     /// Names of the input's columns, for messages.
     pub input_names: Vec<String>,
     pub checkpoint: &'a Path,
@@ -57,8 +55,10 @@ pub struct Checkpoint {
     pub format: String,
     pub fingerprint: String,
     pub epochs_done: usize,
+    #[serde(with = "super::packed::network")]
     pub network: SavedNetwork,
     pub optimizer: Optimizer,
+    #[serde(with = "super::packed::network")]
     pub best: SavedNetwork,
     pub best_epoch: usize,
     pub best_loss: f64,
@@ -221,17 +221,35 @@ pub fn train(
     if state.stopped.is_none() && state.epochs_done < epochs {
         let (feed_tx, feed_rx) = bounded::<Result<Feed>>(2);
         let (spare_tx, spare_rx) = bounded::<Vec<f32>>(SHUFFLE_BUFFERS);
+        let (rows_tx, rows_rx) = bounded::<Vec<f32>>(4);
         let first = state.epochs_done + 1;
         let result = std::thread::scope(|s| {
-            let reader =
-                s.spawn(move || read_epochs(ctx, params, inputs, first, feed_tx, spare_rx));
-            let result = train_epochs(ctx, params, &mut state, &mut outcome, feed_rx, spare_tx);
-            // The trainer has dropped its ends of both channels, so a reader an epoch
-            // ahead stops at its next send.
-            if reader.join().is_err() {
-                return Err(Error::Numeric("the training reader thread panicked".into()));
+            let reader = s
+                .spawn(move || read_epochs(ctx, params, inputs, first, feed_tx, spare_rx, rows_rx));
+            // Checkpoints are written on their own thread while the next epoch trains
+            // (one at a time, in order, each atomically).
+            let (cp_tx, cp_rx) = bounded::<Checkpoint>(1);
+            let writer = s.spawn(move || -> Result<()> {
+                for cp in cp_rx {
+                    let bytes = serde_json::to_vec(&cp).expect("checkpoint serialises");
+                    write_atomic(ctx.checkpoint, &bytes)?;
+                }
+                Ok(())
+            });
+            let channels = Channels {
+                feed: feed_rx,
+                spare: spare_tx,
+                rows_back: rows_tx,
+                checkpoints: cp_tx,
+            };
+            let result = train_epochs(ctx, params, &mut state, &mut outcome, channels);
+            // The trainer has dropped its ends of the channels, so a reader an epoch
+            // ahead stops at its next send, and the writer after the last checkpoint.
+            let written = writer.join();
+            if reader.join().is_err() || written.is_err() {
+                return Err(Error::Numeric("a training thread panicked".into()));
             }
-            result
+            written.expect("checked above").and(result)
         });
         result?;
     }
@@ -261,6 +279,16 @@ struct Outcome {
     seconds: f64,
 }
 
+/// The trainer's ends of the channels to the reading side and the checkpoint writer.
+struct Channels {
+    feed: Receiver<Result<Feed>>,
+    /// Shuffle buffers back to the reader once drained.
+    spare: Sender<Vec<f32>>,
+    /// Row blocks back to the reader once trained on.
+    rows_back: Sender<Vec<f32>>,
+    checkpoints: Sender<Checkpoint>,
+}
+
 /// The trainer's side: batches and optimizer steps from the fed rows, then per epoch the
 /// validation loss, early stopping and the checkpoint.
 fn train_epochs(
@@ -268,9 +296,14 @@ fn train_epochs(
     params: &AutoencoderParams,
     state: &mut Checkpoint,
     outcome: &mut Outcome,
-    feed: Receiver<Result<Feed>>,
-    spare: Sender<Vec<f32>>,
+    channels: Channels,
 ) -> Result<()> {
+    let Channels {
+        feed,
+        spare,
+        rows_back,
+        checkpoints,
+    } = channels;
     let epochs = params.epochs.0;
     let network = &mut outcome.network;
     let w = network.inputs();
@@ -293,14 +326,9 @@ fn train_epochs(
                         run.add_to_batch(row, network, &mut state.optimizer)?;
                     }
                     progress.advance((rows.len() / w) as u64, 0);
+                    let _ = rows_back.try_send(rows);
                 }
                 Feed::Drain { buffer, order } => {
-                    if std::env::var("DIMRED_DEBUG_TIMING").is_ok() {
-                        eprintln!(
-                            "drain arrives at {:.3} s into epoch {epoch}",
-                            started.elapsed().as_secs_f64()
-                        );
-                    }
                     for &k in &order {
                         let k = k as usize;
                         run.add_to_batch(
@@ -386,8 +414,10 @@ fn train_epochs(
             state.stopped = Some("epochs".into());
         }
         state.network = network.to_saved();
-        let bytes = serde_json::to_vec(&*state).expect("checkpoint serialises");
-        write_atomic(ctx.checkpoint, &bytes)?;
+        if checkpoints.send(state.clone()).is_err() {
+            // The writer failed; its error is returned in place of this one.
+            return Err(Error::Numeric("the checkpoint writer stopped".into()));
+        }
     }
     Ok(())
 }
@@ -401,12 +431,22 @@ fn read_epochs(
     first: usize,
     feed: Sender<Result<Feed>>,
     spare: Receiver<Vec<f32>>,
+    rows_back: Receiver<Vec<f32>>,
 ) {
     let capacity = ctx.dataset.total_rows.map_or(params.shuffle_buffer.0, |n| {
         (n as usize).min(params.shuffle_buffer.0)
     });
     let mut allocated = 0;
     let mut buffers = Buffers::default();
+    let pool = ChunkPool::new();
+    // Row blocks the trainer has finished with, else new ones.
+    let block = || {
+        let mut rows = rows_back
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(FEED_ROWS * width));
+        rows.clear();
+        rows
+    };
     for epoch in first..=params.epochs.0 {
         // Storage for this epoch's shuffle buffer: a new one until there are
         // SHUFFLE_BUFFERS, then one the trainer has finished with.
@@ -420,13 +460,13 @@ fn read_epochs(
             }
         };
         let mut shuffler = Shuffler::new(capacity, width, rng(params.seed, epoch, 1), storage);
-        let mut out: Vec<f32> = Vec::with_capacity(FEED_ROWS * width);
+        let mut out = block();
         let mut spec = ctx.spec.clone();
         spec.shuffle = Some(rng(params.seed, epoch, 0).next_u64());
         let fraction = params.validation_fraction;
         let mut validation_rows = 0u64;
         let label = format!("read {epoch}");
-        let streamed = stream(ctx.dataset, &spec, &label, true, |chunk| {
+        let streamed = stream_recycling(ctx.dataset, &spec, &label, true, &pool, |chunk| {
             prepare_checked(ctx, params.loss, chunk, &mut buffers)?;
             for (i, row) in buffers.rows.chunks_exact(width).enumerate() {
                 if is_validation(chunk.row_index(i), fraction) {
@@ -436,8 +476,7 @@ fn read_epochs(
                 if let Some(evicted) = shuffler.push(row) {
                     out.extend_from_slice(evicted);
                     if out.len() == FEED_ROWS * width {
-                        let rows =
-                            std::mem::replace(&mut out, Vec::with_capacity(FEED_ROWS * width));
+                        let rows = std::mem::replace(&mut out, block());
                         send(&feed, Feed::Rows(rows))?;
                     }
                 }
@@ -543,26 +582,84 @@ impl Default for Buffers {
     }
 }
 
-/// Applies `prepare`, checks the values the network will see, and lays the rows out as
-/// f32 row after row (in cache-sized blocks of rows) for the shuffle buffer and batches.
+/// Applies the steps before the autoencoder, checks the values the network will see,
+/// and lays the rows out as f32 row after row for the shuffle buffer and batches. Without
+/// a PCA the shift and scale are applied in the same pass as the check and the layout.
 fn prepare_checked(
     ctx: &TrainContext<'_>,
     loss: Loss,
     chunk: &Chunk,
     buffers: &mut Buffers,
 ) -> Result<()> {
-    (ctx.prepare)(
-        chunk.features.as_ref(),
-        &mut buffers.u,
-        &mut buffers.scratch,
+    let chain = ctx.chain;
+    let (x, shift, scale) = if chain.pca.is_some() {
+        chain.autoencoder_input_into(
+            chunk.features.as_ref(),
+            &mut buffers.u,
+            &mut buffers.scratch,
+        );
+        (buffers.u.as_ref(), None, None)
+    } else {
+        (
+            chunk.features.as_ref(),
+            Some(chain.shift.as_slice()),
+            chain.scale.as_deref(),
+        )
+    };
+    let (n, w) = (x.nrows(), x.ncols());
+    buffers.rows.clear();
+    buffers.rows.resize(n * w, 0.0);
+    let bce = loss == Loss::Bce;
+    let rows = &mut buffers.rows;
+    // Blocks of rows, so the rows being written stay in cache while each column's values
+    // are read.
+    const BLOCK: usize = 32;
+    let any_bad = vectorized(
+        #[inline(always)]
+        || {
+            let mut any_bad = false;
+            for i0 in (0..n).step_by(BLOCK) {
+                let i1 = (i0 + BLOCK).min(n);
+                for j in 0..w {
+                    let col = &x
+                        .col(j)
+                        .try_as_col_major()
+                        .expect("owned columns are contiguous")
+                        .as_slice()[i0..i1];
+                    let m = shift.map_or(0.0, |s| s[j]);
+                    let d = scale.map_or(1.0, |s| s[j]);
+                    for (i, &v) in col.iter().enumerate() {
+                        let v = (v - m) / d;
+                        any_bad |= !v.is_finite() || (bce && !(0.0..=1.0).contains(&v));
+                        rows[(i0 + i) * w + j] = v as f32;
+                    }
+                }
+            }
+            any_bad
+        },
     );
-    let u = &buffers.u;
-    for j in 0..u.ncols() {
-        let col = u.col(j);
-        let bad = |v: f64| !v.is_finite() || (loss == Loss::Bce && !(0.0..=1.0).contains(&v));
-        if col.iter().any(|&v| bad(v)) {
-            let i = (0..u.nrows()).find(|&i| bad(col[i])).expect("found above");
-            let v = col[i];
+    if any_bad {
+        return Err(first_bad_value(ctx, bce, chunk, x, shift, scale));
+    }
+    Ok(())
+}
+
+/// The error for the first column (then row) holding a value the network cannot take.
+fn first_bad_value(
+    ctx: &TrainContext<'_>,
+    bce: bool,
+    chunk: &Chunk,
+    x: MatRef<'_, f64>,
+    shift: Option<&[f64]>,
+    scale: Option<&[f64]>,
+) -> Error {
+    let bad = |v: f64| !v.is_finite() || (bce && !(0.0..=1.0).contains(&v));
+    for j in 0..x.ncols() {
+        let m = shift.map_or(0.0, |s| s[j]);
+        let d = scale.map_or(1.0, |s| s[j]);
+        let col = x.col(j);
+        if let Some(i) = (0..x.nrows()).find(|&i| bad((col[i] - m) / d)) {
+            let v = (col[i] - m) / d;
             let message = if v.is_finite() {
                 format!(
                     "loss: bce needs inputs in [0, 1], found {v}; put `- scale: {{ method: minmax }}` before the autoencoder, or use loss: mse"
@@ -570,29 +667,13 @@ fn prepare_checked(
             } else {
                 format!("the autoencoder's input is not finite ({v})")
             };
-            return Err(Error::data(message)
+            return Error::data(message)
                 .at_row(chunk.row_index(i) + 1)
-                .at_column(&ctx.input_names[j]));
+                .at_column(&ctx.input_names[j]);
         }
     }
-    let (n, w) = (u.nrows(), u.ncols());
-    buffers.rows.clear();
-    buffers.rows.resize(n * w, 0.0);
-    const BLOCK: usize = 32;
-    for i0 in (0..n).step_by(BLOCK) {
-        let i1 = (i0 + BLOCK).min(n);
-        for j in 0..w {
-            let col = u
-                .col(j)
-                .try_as_col_major()
-                .expect("owned columns are contiguous")
-                .as_slice();
-            for (i, &v) in col[i0..i1].iter().enumerate() {
-                buffers.rows[(i0 + i) * w + j] = v as f32;
-            }
-        }
-    }
-    Ok(())
+    // Not reached: the pass that flagged the chunk computes the same values.
+    Error::data("the autoencoder's input holds a value it cannot take")
 }
 
 /// One epoch's batch and optimizer steps.
@@ -687,10 +768,16 @@ impl Epoch {
         } else {
             target
         };
-        // One trip into rayon's pool per step: the products' pieces inside it are then
-        // shared between threads already awake.
+        // One trip into rayon's pool per step (the trainer's own thread is not one of
+        // its threads): inside it, the products' pieces go to threads already awake.
         let (ws, grads, threads) = (&mut self.ws, &mut self.grads, self.threads);
-        let loss = rayon::scope(|_| net.gradients(input, target, ws, grads, threads));
+        let loss = rayon::scope(|_| {
+            let loss = net.gradients(input, target, ws, grads, threads);
+            if loss.is_finite() {
+                opt.step(net, grads);
+            }
+            loss
+        });
         self.batches += 1;
         if !loss.is_finite() {
             let kept = if self.epoch > 1 {
@@ -703,7 +790,6 @@ impl Epoch {
                 self.epoch, self.batches
             )));
         }
-        rayon::scope(|_| opt.step(net, &self.grads));
         self.rows += n as u64;
         self.loss_sum += loss * n as f64;
         Ok(())
