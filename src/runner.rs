@@ -94,7 +94,9 @@ pub struct ChunkPool {
 
 impl ChunkPool {
     pub fn new() -> ChunkPool {
-        let (tx, rx) = bounded::<Mat<f64>>(CHANNEL_CHUNKS + 1);
+        // Room for every matrix in flight: those in the channel, the one being read and
+        // the one being consumed, and a spare of a second shape.
+        let (tx, rx) = bounded::<Mat<f64>>(CHANNEL_CHUNKS + 3);
         ChunkPool { tx, rx }
     }
 }
@@ -117,12 +119,13 @@ pub fn stream_recycling(
     let started = Instant::now();
     let progress = Progress::new(label, dataset.progress_total(), quiet);
     let (tx, rx) = bounded::<Result<Chunk>>(CHANNEL_CHUNKS);
-    let (recycle_tx, recycle_rx) = (pool.tx.clone(), pool.rx.clone());
+    let recycle_tx = pool.tx.clone();
+    let recycle = (pool.tx.clone(), pool.rx.clone());
     let mut stats = PassStats::default();
     let result = std::thread::scope(|s| {
         let progress = &progress;
         let reader = s.spawn(move || {
-            let outcome = dataset.read(spec, progress, Some(recycle_rx), &mut |chunk| {
+            let outcome = dataset.read(spec, progress, Some(recycle), &mut |chunk| {
                 tx.send(Ok(chunk)).is_ok()
             });
             if let Err(e) = outcome {

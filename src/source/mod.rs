@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, Sender};
 use faer::Mat;
 
 use crate::chunk::Chunk;
@@ -154,19 +154,18 @@ impl Dataset {
 
     /// Streams every row as chunks to `emit`, which returns `false` to stop early (the
     /// consumer has gone away). Errors name the file, row and column.
-    /// `recycle` hands back feature matrices the consumer is done with, so steady-state
-    /// reading allocates (and zeroes) no new chunk memory.
+    /// `recycle` hands back feature matrices the consumer is done with (its sender takes
+    /// back the ones this read did not use), so steady-state reading allocates (and the
+    /// kernel zeroes) no new chunk memory.
     pub fn read(
         &self,
         spec: &ReadSpec,
         progress: &Progress,
-        recycle: Option<Receiver<Mat<f64>>>,
+        recycle: Option<Recycle>,
         emit: &mut dyn FnMut(Chunk) -> bool,
     ) -> Result<()> {
-        let mut state = ReadState {
-            recycle,
-            ..ReadState::default()
-        };
+        let mut state = ReadState::default();
+        state.recycle = recycle;
         if let (Some(seed), Format::Parquet) = (spec.shuffle, self.format) {
             return parquet::read_shuffled(self, spec, seed, progress, &mut state, emit);
         }
@@ -185,6 +184,9 @@ impl Dataset {
 }
 
 /// What carries over from one file to the next while reading a file set.
+/// Both ends of the channel chunk matrices are recycled through.
+pub type Recycle = (Sender<Mat<f64>>, Receiver<Mat<f64>>);
+
 #[derive(Debug, Default)]
 pub(crate) struct ReadState {
     /// Rows read so far in the whole dataset.
@@ -193,9 +195,20 @@ pub(crate) struct ReadState {
     pub bytes_done: u64,
     /// The passthrough schema, fixed by the first chunk so every chunk agrees.
     pub passthrough_schema: Option<arrow_schema::SchemaRef>,
-    pub recycle: Option<Receiver<Mat<f64>>>,
+    pub recycle: Option<Recycle>,
     /// Recycled matrices not of the shape last asked for.
     pub spare: Vec<Mat<f64>>,
+}
+
+impl Drop for ReadState {
+    /// Unused matrices go back for the next pass.
+    fn drop(&mut self) {
+        if let Some((tx, _)) = &self.recycle {
+            for m in self.spare.drain(..) {
+                let _ = tx.try_send(m);
+            }
+        }
+    }
 }
 
 impl ReadState {
@@ -204,7 +217,7 @@ impl ReadState {
     /// Matrices of another shape (a short last row group) wait in `spare` for their turn
     /// rather than being freed, so chunks of two sizes both reuse memory.
     pub fn take_mat(&mut self, n: usize, p: usize) -> Mat<f64> {
-        if let Some(rx) = &self.recycle {
+        if let Some((_, rx)) = &self.recycle {
             self.spare.extend(rx.try_iter());
             if let Some(i) = self
                 .spare

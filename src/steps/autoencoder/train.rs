@@ -680,6 +680,8 @@ fn first_bad_value(
 struct Epoch {
     batch_size: usize,
     batch: Mat<f32>,
+    /// Rows of the batch being filled, row after row.
+    staged: Vec<f32>,
     filled: usize,
     noisy: Mat<f32>,
     noise_rng: Rng,
@@ -703,6 +705,7 @@ impl Epoch {
         Epoch {
             batch_size,
             batch: Mat::zeros(batch_size, width),
+            staged: Vec::with_capacity(batch_size * width),
             filled: 0,
             noisy: Mat::zeros(0, 0),
             noise_rng: rng(params.seed, epoch, 2),
@@ -727,11 +730,35 @@ impl Epoch {
     fn finish(&mut self, net: &mut Network<f32>, opt: &mut Optimizer) -> Result<()> {
         if self.filled > 0 {
             let n = self.filled;
+            self.transpose_staged();
             let rows = self.batch.as_ref().subrows(0, n).to_owned();
             self.step(rows.as_ref(), net, opt)?;
             self.filled = 0;
         }
         Ok(())
+    }
+
+    /// The staged rows (row after row) into the batch's columns, sixteen rows at a time,
+    /// so each write fills a cache line (row by row into a column-major batch, every value
+    /// lands on a different line).
+    fn transpose_staged(&mut self) {
+        let w = self.batch.ncols();
+        let n = self.staged.len() / w;
+        for i0 in (0..n).step_by(16) {
+            let i1 = (i0 + 16).min(n);
+            for j in 0..w {
+                let col = self
+                    .batch
+                    .col_mut(j)
+                    .try_as_col_major_mut()
+                    .expect("owned columns are contiguous")
+                    .as_slice_mut();
+                for (i, c) in col[i0..i1].iter_mut().enumerate() {
+                    *c = self.staged[(i0 + i) * w + j];
+                }
+            }
+        }
+        self.staged.clear();
     }
 
     fn add_to_batch(
@@ -740,12 +767,10 @@ impl Epoch {
         net: &mut Network<f32>,
         opt: &mut Optimizer,
     ) -> Result<()> {
-        let r = self.filled;
-        for (j, &v) in row.iter().enumerate() {
-            self.batch[(r, j)] = v;
-        }
+        self.staged.extend_from_slice(row);
         self.filled += 1;
         if self.filled == self.batch_size {
+            self.transpose_staged();
             let batch = std::mem::replace(&mut self.batch, Mat::zeros(0, 0));
             let result = self.step(batch.as_ref(), net, opt);
             self.batch = batch;
