@@ -365,26 +365,24 @@ pub fn column_split(n: usize, parts: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
-fn col_pieces<'a, T: Real>(m: MatMut<'a, T>, split: &[(usize, usize)]) -> Vec<MatMut<'a, T>> {
-    let mut rest = m;
-    let mut pieces = Vec::with_capacity(split.len());
+/// Cuts `whole` into consecutive pieces of the split's lengths with `cut(rest, len)`.
+fn pieces<X>(whole: X, split: &[(usize, usize)], cut: impl Fn(X, usize) -> (X, X)) -> Vec<X> {
+    let mut rest = whole;
+    let mut out = Vec::with_capacity(split.len());
     for &(_, len) in split {
-        let (piece, tail) = rest.split_at_col_mut(len);
-        pieces.push(piece);
+        let (piece, tail) = cut(rest, len);
+        out.push(piece);
         rest = tail;
     }
-    pieces
+    out
+}
+
+fn col_pieces<'a, T: Real>(m: MatMut<'a, T>, split: &[(usize, usize)]) -> Vec<MatMut<'a, T>> {
+    pieces(m, split, |m, len| m.split_at_col_mut(len))
 }
 
 fn slice_pieces<'a, T>(s: &'a mut [T], split: &[(usize, usize)]) -> Vec<&'a mut [T]> {
-    let mut rest = s;
-    let mut pieces = Vec::with_capacity(split.len());
-    for &(_, len) in split {
-        let (piece, tail) = rest.split_at_mut(len);
-        pieces.push(piece);
-        rest = tail;
-    }
-    pieces
+    pieces(s, split, |s, len| s.split_at_mut(len))
 }
 
 /// Runs `f` on every item, on rayon's threads when there is more than one; results in
