@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use arrow_array::RecordBatch;
-use crossbeam_channel::{Receiver, Sender, bounded};
+use crossbeam_channel::bounded;
 use faer::{Mat, MatRef};
 
 use crate::blocks::Blocks;
@@ -28,7 +28,7 @@ use crate::report::{
 };
 use crate::sink::parquet::ParquetSink;
 use crate::sink::{prepare_dir, write_atomic};
-use crate::source::{Dataset, MissingMode, ReadSpec};
+use crate::source::{ChunkPool, Dataset, MissingMode, ReadSpec};
 use crate::stats::{ColumnStats, MomentsAccumulator};
 use crate::steps::autoencoder::Network;
 use crate::steps::autoencoder::train::{Checkpoint, TrainContext, train};
@@ -84,29 +84,6 @@ pub fn stream(
     stream_recycling(dataset, spec, label, quiet, &ChunkPool::new(), consume)
 }
 
-/// Chunk matrices handed back by the consumer for the reader to fill again. One pool
-/// kept across passes (the autoencoder's epochs) means steady-state reading allocates,
-/// and the kernel zeroes, no new chunk memory at all.
-pub struct ChunkPool {
-    tx: Sender<Mat<f64>>,
-    rx: Receiver<Mat<f64>>,
-}
-
-impl ChunkPool {
-    pub fn new() -> ChunkPool {
-        // Room for every matrix in flight: those in the channel, the one being read and
-        // the one being consumed, and a spare of a second shape.
-        let (tx, rx) = bounded::<Mat<f64>>(CHANNEL_CHUNKS + 3);
-        ChunkPool { tx, rx }
-    }
-}
-
-impl Default for ChunkPool {
-    fn default() -> Self {
-        ChunkPool::new()
-    }
-}
-
 /// `stream`, with the chunk matrices taken from and returned to `pool`.
 pub fn stream_recycling(
     dataset: &Dataset,
@@ -119,13 +96,12 @@ pub fn stream_recycling(
     let started = Instant::now();
     let progress = Progress::new(label, dataset.progress_total(), quiet);
     let (tx, rx) = bounded::<Result<Chunk>>(CHANNEL_CHUNKS);
-    let recycle_tx = pool.tx.clone();
-    let recycle = (pool.tx.clone(), pool.rx.clone());
+    let recycle_tx = pool.clone();
     let mut stats = PassStats::default();
     let result = std::thread::scope(|s| {
         let progress = &progress;
         let reader = s.spawn(move || {
-            let outcome = dataset.read(spec, progress, Some(recycle), &mut |chunk| {
+            let outcome = dataset.read(spec, progress, Some(pool.clone()), &mut |chunk| {
                 tx.send(Ok(chunk)).is_ok()
             });
             if let Err(e) = outcome {
@@ -138,7 +114,7 @@ pub fn stream_recycling(
                 stats.rows_read += chunk.rows_read as u64;
                 stats.rows_kept += chunk.nrows() as u64;
                 consume(&chunk)?;
-                let _ = recycle_tx.try_send(chunk.features);
+                recycle_tx.give_back(chunk.features);
                 Ok(())
             });
             if let Err(e) = step {

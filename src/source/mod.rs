@@ -161,7 +161,7 @@ impl Dataset {
         &self,
         spec: &ReadSpec,
         progress: &Progress,
-        recycle: Option<Recycle>,
+        recycle: Option<ChunkPool>,
         emit: &mut dyn FnMut(Chunk) -> bool,
     ) -> Result<()> {
         let mut state = ReadState::default();
@@ -184,8 +184,35 @@ impl Dataset {
 }
 
 /// What carries over from one file to the next while reading a file set.
-/// Both ends of the channel chunk matrices are recycled through.
-pub type Recycle = (Sender<Mat<f64>>, Receiver<Mat<f64>>);
+/// Chunk matrices handed back by the consumer for the reader to fill again (both ends
+/// of one channel; clones share it). One pool kept across passes (the autoencoder's
+/// epochs) means steady-state reading allocates, and the kernel zeroes, no new chunk
+/// memory at all.
+#[derive(Debug, Clone)]
+pub struct ChunkPool {
+    tx: Sender<Mat<f64>>,
+    rx: Receiver<Mat<f64>>,
+}
+
+impl ChunkPool {
+    pub fn new() -> ChunkPool {
+        // Room for every matrix in flight: the chunks in the reader's channel, the one
+        // being read and the one being consumed, and a spare of a second shape.
+        let (tx, rx) = crossbeam_channel::bounded(crate::runner::CHANNEL_CHUNKS + 3);
+        ChunkPool { tx, rx }
+    }
+
+    /// A matrix the consumer is done with; dropped when the pool is full.
+    pub fn give_back(&self, m: Mat<f64>) {
+        let _ = self.tx.try_send(m);
+    }
+}
+
+impl Default for ChunkPool {
+    fn default() -> Self {
+        ChunkPool::new()
+    }
+}
 
 #[derive(Debug, Default)]
 pub(crate) struct ReadState {
@@ -195,7 +222,7 @@ pub(crate) struct ReadState {
     pub bytes_done: u64,
     /// The passthrough schema, fixed by the first chunk so every chunk agrees.
     pub passthrough_schema: Option<arrow_schema::SchemaRef>,
-    pub recycle: Option<Recycle>,
+    pub recycle: Option<ChunkPool>,
     /// Recycled matrices not of the shape last asked for.
     pub spare: Vec<Mat<f64>>,
 }
@@ -203,9 +230,9 @@ pub(crate) struct ReadState {
 impl Drop for ReadState {
     /// Unused matrices go back for the next pass.
     fn drop(&mut self) {
-        if let Some((tx, _)) = &self.recycle {
+        if let Some(pool) = &self.recycle {
             for m in self.spare.drain(..) {
-                let _ = tx.try_send(m);
+                pool.give_back(m);
             }
         }
     }
@@ -217,8 +244,8 @@ impl ReadState {
     /// Matrices of another shape (a short last row group) wait in `spare` for their turn
     /// rather than being freed, so chunks of two sizes both reuse memory.
     pub fn take_mat(&mut self, n: usize, p: usize) -> Mat<f64> {
-        if let Some((_, rx)) = &self.recycle {
-            self.spare.extend(rx.try_iter());
+        if let Some(pool) = &self.recycle {
+            self.spare.extend(pool.rx.try_iter());
             if let Some(i) = self
                 .spare
                 .iter()

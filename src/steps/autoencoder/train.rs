@@ -24,9 +24,9 @@ use crate::error::{Error, Result};
 use crate::generate::Rng;
 use crate::progress::{Progress, Total};
 use crate::report::{EpochReport, PassReport};
-use crate::runner::{ChunkPool, stream, stream_recycling};
+use crate::runner::{stream, stream_recycling};
 use crate::sink::write_atomic;
-use crate::source::{Dataset, ReadSpec};
+use crate::source::{ChunkPool, Dataset, ReadSpec};
 use crate::steps::chain::Chain;
 
 pub const CHECKPOINT_FORMAT: &str = "dimred-checkpoint/2";
