@@ -162,6 +162,57 @@ fn training_on_digits_lowers_the_loss_and_is_deterministic_across_chunk_sizes() 
     assert_ne!(weights(&model), weights(&model3));
 }
 
+/// Every weight of the model, in order.
+fn flat_weights(model: &Value) -> Vec<f64> {
+    fn walk(v: &Value, out: &mut Vec<f64>) {
+        match v {
+            Value::Number(n) => out.push(n.as_f64().unwrap()),
+            Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+            Value::Object(o) => o.values().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(weights(model), &mut out);
+    out
+}
+
+/// A network wide enough that each step is shared out to a team of threads
+/// (`train::Team`: batch 128 × width 256): the same weights for every chunk size, and the
+/// one-thread weights up to rounding (the products are cut by columns, so only the order
+/// of float operations inside a product differs).
+#[test]
+fn a_step_shared_between_threads_is_deterministic_and_agrees_with_one_thread() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wide = [
+        "steps.1.autoencoder.encoder=[256]",
+        "steps.1.autoencoder.batch_size=128",
+        "steps.1.autoencoder.epochs=3",
+        "steps.1.autoencoder.shuffle_buffer=512",
+    ];
+    let run = |dir: &str, threads: &str, extra: &[&str]| {
+        let out = tmp.path().join(dir);
+        let sets: Vec<&str> = wide.iter().chain(extra).copied().collect();
+        let mut cmd = dimred();
+        cmd.env("RAYON_NUM_THREADS", threads)
+            .args(digits_args(&out, &sets, false));
+        cmd.assert().success();
+        json(&out.join("model.json"))
+    };
+    let two = run("two", "2", &[]);
+    let rechunked = run("rechunked", "2", &["input.batch_rows=97"]);
+    assert_eq!(weights(&two), weights(&rechunked));
+    let one = run("one", "1", &[]);
+    let (a, b) = (flat_weights(&two), flat_weights(&one));
+    assert_eq!(a.len(), b.len());
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max);
+    assert!(worst < 1e-5, "largest difference from one thread: {worst}");
+}
+
 #[test]
 fn resuming_continues_to_the_same_weights_as_one_run() {
     let tmp = tempfile::tempdir().unwrap();

@@ -385,14 +385,27 @@ fn slice_pieces<'a, T>(s: &'a mut [T], split: &[(usize, usize)]) -> Vec<&'a mut 
     pieces(s, split, |s, len| s.split_at_mut(len))
 }
 
-/// Runs `f` on every item, on rayon's threads when there is more than one; results in
-/// item order.
-fn each_piece<I: Send, R: Send>(items: Vec<I>, f: impl Fn(I) -> R + Sync + Send) -> Vec<R> {
+/// Runs `f` on every item, one item per thread, on the training team's spinning threads
+/// inside `spindle::with_lock` (see `train::Team`), else on rayon's; results in item
+/// order.
+pub(super) fn each_piece<I: Send, R: Send>(
+    items: Vec<I>,
+    f: impl Fn(I) -> R + Sync + Send,
+) -> Vec<R> {
     use rayon::prelude::*;
     if items.len() == 1 {
         items.into_iter().map(f).collect()
     } else {
-        items.into_par_iter().map(f).collect()
+        let n = items.len();
+        let mut out: Vec<Option<R>> = (0..n).map(|_| None).collect();
+        spindle::for_each(
+            n,
+            items.into_par_iter().zip(out.par_iter_mut()),
+            |(item, slot)| *slot = Some(f(item)),
+        );
+        out.into_iter()
+            .map(|r| r.expect("every piece ran"))
+            .collect()
     }
 }
 

@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Network;
 use super::layer::{Grad, Real, vectorized};
+use super::{Network, each_piece};
 use crate::config::{OptimizerKind, OptimizerParams};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -60,7 +60,9 @@ impl Optimizer {
     }
 
     /// One update of every parameter from its gradient.
-    pub fn step(&mut self, net: &mut Network<f32>, grads: &[Grad<f32>]) {
+    /// `threads`: how many pieces the update is cut into (run on the caller's team, see
+    /// `each_piece`); the result does not depend on it.
+    pub fn step(&mut self, net: &mut Network<f32>, grads: &[Grad<f32>], threads: usize) {
         self.steps += 1;
         let lr = self.learning_rate;
         match self.kind {
@@ -70,9 +72,9 @@ impl Optimizer {
                 let step_size = (lr / (1.0 - b1.powi(t))) as f32;
                 let sqrt_bc2 = (1.0 - b2.powi(t)).sqrt() as f32;
                 let (b1, b2, eps) = (b1 as f32, b2 as f32, self.epsilon as f32);
-                // Every run of parameters with its moments, across all layers, updated
-                // on rayon's threads: each value's update is independent of the others,
-                // so the result does not depend on how the runs are shared out.
+                // Every run of parameters with its moments, across all layers, shared out
+                // to the step's threads: each value's update is independent of the
+                // others, so the result does not depend on how the runs are cut.
                 let mut runs = Vec::new();
                 for ((layer, grad), (m, v)) in net
                     .layers
@@ -96,13 +98,19 @@ impl Optimizer {
                         *p -= step_size * *m / (v.sqrt() / sqrt_bc2 + eps);
                     }
                 };
-                use rayon::prelude::*;
-                runs.into_par_iter().with_min_len(64).for_each(|run| {
+                let run_all = |runs: Vec<_>| {
                     vectorized(
                         #[inline(always)]
-                        || update(run),
+                        || {
+                            // A loop, not `for_each`, so `update` is inlined into the
+                            // vectorised code.
+                            for run in runs {
+                                update(run);
+                            }
+                        },
                     )
-                });
+                };
+                each_piece(cut_runs(runs, threads, |r| r.0.len()), run_all);
             }
             OptimizerKind::Sgd => {
                 let (lr, mu, nesterov) = (lr as f32, self.momentum as f32, self.nesterov);
@@ -123,6 +131,23 @@ impl Optimizer {
             }
         }
     }
+}
+
+/// Consecutive runs in up to `parts` groups of about equal total length, one per thread.
+fn cut_runs<X>(runs: Vec<X>, parts: usize, len: impl Fn(&X) -> usize) -> Vec<Vec<X>> {
+    let total: usize = runs.iter().map(&len).sum();
+    let per = total.div_ceil(parts.max(1)).max(1);
+    let mut groups = vec![Vec::new()];
+    let mut filled = 0;
+    for run in runs {
+        if filled >= per {
+            groups.push(Vec::new());
+            filled = 0;
+        }
+        filled += len(&run);
+        groups.last_mut().expect("one group at least").push(run);
+    }
+    groups
 }
 
 /// Visits every parameter of a layer with its gradient and its flat index (weights column
@@ -230,7 +255,7 @@ mod tests {
         let (b1, b2, eps, lr) = (0.9f64, 0.999f64, 1e-8f64, 0.1f64);
         let (mut m, mut v, mut p) = (0.0f64, 0.0f64, 1.0f64);
         for (t, g) in [(1, 0.5f64), (2, -0.25f64)] {
-            opt.step(&mut net, &grads(g as f32));
+            opt.step(&mut net, &grads(g as f32), 1);
             m = b1 * m + (1.0 - b1) * g;
             v = b2 * v + (1.0 - b2) * g * g;
             let m_hat = m / (1.0 - b1.powi(t));
@@ -258,7 +283,7 @@ mod tests {
             let mut opt = Optimizer::new(&params, &net);
             let (mut buf, mut p) = (0.0f64, 1.0f64);
             for (t, g) in [(1, 0.5f64), (2, -0.25), (3, 1.0)] {
-                opt.step(&mut net, &grads(g as f32));
+                opt.step(&mut net, &grads(g as f32), 1);
                 buf = if t == 1 { g } else { 0.9 * buf + g };
                 let d = if nesterov { g + 0.9 * buf } else { buf };
                 p -= 0.1 * d;

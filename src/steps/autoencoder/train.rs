@@ -308,22 +308,35 @@ fn train_epochs(
     let network = &mut outcome.network;
     let w = network.inputs();
     let mut expected_rows = ctx.dataset.total_rows;
+    let team = Team::for_network(params, network)?;
     while state.stopped.is_none() && state.epochs_done < epochs {
         let epoch = state.epochs_done + 1;
         let started = Instant::now();
         let label = format!("epoch {epoch}/{epochs}");
         let progress = Progress::new(&label, Total::Rows(expected_rows.unwrap_or(0)), ctx.quiet);
-        let mut run = Epoch::new(params, network, epoch);
-        let (stats, validation_rows) = loop {
-            let Ok(message) = feed.recv() else {
-                return Err(Error::Numeric(
-                    "the training reader stopped before the epoch's end".into(),
-                ));
+        let mut run = Epoch::new(
+            params,
+            network,
+            epoch,
+            team.as_ref().map_or(1, |t| t.threads),
+        );
+        let optimizer = &mut state.optimizer;
+        let mut batches = || loop {
+            let message = match feed.try_recv() {
+                Ok(message) => message,
+                Err(_) => {
+                    // Nothing to train on yet: the team's threads stop spinning so the
+                    // reading side has the cores.
+                    spindle::relieve_workers();
+                    feed.recv().map_err(|_| {
+                        Error::Numeric("the training reader stopped before the epoch's end".into())
+                    })?
+                }
             };
             match message? {
                 Feed::Rows(rows) => {
                     for row in rows.chunks_exact(w) {
-                        run.add_to_batch(row, network, &mut state.optimizer)?;
+                        run.add_to_batch(row, network, optimizer)?;
                     }
                     progress.advance((rows.len() / w) as u64, 0);
                     let _ = rows_back.try_send(rows);
@@ -331,11 +344,7 @@ fn train_epochs(
                 Feed::Drain { buffer, order } => {
                     for &k in &order {
                         let k = k as usize;
-                        run.add_to_batch(
-                            &buffer[k * w..(k + 1) * w],
-                            network,
-                            &mut state.optimizer,
-                        )?;
+                        run.add_to_batch(&buffer[k * w..(k + 1) * w], network, optimizer)?;
                     }
                     progress.advance(order.len() as u64, 0);
                     // The reader may have stopped (an error, or it has read every epoch).
@@ -344,10 +353,16 @@ fn train_epochs(
                 Feed::End {
                     stats,
                     validation_rows,
-                } => break (stats, validation_rows),
+                } => {
+                    run.finish(network, optimizer)?;
+                    return Ok((stats, validation_rows));
+                }
             }
         };
-        run.finish(network, &mut state.optimizer)?;
+        let (stats, validation_rows) = match &team {
+            Some(team) => team.run(batches)?,
+            None => batches()?,
+        };
         progress.advance(validation_rows, 0);
         progress.finish();
         expected_rows = Some(run.rows + validation_rows);
@@ -420,6 +435,41 @@ fn train_epochs(
         }
     }
     Ok(())
+}
+
+/// The threads one step's products and optimizer update are shared out to. Between the
+/// pieces of a step they spin rather than sleep: a step has a dozen parallel pieces
+/// within about two milliseconds, and waking a sleeping thread for each (rayon's pool
+/// does) cost as much as the second core gained. They run in a pool of their own so
+/// their spinning never holds threads that other work (reading, PCA) waits on.
+struct Team {
+    pool: rayon::ThreadPool,
+    threads: usize,
+}
+
+impl Team {
+    /// A team when the network's products are large enough to share (see
+    /// `parallelism`); None when one thread does better.
+    fn for_network(params: &AutoencoderParams, net: &Network<f32>) -> Result<Option<Team>> {
+        if matches!(parallelism(params.batch_size.0, net.widest()), Par::Seq) {
+            return Ok(None);
+        }
+        let threads = rayon::current_num_threads();
+        if threads < 2 {
+            return Ok(None);
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("dimred-train-{i}"))
+            .build()
+            .map_err(|e| Error::Numeric(format!("cannot start the training threads: {e}")))?;
+        Ok(Some(Team { pool, threads }))
+    }
+
+    /// Runs `f` (the caller's loop of steps) with the team spinning for its pieces.
+    fn run<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        self.pool.install(|| spindle::with_lock(self.threads, f))
+    }
 }
 
 /// The reading side: epochs `first..=epochs` of rows in training order. Stops at the
@@ -698,7 +748,7 @@ struct Epoch {
 }
 
 impl Epoch {
-    fn new(params: &AutoencoderParams, net: &Network<f32>, epoch: usize) -> Epoch {
+    fn new(params: &AutoencoderParams, net: &Network<f32>, epoch: usize, threads: usize) -> Epoch {
         let width = net.inputs();
         let batch_size = params.batch_size.0;
         let noise = params.noise.as_ref();
@@ -713,11 +763,7 @@ impl Epoch {
             dropout: noise.and_then(|n| n.dropout).unwrap_or(0.0) as f32,
             ws: Workspace::default(),
             grads: net.zero_grads(),
-            // Both cores when the products are large enough to pay for the fork.
-            threads: match parallelism(batch_size, net.widest()) {
-                Par::Seq => 1,
-                _ => rayon::current_num_threads(),
-            },
+            threads,
             epoch,
             batches: 0,
             rows: 0,
@@ -793,16 +839,10 @@ impl Epoch {
         } else {
             target
         };
-        // One trip into rayon's pool per step (the trainer's own thread is not one of
-        // its threads): inside it, the products' pieces go to threads already awake.
-        let (ws, grads, threads) = (&mut self.ws, &mut self.grads, self.threads);
-        let loss = rayon::scope(|_| {
-            let loss = net.gradients(input, target, ws, grads, threads);
-            if loss.is_finite() {
-                opt.step(net, grads);
-            }
-            loss
-        });
+        let loss = net.gradients(input, target, &mut self.ws, &mut self.grads, self.threads);
+        if loss.is_finite() {
+            opt.step(net, &self.grads, self.threads);
+        }
         self.batches += 1;
         if !loss.is_finite() {
             let kept = if self.epoch > 1 {
