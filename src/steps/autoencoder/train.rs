@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender, bounded};
+use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use faer::{Mat, MatRef, Par};
 use serde::{Deserialize, Serialize};
 
@@ -142,21 +142,18 @@ pub fn parallelism(rows: usize, widest: usize) -> Par {
     }
 }
 
-/// Shuffle-buffer storage the reader and the trainer pass between them: one is drained
-/// into batches while the next epoch is read into the other, so reading overlaps
-/// training at the cost of a second buffer.
-const SHUFFLE_BUFFERS: usize = 2;
-
-/// Rows per message from the reader's side to the trainer while the shuffle buffer
-/// streams (once it is full, every new row evicts one into training).
+/// Rows per message from the reader's side to the trainer.
 const FEED_ROWS: usize = 1024;
+
+/// One row of autoencoder input, in storage that travels: filled by the reader, held in
+/// the shuffle buffer, trained on, then handed back to be filled again.
+type Row = Box<[f32]>;
 
 /// What the reading side of training hands the trainer, in training order.
 enum Feed {
-    /// Rows evicted from the full shuffle buffer, row after row.
-    Rows(Vec<f32>),
-    /// The epoch's shuffle buffer, to be trained on in `order`, then handed back.
-    Drain { buffer: Vec<f32>, order: Vec<u32> },
+    /// Rows to train on: evicted from the full shuffle buffer, or at the epoch's end the
+    /// buffer's rows in random order.
+    Rows(Vec<Row>),
     /// The epoch's rows have all been sent.
     End {
         stats: crate::runner::PassStats,
@@ -220,12 +217,12 @@ pub fn train(
     };
     if state.stopped.is_none() && state.epochs_done < epochs {
         let (feed_tx, feed_rx) = bounded::<Result<Feed>>(2);
-        let (spare_tx, spare_rx) = bounded::<Vec<f32>>(SHUFFLE_BUFFERS);
-        let (rows_tx, rows_rx) = bounded::<Vec<f32>>(4);
+        // Unbounded, so no row is ever dropped on its way back: the reader counts on
+        // every row it made returning (their number is bounded, see `RowPool`).
+        let (rows_tx, rows_rx) = unbounded::<Vec<Row>>();
         let first = state.epochs_done + 1;
         let result = std::thread::scope(|s| {
-            let reader = s
-                .spawn(move || read_epochs(ctx, params, inputs, first, feed_tx, spare_rx, rows_rx));
+            let reader = s.spawn(move || read_epochs(ctx, params, inputs, first, feed_tx, rows_rx));
             // Checkpoints are written on their own thread while the next epoch trains
             // (one at a time, in order, each atomically).
             let (cp_tx, cp_rx) = bounded::<Checkpoint>(1);
@@ -238,7 +235,6 @@ pub fn train(
             });
             let channels = Channels {
                 feed: feed_rx,
-                spare: spare_tx,
                 rows_back: rows_tx,
                 checkpoints: cp_tx,
             };
@@ -282,10 +278,8 @@ struct Outcome {
 /// The trainer's ends of the channels to the reading side and the checkpoint writer.
 struct Channels {
     feed: Receiver<Result<Feed>>,
-    /// Shuffle buffers back to the reader once drained.
-    spare: Sender<Vec<f32>>,
-    /// Row blocks back to the reader once trained on.
-    rows_back: Sender<Vec<f32>>,
+    /// Rows back to the reader once trained on.
+    rows_back: Sender<Vec<Row>>,
     checkpoints: Sender<Checkpoint>,
 }
 
@@ -300,13 +294,11 @@ fn train_epochs(
 ) -> Result<()> {
     let Channels {
         feed,
-        spare,
         rows_back,
         checkpoints,
     } = channels;
     let epochs = params.epochs.0;
     let network = &mut outcome.network;
-    let w = network.inputs();
     let mut expected_rows = ctx.dataset.total_rows;
     let team = Team::for_network(params, network)?;
     while state.stopped.is_none() && state.epochs_done < epochs {
@@ -335,20 +327,12 @@ fn train_epochs(
             };
             match message? {
                 Feed::Rows(rows) => {
-                    for row in rows.chunks_exact(w) {
+                    for row in &rows {
                         run.add_to_batch(row, network, optimizer)?;
                     }
-                    progress.advance((rows.len() / w) as u64, 0);
-                    let _ = rows_back.try_send(rows);
-                }
-                Feed::Drain { buffer, order } => {
-                    for &k in &order {
-                        let k = k as usize;
-                        run.add_to_batch(&buffer[k * w..(k + 1) * w], network, optimizer)?;
-                    }
-                    progress.advance(order.len() as u64, 0);
+                    progress.advance(rows.len() as u64, 0);
                     // The reader may have stopped (an error, or it has read every epoch).
-                    let _ = spare.try_send(buffer);
+                    let _ = rows_back.send(rows);
                 }
                 Feed::End {
                     stats,
@@ -480,37 +464,17 @@ fn read_epochs(
     width: usize,
     first: usize,
     feed: Sender<Result<Feed>>,
-    spare: Receiver<Vec<f32>>,
-    rows_back: Receiver<Vec<f32>>,
+    rows_back: Receiver<Vec<Row>>,
 ) {
     let capacity = ctx.dataset.total_rows.map_or(params.shuffle_buffer.0, |n| {
         (n as usize).min(params.shuffle_buffer.0)
     });
-    let mut allocated = 0;
+    let mut rows = RowPool::new(width, capacity, rows_back);
     let mut buffers = Buffers::default();
     let pool = ChunkPool::new();
-    // Row blocks the trainer has finished with, else new ones.
-    let block = || {
-        let mut rows = rows_back
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(FEED_ROWS * width));
-        rows.clear();
-        rows
-    };
     for epoch in first..=params.epochs.0 {
-        // Storage for this epoch's shuffle buffer: a new one until there are
-        // SHUFFLE_BUFFERS, then one the trainer has finished with.
-        let storage = if allocated < SHUFFLE_BUFFERS {
-            allocated += 1;
-            Vec::with_capacity(capacity * width)
-        } else {
-            match spare.recv() {
-                Ok(b) => b,
-                Err(_) => return,
-            }
-        };
-        let mut shuffler = Shuffler::new(capacity, width, rng(params.seed, epoch, 1), storage);
-        let mut out = block();
+        let mut shuffler = Shuffler::new(capacity, rng(params.seed, epoch, 1));
+        let mut out = rows.block();
         let mut spec = ctx.spec.clone();
         spec.shuffle = Some(rng(params.seed, epoch, 0).next_u64());
         let fraction = params.validation_fraction;
@@ -518,16 +482,18 @@ fn read_epochs(
         let label = format!("read {epoch}");
         let streamed = stream_recycling(ctx.dataset, &spec, &label, true, &pool, |chunk| {
             prepare_checked(ctx, params.loss, chunk, &mut buffers)?;
-            for (i, row) in buffers.rows.chunks_exact(width).enumerate() {
+            for (i, values) in buffers.rows.chunks_exact(width).enumerate() {
                 if is_validation(chunk.row_index(i), fraction) {
                     validation_rows += 1;
                     continue;
                 }
+                let mut row = rows.take().ok_or_else(gone)?;
+                row.copy_from_slice(values);
                 if let Some(evicted) = shuffler.push(row) {
-                    out.extend_from_slice(evicted);
-                    if out.len() == FEED_ROWS * width {
-                        let rows = std::mem::replace(&mut out, block());
-                        send(&feed, Feed::Rows(rows))?;
+                    out.push(evicted);
+                    if out.len() == FEED_ROWS {
+                        let full = std::mem::replace(&mut out, rows.block());
+                        send(&feed, Feed::Rows(full))?;
                     }
                 }
             }
@@ -540,76 +506,129 @@ fn read_epochs(
                 return;
             }
         };
-        let (buffer, order) = shuffler.drain();
-        let sent = (out.is_empty() || send(&feed, Feed::Rows(out)).is_ok())
-            && send(&feed, Feed::Drain { buffer, order }).is_ok()
-            && send(
-                &feed,
-                Feed::End {
-                    stats,
-                    validation_rows,
-                },
-            )
-            .is_ok();
-        if !sent {
+        // The rest of the buffer, in random order, after the rows evicted before it.
+        let mut rest = shuffler.drain().into_iter();
+        loop {
+            out.extend(rest.by_ref().take(FEED_ROWS - out.len()));
+            if out.is_empty() {
+                break;
+            }
+            let full = std::mem::replace(&mut out, rows.block());
+            if send(&feed, Feed::Rows(full)).is_err() {
+                return;
+            }
+        }
+        let end = Feed::End {
+            stats,
+            validation_rows,
+        };
+        if send(&feed, end).is_err() {
             return;
         }
     }
 }
 
+fn gone() -> Error {
+    Error::Numeric("training ended".into())
+}
+
+/// Rows for the reader to fill: those the trainer has handed back, else new ones up to a
+/// limit, else it waits for the trainer. The limit is the shuffle buffer plus the rows
+/// that can be on their way (a block being filled, two in the channel, one training, and
+/// one spare), so training holds one buffer's worth of rows however many epochs it reads
+/// ahead: while epoch e's rows train, epoch e + 1 is read into the rows they free.
+struct RowPool {
+    width: usize,
+    free: Vec<Row>,
+    /// Emptied blocks, reused for the next messages.
+    blocks: Vec<Vec<Row>>,
+    back: Receiver<Vec<Row>>,
+    made: usize,
+    limit: usize,
+}
+
+impl RowPool {
+    fn new(width: usize, capacity: usize, back: Receiver<Vec<Row>>) -> RowPool {
+        RowPool {
+            width,
+            free: Vec::new(),
+            blocks: Vec::new(),
+            back,
+            made: 0,
+            limit: capacity + 5 * FEED_ROWS,
+        }
+    }
+
+    fn reclaim(&mut self, mut block: Vec<Row>) {
+        self.free.append(&mut block);
+        self.blocks.push(block);
+    }
+
+    /// A row to fill; None when the trainer has gone.
+    fn take(&mut self) -> Option<Row> {
+        if self.free.is_empty() {
+            while let Ok(block) = self.back.try_recv() {
+                self.reclaim(block);
+            }
+        }
+        if self.free.is_empty() {
+            if self.made < self.limit {
+                self.made += 1;
+                return Some(vec![0.0; self.width].into_boxed_slice());
+            }
+            let block = self.back.recv().ok()?;
+            self.reclaim(block);
+        }
+        self.free.pop()
+    }
+
+    /// An empty block for the next message.
+    fn block(&mut self) -> Vec<Row> {
+        self.blocks
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(FEED_ROWS))
+    }
+}
+
 /// Sends to the trainer; an error (which stops the read) once it has gone.
 fn send(feed: &Sender<Result<Feed>>, message: Feed) -> Result<()> {
-    feed.send(Ok(message))
-        .map_err(|_| Error::Numeric("training ended".into()))
+    feed.send(Ok(message)).map_err(|_| gone())
 }
 
 /// A bounded shuffle buffer: rows enter until it is full; then each new row evicts a
 /// uniformly chosen one into training; at the epoch's end the rest leave in random order.
 struct Shuffler {
-    width: usize,
     capacity: usize,
-    /// Row-major rows.
-    buffer: Vec<f32>,
-    buffered: usize,
+    slots: Vec<Row>,
     rng: Rng,
-    evicted: Vec<f32>,
 }
 
 impl Shuffler {
-    fn new(capacity: usize, width: usize, rng: Rng, mut buffer: Vec<f32>) -> Shuffler {
-        buffer.clear();
+    fn new(capacity: usize, rng: Rng) -> Shuffler {
         Shuffler {
-            width,
             capacity,
-            buffer,
-            buffered: 0,
+            slots: Vec::with_capacity(capacity),
             rng,
-            evicted: vec![0.0; width],
         }
     }
 
     /// Takes a row; returns the row it evicts once the buffer is full.
-    fn push(&mut self, row: &[f32]) -> Option<&[f32]> {
-        if self.buffered < self.capacity {
-            self.buffer.extend_from_slice(row);
-            self.buffered += 1;
+    fn push(&mut self, row: Row) -> Option<Row> {
+        if self.slots.len() < self.capacity {
+            self.slots.push(row);
             return None;
         }
         let k = (self.rng.next_u64() % self.capacity as u64) as usize;
-        let w = self.width;
-        self.evicted.copy_from_slice(row);
-        self.buffer[k * w..(k + 1) * w].swap_with_slice(&mut self.evicted);
-        Some(&self.evicted)
+        Some(std::mem::replace(&mut self.slots[k], row))
     }
 
-    /// The buffer and the random order its rows leave in (Fisher–Yates).
-    fn drain(mut self) -> (Vec<f32>, Vec<u32>) {
-        let mut order: Vec<u32> = (0..self.buffered as u32).collect();
-        for i in (1..order.len()).rev() {
+    /// The buffer's rows in random order (Fisher–Yates).
+    fn drain(mut self) -> Vec<Row> {
+        for i in (1..self.slots.len()).rev() {
             let j = (self.rng.next_u64() % (i as u64 + 1)) as usize;
-            order.swap(i, j);
+            self.slots.swap(i, j);
         }
-        (self.buffer, order)
+        self.slots
     }
 }
 
