@@ -142,6 +142,21 @@ pub fn parallelism(rows: usize, widest: usize) -> Par {
     }
 }
 
+/// At most this many rows per chunk when training reads (an `input.batch_rows` above it is
+/// lowered; results do not depend on the chunk size). A chunk this small stays in the
+/// core's cache from decoding to the row layout, and the chunks in flight take 3 MB each
+/// at 784 features rather than 50 MB: on the benchmark this halved the reader's page
+/// clearing (new memory is zeroed by the kernel) and raised training from 36.5k to 41k
+/// samples/s.
+const TRAIN_READ_ROWS: usize = 512;
+
+/// The read settings for a pass of training or validation.
+fn train_spec(ctx: &TrainContext<'_>) -> ReadSpec {
+    let mut spec = ctx.spec.clone();
+    spec.batch_rows = spec.batch_rows.min(TRAIN_READ_ROWS);
+    spec
+}
+
 /// Rows per message from the reader's side to the trainer.
 const FEED_ROWS: usize = 1024;
 
@@ -475,7 +490,7 @@ fn read_epochs(
     for epoch in first..=params.epochs.0 {
         let mut shuffler = Shuffler::new(capacity, rng(params.seed, epoch, 1));
         let mut out = rows.block();
-        let mut spec = ctx.spec.clone();
+        let mut spec = train_spec(ctx);
         spec.shuffle = Some(rng(params.seed, epoch, 0).next_u64());
         let fraction = params.validation_fraction;
         let mut validation_rows = 0u64;
@@ -931,7 +946,7 @@ fn evaluate_split(
         pending.clear();
     };
     let mut buffers = Buffers::default();
-    let stats = stream(ctx.dataset, &ctx.spec, label, ctx.quiet, |chunk| {
+    let stats = stream(ctx.dataset, &train_spec(ctx), label, ctx.quiet, |chunk| {
         prepare_checked(ctx, net.loss, chunk, &mut buffers)?;
         for (i, row) in buffers.rows.chunks_exact(w).enumerate() {
             if is_validation(chunk.row_index(i), fraction) {
