@@ -21,6 +21,9 @@ pub struct Chunk {
     /// When rows were dropped for missing values: each kept row's offset from
     /// `first_row`, so every row keeps its index in the dataset.
     pub kept: Option<Vec<u32>>,
+    /// The rows already laid out as an autoencoder's input (see `ReadSpec::rows32`), in
+    /// place of `features` (then rows × 0).
+    pub rows32: Option<Vec<f32>>,
 }
 
 impl Chunk {

@@ -114,7 +114,7 @@ pub fn stream_recycling(
                 stats.rows_read += chunk.rows_read as u64;
                 stats.rows_kept += chunk.nrows() as u64;
                 consume(&chunk)?;
-                recycle_tx.give_back(chunk.features);
+                recycle_tx.give_back(chunk);
                 Ok(())
             });
             if let Err(e) = step {
@@ -966,6 +966,7 @@ pub fn transform(
         batch_rows: crate::config::DEFAULT_BATCH_ROWS,
         missing,
         shuffle: None,
+        rows32: None,
     };
     let chain = model.chain();
     let (stats, _) = if options.inverse {

@@ -152,6 +152,7 @@ impl Plan {
             batch_rows: self.batch_rows,
             missing,
             shuffle: None,
+            rows32: None,
         }
     }
 }

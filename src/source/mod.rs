@@ -95,6 +95,21 @@ pub struct ReadSpec {
     /// Read Parquet row groups (across all files) in an order shuffled by this seed, for
     /// training epochs. Rows keep their dataset indices. CSV is read in order.
     pub shuffle: Option<u64>,
+    /// For training: Parquet chunks come as the autoencoder's f32 input rows
+    /// (`Chunk::rows32`) when every value is present and acceptable, else as usual.
+    pub rows32: Option<std::sync::Arc<RowLayout>>,
+}
+
+/// The autoencoder's input rows, `(x − shift) / scale` as f32, row after row: written by
+/// the reader straight from the decoded columns, which skips the f64 chunk matrix and a
+/// second pass over it (a third of the reading side's CPU time when training). Computed
+/// in f64 exactly as from the chunk, so the rows are the same bit for bit.
+#[derive(Debug, Clone)]
+pub struct RowLayout {
+    pub shift: Vec<f64>,
+    pub scale: Option<Vec<f64>>,
+    /// Values must lie in [0, 1] (binary cross-entropy).
+    pub unit: bool,
 }
 
 impl Dataset {
@@ -192,6 +207,8 @@ impl Dataset {
 pub struct ChunkPool {
     tx: Sender<Mat<f64>>,
     rx: Receiver<Mat<f64>>,
+    rows_tx: Sender<Vec<f32>>,
+    rows_rx: Receiver<Vec<f32>>,
 }
 
 impl ChunkPool {
@@ -199,11 +216,25 @@ impl ChunkPool {
         // Room for every matrix in flight: the chunks in the reader's channel, the one
         // being read and the one being consumed, and a spare of a second shape.
         let (tx, rx) = crossbeam_channel::bounded(crate::runner::CHANNEL_CHUNKS + 3);
-        ChunkPool { tx, rx }
+        let (rows_tx, rows_rx) = crossbeam_channel::bounded(crate::runner::CHANNEL_CHUNKS + 3);
+        ChunkPool {
+            tx,
+            rx,
+            rows_tx,
+            rows_rx,
+        }
     }
 
-    /// A matrix the consumer is done with; dropped when the pool is full.
-    pub fn give_back(&self, m: Mat<f64>) {
+    /// A chunk the consumer is done with: its storage goes back (dropped when the pool is
+    /// full).
+    pub fn give_back(&self, chunk: Chunk) {
+        self.give_back_mat(chunk.features);
+        if let Some(rows) = chunk.rows32 {
+            let _ = self.rows_tx.try_send(rows);
+        }
+    }
+
+    fn give_back_mat(&self, m: Mat<f64>) {
         let _ = self.tx.try_send(m);
     }
 }
@@ -232,7 +263,7 @@ impl Drop for ReadState {
     fn drop(&mut self) {
         if let Some(pool) = &self.recycle {
             for m in self.spare.drain(..) {
-                pool.give_back(m);
+                pool.give_back_mat(m);
             }
         }
     }
@@ -259,6 +290,14 @@ impl ReadState {
             }
         }
         Mat::zeros(n, p)
+    }
+
+    /// Storage for a chunk's `rows32`: a recycled one when there is one.
+    pub fn take_rows(&mut self) -> Vec<f32> {
+        self.recycle
+            .as_ref()
+            .and_then(|pool| pool.rows_rx.try_recv().ok())
+            .unwrap_or_default()
     }
 }
 
@@ -442,6 +481,7 @@ pub(crate) fn finish_chunk(
                     rows_read,
                     non_numeric,
                     kept: Some(rows.iter().map(|&r| r as u32).collect()),
+                    rows32: None,
                 });
             }
         }
@@ -453,5 +493,6 @@ pub(crate) fn finish_chunk(
         rows_read,
         non_numeric,
         kept: None,
+        rows32: None,
     })
 }

@@ -240,6 +240,24 @@ fn decode_batch(
     file_row: u64,
 ) -> Result<Chunk> {
     let n = batch.num_rows();
+    if let Some(layout) = spec.rows32.as_deref()
+        && spec.passthrough.is_empty()
+    {
+        let mut rows = state.take_rows();
+        if layout_rows(batch, &at.features, layout, &mut rows) {
+            return Ok(Chunk {
+                first_row,
+                features: faer::Mat::zeros(n, 0),
+                passthrough: None,
+                rows_read: n,
+                non_numeric: Vec::new(),
+                kept: None,
+                rows32: Some(rows),
+            });
+        }
+        // A missing or unacceptable value: the usual chunk, which the missing-value
+        // policy and the trainer's checks handle and name.
+    }
     let p = spec.features.len();
     let mut features = state.take_mat(n, p);
     for (j, (&c, &at)) in spec.features.iter().zip(&at.features).enumerate() {
@@ -292,6 +310,81 @@ fn decode_batch(
     )
 }
 
+/// Lays the batch's feature columns out as `layout` asks, row after row, into `rows`;
+/// false (and `rows` unspecified) when a value is null, not finite, or outside [0, 1]
+/// where the layout wants that.
+fn layout_rows(
+    batch: &RecordBatch,
+    features: &[usize],
+    layout: &super::RowLayout,
+    rows: &mut Vec<f32>,
+) -> bool {
+    /// Rows `i0..i1` of one column into their rows; true when a value is unacceptable.
+    #[inline(always)]
+    fn put<T: ArrowPrimitiveType>(
+        array: &dyn Array,
+        (i0, i1): (usize, usize),
+        (m, d, unit): (f64, f64, bool),
+        out: &mut [f32],
+        w: usize,
+    ) -> bool
+    where
+        T::Native: num_traits::AsPrimitive<f64>,
+    {
+        use num_traits::AsPrimitive;
+        let values = &array.as_primitive::<T>().values()[i0..i1];
+        let mut bad = false;
+        for (o, &v) in out.iter_mut().step_by(w).zip(values) {
+            // As `prepare_checked` computes it from the f64 chunk.
+            let v = (v.as_() - m) / d;
+            bad |= !v.is_finite() || (unit && !(0.0..=1.0).contains(&v));
+            *o = v as f32;
+        }
+        bad
+    }
+    let n = batch.num_rows();
+    let w = features.len();
+    let columns: Vec<&dyn Array> = features.iter().map(|&c| batch.column(c).as_ref()).collect();
+    if columns.iter().any(|c| c.null_count() > 0) {
+        return false;
+    }
+    rows.clear();
+    rows.resize(n * w, 0.0);
+    // Blocks of rows, so the rows being written stay in cache while each column is read.
+    const BLOCK: usize = 32;
+    let bad = crate::steps::autoencoder::layer::vectorized(
+        #[inline(always)]
+        || {
+            let mut bad = false;
+            for i0 in (0..n).step_by(BLOCK) {
+                let i1 = (i0 + BLOCK).min(n);
+                for (j, array) in columns.iter().enumerate() {
+                    let m = layout.shift[j];
+                    let d = layout.scale.as_ref().map_or(1.0, |s| s[j]);
+                    let out = &mut rows[i0 * w + j..];
+                    let at = (i0, i1);
+                    let how = (m, d, layout.unit);
+                    bad |= match array.data_type() {
+                        DataType::Float32 => put::<Float32Type>(*array, at, how, out, w),
+                        DataType::Float64 => put::<Float64Type>(*array, at, how, out, w),
+                        DataType::Int8 => put::<Int8Type>(*array, at, how, out, w),
+                        DataType::Int16 => put::<Int16Type>(*array, at, how, out, w),
+                        DataType::Int32 => put::<Int32Type>(*array, at, how, out, w),
+                        DataType::Int64 => put::<Int64Type>(*array, at, how, out, w),
+                        DataType::UInt8 => put::<UInt8Type>(*array, at, how, out, w),
+                        DataType::UInt16 => put::<UInt16Type>(*array, at, how, out, w),
+                        DataType::UInt32 => put::<UInt32Type>(*array, at, how, out, w),
+                        DataType::UInt64 => put::<UInt64Type>(*array, at, how, out, w),
+                        _ => true,
+                    };
+                }
+            }
+            bad
+        },
+    );
+    !bad
+}
+
 /// Copies a numeric arrow array into `out` as f64, nulls as NaN.
 fn copy_numeric(array: &dyn Array, out: &mut [f64]) -> Result<()> {
     fn copy<T: ArrowPrimitiveType>(
@@ -342,4 +435,90 @@ fn copy_numeric(array: &dyn Array, out: &mut [f64]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::RowLayout;
+    use arrow_array::{Float32Array, Int64Array};
+    use arrow_schema::Field;
+
+    fn batch(a: Vec<Option<f32>>, b: Vec<i64>) -> RecordBatch {
+        let schema = Schema::new(vec![
+            Field::new("a", DataType::Float32, true),
+            Field::new("b", DataType::Int64, false),
+        ]);
+        RecordBatch::try_new(
+            Arc::new(schema),
+            vec![
+                Arc::new(Float32Array::from(a)),
+                Arc::new(Int64Array::from(b)),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn rows_laid_out_by_the_reader_are_the_chunks_rows_and_refuse_what_it_would() {
+        let n = 70; // more than one block of rows
+        let a: Vec<Option<f32>> = (0..n).map(|i| Some(i as f32 * 0.37 - 3.0)).collect();
+        let b: Vec<i64> = (0..n).map(|i| i as i64 * 1000 - 7).collect();
+        let layout = RowLayout {
+            shift: vec![0.25, -3.0],
+            scale: Some(vec![3.0, 7.0]),
+            unit: false,
+        };
+        let mut rows = Vec::new();
+        // Column order as the spec asks: b before a.
+        assert!(layout_rows(
+            &batch(a.clone(), b.clone()),
+            &[1, 0],
+            &layout,
+            &mut rows
+        ));
+        assert_eq!(rows.len(), 2 * n);
+        for i in 0..n {
+            // Shift and scale are per feature of the layout: b is its first.
+            let want_b = ((b[i] as f64 - 0.25) / 3.0) as f32;
+            let want_a = ((a[i].unwrap() as f64 + 3.0) / 7.0) as f32;
+            assert_eq!(rows[2 * i].to_bits(), want_b.to_bits());
+            assert_eq!(rows[2 * i + 1].to_bits(), want_a.to_bits());
+        }
+        // Left to the usual chunk: a null, a NaN, a value outside [0, 1] for bce.
+        let mut with_null = a.clone();
+        with_null[5] = None;
+        assert!(!layout_rows(
+            &batch(with_null, b.clone()),
+            &[0, 1],
+            &layout,
+            &mut rows
+        ));
+        let mut with_nan = a.clone();
+        with_nan[66] = Some(f32::NAN);
+        assert!(!layout_rows(
+            &batch(with_nan, b.clone()),
+            &[0, 1],
+            &layout,
+            &mut rows
+        ));
+        let unit = RowLayout {
+            shift: vec![0.0, 0.0],
+            scale: None,
+            unit: true,
+        };
+        let small: Vec<Option<f32>> = (0..n).map(|i| Some(i as f32 / n as f32)).collect();
+        assert!(layout_rows(
+            &batch(small.clone(), vec![1; n]),
+            &[0, 1],
+            &unit,
+            &mut rows
+        ));
+        assert!(!layout_rows(
+            &batch(small, vec![2; n]),
+            &[0, 1],
+            &unit,
+            &mut rows
+        ));
+    }
 }

@@ -26,7 +26,7 @@ use crate::progress::{Progress, Total};
 use crate::report::{EpochReport, PassReport};
 use crate::runner::{stream, stream_recycling};
 use crate::sink::write_atomic;
-use crate::source::{ChunkPool, Dataset, ReadSpec};
+use crate::source::{ChunkPool, Dataset, ReadSpec, RowLayout};
 use crate::steps::chain::Chain;
 
 pub const CHECKPOINT_FORMAT: &str = "dimred-checkpoint/2";
@@ -150,11 +150,36 @@ pub fn parallelism(rows: usize, widest: usize) -> Par {
 /// samples/s.
 const TRAIN_READ_ROWS: usize = 512;
 
-/// The read settings for a pass of training or validation.
-fn train_spec(ctx: &TrainContext<'_>) -> ReadSpec {
+/// The read settings for a pass of training or validation: without a PCA before the
+/// autoencoder, the reader lays the rows out itself (see `RowLayout`).
+fn train_spec(ctx: &TrainContext<'_>, loss: Loss) -> ReadSpec {
     let mut spec = ctx.spec.clone();
     spec.batch_rows = spec.batch_rows.min(TRAIN_READ_ROWS);
+    if ctx.chain.pca.is_none() {
+        spec.rows32 = Some(std::sync::Arc::new(RowLayout {
+            shift: ctx.chain.shift.clone(),
+            scale: ctx.chain.scale.clone(),
+            unit: loss == Loss::Bce,
+        }));
+    }
     spec
+}
+
+/// The chunk's rows as the autoencoder's input, row after row: laid out by the reader,
+/// else here from the chunk's features.
+fn input_rows<'b>(
+    ctx: &TrainContext<'_>,
+    loss: Loss,
+    chunk: &'b Chunk,
+    buffers: &'b mut Buffers,
+) -> Result<&'b [f32]> {
+    match &chunk.rows32 {
+        Some(rows) => Ok(rows),
+        None => {
+            prepare_checked(ctx, loss, chunk, buffers)?;
+            Ok(&buffers.rows)
+        }
+    }
 }
 
 /// Rows per message from the reader's side to the trainer.
@@ -490,14 +515,14 @@ fn read_epochs(
     for epoch in first..=params.epochs.0 {
         let mut shuffler = Shuffler::new(capacity, rng(params.seed, epoch, 1));
         let mut out = rows.block();
-        let mut spec = train_spec(ctx);
+        let mut spec = train_spec(ctx, params.loss);
         spec.shuffle = Some(rng(params.seed, epoch, 0).next_u64());
         let fraction = params.validation_fraction;
         let mut validation_rows = 0u64;
         let label = format!("read {epoch}");
         let streamed = stream_recycling(ctx.dataset, &spec, &label, true, &pool, |chunk| {
-            prepare_checked(ctx, params.loss, chunk, &mut buffers)?;
-            for (i, values) in buffers.rows.chunks_exact(width).enumerate() {
+            let input = input_rows(ctx, params.loss, chunk, &mut buffers)?;
+            for (i, values) in input.chunks_exact(width).enumerate() {
                 if is_validation(chunk.row_index(i), fraction) {
                     validation_rows += 1;
                     continue;
@@ -946,18 +971,24 @@ fn evaluate_split(
         pending.clear();
     };
     let mut buffers = Buffers::default();
-    let stats = stream(ctx.dataset, &train_spec(ctx), label, ctx.quiet, |chunk| {
-        prepare_checked(ctx, net.loss, chunk, &mut buffers)?;
-        for (i, row) in buffers.rows.chunks_exact(w).enumerate() {
-            if is_validation(chunk.row_index(i), fraction) {
-                pending.extend_from_slice(row);
-                if pending.len() / w == EVAL_ROWS {
-                    flush(&mut pending);
+    let stats = stream(
+        ctx.dataset,
+        &train_spec(ctx, net.loss),
+        label,
+        ctx.quiet,
+        |chunk| {
+            let input = input_rows(ctx, net.loss, chunk, &mut buffers)?;
+            for (i, row) in input.chunks_exact(w).enumerate() {
+                if is_validation(chunk.row_index(i), fraction) {
+                    pending.extend_from_slice(row);
+                    if pending.len() / w == EVAL_ROWS {
+                        flush(&mut pending);
+                    }
                 }
             }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        },
+    )?;
     flush(&mut pending);
     Ok((sum / rows.max(1) as f64, stats))
 }
