@@ -198,8 +198,10 @@ impl Dataset {
     }
 }
 
-/// What carries over from one file to the next while reading a file set.
-/// Chunk matrices handed back by the consumer for the reader to fill again (both ends
+/// Chunk storage the pool keeps (see `ChunkPool::new`).
+const POOL_CHUNKS: usize = crate::runner::CHANNEL_CHUNKS + 12;
+
+/// Chunk storage handed back by the consumer for the reader to fill again (both ends
 /// of one channel; clones share it). One pool kept across passes (the autoencoder's
 /// epochs) means steady-state reading allocates, and the kernel zeroes, no new chunk
 /// memory at all.
@@ -213,10 +215,11 @@ pub struct ChunkPool {
 
 impl ChunkPool {
     pub fn new() -> ChunkPool {
-        // Room for every matrix in flight: the chunks in the reader's channel, the one
-        // being read and the one being consumed, and a spare of a second shape.
-        let (tx, rx) = crossbeam_channel::bounded(crate::runner::CHANNEL_CHUNKS + 3);
-        let (rows_tx, rows_rx) = crossbeam_channel::bounded(crate::runner::CHANNEL_CHUNKS + 3);
+        // Room for every chunk in flight: those in the reader's channel, the one being
+        // consumed, and per decoding thread (two when shuffled) those in its channel and
+        // the one being read, with spares of a second shape.
+        let (tx, rx) = crossbeam_channel::bounded(POOL_CHUNKS);
+        let (rows_tx, rows_rx) = crossbeam_channel::bounded(POOL_CHUNKS);
         ChunkPool {
             tx,
             rx,
@@ -245,6 +248,7 @@ impl Default for ChunkPool {
     }
 }
 
+/// What carries over from one file to the next while reading a file set.
 #[derive(Debug, Default)]
 pub(crate) struct ReadState {
     /// Rows read so far in the whole dataset.

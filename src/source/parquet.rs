@@ -112,8 +112,24 @@ pub(super) fn read(
     Ok(true)
 }
 
+/// A row group to read, with where its rows sit in the dataset and in its file.
+struct Unit {
+    file: usize,
+    group: usize,
+    first_row: u64,
+    file_row: u64,
+}
+
+/// Threads decoding row groups for a shuffled read. Training waits on reading when an
+/// epoch starts (the shuffle buffer fills before the first step) and whenever the reader
+/// falls behind; one thread decoding snappy pages and laying out rows was the whole of
+/// that wait.
+const SHUFFLED_DECODERS: usize = 2;
+
 /// Reads every row group of every file once, in an order shuffled by `seed` (Fisher–Yates
-/// on the list of row groups). Each row keeps its index in the dataset.
+/// on the list of row groups). Each row keeps its index in the dataset. Row groups are
+/// decoded by two threads, alternately, and emitted in the shuffled order, so the chunks
+/// are the same as one thread's.
 pub(super) fn read_shuffled(
     dataset: &Dataset,
     spec: &ReadSpec,
@@ -122,12 +138,27 @@ pub(super) fn read_shuffled(
     state: &mut ReadState,
     emit: &mut dyn FnMut(Chunk) -> bool,
 ) -> Result<()> {
-    struct Unit {
-        file: usize,
-        group: usize,
-        first_row: u64,
-        file_row: u64,
-    }
+    read_shuffled_by(
+        SHUFFLED_DECODERS,
+        dataset,
+        spec,
+        seed,
+        progress,
+        state,
+        emit,
+    )
+}
+
+/// `read_shuffled` with `decoders` threads.
+fn read_shuffled_by(
+    decoders: usize,
+    dataset: &Dataset,
+    spec: &ReadSpec,
+    seed: u64,
+    progress: &Progress,
+    state: &mut ReadState,
+    emit: &mut dyn FnMut(Chunk) -> bool,
+) -> Result<()> {
     let mut metas = Vec::with_capacity(dataset.files.len());
     let mut units = Vec::new();
     let mut row = 0u64;
@@ -157,9 +188,9 @@ pub(super) fn read_shuffled(
         let j = (rng.next_u64() % (i as u64 + 1)) as usize;
         units.swap(i, j);
     }
-    for unit in &units {
+    let read_unit = |unit: &Unit, state: &mut ReadState, emit: &mut dyn FnMut(Chunk) -> bool| {
         let path = &dataset.files[unit.file];
-        let go_on = (|| -> Result<bool> {
+        (|| -> Result<bool> {
             let file = File::open(path).map_err(|e| Error::io("open input", path, e))?;
             let b =
                 ParquetRecordBatchReaderBuilder::new_with_metadata(file, metas[unit.file].clone());
@@ -187,12 +218,60 @@ pub(super) fn read_shuffled(
             }
             Ok(true)
         })()
-        .map_err(|e| e.in_file(path))?;
-        if !go_on {
-            break;
+        .map_err(|e| e.in_file(path))
+    };
+    let decoders = decoders.min(units.len());
+    if decoders <= 1 {
+        for unit in &units {
+            if !read_unit(unit, state, emit)? {
+                break;
+            }
         }
+        return Ok(());
     }
-    Ok(())
+    // Each decoder sends its row groups' chunks, then None at each row group's end; the
+    // chunks are taken from decoder k mod n for the k-th row group.
+    std::thread::scope(|s| {
+        let mut from = Vec::with_capacity(decoders);
+        for t in 0..decoders {
+            let (tx, rx) = crossbeam_channel::bounded::<Result<Option<Chunk>>>(2);
+            from.push(rx);
+            let mine: Vec<&Unit> = units.iter().skip(t).step_by(decoders).collect();
+            let recycle = state.recycle.clone();
+            let read_unit = &read_unit;
+            s.spawn(move || {
+                let mut state = ReadState::default();
+                state.recycle = recycle;
+                for unit in mine {
+                    let mut send = |chunk| tx.send(Ok(Some(chunk))).is_ok();
+                    match read_unit(unit, &mut state, &mut send) {
+                        Ok(true) if tx.send(Ok(None)).is_ok() => {}
+                        Ok(_) => return,
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+        for k in 0..units.len() {
+            loop {
+                match from[k % decoders].recv() {
+                    Ok(Ok(Some(chunk))) => {
+                        if !emit(chunk) {
+                            // Dropping the receivers stops the decoders.
+                            return Ok(());
+                        }
+                    }
+                    Ok(Ok(None)) => break,
+                    Ok(Err(e)) => return Err(e),
+                    Err(_) => return Err(Error::Numeric("a reading thread stopped".into())),
+                }
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Where each wanted column sits in the reader's batches, looked up once per reader: by
@@ -457,6 +536,79 @@ mod tests {
             ],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_shuffled_read_gives_the_same_chunks_on_any_number_of_decoding_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("groups.parquet");
+        let n = 50;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("row", DataType::Float64, false),
+            Field::new("twice", DataType::Float64, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(arrow_array::Float64Array::from_iter_values(
+                    (0..n).map(|i| i as f64),
+                )),
+                Arc::new(arrow_array::Float64Array::from_iter_values(
+                    (0..n).map(|i| 2.0 * i as f64),
+                )),
+            ],
+        )
+        .unwrap();
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_max_row_group_row_count(Some(7))
+            .build();
+        let file = File::create(&path).unwrap();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, Some(props)).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+
+        let dataset = Dataset::open(path.to_str().unwrap()).unwrap();
+        let spec = ReadSpec {
+            features: vec![0, 1],
+            passthrough: Vec::new(),
+            batch_rows: 3,
+            missing: crate::source::MissingMode::Error,
+            shuffle: Some(11),
+            rows32: None,
+        };
+        let progress = Progress::new("test", crate::progress::Total::Rows(0), true);
+        let read = |decoders: usize| {
+            let mut chunks = Vec::new();
+            let mut state = ReadState::default();
+            read_shuffled_by(
+                decoders,
+                &dataset,
+                &spec,
+                11,
+                &progress,
+                &mut state,
+                &mut |c| {
+                    chunks.push((
+                        c.first_row,
+                        c.features.col(0).iter().copied().collect::<Vec<_>>(),
+                    ));
+                    true
+                },
+            )
+            .unwrap();
+            chunks
+        };
+        let one = read(1);
+        // Every row once, each chunk's rows where its first_row says, groups shuffled.
+        let mut rows: Vec<f64> = one.iter().flat_map(|(_, v)| v.clone()).collect();
+        assert_ne!(rows, (0..n).map(|i| i as f64).collect::<Vec<_>>());
+        for (first, values) in &one {
+            assert_eq!(values[0], *first as f64);
+        }
+        rows.sort_by(f64::total_cmp);
+        assert_eq!(rows, (0..n).map(|i| i as f64).collect::<Vec<_>>());
+        assert_eq!(read(2), one);
+        assert_eq!(read(3), one);
     }
 
     #[test]
