@@ -182,7 +182,8 @@ impl Dataset {
         let mut state = ReadState::default();
         state.recycle = recycle;
         if let (Some(seed), Format::Parquet) = (spec.shuffle, self.format) {
-            return parquet::read_shuffled(self, spec, seed, progress, &mut state, emit);
+            let decoders = parquet::SHUFFLED_DECODERS;
+            return parquet::read_shuffled(decoders, self, spec, seed, progress, &mut state, emit);
         }
         for file in &self.files {
             let go_on = match self.format {

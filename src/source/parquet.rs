@@ -124,33 +124,13 @@ struct Unit {
 /// epoch starts (the shuffle buffer fills before the first step) and whenever the reader
 /// falls behind; one thread decoding snappy pages and laying out rows was the whole of
 /// that wait.
-const SHUFFLED_DECODERS: usize = 2;
+pub(super) const SHUFFLED_DECODERS: usize = 2;
 
 /// Reads every row group of every file once, in an order shuffled by `seed` (Fisher–Yates
 /// on the list of row groups). Each row keeps its index in the dataset. Row groups are
-/// decoded by two threads, alternately, and emitted in the shuffled order, so the chunks
-/// are the same as one thread's.
+/// decoded by `decoders` threads, in turn, and emitted in the shuffled order, so the
+/// chunks are the same for any number of them.
 pub(super) fn read_shuffled(
-    dataset: &Dataset,
-    spec: &ReadSpec,
-    seed: u64,
-    progress: &Progress,
-    state: &mut ReadState,
-    emit: &mut dyn FnMut(Chunk) -> bool,
-) -> Result<()> {
-    read_shuffled_by(
-        SHUFFLED_DECODERS,
-        dataset,
-        spec,
-        seed,
-        progress,
-        state,
-        emit,
-    )
-}
-
-/// `read_shuffled` with `decoders` threads.
-fn read_shuffled_by(
     decoders: usize,
     dataset: &Dataset,
     spec: &ReadSpec,
@@ -580,7 +560,7 @@ mod tests {
         let read = |decoders: usize| {
             let mut chunks = Vec::new();
             let mut state = ReadState::default();
-            read_shuffled_by(
+            read_shuffled(
                 decoders,
                 &dataset,
                 &spec,
