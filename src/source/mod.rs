@@ -112,6 +112,17 @@ pub struct RowLayout {
     pub unit: bool,
 }
 
+impl RowLayout {
+    /// One input value, `(x − shift) / scale`, and whether the network cannot take it (not
+    /// finite, or outside [0, 1] when `unit`). The reader's layout and the trainer's own
+    /// (from f64 chunks) both compute it here, so their rows agree bit for bit.
+    #[inline(always)]
+    pub fn value(x: f64, shift: f64, scale: f64, unit: bool) -> (f64, bool) {
+        let v = (x - shift) / scale;
+        (v, !v.is_finite() || (unit && !(0.0..=1.0).contains(&v)))
+    }
+}
+
 impl Dataset {
     pub fn open(path: &str) -> Result<Dataset> {
         let files = list_files(path)?;

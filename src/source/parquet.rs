@@ -394,9 +394,8 @@ fn layout_rows(
         let values = &array.as_primitive::<T>().values()[i0..i1];
         let mut bad = false;
         for (o, &v) in out.iter_mut().step_by(w).zip(values) {
-            // As `prepare_checked` computes it from the f64 chunk.
-            let v = (v.as_() - m) / d;
-            bad |= !v.is_finite() || (unit && !(0.0..=1.0).contains(&v));
+            let (v, unacceptable) = super::RowLayout::value(v.as_(), m, d, unit);
+            bad |= unacceptable;
             *o = v as f32;
         }
         bad

@@ -738,8 +738,8 @@ fn prepare_checked(
                     let m = shift.map_or(0.0, |s| s[j]);
                     let d = scale.map_or(1.0, |s| s[j]);
                     for (i, &v) in col.iter().enumerate() {
-                        let v = (v - m) / d;
-                        any_bad |= !v.is_finite() || (bce && !(0.0..=1.0).contains(&v));
+                        let (v, bad) = RowLayout::value(v, m, d, bce);
+                        any_bad |= bad;
                         rows[(i0 + i) * w + j] = v as f32;
                     }
                 }
@@ -762,13 +762,12 @@ fn first_bad_value(
     shift: Option<&[f64]>,
     scale: Option<&[f64]>,
 ) -> Error {
-    let bad = |v: f64| !v.is_finite() || (bce && !(0.0..=1.0).contains(&v));
     for j in 0..x.ncols() {
         let m = shift.map_or(0.0, |s| s[j]);
         let d = scale.map_or(1.0, |s| s[j]);
         let col = x.col(j);
-        if let Some(i) = (0..x.nrows()).find(|&i| bad((col[i] - m) / d)) {
-            let v = (col[i] - m) / d;
+        if let Some(i) = (0..x.nrows()).find(|&i| RowLayout::value(col[i], m, d, bce).1) {
+            let v = RowLayout::value(col[i], m, d, bce).0;
             let message = if v.is_finite() {
                 format!(
                     "loss: bce needs inputs in [0, 1], found {v}; put `- scale: {{ method: minmax }}` before the autoencoder, or use loss: mse"
