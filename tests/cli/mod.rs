@@ -3,6 +3,7 @@ mod bad_input;
 mod chunking;
 mod commands;
 mod common;
+mod golden;
 mod memory;
 mod pipelines;
 mod reference;

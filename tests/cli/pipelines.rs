@@ -1,4 +1,5 @@
-//! Every example in pipelines/ runs on the sample data, so the examples never rot.
+//! Every example in pipelines/ runs on the sample data, so the examples never rot, and
+//! writes what its golden file says (see `golden`).
 
 use super::common::*;
 
@@ -59,6 +60,7 @@ fn every_example_pipeline_runs() {
         ] {
             assert!(out.join(file).exists(), "{stem}: {file} missing");
         }
+        super::golden::check(&stem, &out, tmp.path());
         ran += 1;
     }
     assert!(ran >= 3, "only {ran} pipelines found");
