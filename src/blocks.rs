@@ -50,3 +50,9 @@ impl Blocks {
         self.block.as_ref().subrows(0, n)
     }
 }
+
+/// Rows per accumulation block for p features: about 4 M values, at most 4096 rows. Fixed
+/// by p alone, so what is accumulated block by block does not depend on the chunk size.
+pub fn block_rows(p: usize) -> usize {
+    ((1usize << 22) / p.max(1)).clamp(1, 4096)
+}

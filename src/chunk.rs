@@ -36,6 +36,23 @@ impl Chunk {
         self.first_row + self.kept.as_ref().map_or(i as u64, |k| k[i] as u64)
     }
 
+    /// The first `written` passthrough columns (the output pass writes these; columns
+    /// read after them serve the report only).
+    pub fn passthrough_prefix(&self, written: usize) -> Option<RecordBatch> {
+        let batch = self.passthrough.as_ref()?;
+        if written == 0 {
+            return None;
+        }
+        if batch.num_columns() == written {
+            return Some(batch.clone());
+        }
+        Some(
+            batch
+                .project(&(0..written).collect::<Vec<_>>())
+                .expect("the output's passthrough columns come first"),
+        )
+    }
+
     pub fn rows_skipped(&self) -> usize {
         self.rows_read - self.nrows()
     }

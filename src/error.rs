@@ -52,6 +52,9 @@ pub enum Error {
     /// A numerical routine failed (e.g. an eigensolver did not converge).
     #[error("{0}")]
     Numeric(String),
+    /// A bug in dimred, not in the input: a thread panicked or a channel closed early.
+    #[error("internal error (please report it): {0}")]
+    Internal(String),
 }
 
 fn position_prefix(position: &Position) -> String {
@@ -73,6 +76,10 @@ impl Error {
             position: Position::default(),
             message: message.into(),
         }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Error::Internal(message.into())
     }
 
     pub fn io(action: &'static str, path: impl AsRef<Path>, source: std::io::Error) -> Self {
@@ -112,13 +119,15 @@ impl Error {
     }
 
     /// Exit codes: 2 for a pipeline/config/usage error (as clap uses for usage), 3 for
-    /// bad data, 4 for I/O, 5 for a numerical failure.
+    /// bad data, 4 for I/O, 5 for a numerical failure, 70 (sysexits' EX_SOFTWARE) for
+    /// an internal error.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Config(_) => 2,
             Error::Data { .. } => 3,
             Error::Io { .. } => 4,
             Error::Numeric(_) => 5,
+            Error::Internal(_) => 70,
         }
     }
 }

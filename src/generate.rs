@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::progress::{Progress, Total};
+use crate::rng::Rng;
 use crate::sink::{AtomicPath, write_atomic};
 
 #[derive(Debug, Clone)]
@@ -65,61 +66,6 @@ pub struct Truth {
     pub offset: f64,
     /// Population covariance eigenvalues, decreasing (all `cols` of them).
     pub eigenvalues: Vec<f64>,
-}
-
-/// xoshiro256++ (Blackman & Vigna), seeded through splitmix64: small, fast, and the same
-/// stream on every platform.
-pub struct Rng {
-    s: [u64; 4],
-}
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        let mut x = seed;
-        let mut next = || {
-            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = x;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        };
-        Rng {
-            s: [next(), next(), next(), next()],
-        }
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        let s = &mut self.s;
-        let result = s[0].wrapping_add(s[3]).rotate_left(23).wrapping_add(s[0]);
-        let t = s[1] << 17;
-        s[2] ^= s[0];
-        s[3] ^= s[1];
-        s[1] ^= s[2];
-        s[0] ^= s[3];
-        s[2] ^= t;
-        s[3] = s[3].rotate_left(45);
-        result
-    }
-
-    /// Uniform in (0, 1].
-    pub fn uniform(&mut self) -> f64 {
-        ((self.next_u64() >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
-    /// Fills `out` with standard normals (Box–Muller, both outputs used).
-    pub fn fill_normal(&mut self, out: &mut [f64]) {
-        let mut chunks = out.chunks_exact_mut(2);
-        for pair in &mut chunks {
-            let r = (-2.0 * self.uniform().ln()).sqrt();
-            let (s, c) = (std::f64::consts::TAU * self.uniform()).sin_cos();
-            pair[0] = r * c;
-            pair[1] = r * s;
-        }
-        for last in chunks.into_remainder() {
-            let r = (-2.0 * self.uniform().ln()).sqrt();
-            *last = r * (std::f64::consts::TAU * self.uniform()).cos();
-        }
-    }
 }
 
 fn normal_mat(rng: &mut Rng, rows: usize, cols: usize) -> Mat<f64> {

@@ -9,14 +9,17 @@
 pub mod blocks;
 pub mod chunk;
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod evaluate;
 pub mod generate;
 pub mod model;
 pub mod progress;
 pub mod report;
+pub mod rng;
 pub mod runner;
 pub mod scan;
+pub mod simd;
 pub mod sink;
 pub mod source;
 pub mod stats;

@@ -7,29 +7,25 @@
 use std::path::Path;
 use std::time::Instant;
 
-use arrow_array::RecordBatch;
-use crossbeam_channel::bounded;
 use faer::{Mat, MatRef};
 
-use crate::blocks::Blocks;
 use crate::chunk::Chunk;
 use crate::config::{
     AutoencoderParams, MissingPolicy, NComponents, PcaParams, PcaSolver, Plan, Positive,
     RawPipeline, RawStep, ScaleMethod,
 };
+use crate::engine::{PassStats, column_pass, stream, write_chunks};
 use crate::error::{Error, Result};
 use crate::model::{AutoencoderModel, FORMAT, Model, PcaModel};
-use crate::progress::Progress;
-use crate::report::collect::{Collector, output_passthrough, report_paths, write_report_files};
+use crate::report::collect::{Collector, report_paths, write_report_files};
 use crate::report::sample::Loadings;
 use crate::report::{
     AutoencoderReport, ErrorStats, InputReport, PassReport, PcaReport, Report, peak_rss_bytes,
     table,
 };
-use crate::sink::parquet::ParquetSink;
 use crate::sink::{prepare_dir, write_atomic};
-use crate::source::{ChunkPool, Dataset, MissingMode, ReadSpec};
-use crate::stats::{ColumnStats, MomentsAccumulator};
+use crate::source::{Dataset, MissingMode, ReadSpec};
+use crate::stats::MomentsAccumulator;
 use crate::steps::autoencoder::Network;
 use crate::steps::autoencoder::train::{Checkpoint, TrainContext, train};
 use crate::steps::chain::Chain;
@@ -38,9 +34,6 @@ use crate::steps::pca::randomized;
 use crate::steps::pca::tsqr::Tsqr;
 use crate::steps::pca::{Pca, exact};
 use crate::steps::scale::{Scaler, shift_scale_into};
-
-/// Chunks in flight between two threads. Two keeps both sides busy; more only costs memory.
-pub const CHANNEL_CHUNKS: usize = 2;
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -52,85 +45,6 @@ pub struct RunOptions {
 pub struct RunOutcome {
     pub report: Report,
     pub table: String,
-}
-
-/// What one pass over the data saw.
-#[derive(Debug, Clone, Default)]
-pub struct PassStats {
-    pub rows_read: u64,
-    pub rows_kept: u64,
-    pub seconds: f64,
-}
-
-impl PassStats {
-    pub fn report(&self, name: &str) -> PassReport {
-        PassReport {
-            name: name.to_string(),
-            rows: self.rows_read,
-            seconds: self.seconds,
-            rows_per_second: self.rows_read as f64 / self.seconds.max(1e-9),
-        }
-    }
-}
-
-/// Streams the dataset through `consume`, reader on its own thread.
-pub fn stream(
-    dataset: &Dataset,
-    spec: &ReadSpec,
-    label: &str,
-    quiet: bool,
-    consume: impl FnMut(&Chunk) -> Result<()>,
-) -> Result<PassStats> {
-    stream_recycling(dataset, spec, label, quiet, &ChunkPool::new(), consume)
-}
-
-/// `stream`, with the chunk matrices taken from and returned to `pool`.
-pub fn stream_recycling(
-    dataset: &Dataset,
-    spec: &ReadSpec,
-    label: &str,
-    quiet: bool,
-    pool: &ChunkPool,
-    mut consume: impl FnMut(&Chunk) -> Result<()>,
-) -> Result<PassStats> {
-    let started = Instant::now();
-    let progress = Progress::new(label, dataset.progress_total(), quiet);
-    let (tx, rx) = bounded::<Result<Chunk>>(CHANNEL_CHUNKS);
-    let recycle_tx = pool.clone();
-    let mut stats = PassStats::default();
-    let result = std::thread::scope(|s| {
-        let progress = &progress;
-        let reader = s.spawn(move || {
-            let outcome = dataset.read(spec, progress, Some(pool.clone()), &mut |chunk| {
-                tx.send(Ok(chunk)).is_ok()
-            });
-            if let Err(e) = outcome {
-                let _ = tx.send(Err(e));
-            }
-        });
-        let mut result = Ok(());
-        for item in rx.iter() {
-            let step = item.and_then(|chunk| {
-                stats.rows_read += chunk.rows_read as u64;
-                stats.rows_kept += chunk.nrows() as u64;
-                consume(&chunk)?;
-                recycle_tx.give_back(chunk);
-                Ok(())
-            });
-            if let Err(e) = step {
-                result = Err(e);
-                break;
-            }
-        }
-        drop(rx);
-        if reader.join().is_err() {
-            return Err(Error::Numeric("the reader thread panicked".into()));
-        }
-        result
-    });
-    progress.finish();
-    stats.seconds = started.elapsed().as_secs_f64();
-    result.map(|()| stats)
 }
 
 /// Runs a pipeline: fit pass(es) of the scaler and PCA, the autoencoder's epochs, then
@@ -525,47 +439,6 @@ fn fingerprint(raw: &RawPipeline) -> String {
     format!("{hash:016x}")
 }
 
-/// One pass of per-column statistics over the features (missing cells skipped and
-/// counted): the mean-imputation pass, the incremental solver's scaling pass, `scan`.
-pub fn column_pass(
-    dataset: &Dataset,
-    spec: &ReadSpec,
-    label: &str,
-    quiet: bool,
-) -> Result<(Vec<ColumnStats>, PassStats)> {
-    let p = spec.features.len();
-    let mut columns = vec![ColumnStats::new(); p];
-    // Rows are cut into fixed blocks (as for the moments), so the statistics do not depend
-    // on the chunk size, bit for bit.
-    let mut blocks = Blocks::new(randomized::block_rows(p), p);
-    let mut non_numeric = vec![0u64; p];
-    let absorb = |columns: &mut [ColumnStats], block: MatRef<'_, f64>| {
-        for (j, c) in columns.iter_mut().enumerate() {
-            let values = block.col(j);
-            c.update(
-                values
-                    .try_as_col_major()
-                    .expect("block columns are contiguous")
-                    .as_slice(),
-            );
-        }
-    };
-    let stats = stream(dataset, spec, label, quiet, |chunk| {
-        for (j, bad) in chunk.non_numeric.iter().enumerate() {
-            non_numeric[j] += bad;
-        }
-        blocks.push(chunk.features.as_ref(), |block| absorb(&mut columns, block));
-        Ok(())
-    })?;
-    absorb(&mut columns, blocks.take_rest());
-    // Non-numeric cells were read as NaN: count them apart from the missing ones.
-    for (c, bad) in columns.iter_mut().zip(non_numeric) {
-        c.non_numeric = bad;
-        c.missing -= bad;
-    }
-    Ok((columns, stats))
-}
-
 /// A fitted scale + PCA, and what its fit pass saw.
 struct Fitted {
     pca: Pca,
@@ -844,47 +717,15 @@ pub fn write_mapped(
     mut map: impl FnMut(MatRef<'_, f64>) -> Result<Mat<f64>>,
 ) -> Result<(PassStats, u64)> {
     let written = spec.passthrough.len();
-    write_chunks(dataset, spec, names, target, quiet, written, |chunk| {
-        map(chunk.features.as_ref())
-    })
-}
-
-/// As `write_mapped`, with the whole chunk given to `map`; only the first `written`
-/// passthrough columns go to the file (columns after them are read for the report only).
-#[allow(clippy::too_many_arguments)]
-pub fn write_chunks(
-    dataset: &Dataset,
-    spec: &ReadSpec,
-    names: Vec<String>,
-    target: &Path,
-    quiet: bool,
-    written: usize,
-    mut map: impl FnMut(&Chunk) -> Result<Mat<f64>>,
-) -> Result<(PassStats, u64)> {
-    let (tx, rx) = bounded::<(Option<RecordBatch>, Mat<f64>)>(CHANNEL_CHUNKS);
-    let sink = ParquetSink::new(target, names);
-    std::thread::scope(|s| {
-        let writer = s.spawn(move || -> Result<ParquetSink> {
-            let mut sink = sink;
-            for (passthrough, reduced) in rx.iter() {
-                sink.write(passthrough.as_ref(), reduced.as_ref())?;
-            }
-            Ok(sink)
-        });
-        let pass = stream(dataset, spec, "transform", quiet, |chunk| {
-            let out = map(chunk)?;
-            tx.send((output_passthrough(chunk, written), out))
-                .map_err(|_| Error::data("the output writer stopped"))
-        });
-        drop(tx);
-        let sink = match writer.join() {
-            Ok(result) => result?,
-            Err(_) => return Err(Error::Numeric("the writer thread panicked".into())),
-        };
-        let pass = pass?;
-        let rows = sink.finish()?;
-        Ok((pass, rows))
-    })
+    write_chunks(
+        dataset,
+        spec,
+        names,
+        target,
+        quiet,
+        written,
+        |chunk: &Chunk| map(chunk.features.as_ref()),
+    )
 }
 
 /// What `dimred transform` writes.

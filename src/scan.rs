@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::engine::column_pass;
 use crate::error::Result;
-use crate::runner::column_pass;
 use crate::source::{ColumnKind, Dataset, MissingMode, ReadSpec};
 
 #[derive(Debug, Clone, Serialize)]

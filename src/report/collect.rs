@@ -68,7 +68,7 @@ pub struct Collected {
 
 impl Collector {
     /// For `plan`; the output pass must read `plan.report.read_columns()` after the
-    /// passthrough columns (see `output_passthrough`).
+    /// passthrough columns (see `Chunk::passthrough_prefix`).
     pub fn new(plan: &Plan) -> Collector {
         let read: Vec<usize> = plan
             .passthrough
@@ -161,23 +161,6 @@ impl Collector {
         };
         Collected { sample, evaluation }
     }
-}
-
-/// The passthrough columns the output pass writes: the chunk's batch without the label
-/// columns read only for the report (which come last).
-pub fn output_passthrough(chunk: &Chunk, written: usize) -> Option<arrow_array::RecordBatch> {
-    let batch = chunk.passthrough.as_ref()?;
-    if written == 0 {
-        return None;
-    }
-    if batch.num_columns() == written {
-        return Some(batch.clone());
-    }
-    Some(
-        batch
-            .project(&(0..written).collect::<Vec<_>>())
-            .expect("the first passthrough columns exist"),
-    )
 }
 
 /// The report files beside report.json, as listed in `report.outputs`.

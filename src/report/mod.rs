@@ -3,6 +3,7 @@
 //! `Report`; the runner decides where the bytes go.
 
 pub mod collect;
+pub mod escape;
 pub mod html;
 pub mod plots;
 pub mod sample;
@@ -10,13 +11,7 @@ pub mod table;
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PassReport {
-    pub name: String,
-    pub rows: u64,
-    pub seconds: f64,
-    pub rows_per_second: f64,
-}
+pub use crate::engine::PassReport;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InputReport {
@@ -130,7 +125,7 @@ pub struct ErrorStats {
     min: f64,
     max: f64,
     sample: Vec<f64>,
-    rng: crate::generate::Rng,
+    rng: crate::rng::Rng,
 }
 
 impl ErrorStats {
@@ -141,7 +136,7 @@ impl ErrorStats {
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
             sample: Vec::new(),
-            rng: crate::generate::Rng::new(0x5eed),
+            rng: crate::rng::Rng::new(0x5eed),
         }
     }
 

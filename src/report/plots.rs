@@ -57,14 +57,14 @@ fn svg(
         return format!(
             "<p class=\"note\">the {} plot could not be drawn: {}</p>",
             name,
-            super::html::escape(&e.to_string())
+            super::escape::escape(&e.to_string())
         );
     }
     let json = serde_json::to_string(values).expect("plot values serialise");
     let tag = format!(
         "<svg data-plot=\"{}\" data-values=\"{}\" role=\"img\"",
         name,
-        super::html::escape(&json)
+        super::escape::escape(&json)
     );
     buf.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1)
         .replacen("<svg", &tag, 1)

@@ -118,7 +118,7 @@ pub struct Sampler {
     options: SampleOptions,
     seen: u64,
     rows: Vec<Row>,
-    rng: crate::generate::Rng,
+    rng: crate::rng::Rng,
     first_rows: Vec<Vec<f64>>,
 }
 
@@ -140,7 +140,7 @@ impl Sampler {
             options,
             seen: 0,
             rows: Vec::new(),
-            rng: crate::generate::Rng::new(RESERVOIR_SEED),
+            rng: crate::rng::Rng::new(RESERVOIR_SEED),
             first_rows: Vec::new(),
         }
     }

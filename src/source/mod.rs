@@ -210,8 +210,11 @@ impl Dataset {
     }
 }
 
+/// Chunks in flight between two threads. Two keeps both sides busy; more only costs memory.
+pub const CHANNEL_CHUNKS: usize = 2;
+
 /// Chunk storage the pool keeps (see `ChunkPool::new`).
-const POOL_CHUNKS: usize = crate::runner::CHANNEL_CHUNKS + 12;
+const POOL_CHUNKS: usize = CHANNEL_CHUNKS + 12;
 
 /// Chunk storage handed back by the consumer for the reader to fill again (both ends
 /// of one channel; clones share it). One pool kept across passes (the autoencoder's

@@ -163,7 +163,7 @@ pub(super) fn read_shuffled(
             })?,
         );
     }
-    let mut rng = crate::generate::Rng::new(seed);
+    let mut rng = crate::rng::Rng::new(seed);
     for i in (1..units.len()).rev() {
         let j = (rng.next_u64() % (i as u64 + 1)) as usize;
         units.swap(i, j);
@@ -246,7 +246,7 @@ pub(super) fn read_shuffled(
                     }
                     Ok(Ok(None)) => break,
                     Ok(Err(e)) => return Err(e),
-                    Err(_) => return Err(Error::Numeric("a reading thread stopped".into())),
+                    Err(_) => return Err(Error::internal("a reading thread stopped")),
                 }
             }
         }
@@ -410,7 +410,7 @@ fn layout_rows(
     rows.resize(n * w, 0.0);
     // Blocks of rows, so the rows being written stay in cache while each column is read.
     const BLOCK: usize = 32;
-    let bad = crate::steps::autoencoder::layer::vectorized(
+    let bad = crate::simd::vectorized(
         #[inline(always)]
         || {
             let mut bad = false;

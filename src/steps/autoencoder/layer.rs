@@ -9,7 +9,7 @@ use faer::reborrow::ReborrowMut;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 
 use crate::config::Activation;
-use crate::generate::Rng;
+use crate::rng::Rng;
 
 /// The scalar type of a network: f32 for training (as PyTorch's default), f64 for the
 /// finite-difference gradient checks.
@@ -66,35 +66,7 @@ impl Real for f64 {
     }
 }
 
-/// Runs `f` compiled for the widest vector instructions the CPU has (AVX-512, else AVX2
-/// with FMA, else the x86-64 baseline of SSE2), chosen at run time so one binary runs
-/// everywhere. The elementwise loops (activations, their derivatives, the optimizer)
-/// otherwise run four f32 lanes at a time. No fused multiply-add is introduced, so every
-/// level gives the same numbers.
-#[inline(always)]
-pub fn vectorized<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
-        unsafe fn v4<R>(f: impl FnOnce() -> R) -> R {
-            f()
-        }
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn v3<R>(f: impl FnOnce() -> R) -> R {
-            f()
-        }
-        use std::arch::is_x86_feature_detected as has;
-        if has!("avx512f") && has!("avx512vl") && has!("avx512dq") && has!("avx512bw") {
-            // SAFETY: the CPU has every feature v4 is compiled for.
-            return unsafe { v4(f) };
-        }
-        if has!("avx2") && has!("fma") {
-            // SAFETY: as above, for v3.
-            return unsafe { v3(f) };
-        }
-    }
-    f()
-}
+pub use crate::simd::vectorized;
 
 /// The sum of `v` in sixteen interleaved partial sums, so the adds vectorise (a single
 /// running sum is a chain of dependent adds). The order is fixed, so the result is the

@@ -12,7 +12,7 @@ use faer::{Mat, MatMut, MatRef, Par};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Activation, Activations, AutoencoderParams, Loss, OutputActivation};
-use crate::generate::Rng;
+use crate::rng::Rng;
 use layer::{Dense, Grad, Real, mse_output_gradient, mul_derivative, vectorized};
 
 /// log(p) is clamped at −100 in the cross-entropy, as PyTorch's `BCELoss` does, so a

@@ -20,11 +20,11 @@ use super::optim::Optimizer;
 use super::{Network, SavedNetwork, Workspace};
 use crate::chunk::Chunk;
 use crate::config::{AutoencoderParams, Loss};
+use crate::engine::{PassReport, PassStats, stream, stream_recycling};
 use crate::error::{Error, Result};
-use crate::generate::Rng;
 use crate::progress::{Progress, Total};
-use crate::report::{EpochReport, PassReport};
-use crate::runner::{stream, stream_recycling};
+use crate::report::EpochReport;
+use crate::rng::Rng;
 use crate::sink::write_atomic;
 use crate::source::{ChunkPool, Dataset, ReadSpec, RowLayout};
 use crate::steps::chain::Chain;
@@ -123,11 +123,7 @@ pub fn is_validation(row: u64, fraction: f64) -> bool {
     if fraction <= 0.0 {
         return false;
     }
-    let mut z = row ^ 0x7A11_DA7E_5EED_0001;
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
+    let z = crate::rng::splitmix64(row ^ 0x7A11_DA7E_5EED_0001);
     ((z >> 11) as f64) * (1.0 / (1u64 << 53) as f64) < fraction
 }
 
@@ -196,7 +192,7 @@ enum Feed {
     Rows(Vec<Row>),
     /// The epoch's rows have all been sent.
     End {
-        stats: crate::runner::PassStats,
+        stats: PassStats,
         validation_rows: u64,
     },
 }
@@ -283,7 +279,7 @@ pub fn train(
             // ahead stops at its next send, and the writer after the last checkpoint.
             let written = writer.join();
             if reader.join().is_err() || written.is_err() {
-                return Err(Error::Numeric("a training thread panicked".into()));
+                return Err(Error::internal("a training thread panicked"));
             }
             written.expect("checked above").and(result)
         });
@@ -361,7 +357,7 @@ fn train_epochs(
                     // reading side has the cores.
                     spindle::relieve_workers();
                     feed.recv().map_err(|_| {
-                        Error::Numeric("the training reader stopped before the epoch's end".into())
+                        Error::internal("the training reader stopped before the epoch's end")
                     })?
                 }
             };
@@ -393,7 +389,7 @@ fn train_epochs(
         // The pass includes the time spent waiting for rows not yet read.
         let train_seconds = started.elapsed().as_secs_f64();
         outcome.passes.push(
-            crate::runner::PassStats {
+            PassStats {
                 seconds: train_seconds,
                 ..stats
             }
@@ -455,7 +451,7 @@ fn train_epochs(
         state.network = network.to_saved();
         if checkpoints.send(state.clone()).is_err() {
             // The writer failed; its error is returned in place of this one.
-            return Err(Error::Numeric("the checkpoint writer stopped".into()));
+            return Err(Error::internal("the checkpoint writer stopped"));
         }
     }
     Ok(())
@@ -486,7 +482,7 @@ impl Team {
             .num_threads(threads)
             .thread_name(|i| format!("dimred-train-{i}"))
             .build()
-            .map_err(|e| Error::Numeric(format!("cannot start the training threads: {e}")))?;
+            .map_err(|e| Error::internal(format!("cannot start the training threads: {e}")))?;
         Ok(Some(Team { pool, threads }))
     }
 
@@ -569,7 +565,7 @@ fn read_epochs(
 }
 
 fn gone() -> Error {
-    Error::Numeric("training ended".into())
+    Error::internal("training ended")
 }
 
 /// Rows for the reader to fill: those the trainer has handed back, else new ones up to a
@@ -953,7 +949,7 @@ fn evaluate_split(
     net: &Network<f32>,
     fraction: f64,
     label: &str,
-) -> Result<(f64, crate::runner::PassStats)> {
+) -> Result<(f64, PassStats)> {
     let w = net.inputs();
     let par = parallelism(EVAL_ROWS, net.widest());
     let mut pending: Vec<f32> = Vec::new();

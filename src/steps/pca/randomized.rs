@@ -11,14 +11,9 @@
 use faer::{Accum, Mat, MatRef, Par, Side};
 
 use super::{Pca, finish};
-use crate::blocks::Blocks;
+use crate::blocks::{Blocks, block_rows};
 use crate::error::{Error, Result};
-use crate::generate::Rng;
-
-/// Rows per accumulation block: about 4 M values, at most 4096 rows.
-pub fn block_rows(p: usize) -> usize {
-    ((1usize << 22) / p.max(1)).clamp(1, 4096)
-}
+use crate::rng::Rng;
 
 /// A random orthonormal p × l starting basis from `seed`.
 pub fn start_basis(p: usize, l: usize, seed: u64) -> Mat<f64> {

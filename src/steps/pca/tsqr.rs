@@ -48,7 +48,7 @@ pub fn upper_r(x: MatRef<'_, f64>) -> Mat<f64> {
 impl Tsqr {
     pub fn new(p: usize) -> Tsqr {
         Tsqr {
-            blocks: Blocks::new(super::randomized::block_rows(p).max(p + 1), p),
+            blocks: Blocks::new(crate::blocks::block_rows(p).max(p + 1), p),
             state: State {
                 p,
                 n: 0,

@@ -1,0 +1,191 @@
+//! Passes, threads and bounded channels, knowing no step, report or model. Every pass
+//! runs the reader on its own thread, connected to the consumer by a bounded crossbeam
+//! channel (decode overlaps compute; memory stays O(batch_rows × features) whatever the
+//! input size); the output pass adds a writer thread behind a second bounded channel.
+//! Errors travel through the channels as values and the first one ends the pass; a
+//! panicked thread or a channel closed too early is an internal error, never blamed on
+//! the data.
+
+use std::path::Path;
+use std::time::Instant;
+
+use arrow_array::RecordBatch;
+use crossbeam_channel::bounded;
+use faer::{Mat, MatRef};
+use serde::{Deserialize, Serialize};
+
+use crate::blocks::Blocks;
+use crate::chunk::Chunk;
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+use crate::sink::parquet::ParquetSink;
+use crate::source::{CHANNEL_CHUNKS, ChunkPool, Dataset, ReadSpec};
+use crate::stats::ColumnStats;
+
+/// What one pass over the data saw.
+#[derive(Debug, Clone, Default)]
+pub struct PassStats {
+    pub rows_read: u64,
+    pub rows_kept: u64,
+    pub seconds: f64,
+}
+
+/// One pass as report.json lists it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PassReport {
+    pub name: String,
+    pub rows: u64,
+    pub seconds: f64,
+    pub rows_per_second: f64,
+}
+
+impl PassStats {
+    pub fn report(&self, name: &str) -> PassReport {
+        PassReport {
+            name: name.to_string(),
+            rows: self.rows_read,
+            seconds: self.seconds,
+            rows_per_second: self.rows_read as f64 / self.seconds.max(1e-9),
+        }
+    }
+}
+
+/// Streams the dataset through `consume`, reader on its own thread.
+pub fn stream(
+    dataset: &Dataset,
+    spec: &ReadSpec,
+    label: &str,
+    quiet: bool,
+    consume: impl FnMut(&Chunk) -> Result<()>,
+) -> Result<PassStats> {
+    stream_recycling(dataset, spec, label, quiet, &ChunkPool::new(), consume)
+}
+
+/// `stream`, with the chunk matrices taken from and returned to `pool`.
+pub fn stream_recycling(
+    dataset: &Dataset,
+    spec: &ReadSpec,
+    label: &str,
+    quiet: bool,
+    pool: &ChunkPool,
+    mut consume: impl FnMut(&Chunk) -> Result<()>,
+) -> Result<PassStats> {
+    let started = Instant::now();
+    let progress = Progress::new(label, dataset.progress_total(), quiet);
+    let (tx, rx) = bounded::<Result<Chunk>>(CHANNEL_CHUNKS);
+    let recycle_tx = pool.clone();
+    let mut stats = PassStats::default();
+    let result = std::thread::scope(|s| {
+        let progress = &progress;
+        let reader = s.spawn(move || {
+            let outcome = dataset.read(spec, progress, Some(pool.clone()), &mut |chunk| {
+                tx.send(Ok(chunk)).is_ok()
+            });
+            if let Err(e) = outcome {
+                let _ = tx.send(Err(e));
+            }
+        });
+        let mut result = Ok(());
+        for item in rx.iter() {
+            let step = item.and_then(|chunk| {
+                stats.rows_read += chunk.rows_read as u64;
+                stats.rows_kept += chunk.nrows() as u64;
+                consume(&chunk)?;
+                recycle_tx.give_back(chunk);
+                Ok(())
+            });
+            if let Err(e) = step {
+                result = Err(e);
+                break;
+            }
+        }
+        drop(rx);
+        if reader.join().is_err() {
+            return Err(Error::internal("the reader thread panicked"));
+        }
+        result
+    });
+    progress.finish();
+    stats.seconds = started.elapsed().as_secs_f64();
+    result.map(|()| stats)
+}
+
+/// The output pass: reader → `map` (this thread) → writer thread. `map` turns a chunk into
+/// the output columns (`names`); the first `written` passthrough columns go to the file
+/// beside them (columns after them are read for the report only). The file is renamed
+/// into place only when every stage succeeded. Returns the pass and the rows written.
+pub fn write_chunks(
+    dataset: &Dataset,
+    spec: &ReadSpec,
+    names: Vec<String>,
+    target: &Path,
+    quiet: bool,
+    written: usize,
+    mut map: impl FnMut(&Chunk) -> Result<Mat<f64>>,
+) -> Result<(PassStats, u64)> {
+    let (tx, rx) = bounded::<(Option<RecordBatch>, Mat<f64>)>(CHANNEL_CHUNKS);
+    let sink = ParquetSink::new(target, names);
+    std::thread::scope(|s| {
+        let writer = s.spawn(move || -> Result<ParquetSink> {
+            let mut sink = sink;
+            for (passthrough, reduced) in rx.iter() {
+                sink.write(passthrough.as_ref(), reduced.as_ref())?;
+            }
+            Ok(sink)
+        });
+        let pass = stream(dataset, spec, "transform", quiet, |chunk| {
+            let out = map(chunk)?;
+            tx.send((chunk.passthrough_prefix(written), out))
+                .map_err(|_| Error::internal("the output writer stopped"))
+        });
+        drop(tx);
+        let sink = match writer.join() {
+            Ok(result) => result?,
+            Err(_) => return Err(Error::internal("the writer thread panicked")),
+        };
+        let pass = pass?;
+        let rows = sink.finish()?;
+        Ok((pass, rows))
+    })
+}
+
+/// One pass of per-column statistics over the features (missing cells skipped and
+/// counted): the mean-imputation pass, the incremental solver's scaling pass, `scan`.
+pub fn column_pass(
+    dataset: &Dataset,
+    spec: &ReadSpec,
+    label: &str,
+    quiet: bool,
+) -> Result<(Vec<ColumnStats>, PassStats)> {
+    let p = spec.features.len();
+    let mut columns = vec![ColumnStats::new(); p];
+    // Rows are cut into fixed blocks (as for the moments), so the statistics do not depend
+    // on the chunk size, bit for bit.
+    let mut blocks = Blocks::new(crate::blocks::block_rows(p), p);
+    let mut non_numeric = vec![0u64; p];
+    let absorb = |columns: &mut [ColumnStats], block: MatRef<'_, f64>| {
+        for (j, c) in columns.iter_mut().enumerate() {
+            let values = block.col(j);
+            c.update(
+                values
+                    .try_as_col_major()
+                    .expect("block columns are contiguous")
+                    .as_slice(),
+            );
+        }
+    };
+    let stats = stream(dataset, spec, label, quiet, |chunk| {
+        for (j, bad) in chunk.non_numeric.iter().enumerate() {
+            non_numeric[j] += bad;
+        }
+        blocks.push(chunk.features.as_ref(), |block| absorb(&mut columns, block));
+        Ok(())
+    })?;
+    absorb(&mut columns, blocks.take_rest());
+    // Non-numeric cells were read as NaN: count them apart from the missing ones.
+    for (c, bad) in columns.iter_mut().zip(non_numeric) {
+        c.non_numeric = bad;
+        c.missing -= bad;
+    }
+    Ok((columns, stats))
+}
