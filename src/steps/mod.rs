@@ -6,4 +6,5 @@
 pub mod autoencoder;
 pub mod chain;
 pub mod pca;
+pub mod random_projection;
 pub mod scale;
