@@ -42,6 +42,15 @@ impl Blocks {
         }
     }
 
+    pub fn size_bytes(&self) -> usize {
+        self.block.nrows() * self.block.ncols() * 8
+    }
+
+    /// The rows of the partial block so far, left in place.
+    pub fn rest(&self) -> MatRef<'_, f64> {
+        self.block.as_ref().subrows(0, self.filled)
+    }
+
     /// The rows of the last, partial block (none if the stream ended on a boundary);
     /// the buffer is empty afterwards.
     pub fn take_rest(&mut self) -> MatRef<'_, f64> {

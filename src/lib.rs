@@ -14,10 +14,10 @@ pub mod error;
 pub mod evaluate;
 pub mod generate;
 pub mod model;
+pub mod pipeline;
 pub mod progress;
 pub mod report;
 pub mod rng;
-pub mod runner;
 pub mod scan;
 pub mod simd;
 pub mod sink;
@@ -27,4 +27,4 @@ pub mod steps;
 
 pub use config::{Plan, RawPipeline, apply_overrides};
 pub use error::{Error, Result};
-pub use runner::{RunOptions, RunOutcome, run, transform};
+pub use pipeline::{RunOptions, RunOutcome, TransformOptions, run, transform};

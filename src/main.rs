@@ -90,7 +90,7 @@ fn dispatch(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Transform(args) => {
-            let options = dimred::runner::TransformOptions {
+            let options = dimred::TransformOptions {
                 inverse: args.inverse,
                 reconstruction_error: args.reconstruction_error,
                 quiet: args.quiet,

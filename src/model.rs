@@ -3,26 +3,29 @@
 //! `Z = ((X - mean_) / scale_) @ components_.T` (and `/ sqrt(explained_variance_)` when
 //! `whiten`). `mean_` is the raw feature mean: scaling and PCA's centering fold into one
 //! affine map because the scaled data's mean is zero.
+//!
+//! The header (names, widths, the missing-value policy) is written here; each fitted step
+//! writes its own fields (`FittedStep::write_model`), and `steps` lists the kinds in order
+//! so `transform` rebuilds the same pipeline. Files without `steps` (written before it
+//! existed) are read as a scale or a PCA, then an autoencoder when there is one.
 
 use std::path::Path;
 
-use faer::Mat;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 
-use crate::config::{MissingPolicy, ScaleMethod};
+use crate::config::MissingPolicy;
 use crate::error::{Error, Result};
-use crate::steps::autoencoder::{Network, SavedNetwork};
-use crate::steps::chain::Chain;
-use crate::steps::pca::Pca;
+use crate::steps::{FittedPipeline, load_step};
 
 pub const FORMAT: &str = "dimred-model/1";
 
+/// The fields every model.json has, whatever its steps.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Model {
+pub struct Header {
     pub format: String,
     pub dimred_version: String,
     pub pipeline: String,
-    pub scaler: ScaleMethod,
     pub missing: MissingPolicy,
     pub passthrough: Vec<String>,
     pub output_columns: Vec<String>,
@@ -31,112 +34,98 @@ pub struct Model {
     pub n_samples_seen_: u64,
     /// The raw feature means (PCA centres on them; missing values are imputed with them).
     pub mean_: Vec<f64>,
-    pub scale_: Option<Vec<f64>>,
-    /// Minimum per feature, when minmax scaling feeds an autoencoder directly:
-    /// its input is `(X - data_min_) / scale_`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data_min_: Option<Vec<f64>>,
-    #[serde(flatten)]
-    pub pca: Option<PcaModel>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub autoencoder: Option<AutoencoderModel>,
 }
 
-/// The PCA step, under scikit-learn's attribute names at the top level of model.json.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PcaModel {
-    pub solver: String,
-    pub n_components_: usize,
-    pub components_: Vec<Vec<f64>>,
-    pub explained_variance_: Vec<f64>,
-    pub explained_variance_ratio_: Vec<f64>,
-    pub singular_values_: Vec<f64>,
-    pub noise_variance_: f64,
-    pub whiten: bool,
-}
-
-/// The autoencoder step: its input is the PCA scores when a pca step precedes it, else
-/// the scaled features. Each layer computes `act(a @ weights + bias)`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AutoencoderModel {
-    pub latent: usize,
-    /// Input, hidden, code and output widths.
-    pub widths: Vec<usize>,
-    #[serde(flatten)]
-    pub network: SavedNetwork,
+/// A model.json: its header and the whole document, where the steps' fields are.
+pub struct Model {
+    pub header: Header,
+    doc: Map<String, Value>,
 }
 
 impl Model {
-    pub fn pca(&self) -> Option<Pca> {
-        let m = self.pca.as_ref()?;
-        let k = m.n_components_;
-        let p = self.n_features_in_;
-        Some(Pca {
-            components: Mat::from_fn(k, p, |r, c| m.components_[r][c]),
-            explained_variance: m.explained_variance_.clone(),
-            explained_variance_ratio: m.explained_variance_ratio_.clone(),
-            singular_values: m.singular_values_.clone(),
-            noise_variance: m.noise_variance_,
-            total_variance: f64::NAN,
-            n_samples: self.n_samples_seen_,
-            whiten: m.whiten,
-        })
-    }
-
-    /// The fitted steps, ready to apply to chunks.
-    pub fn chain(&self) -> Chain {
-        let shift = match (&self.pca, &self.data_min_) {
-            (None, Some(min)) => min.clone(),
-            (None, None) if self.scaler == ScaleMethod::None => vec![0.0; self.n_features_in_],
-            _ => self.mean_.clone(),
+    /// The document for a fitted pipeline: the header, `steps`, then each step's fields.
+    pub fn document(header: &Header, fitted: &FittedPipeline) -> Vec<u8> {
+        let mut doc = match json!(header) {
+            Value::Object(map) => map,
+            _ => unreachable!("a struct serialises to an object"),
         };
-        Chain {
-            shift,
-            scale: self.scale_.clone(),
-            pca: self.pca(),
-            autoencoder: self
-                .autoencoder
-                .as_ref()
-                .map(|a| Network::from_saved(&a.network)),
+        // Defaults a step overwrites: a pipeline without a scaler has none.
+        doc.insert("scaler".into(), json!("none"));
+        doc.insert("scale_".into(), Value::Null);
+        doc.insert(
+            "steps".into(),
+            json!(fitted.steps.iter().map(|s| s.kind()).collect::<Vec<_>>()),
+        );
+        for step in &fitted.steps {
+            step.write_model(&mut doc);
         }
+        let mut bytes = serde_json::to_vec_pretty(&doc).expect("model serialises");
+        bytes.push(b'\n');
+        bytes
     }
 
     pub fn load(path: &Path) -> Result<Model> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io("read model", path, e))?;
-        let model: Model = serde_json::from_str(&text)
+        let doc: Map<String, Value> = serde_json::from_str(&text)
             .map_err(|e| Error::config(format!("{}: not a dimred model: {e}", path.display())))?;
-        if model.format != FORMAT {
+        let header: Header = serde_json::from_value(Value::Object(doc.clone()))
+            .map_err(|e| Error::config(format!("{}: not a dimred model: {e}", path.display())))?;
+        if header.format != FORMAT {
             return Err(Error::config(format!(
                 "{}: model format '{}' is not '{FORMAT}'",
                 path.display(),
-                model.format
+                header.format
             )));
         }
-        let p = model.n_features_in_;
-        let mut shapes_ok = model.feature_names_in_.len() == p
-            && model.mean_.len() == p
-            && model.scale_.as_ref().is_none_or(|s| s.len() == p)
-            && model.data_min_.as_ref().is_none_or(|s| s.len() == p)
-            && (model.pca.is_some() || model.autoencoder.is_some());
-        let mut width = p;
-        if let Some(m) = &model.pca {
-            let k = m.n_components_;
-            shapes_ok &= m.components_.len() == k
-                && m.components_.iter().all(|r| r.len() == p)
-                && m.explained_variance_.len() == k;
-            width = k;
-        }
-        if let Some(a) = &model.autoencoder {
-            shapes_ok &= a.network.is_consistent()
-                && a.network.layers[0].inputs == width
-                && a.network.layers[a.network.code_layer].outputs == a.latent;
-        }
-        if !shapes_ok {
+        let p = header.n_features_in_;
+        if header.feature_names_in_.len() != p || header.mean_.len() != p {
             return Err(Error::config(format!(
-                "{}: model arrays do not match n_features_in_ = {p} and the steps' widths",
+                "{}: model arrays do not match n_features_in_ = {p}",
                 path.display()
             )));
         }
-        Ok(model)
+        Ok(Model { header, doc })
+    }
+
+    /// The step kinds in order: `steps`, or for older files the sections present.
+    fn kinds(&self) -> Result<Vec<String>> {
+        if let Some(steps) = self.doc.get("steps") {
+            return serde_json::from_value(steps.clone())
+                .map_err(|e| Error::config(format!("model field 'steps': {e}")));
+        }
+        let mut kinds = vec![if self.doc.contains_key("components_") {
+            "pca".to_string()
+        } else {
+            "scale".to_string()
+        }];
+        if self.doc.contains_key("autoencoder") {
+            kinds.push("autoencoder".into());
+        }
+        Ok(kinds)
+    }
+
+    /// The fitted steps, ready to apply to chunks. `path` names the file in errors.
+    pub fn pipeline(&self, path: &Path) -> Result<FittedPipeline> {
+        let at = |e: Error| match e {
+            Error::Config(m) => Error::config(format!("{}: {m}", path.display())),
+            other => other,
+        };
+        let mut fitted = FittedPipeline::default();
+        let mut width = self.header.n_features_in_;
+        for kind in self.kinds().map_err(at)? {
+            let step = load_step(&kind, &self.doc, width).map_err(at)?;
+            let names = step.output_names();
+            if !names.is_empty() {
+                width = names.len();
+            }
+            fitted.push(step);
+        }
+        if fitted.output_names(false) != self.header.output_columns {
+            return Err(Error::config(format!(
+                "{}: the steps' outputs do not match output_columns",
+                path.display()
+            )));
+        }
+        Ok(fitted)
     }
 }

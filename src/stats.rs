@@ -10,6 +10,7 @@ use faer::linalg::matmul::triangular::{BlockStructure, matmul as tri_matmul};
 use faer::{Accum, Mat, MatRef, Par};
 
 use crate::blocks::Blocks;
+use serde::{Deserialize, Serialize};
 
 /// Rows per block in the co-moment accumulation: large enough for an efficient
 /// matrix product, small enough that the block costs little memory (BLOCK × p × 8 bytes).
@@ -189,6 +190,27 @@ impl MomentsAccumulator {
         });
     }
 
+    /// The moments of every row pushed so far, the partial block included, without
+    /// ending the accumulation (a shard's state to save).
+    pub fn snapshot(&self) -> Moments {
+        let mut total = self.total.clone();
+        let rest = self.blocks.rest();
+        if rest.nrows() > 0 {
+            total.merge(&Moments::of_block(rest));
+        }
+        total
+    }
+
+    /// Adds another shard's moments.
+    pub fn merge(&mut self, other: &Moments) {
+        self.total.merge(other);
+    }
+
+    pub fn size_bytes(&self) -> usize {
+        let p = self.total.nfeatures();
+        self.blocks.size_bytes() + (self.scratch.nrows() * p + p * p + 3 * p) * 8
+    }
+
     pub fn finish(mut self) -> Moments {
         let rest = self.blocks.take_rest();
         if rest.nrows() > 0 {
@@ -196,6 +218,131 @@ impl MomentsAccumulator {
             self.total.merge(&m);
         }
         self.total
+    }
+}
+
+/// Per-column statistics over a stream, rows cut into fixed blocks (as for the moments),
+/// so the result does not depend on the chunk size, bit for bit.
+pub struct ColumnsAccumulator {
+    blocks: Blocks,
+    columns: Vec<ColumnStats>,
+}
+
+impl ColumnsAccumulator {
+    pub fn new(p: usize) -> ColumnsAccumulator {
+        ColumnsAccumulator {
+            blocks: Blocks::new(crate::blocks::block_rows(p), p),
+            columns: vec![ColumnStats::new(); p],
+        }
+    }
+
+    pub fn push(&mut self, x: MatRef<'_, f64>) {
+        let columns = &mut self.columns;
+        self.blocks.push(x, |block| absorb(columns, block));
+    }
+
+    /// The statistics of every row pushed so far, without ending the accumulation.
+    pub fn snapshot(&self) -> Vec<ColumnStats> {
+        let mut columns = self.columns.clone();
+        absorb(&mut columns, self.blocks.rest());
+        columns
+    }
+
+    /// Adds another shard's statistics.
+    pub fn merge(&mut self, other: &[ColumnStats]) {
+        for (c, o) in self.columns.iter_mut().zip(other) {
+            c.merge(o);
+        }
+    }
+
+    pub fn finish(mut self) -> Vec<ColumnStats> {
+        absorb(&mut self.columns, self.blocks.take_rest());
+        self.columns
+    }
+
+    pub fn size_bytes(&self) -> usize {
+        self.blocks.size_bytes() + self.columns.len() * std::mem::size_of::<ColumnStats>()
+    }
+}
+
+fn absorb(columns: &mut [ColumnStats], block: MatRef<'_, f64>) {
+    for (j, c) in columns.iter_mut().enumerate() {
+        c.update(
+            block
+                .col(j)
+                .try_as_col_major()
+                .expect("block columns are contiguous")
+                .as_slice(),
+        );
+    }
+}
+
+/// `ColumnStats` in a partial state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedColumn {
+    pub count: u64,
+    pub missing: u64,
+    pub non_numeric: u64,
+    pub mean: f64,
+    pub m2: f64,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+/// `Moments` in a partial state: the lower triangle of the co-moment, row after row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedMoments {
+    pub n: u64,
+    pub mean: Vec<f64>,
+    pub co_moment_lower: Vec<f64>,
+    pub min: Vec<Option<f64>>,
+    pub max: Vec<Option<f64>>,
+}
+
+impl Moments {
+    pub fn save(&self) -> SavedMoments {
+        let p = self.nfeatures();
+        let finite = |v: &f64| v.is_finite().then_some(*v);
+        SavedMoments {
+            n: self.n,
+            mean: self.mean.clone(),
+            co_moment_lower: (0..p)
+                .flat_map(|i| (0..=i).map(move |j| (i, j)))
+                .map(|(i, j)| self.co_moment[(i, j)])
+                .collect(),
+            min: self.min.iter().map(finite).collect(),
+            max: self.max.iter().map(finite).collect(),
+        }
+    }
+
+    pub fn load(saved: &SavedMoments) -> Option<Moments> {
+        let p = saved.mean.len();
+        if saved.co_moment_lower.len() != p * (p + 1) / 2
+            || saved.min.len() != p
+            || saved.max.len() != p
+        {
+            return None;
+        }
+        let mut m = Moments::empty(p);
+        m.n = saved.n;
+        m.mean = saved.mean.clone();
+        let mut values = saved.co_moment_lower.iter();
+        for i in 0..p {
+            for j in 0..=i {
+                m.co_moment[(i, j)] = *values.next()?;
+            }
+        }
+        m.min = saved
+            .min
+            .iter()
+            .map(|v| v.unwrap_or(f64::INFINITY))
+            .collect();
+        m.max = saved
+            .max
+            .iter()
+            .map(|v| v.unwrap_or(f64::NEG_INFINITY))
+            .collect();
+        Some(m)
     }
 }
 
@@ -268,6 +415,32 @@ impl ColumnStats {
         self.count += other.count;
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
+    }
+
+    /// The state as saved in a partial state (an empty column's ±∞ bounds as null).
+    pub fn save(&self) -> SavedColumn {
+        let finite = |v: f64| v.is_finite().then_some(v);
+        SavedColumn {
+            count: self.count,
+            missing: self.missing,
+            non_numeric: self.non_numeric,
+            mean: self.mean,
+            m2: self.m2,
+            min: finite(self.min),
+            max: finite(self.max),
+        }
+    }
+
+    pub fn load(saved: &SavedColumn) -> ColumnStats {
+        ColumnStats {
+            count: saved.count,
+            missing: saved.missing,
+            non_numeric: saved.non_numeric,
+            mean: saved.mean,
+            m2: saved.m2,
+            min: saved.min.unwrap_or(f64::INFINITY),
+            max: saved.max.unwrap_or(f64::NEG_INFINITY),
+        }
     }
 
     /// Sample standard deviation (n − 1), as pandas' describe().

@@ -16,6 +16,7 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, Result};
+pub use crate::steps::random_projection::RandomProjectionParams;
 
 pub use autoencoder::{
     Activation, Activations, AutoencoderParams, EarlyStopping, Loss, Noise, OptimizerKind,
@@ -92,6 +93,7 @@ pub enum RawStep {
     Scale(ScaleParams),
     Pca(PcaParams),
     Autoencoder(AutoencoderParams),
+    RandomProjection(RandomProjectionParams),
 }
 
 impl RawStep {
@@ -100,6 +102,7 @@ impl RawStep {
             RawStep::Scale(_) => "scale",
             RawStep::Pca(_) => "pca",
             RawStep::Autoencoder(_) => "autoencoder",
+            RawStep::RandomProjection(_) => "random_projection",
         }
     }
 }
@@ -121,6 +124,17 @@ pub enum ScaleMethod {
     Standard,
     /// Maps each feature's observed range onto [0, 1] (scikit-learn's MinMaxScaler).
     Minmax,
+}
+
+impl ScaleMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            ScaleMethod::None => "none",
+            ScaleMethod::Center => "center",
+            ScaleMethod::Standard => "standard",
+            ScaleMethod::Minmax => "minmax",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

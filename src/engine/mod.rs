@@ -11,16 +11,15 @@ use std::time::Instant;
 
 use arrow_array::RecordBatch;
 use crossbeam_channel::bounded;
-use faer::{Mat, MatRef};
+use faer::Mat;
 use serde::{Deserialize, Serialize};
 
-use crate::blocks::Blocks;
 use crate::chunk::Chunk;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::sink::parquet::ParquetSink;
 use crate::source::{CHANNEL_CHUNKS, ChunkPool, Dataset, ReadSpec};
-use crate::stats::ColumnStats;
+use crate::stats::{ColumnStats, ColumnsAccumulator};
 
 /// What one pass over the data saw.
 #[derive(Debug, Clone, Default)]
@@ -158,30 +157,16 @@ pub fn column_pass(
     quiet: bool,
 ) -> Result<(Vec<ColumnStats>, PassStats)> {
     let p = spec.features.len();
-    let mut columns = vec![ColumnStats::new(); p];
-    // Rows are cut into fixed blocks (as for the moments), so the statistics do not depend
-    // on the chunk size, bit for bit.
-    let mut blocks = Blocks::new(crate::blocks::block_rows(p), p);
+    let mut acc = ColumnsAccumulator::new(p);
     let mut non_numeric = vec![0u64; p];
-    let absorb = |columns: &mut [ColumnStats], block: MatRef<'_, f64>| {
-        for (j, c) in columns.iter_mut().enumerate() {
-            let values = block.col(j);
-            c.update(
-                values
-                    .try_as_col_major()
-                    .expect("block columns are contiguous")
-                    .as_slice(),
-            );
-        }
-    };
     let stats = stream(dataset, spec, label, quiet, |chunk| {
         for (j, bad) in chunk.non_numeric.iter().enumerate() {
             non_numeric[j] += bad;
         }
-        blocks.push(chunk.features.as_ref(), |block| absorb(&mut columns, block));
+        acc.push(chunk.features.as_ref());
         Ok(())
     })?;
-    absorb(&mut columns, blocks.take_rest());
+    let mut columns = acc.finish();
     // Non-numeric cells were read as NaN: count them apart from the missing ones.
     for (c, bad) in columns.iter_mut().zip(non_numeric) {
         c.non_numeric = bad;

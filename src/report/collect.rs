@@ -3,24 +3,6 @@
 //! map into the saved `ReportSample` and the classifier evaluation; then
 //! `write_report_files` writes report_sample.json and report.html beside report.json, and
 //! `rerender` rebuilds report.html from those two files (`dimred report DIR`).
-//!
-//! A step other than PCA (the autoencoder) plugs in the same way as `runner::run` does:
-//!
-//! ```text
-//! let mut collector = Collector::new(&plan);
-//! let mut spec = plan.read_spec(missing, true);
-//! spec.passthrough.extend(plan.report.read_columns());      // label columns, read not written
-//! write_chunks(&plan.dataset, &spec, names, &path, quiet, plan.passthrough.len(), |chunk| {
-//!     let u = /* the step's input for chunk.features: (x − mean) / scale */;
-//!     let z = /* its reduced coordinates (n × k, extra columns allowed) */;
-//!     collector.push(chunk, u.as_ref(), z.as_ref(), k)?;
-//!     Ok(z)
-//! })?;
-//! let collected = collector.finish(&|x| /* decode(encode(x)), raw space */, None);
-//! let report = Report { evaluation: collected.evaluation, autoencoder: Some(history), .. };
-//! write_atomic(&report_json, &report.to_json())?;
-//! write_report_files(&plan.output_dir, &report, &collected.sample)?;
-//! ```
 
 use std::path::{Path, PathBuf};
 
@@ -48,7 +30,7 @@ struct LabelColumn {
     name: String,
 }
 
-/// Gathers what the report needs while the output pass runs.
+/// Gathers what the report needs while the output pass runs (see `pipeline::run`).
 pub struct Collector {
     sampler: Sampler,
     label: Option<LabelColumn>,
@@ -56,7 +38,7 @@ pub struct Collector {
     evaluate: Option<RawEvaluate>,
     correlation: bool,
     pushed: bool,
-    /// Score PCA codes of the reduced width too (the reducer is an autoencoder).
+    /// Score PCA codes of the reduced width too (the reducer is not a PCA).
     pca_baseline: bool,
 }
 
@@ -106,8 +88,14 @@ impl Collector {
             evaluate,
             correlation,
             pushed: false,
-            pca_baseline: plan.autoencoder.is_some(),
+            pca_baseline: plan.reducer() != "pca",
         }
+    }
+
+    /// Whether `push` reads its `scaled` argument (the evaluation or the correlation
+    /// needs the scaled features); when not, any matrix will do.
+    pub fn wants_scaled(&self) -> bool {
+        self.evaluate.is_some() || self.correlation
     }
 
     /// Feeds one chunk of the output pass: `scaled` is the reducer's input for the chunk's

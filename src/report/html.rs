@@ -45,7 +45,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -492,6 +492,7 @@ mod tests {
             peak_rss_bytes: None,
             reconstruction_error: None,
             evaluation: None,
+            sections: serde_json::Map::new(),
             outputs: vec![],
         }
     }

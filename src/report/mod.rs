@@ -36,6 +36,9 @@ pub struct Report {
     /// The autoencoder step's training history (absent without an autoencoder step).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub autoencoder: Option<AutoencoderReport>,
+    /// The other steps' sections (`random_projection`, …), as each step wrote it.
+    #[serde(flatten)]
+    pub sections: serde_json::Map<String, serde_json::Value>,
     pub rows_read: u64,
     pub rows_skipped: u64,
     pub rows_written: u64,
@@ -194,6 +197,12 @@ impl Default for ErrorStats {
 }
 
 impl Report {
+    /// The report from its JSON document: the run's fields and every step's section.
+    pub fn from_document(doc: serde_json::Map<String, serde_json::Value>) -> crate::Result<Report> {
+        serde_json::from_value(serde_json::Value::Object(doc))
+            .map_err(|e| crate::Error::internal(format!("the report does not assemble: {e}")))
+    }
+
     pub fn to_json(&self) -> Vec<u8> {
         let mut bytes = serde_json::to_vec_pretty(self).expect("report serialises");
         bytes.push(b'\n');

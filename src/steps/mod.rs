@@ -1,10 +1,264 @@
-//! Pipeline steps. Each step kind has checked parameters (in `config`), a fitting state
-//! fed by the chunk stream, and a fitted model that transforms chunks, so an unfitted
-//! step cannot be applied. Fit statistics are mergeable (`stats::Moments`), which is
-//! what lets a shard's fit combine with another's.
+//! Pipeline steps, each kind in a folder of its own with the same lifecycle (linfa's
+//! params/fitted split, DataFusion's accumulator contract):
+//!
+//! - **planned** (`PlannedStep`): parameters checked against the input's width, solvers
+//!   resolved, so `dimred validate` sees what will run;
+//! - **fitting** (`Fit`): the passes it needs, `update` with each chunk of its input,
+//!   `end_pass`, its memory `size_bytes`, and `finish` into a fitted step. A state whose
+//!   statistics combine across shards is a `MergeFit` (save / merge a `PartialState`);
+//!   one that cannot (incremental PCA) is a plain `FitStep`, and one that reads the data
+//!   its own way (the autoencoder's shuffled epochs) is a `DrivenFit`: the variant says
+//!   which, not a run-time error;
+//! - **fitted** (`FittedStep`): transforms a chunk, inverts it, and writes its own
+//!   sections of model.json and report.json.
+//!
+//! `fitted::FittedPipeline` is the fitted steps in order. Adding a kind means a folder
+//! here, its arm in `plan_step` and `load_step`, and its variant in `config::RawStep`.
 
 pub mod autoencoder;
-pub mod chain;
+pub mod fitted;
 pub mod pca;
 pub mod random_projection;
 pub mod scale;
+pub mod state;
+
+use std::path::Path;
+
+use faer::{Mat, MatRef};
+use serde_json::{Map, Value};
+
+use crate::config::{RawInput, RawStep};
+use crate::engine::{PassReport, PassStats};
+use crate::error::{Error, Result};
+use crate::source::{Dataset, ReadSpec};
+pub use fitted::FittedPipeline;
+pub use state::PartialState;
+
+/// What a step fits on: the width and names of its input columns, and where they come
+/// from (for messages).
+#[derive(Debug, Clone)]
+pub struct StepInput {
+    pub names: Vec<String>,
+    /// The input's path as the user wrote it.
+    pub source: String,
+    /// Rows in the input when its metadata says (Parquet).
+    pub total_rows: Option<u64>,
+}
+
+impl StepInput {
+    pub fn width(&self) -> usize {
+        self.names.len()
+    }
+}
+
+/// A step with checked parameters, ready to start fitting.
+pub trait PlannedStep: std::fmt::Debug + Send + Sync {
+    fn kind(&self) -> &'static str;
+    /// Takes a `scale` step written just before it into its own fit (PCA learns the
+    /// scaler from the statistics of its own first pass, so the pair costs one pass).
+    fn absorb_scale(&mut self, _method: crate::config::ScaleMethod) -> bool {
+        false
+    }
+    /// Its output width when the plan already knows it.
+    fn output_width(&self, input: usize) -> Option<usize>;
+    fn start(&self, input: &StepInput) -> Result<Fit>;
+}
+
+/// A fit in progress; the variant says how it meets the data.
+pub enum Fit {
+    /// Passes of chunks; partial states from shards merge.
+    Merge(Box<dyn MergeFit>),
+    /// Passes of chunks in order; no merge (incremental PCA's SVD depends on the order).
+    Sequential(Box<dyn FitStep>),
+    /// Reads the data itself (the autoencoder's shuffled epochs); no merge.
+    Driven(Box<dyn DrivenFit>),
+}
+
+/// A fit fed pass by pass with chunks of its input.
+pub trait FitStep: Send {
+    /// The pass it needs next (its label in progress lines and report.json), or None
+    /// when it is ready to finish.
+    fn next_pass(&self) -> Option<String>;
+    /// One chunk of the current pass, in the step's input space.
+    fn update(&mut self, x: MatRef<'_, f64>) -> Result<()>;
+    /// The current pass is over; `stats` is what it read.
+    fn end_pass(&mut self, stats: &PassStats) -> Result<()>;
+    /// Memory held by the state, in bytes.
+    fn size_bytes(&self) -> usize;
+    fn finish(self: Box<Self>) -> Result<Box<dyn FittedStep>>;
+}
+
+/// A fit whose state after a pass combines with another shard's state of the same pass.
+pub trait MergeFit: FitStep {
+    /// The state after the current pass's chunks so far.
+    fn save(&self) -> PartialState;
+    /// Adds another shard's state of the same pass (and the same pipeline).
+    fn merge(&mut self, other: &PartialState) -> Result<()>;
+}
+
+/// What a driven fit may use: the data, the fitted steps before it, the run's options.
+pub struct DriveContext<'a> {
+    pub dataset: &'a Dataset,
+    pub spec: &'a ReadSpec,
+    /// The fitted steps before this one: raw features → this step's input.
+    pub prefix: &'a FittedPipeline,
+    pub input: StepInput,
+    pub output_dir: &'a Path,
+    pub quiet: bool,
+    pub resume: bool,
+    /// The pipeline as written (after overrides), for checkpoint fingerprints.
+    pub raw_input: &'a RawInput,
+    pub raw_steps: &'a [RawStep],
+}
+
+pub trait DrivenFit: Send {
+    /// Fits; returns the fitted step and the passes it made.
+    fn fit(
+        self: Box<Self>,
+        ctx: &DriveContext<'_>,
+    ) -> Result<(Box<dyn FittedStep>, Vec<PassReport>)>;
+}
+
+/// A per-column affine map `(x − shift) / scale`.
+#[derive(Debug, Clone, Copy)]
+pub struct Affine<'a> {
+    pub shift: &'a [f64],
+    /// `None` only shifts.
+    pub scale: Option<&'a [f64]>,
+}
+
+/// What a fitted step's report section may say about the run beyond its fit.
+#[derive(Debug, Clone, Default)]
+pub struct RunFacts {
+    /// Mean per-row squared reconstruction error over the output or evaluation pass.
+    pub reconstruction_error: Option<f64>,
+}
+
+/// A fitted step.
+pub trait FittedStep: Send + Sync {
+    fn kind(&self) -> &'static str;
+    fn output_names(&self) -> Vec<String>;
+    /// Input rows → output rows; `scratch` is reused storage (resized as needed).
+    fn forward(&self, x: MatRef<'_, f64>, scratch: &mut Mat<f64>) -> Mat<f64>;
+    /// Output rows → input rows.
+    fn inverse(&self, z: MatRef<'_, f64>) -> Mat<f64>;
+    /// The per-column affine map this step applies first, if any: the scaled features
+    /// the report's sample and the reconstruction error are measured in.
+    fn affine(&self) -> Option<Affine<'_>> {
+        None
+    }
+    /// Whether the whole step is that affine map (a reader may then apply it as it
+    /// decodes).
+    fn is_affine(&self) -> bool {
+        false
+    }
+    /// `forward` with one more column, each row's squared reconstruction error in the
+    /// scaled space, when the step computes it better than by inverting (PCA's residual).
+    fn forward_with_error(&self, _x: MatRef<'_, f64>, _scratch: &mut Mat<f64>) -> Option<Mat<f64>> {
+        None
+    }
+    /// Components (k × input width) for the report's loadings plot.
+    fn loadings(&self) -> Option<MatRef<'_, f64>> {
+        None
+    }
+    /// Rows its fit saw, and the raw feature means it learnt (model.json's
+    /// `n_samples_seen_` and `mean_`), when it is the first step.
+    fn n_samples(&self) -> Option<u64> {
+        None
+    }
+    fn raw_mean(&self) -> Option<&[f64]> {
+        None
+    }
+    /// Whether its report section quotes the mean reconstruction error (the run then
+    /// measures it in the output pass, or in a pass of its own).
+    fn reports_error(&self) -> bool {
+        false
+    }
+    /// Files it wrote into the output folder (listed in report.json's `outputs`).
+    fn files(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+    /// Its fields of model.json.
+    fn write_model(&self, model: &mut Map<String, Value>);
+    /// Its fields of report.json (nothing for a step loaded from a model).
+    fn write_report(&self, report: &mut Map<String, Value>, facts: &RunFacts);
+}
+
+/// The registry: a step as written → its planned form.
+pub fn plan_step(raw: &RawStep, problems: &mut Vec<String>) -> Option<Box<dyn PlannedStep>> {
+    match raw {
+        RawStep::Scale(p) => Some(Box::new(scale::PlannedScale::new(p.method))),
+        RawStep::Pca(p) => Some(Box::new(pca::step::PlannedPca::new(p.clone()))),
+        RawStep::Autoencoder(p) => Some(Box::new(autoencoder::step::PlannedAutoencoder::new(
+            p.clone(),
+        ))),
+        RawStep::RandomProjection(p) => {
+            random_projection::PlannedRandomProjection::plan(p, problems)
+                .map(|s| Box::new(s) as Box<dyn PlannedStep>)
+        }
+    }
+}
+
+/// The registry: a step's sections of a model.json → the fitted step. `input` is the
+/// step's input width.
+pub fn load_step(
+    kind: &str,
+    model: &Map<String, Value>,
+    input: usize,
+) -> Result<Box<dyn FittedStep>> {
+    match kind {
+        "scale" => scale::FittedScale::from_model(model, input).map(|s| Box::new(s) as _),
+        "pca" => pca::step::FittedPca::from_model(model, input).map(|s| Box::new(s) as _),
+        "autoencoder" => {
+            autoencoder::step::FittedAutoencoder::from_model(model, input).map(|s| Box::new(s) as _)
+        }
+        "random_projection" => random_projection::FittedRandomProjection::from_model(model, input)
+            .map(|s| Box::new(s) as _),
+        other => Err(Error::config(format!("unknown step kind '{other}'"))),
+    }
+}
+
+/// A fit needs at least two rows; says why there are fewer.
+pub fn check_rows(input: &StepInput, stats: &PassStats, n: u64) -> Result<()> {
+    if n == 0 {
+        let why = if stats.rows_read > 0 {
+            " after skipping rows with missing values"
+        } else {
+            ""
+        };
+        return Err(Error::data(format!(
+            "input {} has no rows{why}",
+            input.source
+        )));
+    }
+    if n < 2 {
+        return Err(Error::data(format!(
+            "input {} has 1 row; PCA needs at least 2",
+            input.source
+        )));
+    }
+    Ok(())
+}
+
+/// A model.json field, parsed; `what` names the model file in errors.
+pub fn field<T: serde::de::DeserializeOwned>(model: &Map<String, Value>, key: &str) -> Result<T> {
+    let value = model.get(key).cloned().unwrap_or(Value::Null);
+    serde_json::from_value(value)
+        .map_err(|e| Error::config(format!("model field '{key}' is missing or malformed: {e}")))
+}
+
+/// Rows as a JSON array of arrays (scikit-learn's `components_` layout).
+pub fn rows_json(m: MatRef<'_, f64>) -> Value {
+    Value::Array(
+        (0..m.nrows())
+            .map(|r| Value::from((0..m.ncols()).map(|c| m[(r, c)]).collect::<Vec<f64>>()))
+            .collect(),
+    )
+}
+
+/// The matrix of an array of arrays with `cols` columns each.
+pub fn rows_mat(rows: &[Vec<f64>], cols: usize) -> Option<Mat<f64>> {
+    rows.iter()
+        .all(|r| r.len() == cols)
+        .then(|| Mat::from_fn(rows.len(), cols, |r, c| rows[r][c]))
+}

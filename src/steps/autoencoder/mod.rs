@@ -2,9 +2,11 @@
 //! narrow code layer. `layer` holds the layers and their backward passes, `optim` the
 //! optimizers, `train` the mini-batch training streamed from disk epoch by epoch.
 
+pub mod infer;
 pub mod layer;
 pub mod optim;
 pub mod packed;
+pub mod step;
 pub mod train;
 
 use faer::reborrow::ReborrowMut;

@@ -15,6 +15,7 @@ use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use faer::{Mat, MatRef, Par};
 use serde::{Deserialize, Serialize};
 
+use super::infer::{EVAL_ROWS, parallelism};
 use super::layer::vectorized;
 use super::optim::Optimizer;
 use super::{Network, SavedNetwork, Workspace};
@@ -27,12 +28,9 @@ use crate::report::EpochReport;
 use crate::rng::Rng;
 use crate::sink::write_atomic;
 use crate::source::{ChunkPool, Dataset, ReadSpec, RowLayout};
-use crate::steps::chain::Chain;
+use crate::steps::FittedPipeline;
 
 pub const CHECKPOINT_FORMAT: &str = "dimred-checkpoint/2";
-
-/// Rows per forward pass when evaluating (validation, codes, reconstruction error).
-pub const EVAL_ROWS: usize = 1024;
 
 /// Where training reads from and how a chunk becomes autoencoder input.
 pub struct TrainContext<'a> {
@@ -41,7 +39,10 @@ pub struct TrainContext<'a> {
     pub quiet: bool,
     /// The steps before the autoencoder: chunk features → its input (scaled features, or
     /// PCA scores).
-    pub chain: &'a Chain,
+    pub prefix: &'a FittedPipeline,
+    /// `prefix` as one per-column map `(x − shift) / scale`, when it is one: the reader
+    /// then lays the rows out itself (see `RowLayout`).
+    pub affine: Option<(Vec<f64>, Option<Vec<f64>>)>,
     /// Names of the input's columns, for messages.
     pub input_names: Vec<String>,
     pub checkpoint: &'a Path,
@@ -127,17 +128,6 @@ pub fn is_validation(row: u64, fraction: f64) -> bool {
     ((z >> 11) as f64) * (1.0 / (1u64 << 53) as f64) < fraction
 }
 
-/// faer's parallelism for the batch products: both cores when a product is large enough
-/// to pay for the fork, else one. Fixed by the shapes, so results are reproducible for a
-/// fixed thread count.
-pub fn parallelism(rows: usize, widest: usize) -> Par {
-    if rows * widest >= 32_768 {
-        Par::rayon(0)
-    } else {
-        Par::Seq
-    }
-}
-
 /// At most this many rows per chunk when training reads (an `input.batch_rows` above it is
 /// lowered; results do not depend on the chunk size). A chunk this small stays in the
 /// core's cache from decoding to the row layout, and the chunks in flight take 3 MB each
@@ -151,10 +141,10 @@ const TRAIN_READ_ROWS: usize = 512;
 fn train_spec(ctx: &TrainContext<'_>, loss: Loss) -> ReadSpec {
     let mut spec = ctx.spec.clone();
     spec.batch_rows = spec.batch_rows.min(TRAIN_READ_ROWS);
-    if ctx.chain.pca.is_none() {
+    if let Some((shift, scale)) = &ctx.affine {
         spec.rows32 = Some(std::sync::Arc::new(RowLayout {
-            shift: ctx.chain.shift.clone(),
-            scale: ctx.chain.scale.clone(),
+            shift: shift.clone(),
+            scale: scale.clone(),
             unit: loss == Loss::Bce,
         }));
     }
@@ -689,27 +679,26 @@ impl Default for Buffers {
 
 /// Applies the steps before the autoencoder, checks the values the network will see,
 /// and lays the rows out as f32 row after row for the shuffle buffer and batches. Without
-/// a PCA the shift and scale are applied in the same pass as the check and the layout.
+/// a PCA (the steps before it are one per-column map) the shift and scale are applied in
+/// the same pass as the check and the layout.
 fn prepare_checked(
     ctx: &TrainContext<'_>,
     loss: Loss,
     chunk: &Chunk,
     buffers: &mut Buffers,
 ) -> Result<()> {
-    let chain = ctx.chain;
-    let (x, shift, scale) = if chain.pca.is_some() {
-        chain.autoencoder_input_into(
+    let (x, shift, scale) = match &ctx.affine {
+        Some((shift, scale)) => (
             chunk.features.as_ref(),
-            &mut buffers.u,
-            &mut buffers.scratch,
-        );
-        (buffers.u.as_ref(), None, None)
-    } else {
-        (
-            chunk.features.as_ref(),
-            Some(chain.shift.as_slice()),
-            chain.scale.as_deref(),
-        )
+            Some(shift.as_slice()),
+            scale.as_deref(),
+        ),
+        None => {
+            buffers.u = ctx
+                .prefix
+                .forward(chunk.features.as_ref(), &mut buffers.scratch);
+            (buffers.u.as_ref(), None, None)
+        }
     };
     let (n, w) = (x.nrows(), x.ncols());
     buffers.rows.clear();
@@ -986,20 +975,6 @@ fn evaluate_split(
     )?;
     flush(&mut pending);
     Ok((sum / rows.max(1) as f64, stats))
-}
-
-/// Encodes rows (f64 in, f64 out) with the f32 network.
-pub fn encode_rows(net: &Network<f32>, u: MatRef<'_, f64>) -> Mat<f64> {
-    let x = Mat::from_fn(u.nrows(), u.ncols(), |i, j| u[(i, j)] as f32);
-    let z = net.encode(x.as_ref(), parallelism(u.nrows(), net.widest()));
-    Mat::from_fn(z.nrows(), z.ncols(), |i, j| z[(i, j)] as f64)
-}
-
-/// Decodes codes (f64 in, f64 out).
-pub fn decode_rows(net: &Network<f32>, z: MatRef<'_, f64>) -> Mat<f64> {
-    let x = Mat::from_fn(z.nrows(), z.ncols(), |i, j| z[(i, j)] as f32);
-    let y = net.decode(x.as_ref(), parallelism(z.nrows(), net.widest()));
-    Mat::from_fn(y.nrows(), y.ncols(), |i, j| y[(i, j)] as f64)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 pub mod exact;
 pub mod incremental;
 pub mod randomized;
+pub mod step;
 pub mod tsqr;
 
 use faer::{Mat, MatRef};

@@ -33,24 +33,18 @@ pub fn orthonormalize(y: &Mat<f64>) -> Mat<f64> {
     y.qr().compute_thin_Q()
 }
 
-/// One pass's accumulator of G·P for the rows `(x − shift) / scale`.
-pub struct GramProduct<'a> {
-    basis: &'a Mat<f64>,
-    shift: &'a [f64],
-    scale: Option<&'a [f64]>,
+/// One pass's accumulator of G·P for the rows `(x − shift) / scale`; the basis, shift and
+/// scale are the caller's, given with every push.
+pub struct GramProduct {
     product: Mat<f64>,
     blocks: Blocks,
     scaled: Mat<f64>,
     projected: Mat<f64>,
 }
 
-impl<'a> GramProduct<'a> {
-    pub fn new(basis: &'a Mat<f64>, shift: &'a [f64], scale: Option<&'a [f64]>) -> GramProduct<'a> {
-        let (p, l) = (basis.nrows(), basis.ncols());
+impl GramProduct {
+    pub fn new(p: usize, l: usize) -> GramProduct {
         GramProduct {
-            basis,
-            shift,
-            scale,
             product: Mat::zeros(p, l),
             blocks: Blocks::new(block_rows(p), p),
             scaled: Mat::zeros(0, 0),
@@ -58,26 +52,54 @@ impl<'a> GramProduct<'a> {
         }
     }
 
-    pub fn push(&mut self, x: MatRef<'_, f64>) {
+    pub fn push(
+        &mut self,
+        x: MatRef<'_, f64>,
+        basis: &Mat<f64>,
+        shift: &[f64],
+        scale: Option<&[f64]>,
+    ) {
         let GramProduct {
-            basis,
-            shift,
-            scale,
             product,
             blocks,
             scaled,
             projected,
         } = self;
         blocks.push(x, |block| {
-            accumulate(basis, shift, *scale, block, scaled, projected, product)
+            accumulate(basis, shift, scale, block, scaled, projected, product)
         });
     }
 
-    pub fn finish(mut self) -> Mat<f64> {
+    /// The product over every row pushed so far, without ending the pass.
+    pub fn snapshot(&self, basis: &Mat<f64>, shift: &[f64], scale: Option<&[f64]>) -> Mat<f64> {
+        let mut product = self.product.clone();
+        let rest = self.blocks.rest();
+        if rest.nrows() > 0 {
+            let (mut scaled, mut projected) = (Mat::zeros(0, 0), Mat::zeros(0, 0));
+            accumulate(
+                basis,
+                shift,
+                scale,
+                rest,
+                &mut scaled,
+                &mut projected,
+                &mut product,
+            );
+        }
+        product
+    }
+
+    /// Adds another shard's product of the same pass.
+    pub fn merge(&mut self, other: MatRef<'_, f64>) {
+        self.product += other;
+    }
+
+    pub fn size_bytes(&self) -> usize {
+        self.blocks.size_bytes() + self.product.nrows() * self.product.ncols() * 8
+    }
+
+    pub fn finish(mut self, basis: &Mat<f64>, shift: &[f64], scale: Option<&[f64]>) -> Mat<f64> {
         let GramProduct {
-            basis,
-            shift,
-            scale,
             product,
             blocks,
             scaled,
@@ -85,7 +107,7 @@ impl<'a> GramProduct<'a> {
         } = &mut self;
         let rest = blocks.take_rest();
         if rest.nrows() > 0 {
-            accumulate(basis, shift, *scale, rest, scaled, projected, product);
+            accumulate(basis, shift, scale, rest, scaled, projected, product);
         }
         self.product
     }

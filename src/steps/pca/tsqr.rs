@@ -14,6 +14,8 @@ use super::{Pca, choose_k, finish};
 use crate::blocks::Blocks;
 use crate::config::NComponents;
 use crate::error::{Error, Result};
+use crate::steps::state::SavedMat;
+use serde::{Deserialize, Serialize};
 
 pub struct Tsqr {
     blocks: Blocks,
@@ -21,7 +23,8 @@ pub struct Tsqr {
 }
 
 /// The merged summary so far: n, mean, R, min and max.
-struct State {
+#[derive(Debug, Clone)]
+pub struct State {
     p: usize,
     n: u64,
     mean: Vec<f64>,
@@ -64,6 +67,22 @@ impl Tsqr {
         let state = &mut self.state;
         self.blocks.push(x, |block| state.absorb(block));
         Ok(())
+    }
+
+    /// The summary of every row pushed so far, without ending the pass.
+    pub fn snapshot(&self) -> State {
+        let mut state = self.state.clone();
+        state.absorb(self.blocks.rest());
+        state
+    }
+
+    /// Adds another shard's summary.
+    pub fn merge(&mut self, other: &State) {
+        self.state.merge(other);
+    }
+
+    pub fn size_bytes(&self) -> usize {
+        self.blocks.size_bytes() + (self.state.p * self.state.p + 3 * self.state.p) * 8
     }
 
     /// Ends the pass: n, the mean, the min/max, the population variances (for scaling)
@@ -109,29 +128,95 @@ impl State {
             }
         }
         let r_b = upper_r(centered.as_ref());
+        let (min, max) = (self.min.clone(), self.max.clone());
+        self.merge(&State {
+            p,
+            n: m as u64,
+            mean: block_mean,
+            r: r_b,
+            min,
+            max,
+        });
+    }
+
+    /// Merges another summary: R = qr([R_a; R_b; √(n_a n_b / n) (m_a − m_b)ᵀ]).R.
+    pub fn merge(&mut self, other: &State) {
+        if other.n == 0 {
+            return;
+        }
+        let p = self.p;
         if self.n == 0 {
-            self.r = r_b;
-            self.mean = block_mean;
+            self.r = other.r.clone();
+            self.mean = other.mean.clone();
         } else {
-            let (na, nb) = (self.n as f64, m as f64);
+            let (na, nb) = (self.n as f64, other.n as f64);
             let n = na + nb;
             let f = (na * nb / n).sqrt();
             let stacked = Mat::from_fn(2 * p + 1, p, |i, j| {
                 if i < p {
                     self.r[(i, j)]
                 } else if i < 2 * p {
-                    r_b[(i - p, j)]
+                    other.r[(i - p, j)]
                 } else {
-                    f * (self.mean[j] - block_mean[j])
+                    f * (self.mean[j] - other.mean[j])
                 }
             });
             self.r = upper_r(stacked.as_ref());
-            for (m, b) in self.mean.iter_mut().zip(&block_mean) {
+            for (m, b) in self.mean.iter_mut().zip(&other.mean) {
                 *m += (b - *m) * nb / n;
             }
         }
-        self.n += m as u64;
+        for j in 0..p {
+            self.min[j] = self.min[j].min(other.min[j]);
+            self.max[j] = self.max[j].max(other.max[j]);
+        }
+        self.n += other.n;
     }
+
+    pub fn save(&self) -> SavedTsqr {
+        let finite = |v: &f64| v.is_finite().then_some(*v);
+        SavedTsqr {
+            n: self.n,
+            mean: self.mean.clone(),
+            r: SavedMat::of(self.r.as_ref()),
+            min: self.min.iter().map(finite).collect(),
+            max: self.max.iter().map(finite).collect(),
+        }
+    }
+
+    pub fn load(saved: &SavedTsqr) -> Result<State> {
+        let p = saved.mean.len();
+        let r = saved.r.to_mat()?;
+        if r.nrows() != p || r.ncols() != p || saved.min.len() != p || saved.max.len() != p {
+            return Err(Error::config("malformed tsqr state: shapes do not agree"));
+        }
+        Ok(State {
+            p,
+            n: saved.n,
+            mean: saved.mean.clone(),
+            r,
+            min: saved
+                .min
+                .iter()
+                .map(|v| v.unwrap_or(f64::INFINITY))
+                .collect(),
+            max: saved
+                .max
+                .iter()
+                .map(|v| v.unwrap_or(f64::NEG_INFINITY))
+                .collect(),
+        })
+    }
+}
+
+/// A TSQR summary in a partial state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedTsqr {
+    pub n: u64,
+    pub mean: Vec<f64>,
+    pub r: SavedMat,
+    pub min: Vec<Option<f64>>,
+    pub max: Vec<Option<f64>>,
 }
 
 pub struct TsqrSummary {

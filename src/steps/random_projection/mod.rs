@@ -1,7 +1,408 @@
 //! The random projection step: rows are multiplied by a fixed random k × p matrix, as in
 //! scikit-learn's `GaussianRandomProjection` and `SparseRandomProjection`. Nothing is learnt
 //! from the data except its width p (and, for `n_components: auto`, its row count, which
-//! sets k through the Johnson–Lindenstrauss bound); the matrix comes from the seed alone.
+//! sets k through the Johnson–Lindenstrauss bound); the matrix comes from the seed alone,
+//! so the fit reads nothing and merges trivially. It is the cheapest reducer for very wide
+//! data: the output pass is one product of each chunk with the matrix.
 //! `matrix` holds the mathematics: the bound, the `auto` density and the two matrices.
 
 pub mod matrix;
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use faer::{Accum, Mat, MatRef, Par};
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value, json};
+
+use super::{
+    Fit, FitStep, FittedStep, MergeFit, PartialState, PlannedStep, RunFacts, StepInput, field,
+    rows_json, rows_mat,
+};
+use crate::engine::PassStats;
+use crate::error::{Error, Result};
+
+/// The step's keys.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RandomProjectionParams {
+    /// A count, or `auto`: the Johnson–Lindenstrauss bound for the rows and `eps`.
+    pub n_components: Components,
+    /// Distortion allowed by `n_components: auto` (scikit-learn's default 0.1).
+    #[serde(default = "default_eps")]
+    pub eps: f64,
+    #[serde(default)]
+    pub kind: Kind,
+    /// Sparse kind only: the fraction of nonzero entries, or `auto` (1/√p).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub density: Option<Density>,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn default_eps() -> f64 {
+    0.1
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Entries N(0, 1/k).
+    #[default]
+    Gaussian,
+    /// Entries 0 or ±√(1/(density·k)) (Achlioptas; Li, Hastie & Church).
+    Sparse,
+}
+
+/// `n_components`: a count, or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Components {
+    Count(usize),
+    Auto,
+}
+
+/// `density`: a fraction in (0, 1], or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Density {
+    Fraction(f64),
+    Auto,
+}
+
+impl Serialize for Components {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Components::Count(k) => s.serialize_u64(*k as u64),
+            Components::Auto => s.serialize_str("auto"),
+        }
+    }
+}
+
+impl Serialize for Density {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Density::Fraction(d) => s.serialize_f64(*d),
+            Density::Auto => s.serialize_str("auto"),
+        }
+    }
+}
+
+/// Numbers or the word `auto`, refused where written (the error carries line:column).
+struct AutoOr<T>(std::marker::PhantomData<T>);
+
+impl<T> AutoOr<T> {
+    fn auto<E: de::Error>(v: &str, what: &str) -> std::result::Result<(), E> {
+        if v == "auto" {
+            Ok(())
+        } else {
+            Err(E::custom(format!(
+                "{what}: expected a number or auto, got '{v}'"
+            )))
+        }
+    }
+}
+
+impl Visitor<'_> for AutoOr<Components> {
+    type Value = Components;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a count of components (an integer >= 1) or auto")
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Components, E> {
+        if v == 0 {
+            Err(E::custom("n_components must be at least 1 (or auto)"))
+        } else {
+            Ok(Components::Count(v as usize))
+        }
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<Components, E> {
+        if v <= 0 {
+            Err(E::custom(format!(
+                "n_components must be at least 1 (or auto), got {v}"
+            )))
+        } else {
+            self.visit_u64(v as u64)
+        }
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Components, E> {
+        Self::auto(v, "n_components").map(|()| Components::Auto)
+    }
+}
+
+impl Visitor<'_> for AutoOr<Density> {
+    type Value = Density;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a fraction of nonzero entries in (0, 1], or auto")
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<Density, E> {
+        if v > 0.0 && v <= 1.0 {
+            Ok(Density::Fraction(v))
+        } else {
+            Err(E::custom(format!("density must lie in (0, 1], got {v}")))
+        }
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Density, E> {
+        self.visit_f64(v as f64)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<Density, E> {
+        self.visit_f64(v as f64)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Density, E> {
+        Self::auto(v, "density").map(|()| Density::Auto)
+    }
+}
+
+impl<'de> Deserialize<'de> for Components {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(AutoOr::<Components>(std::marker::PhantomData))
+    }
+}
+
+impl<'de> Deserialize<'de> for Density {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(AutoOr::<Density>(std::marker::PhantomData))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PlannedRandomProjection {
+    params: RandomProjectionParams,
+}
+
+impl PlannedRandomProjection {
+    /// Checks the keys that need no data.
+    pub fn plan(params: &RandomProjectionParams, problems: &mut Vec<String>) -> Option<Self> {
+        let at = "steps: random_projection";
+        let eps = params.eps;
+        if params.n_components == Components::Auto && !(eps > 0.0 && eps < 1.0) {
+            problems.push(format!("{at}.eps must lie in (0, 1), got {eps}"));
+        }
+        if params.kind == Kind::Gaussian && params.density.is_some() {
+            problems.push(format!("{at}.density applies to kind: sparse only"));
+        }
+        Some(PlannedRandomProjection {
+            params: params.clone(),
+        })
+    }
+
+    /// k for `rows` rows of `p` features, or why there is none.
+    fn components(&self, p: usize, rows: Option<u64>) -> std::result::Result<usize, String> {
+        let at = "steps: random_projection";
+        match self.params.n_components {
+            Components::Count(k) => Ok(k),
+            Components::Auto => {
+                let n = rows.ok_or_else(|| {
+                    format!("{at}.n_components: auto needs the row count, which is not known yet")
+                })?;
+                let k = matrix::johnson_lindenstrauss_min_dim(n.max(1), self.params.eps);
+                if k > p {
+                    return Err(format!(
+                        "{at}.n_components: auto with eps = {} and {n} rows gives {k} components, \
+                         more than the {p} features; raise eps or give n_components",
+                        self.params.eps
+                    ));
+                }
+                Ok(k)
+            }
+        }
+    }
+
+    /// Checks what the input's metadata allows before any data is read.
+    pub fn check(&self, p: usize, rows: Option<u64>, problems: &mut Vec<String>) {
+        if self.params.n_components == Components::Auto
+            && self.params.eps > 0.0
+            && self.params.eps < 1.0
+            && rows.is_some()
+            && let Err(e) = self.components(p, rows)
+        {
+            problems.push(e);
+        }
+    }
+}
+
+impl PlannedStep for PlannedRandomProjection {
+    fn kind(&self) -> &'static str {
+        "random_projection"
+    }
+
+    fn output_width(&self, _input: usize) -> Option<usize> {
+        match self.params.n_components {
+            Components::Count(k) => Some(k),
+            Components::Auto => None,
+        }
+    }
+
+    fn start(&self, input: &StepInput) -> Result<Fit> {
+        let p = input.width();
+        let k = self
+            .components(p, input.total_rows)
+            .map_err(Error::config)?;
+        let density = match (self.params.kind, self.params.density) {
+            (Kind::Gaussian, _) => None,
+            (Kind::Sparse, None | Some(Density::Auto)) => Some(matrix::auto_density(p)),
+            (Kind::Sparse, Some(Density::Fraction(d))) => Some(d),
+        };
+        Ok(Fit::Merge(Box::new(RandomProjectionFit {
+            params: self.params.clone(),
+            p,
+            k,
+            density,
+        })))
+    }
+}
+
+/// Nothing to read: the matrix depends on (k, p, density, seed) only.
+struct RandomProjectionFit {
+    params: RandomProjectionParams,
+    p: usize,
+    k: usize,
+    density: Option<f64>,
+}
+
+impl FitStep for RandomProjectionFit {
+    fn next_pass(&self) -> Option<String> {
+        None
+    }
+
+    fn update(&mut self, _x: MatRef<'_, f64>) -> Result<()> {
+        Ok(())
+    }
+
+    fn end_pass(&mut self, _stats: &PassStats) -> Result<()> {
+        Ok(())
+    }
+
+    fn size_bytes(&self) -> usize {
+        0
+    }
+
+    fn finish(self: Box<Self>) -> Result<Box<dyn FittedStep>> {
+        let components = match self.density {
+            None => matrix::gaussian(self.k, self.p, self.params.seed),
+            Some(d) => matrix::sparse(self.k, self.p, d, self.params.seed),
+        };
+        Ok(Box::new(FittedRandomProjection {
+            kind: self.params.kind,
+            density: self.density,
+            components,
+            params: Some(self.params),
+            inverse: OnceLock::new(),
+        }))
+    }
+}
+
+impl MergeFit for RandomProjectionFit {
+    fn save(&self) -> PartialState {
+        PartialState::new("random_projection", "none", Value::Null)
+    }
+
+    fn merge(&mut self, other: &PartialState) -> Result<()> {
+        other
+            .expect::<Value>("random_projection", "none", "")
+            .map(|_| ())
+    }
+}
+
+/// `x · componentsᵀ`; back through the pseudo-inverse of the components, as scikit-learn's
+/// `inverse_transform`.
+pub struct FittedRandomProjection {
+    kind: Kind,
+    density: Option<f64>,
+    /// k × p.
+    components: Mat<f64>,
+    /// The keys as written, when fitted in this process (for report.json).
+    params: Option<RandomProjectionParams>,
+    /// p × k, computed when first needed (an SVD of the components).
+    inverse: OnceLock<Mat<f64>>,
+}
+
+impl FittedRandomProjection {
+    pub fn from_model(model: &Map<String, Value>, input: usize) -> Result<FittedRandomProjection> {
+        let section: Map<String, Value> = field(model, "random_projection")?;
+        let rows: Vec<Vec<f64>> = field(&section, "components_")?;
+        let k: usize = field(&section, "n_components_")?;
+        let components = rows_mat(&rows, input)
+            .filter(|c| c.nrows() == k)
+            .ok_or_else(|| Error::config("the random projection's components_ do not match n_components_ and the features"))?;
+        Ok(FittedRandomProjection {
+            kind: field(&section, "kind")?,
+            density: field(&section, "density_")?,
+            components,
+            params: None,
+            inverse: OnceLock::new(),
+        })
+    }
+
+    /// The Moore–Penrose pseudo-inverse of the components (p × k), by their SVD.
+    fn pseudo_inverse(&self) -> &Mat<f64> {
+        self.inverse.get_or_init(|| {
+            let c = &self.components;
+            let (k, p) = (c.nrows(), c.ncols());
+            let Ok(svd) = c.thin_svd() else {
+                return Mat::zeros(p, k);
+            };
+            let s = svd.S().column_vector();
+            let largest = (0..s.nrows()).map(|i| s[i]).fold(0.0, f64::max);
+            let cutoff = largest * f64::EPSILON * k.max(p) as f64;
+            let (u, v) = (svd.U(), svd.V());
+            Mat::from_fn(p, k, |i, j| {
+                (0..s.nrows())
+                    .filter(|&r| s[r] > cutoff)
+                    .map(|r| v[(i, r)] * u[(j, r)] / s[r])
+                    .sum()
+            })
+        })
+    }
+}
+
+impl FittedStep for FittedRandomProjection {
+    fn kind(&self) -> &'static str {
+        "random_projection"
+    }
+
+    fn output_names(&self) -> Vec<String> {
+        (1..=self.components.nrows())
+            .map(|i| format!("rp{i}"))
+            .collect()
+    }
+
+    fn forward(&self, x: MatRef<'_, f64>, _scratch: &mut Mat<f64>) -> Mat<f64> {
+        let mut z = Mat::zeros(x.nrows(), self.components.nrows());
+        faer::linalg::matmul::matmul(
+            z.as_mut(),
+            Accum::Replace,
+            x,
+            self.components.transpose(),
+            1.0,
+            Par::Seq,
+        );
+        z
+    }
+
+    fn inverse(&self, z: MatRef<'_, f64>) -> Mat<f64> {
+        z * self.pseudo_inverse().transpose()
+    }
+
+    fn write_model(&self, model: &mut Map<String, Value>) {
+        let mut section = Map::new();
+        section.insert("kind".into(), json!(self.kind));
+        section.insert("n_components_".into(), json!(self.components.nrows()));
+        section.insert("density_".into(), json!(self.density));
+        section.insert("components_".into(), rows_json(self.components.as_ref()));
+        model.insert("random_projection".into(), Value::Object(section));
+    }
+
+    fn write_report(&self, report: &mut Map<String, Value>, _facts: &RunFacts) {
+        let Some(params) = &self.params else {
+            return;
+        };
+        let mut section = Map::new();
+        section.insert("kind".into(), json!(self.kind));
+        section.insert("n_components".into(), json!(self.components.nrows()));
+        if params.n_components == Components::Auto {
+            section.insert("eps".into(), json!(params.eps));
+        }
+        section.insert("density".into(), json!(self.density));
+        section.insert("seed".into(), json!(params.seed));
+        report.insert("random_projection".into(), Value::Object(section));
+    }
+}

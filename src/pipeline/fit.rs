@@ -1,0 +1,140 @@
+//! Fitting a plan: the mean-imputation pass when asked, then each planned step in order,
+//! fed the output of the steps fitted before it. The loop knows the lifecycle, not the
+//! step kinds: a step says which passes it needs; a driven step reads for itself.
+
+use faer::Mat;
+
+use super::RunOptions;
+use crate::config::{MissingPolicy, Plan};
+use crate::engine::{PassReport, PassStats, column_pass, stream};
+use crate::error::{Error, Result};
+use crate::source::{MissingMode, ReadSpec};
+use crate::steps::{DriveContext, Fit, FitStep, FittedPipeline, FittedStep, StepInput};
+
+/// How the reads treat missing values: for `impute_mean`, a first pass learns the means.
+pub fn missing_mode(plan: &Plan, quiet: bool, passes: &mut Vec<PassReport>) -> Result<MissingMode> {
+    Ok(match plan.missing {
+        MissingPolicy::Error => MissingMode::Error,
+        MissingPolicy::SkipRow => MissingMode::SkipRow,
+        MissingPolicy::ImputeMean => {
+            let spec = plan.read_spec(MissingMode::Keep, false);
+            let (columns, stats) = column_pass(&plan.dataset, &spec, "means", quiet)?;
+            passes.push(stats.report("means"));
+            let means = columns
+                .iter()
+                .enumerate()
+                .map(|(j, c)| {
+                    if c.count == 0 {
+                        Err(
+                            Error::data("every value is missing, so there is no mean to impute")
+                                .at_column(&plan.feature_names[j]),
+                        )
+                    } else {
+                        Ok(c.mean)
+                    }
+                })
+                .collect::<Result<Vec<f64>>>()?;
+            MissingMode::Impute(means)
+        }
+    })
+}
+
+/// What fitting produced.
+pub struct Fitted {
+    pub pipeline: FittedPipeline,
+    /// The first fit pass (rows read and kept: report.json's `rows_read`, `rows_skipped`).
+    pub first_pass: PassStats,
+}
+
+/// Fits every step of `plan`, reading with `spec`.
+pub fn fit(
+    plan: &Plan,
+    spec: &ReadSpec,
+    options: &RunOptions,
+    passes: &mut Vec<PassReport>,
+) -> Result<Fitted> {
+    let mut fitted = FittedPipeline::default();
+    let mut first_pass = None;
+    let mut input = StepInput {
+        names: plan.feature_names.clone(),
+        source: plan.dataset.path.clone(),
+        total_rows: plan.dataset.total_rows,
+    };
+    for planned in &plan.steps {
+        let step: Box<dyn FittedStep> = match planned.start(&input)? {
+            Fit::Merge(state) => stream_passes(
+                plan,
+                spec,
+                options.quiet,
+                &fitted,
+                state,
+                passes,
+                &mut first_pass,
+            )?,
+            Fit::Sequential(state) => stream_passes(
+                plan,
+                spec,
+                options.quiet,
+                &fitted,
+                state,
+                passes,
+                &mut first_pass,
+            )?,
+            Fit::Driven(state) => {
+                let ctx = DriveContext {
+                    dataset: &plan.dataset,
+                    spec,
+                    prefix: &fitted,
+                    input: input.clone(),
+                    output_dir: &plan.output_dir,
+                    quiet: options.quiet,
+                    resume: options.resume,
+                    raw_input: &plan.raw.input,
+                    raw_steps: &plan.raw.steps,
+                };
+                let (step, made) = state.fit(&ctx)?;
+                passes.extend(made);
+                step
+            }
+        };
+        if let Some(n) = step.n_samples() {
+            input.total_rows = Some(n);
+        }
+        let names = step.output_names();
+        if !names.is_empty() {
+            input.names = names;
+        }
+        fitted.push(step);
+    }
+    Ok(Fitted {
+        pipeline: fitted,
+        first_pass: first_pass.unwrap_or_default(),
+    })
+}
+
+/// Runs the passes a fit asks for, each chunk through the steps fitted before it.
+fn stream_passes(
+    plan: &Plan,
+    spec: &ReadSpec,
+    quiet: bool,
+    prefix: &FittedPipeline,
+    mut state: Box<dyn FitStep>,
+    passes: &mut Vec<PassReport>,
+    first_pass: &mut Option<PassStats>,
+) -> Result<Box<dyn FittedStep>> {
+    let mut scratch = Mat::zeros(0, 0);
+    while let Some(label) = state.next_pass() {
+        let stats = stream(&plan.dataset, spec, &label, quiet, |chunk| {
+            let x = chunk.features.as_ref();
+            if prefix.steps.is_empty() {
+                state.update(x)
+            } else {
+                state.update(prefix.forward(x, &mut scratch).as_ref())
+            }
+        })?;
+        passes.push(stats.report(&label));
+        first_pass.get_or_insert_with(|| stats.clone());
+        state.end_pass(&stats)?;
+    }
+    state.finish()
+}

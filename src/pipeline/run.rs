@@ -1,0 +1,243 @@
+//! `dimred run`, top-down: resolve the plan, fit its steps, make the output pass, write
+//! model.json, report.json and the report's page. Each stage lives in its own function
+//! and knows the steps only through their lifecycle.
+
+use std::time::Instant;
+
+use faer::{Mat, MatRef};
+use serde_json::{Map, Value, json};
+
+use super::fit::{self, Fitted};
+use crate::config::{Plan, RawPipeline};
+use crate::engine::{PassReport, stream, write_chunks};
+use crate::error::Result;
+use crate::model::{Header, Model};
+use crate::report::collect::{Collected, Collector, report_paths, write_report_files};
+use crate::report::sample::Loadings;
+use crate::report::{ErrorStats, ErrorSummary, InputReport, Report, peak_rss_bytes, table};
+use crate::sink::{prepare_dir, write_atomic};
+use crate::source::MissingMode;
+use crate::steps::{FittedPipeline, RunFacts};
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub quiet: bool,
+    /// Continue the autoencoder's training from the checkpoint in the output folder.
+    pub resume: bool,
+}
+
+pub struct RunOutcome {
+    pub report: Report,
+    pub table: String,
+}
+
+/// Runs a pipeline: the fit passes of its steps, the output pass, then model and report.
+pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
+    let started = Instant::now();
+    let plan = Plan::resolve(raw)?;
+    prepare_dir(&plan.output_dir)?;
+    let mut passes = Vec::new();
+    let missing = fit::missing_mode(&plan, options.quiet, &mut passes)?;
+    let spec = plan.read_spec(missing.clone(), false);
+    let fitted = fit::fit(&plan, &spec, options, &mut passes)?;
+    let output = output_pass(&plan, &fitted.pipeline, missing, options.quiet, &mut passes)?;
+
+    let model_path = plan.output_dir.join("model.json");
+    write_atomic(
+        &model_path,
+        &Model::document(&header(&plan, &fitted), &fitted.pipeline),
+    )?;
+
+    let report_path = plan.output_dir.join("report.json");
+    let mut outputs = Vec::new();
+    if plan.raw.output.reduced {
+        outputs.push(plan.output_dir.join("reduced.parquet"));
+    }
+    outputs.push(model_path);
+    outputs.push(report_path.clone());
+    outputs.extend(report_paths(&plan.output_dir));
+    for step in &fitted.pipeline.steps {
+        outputs.extend(step.files().iter().map(|f| plan.output_dir.join(f)));
+    }
+    let outputs = outputs.iter().map(|p| p.display().to_string()).collect();
+    let report = report(
+        &plan,
+        &fitted,
+        output.facts(),
+        passes,
+        outputs,
+        &output,
+        started,
+    )?;
+    write_atomic(&report_path, &report.to_json())?;
+    write_report_files(&plan.output_dir, &report, &output.collected.sample)?;
+    let table = table::render(&report);
+    Ok(RunOutcome { report, table })
+}
+
+fn header(plan: &Plan, fitted: &Fitted) -> Header {
+    let first = fitted.pipeline.steps.first();
+    Header {
+        format: crate::model::FORMAT.into(),
+        dimred_version: env!("CARGO_PKG_VERSION").into(),
+        pipeline: plan.raw.name.clone(),
+        missing: plan.missing,
+        passthrough: plan
+            .passthrough
+            .iter()
+            .map(|&c| plan.dataset.columns[c].name.clone())
+            .collect(),
+        output_columns: fitted.pipeline.output_names(false),
+        feature_names_in_: plan.feature_names.clone(),
+        n_features_in_: plan.features.len(),
+        n_samples_seen_: first.and_then(|s| s.n_samples()).unwrap_or(0),
+        mean_: first
+            .and_then(|s| s.raw_mean())
+            .map_or_else(|| vec![0.0; plan.features.len()], <[f64]>::to_vec),
+    }
+}
+
+/// What the output pass (or, without one, the evaluation pass) measured.
+struct Output {
+    rows_written: u64,
+    /// Per-row reconstruction errors, when measured.
+    errors: Option<ErrorStats>,
+    /// Whether reduced.parquet has the `reconstruction_error` column.
+    error_column: bool,
+    collected: Collected,
+}
+
+impl Output {
+    fn facts(&self) -> RunFacts {
+        RunFacts {
+            reconstruction_error: self.errors.as_ref().map(|e| e.summary().mean),
+        }
+    }
+
+    fn error_summary(&self) -> Option<ErrorSummary> {
+        (self.error_column && self.rows_written > 0)
+            .then(|| self.errors.as_ref().map(ErrorStats::summary))
+            .flatten()
+    }
+}
+
+/// The output pass: reduced.parquet and the report's sample. Without it, a step that
+/// reports the reconstruction error still gets a pass that measures it.
+fn output_pass(
+    plan: &Plan,
+    fitted: &FittedPipeline,
+    missing: MissingMode,
+    quiet: bool,
+    passes: &mut Vec<PassReport>,
+) -> Result<Output> {
+    let with_error = plan.raw.output.reconstruction_error;
+    let track_error = with_error || fitted.steps.iter().any(|s| s.reports_error());
+    let mut errors = ErrorStats::new();
+    let mut rows_written = 0;
+    let mut collector = Collector::new(plan);
+    let k = fitted.output_names(false).len();
+    let map = |x: MatRef<'_, f64>, scratch: &mut Mat<f64>, errors: &mut ErrorStats| {
+        let out = fitted.forward_with(x, track_error, scratch);
+        if !track_error {
+            return out;
+        }
+        errors.push(out.col(k).iter().copied());
+        if with_error {
+            out
+        } else {
+            out.as_ref().subcols(0, k).to_owned()
+        }
+    };
+    let spec = plan.read_spec(missing, false);
+    if plan.raw.output.reduced {
+        let mut spec = plan.read_spec(spec.missing, true);
+        spec.passthrough.extend(plan.report.read_columns());
+        let (mut scratch, mut scaled) = (Mat::zeros(0, 0), Mat::zeros(0, 0));
+        let wants_scaled = collector.wants_scaled();
+        let (stats, rows) = write_chunks(
+            &plan.dataset,
+            &spec,
+            fitted.output_names(with_error),
+            &plan.output_dir.join("reduced.parquet"),
+            quiet,
+            plan.passthrough.len(),
+            |chunk| {
+                let x = chunk.features.as_ref();
+                let z = map(x, &mut scratch, &mut errors);
+                if wants_scaled {
+                    fitted.scaled_into(x, &mut scaled);
+                }
+                collector.push(chunk, scaled.as_ref(), z.as_ref(), k)?;
+                Ok(z)
+            },
+        )?;
+        rows_written = rows;
+        passes.push(stats.report("transform"));
+    } else if track_error {
+        let mut scratch = Mat::zeros(0, 0);
+        let stats = stream(&plan.dataset, &spec, "evaluate", quiet, |chunk| {
+            map(chunk.features.as_ref(), &mut scratch, &mut errors);
+            Ok(())
+        })?;
+        passes.push(stats.report("evaluate"));
+    }
+    let loadings = fitted
+        .steps
+        .first()
+        .and_then(|s| s.loadings())
+        .map(|c| Loadings::top(c, &plan.feature_names));
+    let collected = collector.finish(
+        &|x| fitted.inverse(fitted.forward(x, &mut Mat::zeros(0, 0)).as_ref()),
+        loadings,
+    );
+    Ok(Output {
+        rows_written,
+        errors: track_error.then_some(errors),
+        error_column: with_error,
+        collected,
+    })
+}
+
+/// report.json: the run's facts, then each step's section.
+fn report(
+    plan: &Plan,
+    fitted: &Fitted,
+    facts: RunFacts,
+    passes: Vec<PassReport>,
+    outputs: Vec<String>,
+    output: &Output,
+    started: Instant,
+) -> Result<Report> {
+    let first = &fitted.first_pass;
+    let mut doc = match json!({
+        "dimred_version": env!("CARGO_PKG_VERSION"),
+        "pipeline": plan.raw,
+        "input": InputReport {
+            path: plan.dataset.path.clone(),
+            format: plan.dataset.format.name().into(),
+            files: plan.dataset.files.iter().map(|f| f.display().to_string()).collect(),
+        },
+        "scaler": plan.scale.name(),
+        "n_samples": fitted.pipeline.steps.first().and_then(|s| s.n_samples()).unwrap_or(0),
+        "n_features": plan.features.len(),
+        "feature_names": plan.feature_names,
+        "rows_read": first.rows_read,
+        "rows_skipped": first.rows_read - first.rows_kept,
+        "rows_written": output.rows_written,
+        "passes": passes,
+        "seconds_total": started.elapsed().as_secs_f64(),
+        "peak_rss_bytes": peak_rss_bytes(),
+        "reconstruction_error": output.error_summary(),
+        "evaluation": output.collected.evaluation,
+        "outputs": outputs,
+    }) {
+        Value::Object(map) => map,
+        _ => unreachable!("an object literal"),
+    };
+    let mut sections = Map::new();
+    for step in &fitted.pipeline.steps {
+        step.write_report(&mut sections, &facts);
+    }
+    doc.extend(sections);
+    Report::from_document(doc)
+}

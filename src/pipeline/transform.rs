@@ -1,0 +1,121 @@
+//! `dimred transform`: a saved model applied to new data, streaming, into Parquet.
+//! Columns are found by name (features, or with `inverse` the reduced columns); the
+//! model's passthrough columns are copied when the input has them.
+
+use std::path::Path;
+
+use faer::Mat;
+
+use crate::config::{DEFAULT_BATCH_ROWS, MissingPolicy};
+use crate::engine::{PassStats, write_chunks};
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::sink::prepare_dir;
+use crate::source::{Dataset, MissingMode, ReadSpec};
+
+/// What `dimred transform` writes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TransformOptions {
+    /// Map reduced rows (the model's output columns) back to feature space.
+    pub inverse: bool,
+    /// Add the per-row `reconstruction_error` column.
+    pub reconstruction_error: bool,
+    pub quiet: bool,
+}
+
+pub fn transform(
+    model_path: &Path,
+    input: &str,
+    output: &Path,
+    options: TransformOptions,
+) -> Result<PassStats> {
+    let model = Model::load(model_path)?;
+    let fitted = model.pipeline(model_path)?;
+    let header = &model.header;
+    let is_parquet = output
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+    if !is_parquet {
+        return Err(Error::config(format!(
+            "--output {}: only .parquet output is supported",
+            output.display()
+        )));
+    }
+    if options.inverse && options.reconstruction_error {
+        return Err(Error::config(
+            "--reconstruction-error applies to the forward transform, not --inverse",
+        ));
+    }
+    let dataset = Dataset::open(input)?;
+    let wanted = if options.inverse {
+        &header.output_columns
+    } else {
+        &header.feature_names_in_
+    };
+    let mut columns = Vec::with_capacity(wanted.len());
+    let mut absent = Vec::new();
+    for name in wanted {
+        match dataset.column_index(name) {
+            Some(i) => columns.push(i),
+            None => absent.push(name.as_str()),
+        }
+    }
+    if !absent.is_empty() {
+        let what = if options.inverse {
+            "reduced column(s) the model writes"
+        } else {
+            "feature column(s) the model was fitted on"
+        };
+        return Err(Error::data(format!(
+            "input {input} lacks {what}: {}",
+            absent.join(", ")
+        )));
+    }
+    let passthrough: Vec<usize> = header
+        .passthrough
+        .iter()
+        .filter_map(|name| dataset.column_index(name))
+        .collect();
+    if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        prepare_dir(parent)?;
+    }
+    let missing = match header.missing {
+        _ if options.inverse => MissingMode::Error,
+        MissingPolicy::Error => MissingMode::Error,
+        MissingPolicy::SkipRow => MissingMode::SkipRow,
+        MissingPolicy::ImputeMean => MissingMode::Impute(header.mean_.clone()),
+    };
+    let written = passthrough.len();
+    let spec = ReadSpec {
+        features: columns,
+        passthrough,
+        batch_rows: DEFAULT_BATCH_ROWS,
+        missing,
+        shuffle: None,
+        rows32: None,
+    };
+    let with_error = options.reconstruction_error;
+    let names = if options.inverse {
+        header.feature_names_in_.clone()
+    } else {
+        fitted.output_names(with_error)
+    };
+    let mut scratch = Mat::zeros(0, 0);
+    let (stats, _) = write_chunks(
+        &dataset,
+        &spec,
+        names,
+        output,
+        options.quiet,
+        written,
+        |chunk| {
+            let x = chunk.features.as_ref();
+            Ok(if options.inverse {
+                fitted.inverse(x)
+            } else {
+                fitted.forward_with(x, with_error, &mut scratch)
+            })
+        },
+    )?;
+    Ok(stats)
+}

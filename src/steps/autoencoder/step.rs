@@ -1,0 +1,329 @@
+//! The `autoencoder` step's lifecycle: keys checked at plan time, a driven fit (training
+//! reads the data its own way: shuffled epochs, checkpoints, `--resume`), and the fitted
+//! network with its model.json and report.json sections.
+
+use faer::{Mat, MatRef};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::infer::{by_blocks, decode_rows, encode_rows};
+use super::train::{Checkpoint, TrainContext, train};
+use super::{Network, SavedNetwork};
+use crate::config::{
+    Activations, AutoencoderParams, Loss, OptimizerKind, OutputActivation, Positive, RawStep,
+};
+use crate::engine::PassReport;
+use crate::error::{Error, Result};
+use crate::report::AutoencoderReport;
+use crate::steps::{DriveContext, DrivenFit, Fit, FittedStep, PlannedStep, RunFacts, StepInput};
+
+/// The autoencoder's checkpoint, beside the outputs.
+pub const CHECKPOINT: &str = "checkpoint.json";
+
+#[derive(Debug, Clone)]
+pub struct PlannedAutoencoder {
+    params: AutoencoderParams,
+}
+
+impl PlannedAutoencoder {
+    pub fn new(params: AutoencoderParams) -> PlannedAutoencoder {
+        PlannedAutoencoder { params }
+    }
+
+    /// Rules between the keys. `width` is the input width when known before fitting
+    /// (not after a pca step with a fractional n_components).
+    pub fn check(&self, width: Option<usize>, problems: &mut Vec<String>) {
+        let ae = &self.params;
+        let at = "steps: autoencoder";
+        if let Some(w) = width
+            && ae.latent.0 > w
+        {
+            problems.push(format!(
+                "{at}.latent = {} is larger than its input width {w}: an autoencoder compresses, so the code must be narrower than the input",
+                ae.latent.0
+            ));
+        }
+        if let Activations::PerLayer(list) = &ae.activation
+            && list.len() != ae.hidden_layers()
+        {
+            problems.push(format!(
+                "{at}.activation lists {} activations but the network has {} layers before the output (encoder {}, code 1, decoder {}); give one name, or one per layer",
+                list.len(),
+                ae.hidden_layers(),
+                ae.encoder.len(),
+                ae.decoder_widths().len()
+            ));
+        }
+        if ae.loss == Loss::Bce && ae.output_activation != OutputActivation::Sigmoid {
+            problems.push(format!(
+                "{at}.loss = bce needs output_activation: sigmoid (binary cross-entropy compares probabilities)"
+            ));
+        }
+        check_optimizer(ae, at, problems);
+        let vf = ae.validation_fraction;
+        if !(0.0..1.0).contains(&vf) {
+            problems.push(format!(
+                "{at}.validation_fraction must lie in [0, 1), got {vf}"
+            ));
+        }
+        if let Some(es) = &ae.early_stopping
+            && (es.min_delta.is_nan() || es.min_delta < 0.0)
+        {
+            problems.push(format!(
+                "{at}.early_stopping.min_delta must be 0 or more, got {}",
+                es.min_delta
+            ));
+        }
+        if let Some(noise) = &ae.noise {
+            match (noise.gaussian_std, noise.dropout) {
+                (Some(_), Some(_)) => problems.push(format!(
+                    "{at}.noise: give gaussian_std or dropout, not both"
+                )),
+                (None, None) => problems.push(format!("{at}.noise: give gaussian_std or dropout")),
+                (Some(s), None) if s.is_nan() || s < 0.0 => problems.push(format!(
+                    "{at}.noise.gaussian_std must be 0 or more, got {s}"
+                )),
+                (None, Some(d)) if !(0.0..1.0).contains(&d) => {
+                    problems.push(format!("{at}.noise.dropout must lie in [0, 1), got {d}"))
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn check_optimizer(ae: &AutoencoderParams, at: &str, problems: &mut Vec<String>) {
+    let opt = &ae.optimizer;
+    let lr = opt.learning_rate();
+    if lr.is_nan() || lr <= 0.0 {
+        problems.push(format!(
+            "{at}.optimizer.learning_rate must be greater than 0, got {lr}"
+        ));
+    }
+    match opt.kind {
+        OptimizerKind::Adam => {
+            if opt.momentum.is_some() || opt.nesterov.is_some() {
+                problems.push(format!(
+                    "{at}.optimizer: momentum and nesterov apply to kind: sgd only"
+                ));
+            }
+            for (name, v) in [("beta1", opt.beta1), ("beta2", opt.beta2)] {
+                if let Some(b) = v
+                    && !(0.0..1.0).contains(&b)
+                {
+                    problems.push(format!("{at}.optimizer.{name} must lie in [0, 1), got {b}"));
+                }
+            }
+            if let Some(e) = opt.epsilon
+                && (e.is_nan() || e <= 0.0)
+            {
+                problems.push(format!(
+                    "{at}.optimizer.epsilon must be greater than 0, got {e}"
+                ));
+            }
+        }
+        OptimizerKind::Sgd => {
+            if opt.beta1.is_some() || opt.beta2.is_some() || opt.epsilon.is_some() {
+                problems.push(format!(
+                    "{at}.optimizer: beta1, beta2 and epsilon apply to kind: adam only"
+                ));
+            }
+            let momentum = opt.momentum.unwrap_or(0.0);
+            if !(0.0..1.0).contains(&momentum) {
+                problems.push(format!(
+                    "{at}.optimizer.momentum must lie in [0, 1), got {momentum}"
+                ));
+            }
+            if opt.nesterov == Some(true) && momentum <= 0.0 {
+                problems.push(format!(
+                    "{at}.optimizer.nesterov needs a momentum greater than 0"
+                ));
+            }
+        }
+    }
+}
+
+impl PlannedStep for PlannedAutoencoder {
+    fn kind(&self) -> &'static str {
+        "autoencoder"
+    }
+
+    fn output_width(&self, _input: usize) -> Option<usize> {
+        Some(self.params.latent.0)
+    }
+
+    fn start(&self, _input: &StepInput) -> Result<Fit> {
+        Ok(Fit::Driven(Box::new(AutoencoderFit {
+            params: self.params.clone(),
+        })))
+    }
+}
+
+struct AutoencoderFit {
+    params: AutoencoderParams,
+}
+
+/// Identifies a pipeline for its checkpoint: its input and steps, less the
+/// autoencoder's `epochs` (which a resumed run may raise) and the output options.
+fn fingerprint(ctx: &DriveContext<'_>) -> String {
+    let mut steps = ctx.raw_steps.to_vec();
+    for step in &mut steps {
+        if let RawStep::Autoencoder(a) = step {
+            a.epochs = Positive(1);
+        }
+    }
+    let text = serde_json::to_string(&(ctx.raw_input, &steps)).expect("pipeline serialises");
+    // FNV-1a: stable across Rust versions, unlike DefaultHasher.
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+impl DrivenFit for AutoencoderFit {
+    fn fit(
+        self: Box<Self>,
+        ctx: &DriveContext<'_>,
+    ) -> Result<(Box<dyn FittedStep>, Vec<PassReport>)> {
+        let params = &self.params;
+        let width = ctx.input.width();
+        if params.latent.0 > width {
+            return Err(Error::config(format!(
+                "steps: autoencoder.latent = {} is larger than its input width {width} (the steps before it give {width} columns)",
+                params.latent.0
+            )));
+        }
+        let checkpoint = ctx.output_dir.join(CHECKPOINT);
+        let fingerprint = fingerprint(ctx);
+        let resume = if ctx.resume {
+            let found = Checkpoint::load(&checkpoint, &fingerprint)?;
+            if found.is_none() && !ctx.quiet {
+                eprintln!(
+                    "[dimred] no checkpoint at {}: training from the start",
+                    checkpoint.display()
+                );
+            }
+            found
+        } else {
+            None
+        };
+        let affine = ctx
+            .prefix
+            .as_affine()
+            .map(|a| (a.shift.to_vec(), a.scale.map(<[f64]>::to_vec)));
+        let train_ctx = TrainContext {
+            dataset: ctx.dataset,
+            spec: ctx.spec.clone(),
+            quiet: ctx.quiet,
+            prefix: ctx.prefix,
+            affine,
+            input_names: ctx.input.names.clone(),
+            checkpoint: &checkpoint,
+            fingerprint,
+        };
+        let trained = train(&train_ctx, params, width, resume)?;
+        let cp = &trained.checkpoint;
+        let history = AutoencoderReport {
+            widths: trained.network.widths(),
+            latent: trained.network.latent(),
+            epochs: cp.history.clone(),
+            best_epoch: cp.best_epoch,
+            stop_reason: cp.stopped.clone().unwrap_or_else(|| "epochs".into()),
+            train_rows: cp.train_rows,
+            validation_rows: cp.validation_rows,
+            reconstruction_error: f64::NAN,
+            samples_per_second: trained.samples_per_second,
+        };
+        let fitted = FittedAutoencoder {
+            network: trained.network,
+            history: Some(history),
+        };
+        Ok((Box::new(fitted), trained.passes))
+    }
+}
+
+/// The autoencoder as model.json holds it: its input is the output of the steps before it
+/// (PCA scores, or the scaled features). Each layer computes `act(a @ weights + bias)`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AutoencoderModel {
+    pub latent: usize,
+    /// Input, hidden, code and output widths.
+    pub widths: Vec<usize>,
+    #[serde(flatten)]
+    pub network: SavedNetwork,
+}
+
+pub struct FittedAutoencoder {
+    network: Network<f32>,
+    /// How training went, when it ran in this process.
+    history: Option<AutoencoderReport>,
+}
+
+impl FittedAutoencoder {
+    pub fn from_model(model: &Map<String, Value>, input: usize) -> Result<FittedAutoencoder> {
+        let saved: AutoencoderModel = crate::steps::field(model, "autoencoder")?;
+        let net = &saved.network;
+        if !net.is_consistent()
+            || net.layers[0].inputs != input
+            || net.layers[net.code_layer].outputs != saved.latent
+        {
+            return Err(Error::config(
+                "the autoencoder's arrays do not match its input width and latent size",
+            ));
+        }
+        Ok(FittedAutoencoder {
+            network: Network::from_saved(net),
+            history: None,
+        })
+    }
+}
+
+impl FittedStep for FittedAutoencoder {
+    fn kind(&self) -> &'static str {
+        "autoencoder"
+    }
+
+    fn output_names(&self) -> Vec<String> {
+        (1..=self.network.latent())
+            .map(|i| format!("z{i}"))
+            .collect()
+    }
+
+    fn forward(&self, u: MatRef<'_, f64>, _scratch: &mut Mat<f64>) -> Mat<f64> {
+        by_blocks(u, self.network.latent(), |b| encode_rows(&self.network, b))
+    }
+
+    fn inverse(&self, z: MatRef<'_, f64>) -> Mat<f64> {
+        by_blocks(z, self.network.inputs(), |b| decode_rows(&self.network, b))
+    }
+
+    fn reports_error(&self) -> bool {
+        self.history.is_some()
+    }
+
+    fn files(&self) -> Vec<&'static str> {
+        if self.history.is_some() {
+            vec![CHECKPOINT]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn write_model(&self, model: &mut Map<String, Value>) {
+        let net = &self.network;
+        let section = AutoencoderModel {
+            latent: net.latent(),
+            widths: net.widths(),
+            network: net.to_saved(),
+        };
+        model.insert("autoencoder".into(), json!(section));
+    }
+
+    fn write_report(&self, report: &mut Map<String, Value>, facts: &RunFacts) {
+        if let Some(history) = &self.history {
+            let mut history = history.clone();
+            history.reconstruction_error = facts.reconstruction_error.unwrap_or(f64::NAN);
+            report.insert("autoencoder".into(), json!(history));
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! The fitted steps in order, applied to chunks: forwards in the output pass of `run` and
+//! in `dimred transform`, backwards with `inverse`. Built step by step during a run, or
+//! from model.json, so both paths apply the same numbers.
+
+use faer::{Mat, MatRef};
+
+use super::{Affine, FittedStep};
+
+#[derive(Default)]
+pub struct FittedPipeline {
+    pub steps: Vec<Box<dyn FittedStep>>,
+}
+
+impl FittedPipeline {
+    pub fn push(&mut self, step: Box<dyn FittedStep>) {
+        self.steps.push(step);
+    }
+
+    /// The last step's output columns (pc1…pck, z1…zk, rp1…rpk), then the reconstruction
+    /// error's when asked.
+    pub fn output_names(&self, with_error: bool) -> Vec<String> {
+        let mut names = self
+            .steps
+            .iter()
+            .rev()
+            .map(|s| s.output_names())
+            .find(|n| !n.is_empty())
+            .unwrap_or_default();
+        if with_error {
+            names.push("reconstruction_error".into());
+        }
+        names
+    }
+
+    /// The whole pipeline as one per-column map, when every step is one (at most one
+    /// step, or none): a reader may apply it while it decodes.
+    pub fn as_affine(&self) -> Option<Affine<'_>> {
+        match self.steps.as_slice() {
+            [only] if only.is_affine() => only.affine(),
+            _ => None,
+        }
+    }
+
+    /// The scaled features: the first step's per-column map (features as they are when
+    /// it has none).
+    pub fn scaled_into(&self, x: MatRef<'_, f64>, out: &mut Mat<f64>) {
+        match self.steps.first().and_then(|s| s.affine()) {
+            Some(a) => super::scale::shift_scale_into(x, a.shift, a.scale, out),
+            None => *out = x.to_owned(),
+        }
+    }
+
+    /// Features → outputs; with `with_error` one more column holds each row's squared
+    /// reconstruction error ‖x − x̂‖² in the scaled space.
+    pub fn forward_with(
+        &self,
+        x: MatRef<'_, f64>,
+        with_error: bool,
+        scratch: &mut Mat<f64>,
+    ) -> Mat<f64> {
+        if with_error
+            && let [only] = self.steps.as_slice()
+            && let Some(out) = only.forward_with_error(x, scratch)
+        {
+            return out;
+        }
+        let z = self.forward(x, scratch);
+        if !with_error {
+            return z;
+        }
+        let errors = self.row_errors(x, z.as_ref());
+        let k = z.ncols();
+        let mut out = z;
+        out.resize_with(x.nrows(), k + 1, |i, _| errors[i]);
+        out
+    }
+
+    /// Features → outputs, step after step.
+    pub fn forward(&self, x: MatRef<'_, f64>, scratch: &mut Mat<f64>) -> Mat<f64> {
+        let mut steps = self.steps.iter();
+        let Some(first) = steps.next() else {
+            return x.to_owned();
+        };
+        let mut z = first.forward(x, scratch);
+        for step in steps {
+            z = step.forward(z.as_ref(), scratch);
+        }
+        z
+    }
+
+    /// Outputs → feature space.
+    pub fn inverse(&self, z: MatRef<'_, f64>) -> Mat<f64> {
+        let mut x = z.to_owned();
+        for step in self.steps.iter().rev() {
+            x = step.inverse(x.as_ref());
+        }
+        x
+    }
+
+    /// Per-row ‖(x − x̂) / scale‖², x̂ rebuilt from the outputs `z`, `scale` the first
+    /// step's.
+    pub fn row_errors(&self, x: MatRef<'_, f64>, z: MatRef<'_, f64>) -> Vec<f64> {
+        let rebuilt = self.inverse(z);
+        let scale = self
+            .steps
+            .first()
+            .and_then(|s| s.affine())
+            .and_then(|a| a.scale);
+        (0..x.nrows())
+            .map(|i| {
+                (0..x.ncols())
+                    .map(|j| {
+                        let d = (x[(i, j)] - rebuilt[(i, j)]) / scale.map_or(1.0, |s| s[j]);
+                        d * d
+                    })
+                    .sum()
+            })
+            .collect()
+    }
+}
