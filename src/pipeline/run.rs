@@ -221,6 +221,7 @@ fn report(
         "n_samples": fitted.pipeline.steps.first().and_then(|s| s.n_samples()).unwrap_or(0),
         "n_features": plan.features.len(),
         "feature_names": plan.feature_names,
+        "output_columns": fitted.pipeline.output_names(false),
         "rows_read": first.rows_read,
         "rows_skipped": first.rows_read - first.rows_kept,
         "rows_written": output.rows_written,

@@ -96,6 +96,7 @@ pub fn render(report: &Report, sample: Option<&ReportSample>) -> String {
     if let Some(pca) = &report.pca {
         variance_section(&mut out, report, pca);
     }
+    step_sections(&mut out, report);
     scatter_section(&mut out, report, sample);
     structure_section(&mut out, report, sample);
     if let Some(ae) = &report.autoencoder {
@@ -281,14 +282,47 @@ fn variance_section(out: &mut String, report: &Report, pca: &PcaReport) {
     out.push_str("</table>\n</section>\n");
 }
 
+/// The sections of steps the page has no plots for (a random projection's settings): a
+/// table of what the step wrote.
+fn step_sections(out: &mut String, report: &Report) {
+    for (name, value) in &report.sections {
+        let Some(fields) = value.as_object() else {
+            continue;
+        };
+        let _ = writeln!(
+            out,
+            "<section id=\"{}\">\n<h2>Step: {}</h2>\n<table>",
+            escape(name),
+            escape(&name.replace('_', " "))
+        );
+        for (k, v) in fields {
+            let v = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => "-".into(),
+                other => other.to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "<tr><th>{}</th><td>{}</td></tr>",
+                escape(k),
+                escape(&v)
+            );
+        }
+        out.push_str("</table>\n</section>\n");
+    }
+}
+
 fn scatter_section(out: &mut String, report: &Report, sample: Option<&ReportSample>) {
     out.push_str("<section id=\"scatter\">\n<h2>The sample in two dimensions</h2>\n");
-    let k = report
-        .pca
-        .as_ref()
-        .map(|p| p.n_components)
-        .or(report.autoencoder.as_ref().map(|a| a.latent))
-        .unwrap_or(0);
+    let k = match report.output_columns.len() {
+        0 => report
+            .pca
+            .as_ref()
+            .map(|p| p.n_components)
+            .or(report.autoencoder.as_ref().map(|a| a.latent))
+            .unwrap_or(0),
+        k => k,
+    };
     match sample {
         None => note(out, "no sample was saved with this report"),
         Some(s) if s.rows_seen == 0 => note(
@@ -330,10 +364,10 @@ fn scatter_section(out: &mut String, report: &Report, sample: Option<&ReportSamp
                 by.map_or(String::new(), |c| format!(", coloured by '{}'", escape(c)))
             );
             // The output columns' names: pc1, pc2 after a PCA, z1, z2 after an autoencoder.
-            let axes = if report.autoencoder.is_some() {
-                ("z1", "z2")
-            } else {
-                ("pc1", "pc2")
+            let axes = match report.output_columns.as_slice() {
+                [a, b, ..] => (a.as_str(), b.as_str()),
+                _ if report.autoencoder.is_some() => ("z1", "z2"),
+                _ => ("pc1", "pc2"),
             };
             out.push_str(&plots::scatter(
                 &points,
@@ -460,6 +494,7 @@ mod tests {
             n_samples: 1000,
             n_features: 4,
             feature_names: (0..4).map(|i| format!("f{i}")).collect(),
+            output_columns: vec![],
             pca: None,
             autoencoder: Some(AutoencoderReport {
                 widths: vec![4, 3, 2, 3, 4],

@@ -30,6 +30,9 @@ pub struct Report {
     pub n_samples: u64,
     pub n_features: usize,
     pub feature_names: Vec<String>,
+    /// The reduced columns the run writes (pc1…, z1…, rp1…).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub output_columns: Vec<String>,
     /// The PCA step's results, at the top level of report.json (absent without a pca step).
     #[serde(flatten)]
     pub pca: Option<PcaReport>,

@@ -29,6 +29,28 @@ pub fn render(report: &Report) -> String {
             ));
         }
     }
+    for (step, value) in &report.sections {
+        let Some(fields) = value.as_object() else {
+            continue;
+        };
+        let settings: Vec<String> = fields
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| {
+                format!(
+                    "{k} {}",
+                    v.as_str().map_or_else(|| v.to_string(), str::to_string)
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "{name}: {} rows × {} features → {} ({})\n",
+            report.n_samples,
+            report.n_features,
+            step.replace('_', " "),
+            settings.join(", ")
+        ));
+    }
     if let Some(e) = &report.reconstruction_error {
         out.push_str(&format!(
             "reconstruction error (squared, scaled space): mean {:.4e}, median {:.4e}, p99 {:.4e}, max {:.4e}\n",

@@ -6,6 +6,7 @@ mod common;
 mod golden;
 mod memory;
 mod pipelines;
+mod random_projection;
 mod reference;
 mod report;
 mod solvers;
