@@ -7,13 +7,10 @@ use std::path::PathBuf;
 use regex::Regex;
 
 use super::report::ReportPlan;
-use super::{FeatureSelector, MissingPolicy, NComponents, RawPipeline, RawStep, ScaleMethod};
+use super::{FeatureSelector, MissingPolicy, RawPipeline, RawStep, ScaleMethod};
 use crate::error::{Error, Result};
 use crate::source::{ColumnKind, Dataset, MissingMode, ReadSpec};
 use crate::steps::PlannedStep;
-use crate::steps::autoencoder::step::PlannedAutoencoder;
-use crate::steps::pca::step::PlannedPca;
-use crate::steps::random_projection::PlannedRandomProjection;
 use crate::steps::scale::PlannedScale;
 
 #[derive(Debug)]
@@ -166,7 +163,8 @@ fn check_order(steps: &[RawStep], problems: &mut Vec<String>) {
 }
 
 /// The planned steps, each checked against its input width (known until a PCA keeps a
-/// fraction of variance).
+/// fraction of variance). The scale written first becomes the first step's input
+/// scaling: absorbed by a step that learns it in its own pass, else a step of its own.
 fn plan_steps(
     raw: &[RawStep],
     p: usize,
@@ -177,35 +175,12 @@ fn plan_steps(
     let mut steps: Vec<Box<dyn PlannedStep>> = Vec::new();
     let mut width = (p > 0).then_some(p);
     for step in raw {
-        let planned: Box<dyn PlannedStep> = match step {
-            RawStep::Scale(s) => {
-                scale = Some(s.method);
-                continue;
-            }
-            RawStep::Pca(params) => {
-                let mut pca = PlannedPca::new(params.clone());
-                if let Some(w) = width {
-                    pca.check(w, problems);
-                    check_pca_counts(pca.params().n_components, w, rows, problems);
-                }
-                Box::new(pca)
-            }
-            RawStep::Autoencoder(params) => {
-                let ae = PlannedAutoencoder::new(params.clone());
-                ae.check(width, problems);
-                Box::new(ae)
-            }
-            RawStep::RandomProjection(params) => {
-                let Some(rp) = PlannedRandomProjection::plan(params, problems) else {
-                    continue;
-                };
-                if let Some(w) = width {
-                    rp.check(w, rows, problems);
-                }
-                Box::new(rp)
-            }
-        };
-        let mut planned = planned;
+        if let RawStep::Scale(s) = step {
+            scale = Some(s.method);
+            continue;
+        }
+        let mut planned = crate::steps::plan_step(step);
+        planned.check(width, rows, problems);
         if steps.is_empty() && !planned.absorb_scale(scale.unwrap_or(ScaleMethod::None)) {
             steps.push(Box::new(PlannedScale::new(
                 scale.unwrap_or(ScaleMethod::None),
@@ -215,25 +190,6 @@ fn plan_steps(
         steps.push(planned);
     }
     (scale.unwrap_or(ScaleMethod::None), steps)
-}
-
-fn check_pca_counts(n: NComponents, p: usize, rows: Option<u64>, problems: &mut Vec<String>) {
-    let NComponents::Count(k) = n else {
-        return;
-    };
-    if k > p {
-        problems.push(format!(
-            "steps: pca.n_components = {k} is more than the {p} features"
-        ));
-    }
-    if let Some(rows) = rows
-        && rows > 0
-        && k as u64 > rows
-    {
-        problems.push(format!(
-            "steps: pca.n_components = {k} is more than the {rows} rows of the input"
-        ));
-    }
 }
 
 fn select_features(

@@ -59,6 +59,10 @@ pub trait PlannedStep: std::fmt::Debug + Send + Sync {
     fn absorb_scale(&mut self, _method: crate::config::ScaleMethod) -> bool {
         false
     }
+    /// Checks the keys against its input: `width` when the plan knows it (not after a PCA
+    /// keeping a fraction of variance), `rows` when the input's metadata says. Resolves
+    /// what depends on them (PCA's `solver: auto`).
+    fn check(&mut self, _width: Option<usize>, _rows: Option<u64>, _problems: &mut Vec<String>) {}
     /// Its output width when the plan already knows it.
     fn output_width(&self, input: usize) -> Option<usize>;
     fn start(&self, input: &StepInput) -> Result<Fit>;
@@ -184,17 +188,14 @@ pub trait FittedStep: Send + Sync {
     fn write_report(&self, report: &mut Map<String, Value>, facts: &RunFacts);
 }
 
-/// The registry: a step as written → its planned form.
-pub fn plan_step(raw: &RawStep, problems: &mut Vec<String>) -> Option<Box<dyn PlannedStep>> {
+/// The registry: a step as written → its planned form (checked by `PlannedStep::check`).
+pub fn plan_step(raw: &RawStep) -> Box<dyn PlannedStep> {
     match raw {
-        RawStep::Scale(p) => Some(Box::new(scale::PlannedScale::new(p.method))),
-        RawStep::Pca(p) => Some(Box::new(pca::step::PlannedPca::new(p.clone()))),
-        RawStep::Autoencoder(p) => Some(Box::new(autoencoder::step::PlannedAutoencoder::new(
-            p.clone(),
-        ))),
+        RawStep::Scale(p) => Box::new(scale::PlannedScale::new(p.method)),
+        RawStep::Pca(p) => Box::new(pca::step::PlannedPca::new(p.clone())),
+        RawStep::Autoencoder(p) => Box::new(autoencoder::step::PlannedAutoencoder::new(p.clone())),
         RawStep::RandomProjection(p) => {
-            random_projection::PlannedRandomProjection::plan(p, problems)
-                .map(|s| Box::new(s) as Box<dyn PlannedStep>)
+            Box::new(random_projection::PlannedRandomProjection::new(p.clone()))
         }
     }
 }

@@ -32,7 +32,7 @@ impl PlannedAutoencoder {
 
     /// Rules between the keys. `width` is the input width when known before fitting
     /// (not after a pca step with a fractional n_components).
-    pub fn check(&self, width: Option<usize>, problems: &mut Vec<String>) {
+    fn check_keys(&self, width: Option<usize>, problems: &mut Vec<String>) {
         let ae = &self.params;
         let at = "steps: autoencoder";
         if let Some(w) = width
@@ -146,6 +146,10 @@ fn check_optimizer(ae: &AutoencoderParams, at: &str, problems: &mut Vec<String>)
 impl PlannedStep for PlannedAutoencoder {
     fn kind(&self) -> &'static str {
         "autoencoder"
+    }
+
+    fn check(&mut self, width: Option<usize>, _rows: Option<u64>, problems: &mut Vec<String>) {
+        self.check_keys(width, problems);
     }
 
     fn output_width(&self, _input: usize) -> Option<usize> {

@@ -65,7 +65,7 @@ impl PlannedPca {
 
     /// Resolves `solver: auto` for `p` features and checks the keys against the solver
     /// that will run.
-    pub fn check(&mut self, p: usize, problems: &mut Vec<String>) {
+    fn check_solver(&mut self, p: usize, problems: &mut Vec<String>) {
         let wrote_auto = self.params.solver == PcaSolver::Auto;
         let pca = &mut self.params;
         pca.solver = resolve_solver(pca.solver, pca.n_components, p);
@@ -127,14 +127,37 @@ impl PlannedPca {
         }
     }
 
-    pub fn params(&self) -> &PcaParams {
-        &self.params
+    /// n_components against the features and the rows.
+    fn check_counts(&self, p: usize, rows: Option<u64>, problems: &mut Vec<String>) {
+        let NComponents::Count(k) = self.params.n_components else {
+            return;
+        };
+        if k > p {
+            problems.push(format!(
+                "steps: pca.n_components = {k} is more than the {p} features"
+            ));
+        }
+        if let Some(rows) = rows
+            && rows > 0
+            && k as u64 > rows
+        {
+            problems.push(format!(
+                "steps: pca.n_components = {k} is more than the {rows} rows of the input"
+            ));
+        }
     }
 }
 
 impl PlannedStep for PlannedPca {
     fn kind(&self) -> &'static str {
         "pca"
+    }
+
+    fn check(&mut self, width: Option<usize>, rows: Option<u64>, problems: &mut Vec<String>) {
+        if let Some(p) = width {
+            self.check_solver(p, problems);
+            self.check_counts(p, rows, problems);
+        }
     }
 
     fn absorb_scale(&mut self, method: ScaleMethod) -> bool {

@@ -169,19 +169,8 @@ pub struct PlannedRandomProjection {
 }
 
 impl PlannedRandomProjection {
-    /// Checks the keys that need no data.
-    pub fn plan(params: &RandomProjectionParams, problems: &mut Vec<String>) -> Option<Self> {
-        let at = "steps: random_projection";
-        let eps = params.eps;
-        if params.n_components == Components::Auto && !(eps > 0.0 && eps < 1.0) {
-            problems.push(format!("{at}.eps must lie in (0, 1), got {eps}"));
-        }
-        if params.kind == Kind::Gaussian && params.density.is_some() {
-            problems.push(format!("{at}.density applies to kind: sparse only"));
-        }
-        Some(PlannedRandomProjection {
-            params: params.clone(),
-        })
+    pub fn new(params: RandomProjectionParams) -> Self {
+        PlannedRandomProjection { params }
     }
 
     /// k for `rows` rows of `p` features, or why there is none.
@@ -205,23 +194,31 @@ impl PlannedRandomProjection {
             }
         }
     }
-
-    /// Checks what the input's metadata allows before any data is read.
-    pub fn check(&self, p: usize, rows: Option<u64>, problems: &mut Vec<String>) {
-        if self.params.n_components == Components::Auto
-            && self.params.eps > 0.0
-            && self.params.eps < 1.0
-            && rows.is_some()
-            && let Err(e) = self.components(p, rows)
-        {
-            problems.push(e);
-        }
-    }
 }
 
 impl PlannedStep for PlannedRandomProjection {
     fn kind(&self) -> &'static str {
         "random_projection"
+    }
+
+    /// The keys, and `auto` against the features when the metadata gives the rows.
+    fn check(&mut self, width: Option<usize>, rows: Option<u64>, problems: &mut Vec<String>) {
+        let at = "steps: random_projection";
+        let params = &self.params;
+        let eps_ok = params.eps > 0.0 && params.eps < 1.0;
+        if params.n_components == Components::Auto && !eps_ok {
+            problems.push(format!("{at}.eps must lie in (0, 1), got {}", params.eps));
+        }
+        if params.kind == Kind::Gaussian && params.density.is_some() {
+            problems.push(format!("{at}.density applies to kind: sparse only"));
+        }
+        if params.n_components == Components::Auto
+            && eps_ok
+            && let (Some(p), Some(_)) = (width, rows)
+            && let Err(e) = self.components(p, rows)
+        {
+            problems.push(e);
+        }
     }
 
     fn output_width(&self, _input: usize) -> Option<usize> {
