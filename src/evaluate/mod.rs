@@ -11,8 +11,20 @@ use faer::Mat;
 use serde::{Deserialize, Serialize};
 
 use crate::config::RawEvaluate;
-use crate::report::sample::EvalRows;
 use crate::rng::splitmix64;
+
+/// The rows the evaluation trains and tests on: the report's sample (what
+/// `report::sample::Sampler::finish` returns beside the saved sample).
+#[derive(Debug, Clone, Default)]
+pub struct EvalRows {
+    /// Row index among the rows kept (drives the train/test split).
+    pub index: Vec<u64>,
+    /// Scaled features (the reducer's input space), one Vec per row.
+    pub scaled: Vec<Vec<f64>>,
+    /// All k reduced coordinates.
+    pub reduced: Vec<Vec<f64>>,
+    pub label: Vec<Option<String>>,
+}
 
 /// Row `index` (0-based among the rows kept) is a test row when
 /// `splitmix64(seed ^ index) / 2⁶⁴ < test_fraction`.

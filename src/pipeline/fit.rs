@@ -89,7 +89,8 @@ pub fn fit(
                     output_dir: &plan.output_dir,
                     quiet: options.quiet,
                     resume: options.resume,
-                    raw_input: &plan.raw.input,
+                    raw_input: serde_json::to_value(&plan.raw.input)
+                        .expect("the input section serialises"),
                     raw_steps: &plan.raw.steps,
                 };
                 let (step, made) = state.fit(&ctx)?;

@@ -6,5 +6,13 @@ mod fit;
 mod run;
 mod transform;
 
-pub use run::{RunOptions, RunOutcome, run};
+pub use run::{RunOutcome, run};
 pub use transform::{TransformOptions, transform};
+
+/// How `run` behaves beyond the pipeline file.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub quiet: bool,
+    /// Continue the autoencoder's training from the checkpoint in the output folder.
+    pub resume: bool,
+}

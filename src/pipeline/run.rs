@@ -7,6 +7,7 @@ use std::time::Instant;
 use faer::{Mat, MatRef};
 use serde_json::{Map, Value, json};
 
+use super::RunOptions;
 use super::fit::{self, Fitted};
 use crate::config::{Plan, RawPipeline};
 use crate::engine::{PassReport, stream, write_chunks};
@@ -18,13 +19,6 @@ use crate::report::{ErrorStats, ErrorSummary, InputReport, Report, peak_rss_byte
 use crate::sink::{prepare_dir, write_atomic};
 use crate::source::MissingMode;
 use crate::steps::{FittedPipeline, RunFacts};
-
-#[derive(Debug, Clone, Default)]
-pub struct RunOptions {
-    pub quiet: bool,
-    /// Continue the autoencoder's training from the checkpoint in the output folder.
-    pub resume: bool,
-}
 
 pub struct RunOutcome {
     pub report: Report,

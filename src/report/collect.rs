@@ -10,13 +10,12 @@ use faer::{Mat, MatRef};
 
 use super::Report;
 use super::sample::{
-    EvalRows, Loadings, MAX_CORRELATION_FEATURES, ReportSample, SampleOptions, Sampler,
-    label_values,
+    Loadings, MAX_CORRELATION_FEATURES, ReportSample, SampleOptions, Sampler, label_values,
 };
 use crate::chunk::Chunk;
 use crate::config::{Plan, RawEvaluate, ScaleMethod};
 use crate::error::{Error, Result};
-use crate::evaluate::{EvaluationReport, evaluate};
+use crate::evaluate::{EvalRows, EvaluationReport, evaluate};
 use crate::sink::write_atomic;
 
 pub const SAMPLE_FILE: &str = "report_sample.json";

@@ -115,7 +115,7 @@ pub fn render(report: &Report, sample: Option<&ReportSample>) -> String {
             ae.latent,
             thousands(ae.train_rows),
             thousands(ae.validation_rows),
-            escape(&ae.stop_reason),
+            escape(ae.stop_reason.as_str()),
             ae.best_epoch,
             ae.epochs.len(),
             fmt_num(ae.reconstruction_error)
@@ -508,7 +508,7 @@ mod tests {
                     })
                     .collect(),
                 best_epoch: 4,
-                stop_reason: "early_stopping".into(),
+                stop_reason: crate::steps::autoencoder::history::StopReason::EarlyStopping,
                 train_rows: 900,
                 validation_rows: 100,
                 reconstruction_error: 0.3,

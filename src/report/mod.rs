@@ -12,6 +12,7 @@ pub mod table;
 use serde::{Deserialize, Serialize};
 
 pub use crate::engine::PassReport;
+pub use crate::steps::autoencoder::history::{AutoencoderReport, EpochReport};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InputReport {
@@ -73,36 +74,6 @@ pub struct PcaReport {
     pub singular_values: Vec<f64>,
     pub noise_variance: f64,
     pub total_variance: f64,
-}
-
-/// How the autoencoder's training went, epoch by epoch.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AutoencoderReport {
-    /// Layer widths from the input through the latent code to the output.
-    pub widths: Vec<usize>,
-    pub latent: usize,
-    pub epochs: Vec<EpochReport>,
-    /// 1-based epoch whose weights were kept (lowest validation loss, else the last).
-    pub best_epoch: usize,
-    /// `epochs` (all epochs ran), `early_stopping`, or `resumed_complete`.
-    pub stop_reason: String,
-    pub train_rows: u64,
-    pub validation_rows: u64,
-    /// Mean per-row squared reconstruction error ‖u − û‖² of the kept weights over all
-    /// rows, in the autoencoder's input space.
-    pub reconstruction_error: f64,
-    pub samples_per_second: f64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EpochReport {
-    /// 1-based.
-    pub epoch: usize,
-    /// Mean loss over the epoch's training batches.
-    pub train_loss: f64,
-    /// Mean loss over the held-out rows, when validation_fraction > 0.
-    pub validation_loss: Option<f64>,
-    pub seconds: f64,
 }
 
 /// Distribution of the per-row reconstruction error. Mean, min and max are exact; the

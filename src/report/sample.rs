@@ -15,6 +15,7 @@ use faer::{Mat, MatRef};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::evaluate::EvalRows;
 
 /// Rows shown in the originals-beside-reconstructions grid.
 pub const IMAGE_ROWS: usize = 10;
@@ -120,18 +121,6 @@ pub struct Sampler {
     rows: Vec<Row>,
     rng: crate::rng::Rng,
     first_rows: Vec<Vec<f64>>,
-}
-
-/// What `finish` returns beside the `ReportSample`: the rows the evaluation needs.
-#[derive(Debug, Clone, Default)]
-pub struct EvalRows {
-    /// Row index among the rows kept (drives the train/test split).
-    pub index: Vec<u64>,
-    /// Scaled features (the reducer's input space), one Vec per row.
-    pub scaled: Vec<Vec<f64>>,
-    /// All k reduced coordinates.
-    pub reduced: Vec<Vec<f64>>,
-    pub label: Vec<Option<String>>,
 }
 
 impl Sampler {

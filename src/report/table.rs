@@ -91,7 +91,7 @@ pub fn render(report: &Report) -> String {
         }
         out.push_str(&format!(
             "stopped: {} · {} training rows, {} validation rows · {:.0} samples/s · mean reconstruction error {:.4e}\n",
-            ae.stop_reason.replace('_', " "),
+            ae.stop_reason.as_str().replace('_', " "),
             ae.train_rows,
             ae.validation_rows,
             ae.samples_per_second,

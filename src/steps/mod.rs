@@ -17,6 +17,8 @@
 
 pub mod autoencoder;
 pub mod fitted;
+#[cfg(test)]
+mod merge_tests;
 pub mod pca;
 pub mod random_projection;
 pub mod scale;
@@ -25,14 +27,35 @@ pub mod state;
 use std::path::Path;
 
 use faer::{Mat, MatRef};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::config::{RawInput, RawStep};
 use crate::engine::{PassReport, PassStats};
 use crate::error::{Error, Result};
 use crate::source::{Dataset, ReadSpec};
 pub use fitted::FittedPipeline;
 pub use state::PartialState;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+/// A step as the pipeline file writes it: the registry of step kinds.
+pub enum RawStep {
+    Scale(scale::params::ScaleParams),
+    Pca(pca::params::PcaParams),
+    Autoencoder(autoencoder::params::AutoencoderParams),
+    RandomProjection(random_projection::RandomProjectionParams),
+}
+
+impl RawStep {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RawStep::Scale(_) => "scale",
+            RawStep::Pca(_) => "pca",
+            RawStep::Autoencoder(_) => "autoencoder",
+            RawStep::RandomProjection(_) => "random_projection",
+        }
+    }
+}
 
 /// What a step fits on: the width and names of its input columns, and where they come
 /// from (for messages).
@@ -56,7 +79,7 @@ pub trait PlannedStep: std::fmt::Debug + Send + Sync {
     fn kind(&self) -> &'static str;
     /// Takes a `scale` step written just before it into its own fit (PCA learns the
     /// scaler from the statistics of its own first pass, so the pair costs one pass).
-    fn absorb_scale(&mut self, _method: crate::config::ScaleMethod) -> bool {
+    fn absorb_scale(&mut self, _method: scale::params::ScaleMethod) -> bool {
         false
     }
     /// Checks the keys against its input: `width` when the plan knows it (not after a PCA
@@ -110,8 +133,9 @@ pub struct DriveContext<'a> {
     pub output_dir: &'a Path,
     pub quiet: bool,
     pub resume: bool,
-    /// The pipeline as written (after overrides), for checkpoint fingerprints.
-    pub raw_input: &'a RawInput,
+    /// The pipeline's input section and steps as written (after overrides), for
+    /// checkpoint fingerprints.
+    pub raw_input: Value,
     pub raw_steps: &'a [RawStep],
 }
 

@@ -1,3 +1,4 @@
+mod architecture;
 mod autoencoder;
 mod bad_input;
 mod chunking;

@@ -8,7 +8,7 @@ use faer::linalg::matmul::matmul;
 use faer::reborrow::ReborrowMut;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 
-use crate::config::Activation;
+use super::params::Activation;
 use crate::rng::Rng;
 
 /// The scalar type of a network: f32 for training (as PyTorch's default), f64 for the

@@ -2,10 +2,12 @@
 //! narrow code layer. `layer` holds the layers and their backward passes, `optim` the
 //! optimizers, `train` the mini-batch training streamed from disk epoch by epoch.
 
+pub mod history;
 pub mod infer;
 pub mod layer;
 pub mod optim;
 pub mod packed;
+pub mod params;
 pub mod step;
 pub mod train;
 
@@ -13,9 +15,9 @@ use faer::reborrow::ReborrowMut;
 use faer::{Mat, MatMut, MatRef, Par};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Activation, Activations, AutoencoderParams, Loss, OutputActivation};
 use crate::rng::Rng;
 use layer::{Dense, Grad, Real, mse_output_gradient, mul_derivative, vectorized};
+use params::{Activation, Activations, AutoencoderParams, Loss, OutputActivation};
 
 /// log(p) is clamped at −100 in the cross-entropy, as PyTorch's `BCELoss` does, so a
 /// saturated output gives a large finite loss rather than infinity.

@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::layer::{Grad, Real, vectorized};
+use super::params::{OptimizerKind, OptimizerParams};
 use super::{Network, each_piece};
-use crate::config::{OptimizerKind, OptimizerParams};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Optimizer {

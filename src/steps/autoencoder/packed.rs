@@ -9,8 +9,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::params::{Activation, Loss};
 use super::{SavedLayer, SavedNetwork};
-use crate::config::{Activation, Loss};
 
 fn encode(values: impl Iterator<Item = f32>) -> String {
     let bytes: Vec<u8> = values.flat_map(f32::to_le_bytes).collect();

@@ -6,15 +6,16 @@ use faer::{Mat, MatRef};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::history::{AutoencoderReport, StopReason};
 use super::infer::{by_blocks, decode_rows, encode_rows};
+use super::params::{
+    Activations, AutoencoderParams, Loss, OptimizerKind, OutputActivation, Positive,
+};
 use super::train::{Checkpoint, TrainContext, train};
 use super::{Network, SavedNetwork};
-use crate::config::{
-    Activations, AutoencoderParams, Loss, OptimizerKind, OutputActivation, Positive, RawStep,
-};
 use crate::engine::PassReport;
 use crate::error::{Error, Result};
-use crate::report::AutoencoderReport;
+use crate::steps::RawStep;
 use crate::steps::{DriveContext, DrivenFit, Fit, FittedStep, PlannedStep, RunFacts, StepInput};
 
 /// The autoencoder's checkpoint, beside the outputs.
@@ -176,7 +177,7 @@ fn fingerprint(ctx: &DriveContext<'_>) -> String {
             a.epochs = Positive(1);
         }
     }
-    let text = serde_json::to_string(&(ctx.raw_input, &steps)).expect("pipeline serialises");
+    let text = serde_json::to_string(&(&ctx.raw_input, &steps)).expect("pipeline serialises");
     // FNV-1a: stable across Rust versions, unlike DefaultHasher.
     let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
@@ -232,7 +233,7 @@ impl DrivenFit for AutoencoderFit {
             latent: trained.network.latent(),
             epochs: cp.history.clone(),
             best_epoch: cp.best_epoch,
-            stop_reason: cp.stopped.clone().unwrap_or_else(|| "epochs".into()),
+            stop_reason: cp.stopped.unwrap_or(StopReason::Epochs),
             train_rows: cp.train_rows,
             validation_rows: cp.validation_rows,
             reconstruction_error: f64::NAN,

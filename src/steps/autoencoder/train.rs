@@ -15,16 +15,16 @@ use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use faer::{Mat, MatRef, Par};
 use serde::{Deserialize, Serialize};
 
+use super::history::{EpochReport, StopReason};
 use super::infer::{EVAL_ROWS, parallelism};
 use super::layer::vectorized;
 use super::optim::Optimizer;
+use super::params::{AutoencoderParams, Loss};
 use super::{Network, SavedNetwork, Workspace};
 use crate::chunk::Chunk;
-use crate::config::{AutoencoderParams, Loss};
 use crate::engine::{PassReport, PassStats, stream, stream_recycling};
 use crate::error::{Error, Result};
 use crate::progress::{Progress, Total};
-use crate::report::EpochReport;
 use crate::rng::Rng;
 use crate::sink::write_atomic;
 use crate::source::{ChunkPool, Dataset, ReadSpec, RowLayout};
@@ -65,7 +65,7 @@ pub struct Checkpoint {
     pub best_loss: f64,
     pub bad_epochs: usize,
     /// Why training ended, once it has.
-    pub stopped: Option<String>,
+    pub stopped: Option<StopReason>,
     pub history: Vec<EpochReport>,
     pub train_rows: u64,
     pub validation_rows: u64,
@@ -223,7 +223,7 @@ pub fn train(
         }
     };
     let epochs = params.epochs.0;
-    if state.stopped.as_deref() == Some("epochs") && state.epochs_done < epochs {
+    if state.stopped == Some(StopReason::Epochs) && state.epochs_done < epochs {
         // Resumed with more epochs than the finished run had: go on training.
         state.stopped = None;
     }
@@ -277,7 +277,7 @@ pub fn train(
     }
     if state.stopped.is_none() {
         // Resumed with fewer epochs than already run.
-        state.stopped = Some("epochs".into());
+        state.stopped = Some(StopReason::Epochs);
     }
     let samples_per_second = if outcome.seconds > 0.0 {
         outcome.rows as f64 / outcome.seconds
@@ -434,9 +434,9 @@ fn train_epochs(
         if let Some(es) = &params.early_stopping
             && state.bad_epochs > es.patience
         {
-            state.stopped = Some("early_stopping".into());
+            state.stopped = Some(StopReason::EarlyStopping);
         } else if epoch == epochs {
-            state.stopped = Some("epochs".into());
+            state.stopped = Some(StopReason::Epochs);
         }
         state.network = network.to_saved();
         if checkpoints.send(state.clone()).is_err() {

@@ -4,8 +4,8 @@
 
 use faer::{Mat, Side};
 
+use super::params::NComponents;
 use super::{Pca, choose_k, finish};
-use crate::config::NComponents;
 use crate::error::{Error, Result};
 
 /// Fits from a covariance matrix (n − 1 normalised) of `n_samples` rows.

@@ -8,8 +8,8 @@
 
 use faer::{Mat, MatRef};
 
+use super::params::NComponents;
 use super::{Pca, choose_k, finish};
-use crate::config::NComponents;
 use crate::error::{Error, Result};
 
 pub struct IncrementalPca {

@@ -6,14 +6,15 @@
 
 pub mod exact;
 pub mod incremental;
+pub mod params;
 pub mod randomized;
 pub mod step;
 pub mod tsqr;
 
 use faer::{Mat, MatRef};
 
-use crate::config::NComponents;
 use crate::error::{Error, Result};
+use params::NComponents;
 
 /// A fitted PCA in the (scaled) feature space.
 #[derive(Debug, Clone)]

@@ -7,15 +7,16 @@ use faer::{Mat, MatRef};
 use serde_json::{Map, Value, json};
 
 use super::incremental::IncrementalPca;
+use super::params::{NComponents, PcaParams, PcaSolver};
 use super::randomized::{self, GramProduct};
 use super::tsqr::{SavedTsqr, State as TsqrState, Tsqr, TsqrSummary};
 use super::{Pca, exact, inverse, project_with};
-use crate::config::{NComponents, PcaParams, PcaSolver, ScaleMethod};
 use crate::engine::PassStats;
 use crate::error::{Error, Result};
 use crate::stats::{
     ColumnStats, ColumnsAccumulator, Moments, MomentsAccumulator, SavedColumn, SavedMoments,
 };
+use crate::steps::scale::ScaleMethod;
 use crate::steps::scale::{Scaler, shift_scale_into};
 use crate::steps::state::SavedMat;
 use crate::steps::{

@@ -10,9 +10,9 @@
 
 use faer::{Mat, MatRef};
 
+use super::params::NComponents;
 use super::{Pca, choose_k, finish};
 use crate::blocks::Blocks;
-use crate::config::NComponents;
 use crate::error::{Error, Result};
 use crate::steps::state::SavedMat;
 use serde::{Deserialize, Serialize};

@@ -5,6 +5,8 @@
 //! `(x - offset) / scale` followed by PCA's own centering, so scaling and PCA collapse
 //! into one `(x - mean_) / scale_` with `mean_` the raw mean.
 
+pub mod params;
+
 use faer::{Mat, MatRef};
 use serde_json::{Map, Value, json};
 
@@ -12,10 +14,10 @@ use super::{
     Affine, Fit, FitStep, FittedStep, MergeFit, PartialState, PlannedStep, RunFacts, StepInput,
     check_rows, field,
 };
-use crate::config::ScaleMethod;
 use crate::engine::PassStats;
 use crate::error::{Error, Result};
 use crate::stats::{ColumnStats, ColumnsAccumulator, Moments, SavedColumn};
+pub use params::{ScaleMethod, ScaleParams};
 
 #[derive(Debug, Clone)]
 pub struct Scaler {

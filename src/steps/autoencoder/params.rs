@@ -1,6 +1,6 @@
 //! The `autoencoder` step's keys. Counts that must be at least 1 are refused while the
 //! YAML is parsed (so the error carries its line:column); rules that tie keys together
-//! are checked in `plan.rs`.
+//! are checked when the step is planned (`step.rs`).
 
 use std::fmt;
 

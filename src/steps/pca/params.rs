@@ -1,0 +1,115 @@
+//! The `pca` step's keys, as the pipeline file writes them.
+
+use std::fmt;
+
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PcaParams {
+    #[serde(default)]
+    pub solver: PcaSolver,
+    pub n_components: NComponents,
+    #[serde(default)]
+    pub whiten: bool,
+    /// Rows per `partial_fit` batch of the incremental solver (default 5 × features, as
+    /// scikit-learn). Independent of `input.batch_rows`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    /// Randomized solver: extra basis vectors beyond n_components (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oversamples: Option<usize>,
+    /// Randomized solver: power iterations (default as scikit-learn's "auto": 7 when
+    /// n_components < 0.1 × min(n, p), else 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_iterations: Option<usize>,
+    /// Randomized solver: seed of the random starting basis (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PcaSolver {
+    /// Chooses from the data's shape: exact for p ≤ 4096, else randomized (small integer
+    /// k) or incremental.
+    #[default]
+    Auto,
+    /// One pass of mergeable moments, then an eigen-decomposition of the covariance.
+    Exact,
+    /// scikit-learn's IncrementalPCA: incremental SVD over batches of `batch_size` rows.
+    Incremental,
+    /// Halko et al.'s randomized range finder as passes over the data; memory O(p × k).
+    Randomized,
+    /// Exact SVD of the centered data by tall-skinny QR: for ill-conditioned data.
+    Tsqr,
+}
+
+/// `n_components`: a count of components, or the fraction of variance to keep.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NComponents {
+    Count(usize),
+    Fraction(f64),
+}
+
+impl fmt::Display for NComponents {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NComponents::Count(k) => write!(f, "{k}"),
+            NComponents::Fraction(x) => write!(f, "{x}"),
+        }
+    }
+}
+
+impl Serialize for NComponents {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            NComponents::Count(k) => serializer.serialize_u64(*k as u64),
+            NComponents::Fraction(x) => serializer.serialize_f64(*x),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for NComponents {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct NVisitor;
+        impl Visitor<'_> for NVisitor {
+            type Value = NComponents;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "a count of components (an integer >= 1) or a fraction of variance in (0, 1)",
+                )
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<NComponents, E> {
+                if v == 0 {
+                    Err(E::custom(
+                        "n_components must be at least 1 (or a fraction in (0, 1))",
+                    ))
+                } else {
+                    Ok(NComponents::Count(v as usize))
+                }
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<NComponents, E> {
+                if v <= 0 {
+                    Err(E::custom(format!(
+                        "n_components must be at least 1 (or a fraction in (0, 1)), got {v}"
+                    )))
+                } else {
+                    self.visit_u64(v as u64)
+                }
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<NComponents, E> {
+                if v > 0.0 && v < 1.0 {
+                    Ok(NComponents::Fraction(v))
+                } else {
+                    Err(E::custom(format!(
+                        "n_components as a fraction of variance must lie in (0, 1), got {v}; \
+                         write an integer for a count of components"
+                    )))
+                }
+            }
+        }
+        deserializer.deserialize_any(NVisitor)
+    }
+}
