@@ -1,10 +1,10 @@
 //! dimred: out-of-core dimensionality reduction. A declarative pipeline reads Parquet or
-//! CSV in chunks, streams them through bounded channels into the fitters (scaling, PCA)
-//! and writes the reduced rows, a variance report and a portable model, with memory
-//! bounded by the chunk size rather than by the data.
+//! CSV in chunks, streams them through bounded channels into the fitters (scaling, PCA,
+//! random projection, autoencoders) and writes the reduced rows, a report and a portable
+//! model, with memory bounded by the chunk size rather than by the data.
 //!
-//! The modules follow the data's path: `config` → `source` → `chunk` → `stats` / `steps`
-//! → `runner` → `sink` / `report` / `model`.
+//! The modules follow the data's path: `config` → `source` → `engine` → `steps` →
+//! `pipeline` → `sink` / `report` / `model` (docs/architecture.md has the map).
 
 pub mod blocks;
 pub mod chunk;

@@ -19,7 +19,6 @@ pub use crate::steps::autoencoder::params::{
     OptimizerParams, OutputActivation, Positive,
 };
 pub use crate::steps::pca::params::{NComponents, PcaParams, PcaSolver};
-pub use crate::steps::random_projection::RandomProjectionParams;
 pub use crate::steps::scale::params::{ScaleMethod, ScaleParams};
 
 pub use overrides::apply_overrides;

@@ -151,14 +151,15 @@ fn check_order(steps: &[RawStep], problems: &mut Vec<String>) {
             RawStep::Pca(_) if seen.contains(&"autoencoder") => problems.push(format!(
                 "steps[{i}]: pca must come before autoencoder (an autoencoder may be trained on PCA scores, not the reverse)"
             )),
+            RawStep::Pca(_) if seen.iter().any(|k| *k != "scale") => problems.push(format!(
+                "steps[{i}]: pca must be the first reducer (its model.json fields are scikit-learn's, on the raw features)"
+            )),
             _ => {}
         }
         seen.push(kind);
     }
     if seen.iter().all(|k| *k == "scale") {
-        problems.push(
-            "steps: a reducer step is required (pca, random_projection or autoencoder)".into(),
-        );
+        problems.push("steps: a reducer step is required (a step other than scale)".into());
     }
 }
 

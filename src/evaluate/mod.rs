@@ -103,7 +103,7 @@ fn accuracy(predicted: &[usize], truth: &[usize]) -> f64 {
 }
 
 /// Splits the sample and scores both classifiers on both feature sets. With
-/// `pca_baseline` (the reducer is an autoencoder) a third set is scored: the PCA codes of
+/// `pca_baseline` (the reducer is not a PCA) a third set is scored: the PCA codes of
 /// the same width, fitted on the training split's scaled features — the lecture's
 /// comparison of autoencoder codes against PCA's.
 pub fn evaluate(rows: &EvalRows, options: &RawEvaluate, pca_baseline: bool) -> EvaluationReport {

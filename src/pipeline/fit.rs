@@ -59,6 +59,10 @@ pub fn fit(
         names: plan.feature_names.clone(),
         source: plan.dataset.path.clone(),
         total_rows: plan.dataset.total_rows,
+        fingerprint: crate::steps::state::fingerprint(
+            &serde_json::to_string(&(&plan.raw.input, &plan.raw.steps))
+                .expect("the pipeline serialises"),
+        ),
     };
     for planned in &plan.steps {
         let step: Box<dyn FittedStep> = match planned.start(&input)? {

@@ -125,7 +125,8 @@ fn output_pass(
     passes: &mut Vec<PassReport>,
 ) -> Result<Output> {
     let with_error = plan.raw.output.reconstruction_error;
-    let track_error = with_error || fitted.steps.iter().any(|s| s.reports_error());
+    let reported = fitted.steps.iter().any(|s| s.reports_error());
+    let track_error = with_error || reported;
     let mut errors = ErrorStats::new();
     let mut rows_written = 0;
     let mut collector = Collector::new(plan);
@@ -167,7 +168,7 @@ fn output_pass(
         )?;
         rows_written = rows;
         passes.push(stats.report("transform"));
-    } else if track_error {
+    } else if reported {
         let mut scratch = Mat::zeros(0, 0);
         let stats = stream(&plan.dataset, &spec, "evaluate", quiet, |chunk| {
             map(chunk.features.as_ref(), &mut scratch, &mut errors);

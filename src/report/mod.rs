@@ -1,6 +1,6 @@
 //! What a run tells people: `report.json` (machine-readable, field names are a contract)
 //! and the summary table printed at the end. Each format is a pure function of the
-//! `Report`; the runner decides where the bytes go.
+//! `Report`; `pipeline::run` decides where the bytes go.
 
 pub mod collect;
 pub mod escape;

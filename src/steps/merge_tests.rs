@@ -16,6 +16,7 @@ fn input(p: usize) -> StepInput {
         names: (0..p).map(|j| format!("f{j}")).collect(),
         source: "test".into(),
         total_rows: None,
+        fingerprint: "0123456789abcdef".into(),
     }
 }
 
@@ -236,4 +237,20 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn states_of_another_pipeline_or_pass_do_not_merge() {
+    let a = data(10, 3, 1, 0.0);
+    let step = planned(&pca(PcaSolver::Exact, 1), ScaleMethod::None, 3);
+    let mut fit = merge_fit(&*step, 3);
+    fit.update(a.as_ref()).unwrap();
+    let mut other = fit.save();
+    other.fingerprint = "fedcba9876543210".into();
+    let err = merge_fit(&*step, 3).merge(&other).unwrap_err().to_string();
+    assert!(err.contains("different pipelines"), "{err}");
+    let mut other = fit.save();
+    other.pass = "sketch".into();
+    let err = merge_fit(&*step, 3).merge(&other).unwrap_err().to_string();
+    assert!(err.contains("pass 'sketch'"), "{err}");
 }

@@ -13,7 +13,8 @@
 //!   sections of model.json and report.json.
 //!
 //! `fitted::FittedPipeline` is the fitted steps in order. Adding a kind means a folder
-//! here, its arm in `plan_step` and `load_step`, and its variant in `config::RawStep`.
+//! here and, in this file only, its `pub mod` line, its `RawStep` variant and its arms in
+//! `plan_step` and `load_step` (docs/architecture.md, "How to add a step").
 
 pub mod autoencoder;
 pub mod fitted;
@@ -64,8 +65,11 @@ pub struct StepInput {
     pub names: Vec<String>,
     /// The input's path as the user wrote it.
     pub source: String,
-    /// Rows in the input when its metadata says (Parquet).
+    /// Rows in the input when its metadata says (Parquet), or as the fit so far counted.
     pub total_rows: Option<u64>,
+    /// The pipeline's fingerprint (`state::fingerprint` of its input and steps), stamped
+    /// on partial states so that only states of the same pipeline merge.
+    pub fingerprint: String,
 }
 
 impl StepInput {
@@ -244,7 +248,7 @@ pub fn load_step(
 }
 
 /// A fit needs at least two rows; says why there are fewer.
-pub fn check_rows(input: &StepInput, stats: &PassStats, n: u64) -> Result<()> {
+pub fn check_rows(input: &StepInput, what: &str, stats: &PassStats, n: u64) -> Result<()> {
     if n == 0 {
         let why = if stats.rows_read > 0 {
             " after skipping rows with missing values"
@@ -258,7 +262,7 @@ pub fn check_rows(input: &StepInput, stats: &PassStats, n: u64) -> Result<()> {
     }
     if n < 2 {
         return Err(Error::data(format!(
-            "input {} has 1 row; PCA needs at least 2",
+            "input {} has 1 row; {what} needs at least 2",
             input.source
         )));
     }

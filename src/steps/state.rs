@@ -25,12 +25,12 @@ pub struct PartialState {
 }
 
 impl PartialState {
-    pub fn new(kind: &str, pass: &str, state: Value) -> PartialState {
+    pub fn new(kind: &str, pass: &str, fingerprint: &str, state: Value) -> PartialState {
         PartialState {
             format: STATE_FORMAT.into(),
             kind: kind.into(),
             pass: pass.into(),
-            fingerprint: String::new(),
+            fingerprint: fingerprint.into(),
             state,
         }
     }
@@ -72,6 +72,15 @@ impl PartialState {
         serde_json::from_value(self.state.clone())
             .map_err(|e| Error::config(format!("malformed {kind} state: {e}")))
     }
+}
+
+/// Identifies a pipeline: FNV-1a of its text (stable across Rust versions, unlike
+/// `DefaultHasher`), as 16 hex digits.
+pub fn fingerprint(text: &str) -> String {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
 }
 
 /// A matrix in a state: its shape and its values column after column.

@@ -203,6 +203,10 @@ fn auto_beyond_the_features_is_refused_before_reading() {
             "density must lie in (0, 1]",
         ),
         ("{ n_components: many }", "expected a number or auto"),
+        (
+            "{ n_components: 4, eps: 0.3 }",
+            "eps applies to n_components: auto only",
+        ),
     ] {
         let text = format!(
             "name: rp\ninput:\n  path: {}\n  features: {{ regex: \"^pixel_\" }}\nsteps:\n  - random_projection: {yaml}\noutput:\n  dir: {}\n",
@@ -215,4 +219,21 @@ fn auto_beyond_the_features_is_refused_before_reading() {
         assert!(err.contains(needle), "{yaml}: {err}");
         assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     }
+}
+
+#[test]
+fn pca_after_a_projection_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = format!(
+        "name: rp\ninput:\n  path: {}\n  features: {{ regex: \"^pixel_\" }}\nsteps:\n  - random_projection: {{ n_components: 8 }}\n  - pca: {{ n_components: 2 }}\noutput:\n  dir: {}\n",
+        root().join("sample-data/digits.parquet").display(),
+        tmp.path().join("out").display()
+    );
+    let file = pipeline(tmp.path(), &text);
+    let assert = dimred().arg("validate").arg(&file).assert().code(2);
+    let err = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(
+        err.contains("steps[1]: pca must be the first reducer"),
+        "{err}"
+    );
 }

@@ -178,11 +178,7 @@ fn fingerprint(ctx: &DriveContext<'_>) -> String {
         }
     }
     let text = serde_json::to_string(&(&ctx.raw_input, &steps)).expect("pipeline serialises");
-    // FNV-1a: stable across Rust versions, unlike DefaultHasher.
-    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    format!("{hash:016x}")
+    crate::steps::state::fingerprint(&text)
 }
 
 impl DrivenFit for AutoencoderFit {

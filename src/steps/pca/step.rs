@@ -261,7 +261,7 @@ impl FitStep for ExactFit {
 
     fn end_pass(&mut self, stats: &PassStats) -> Result<()> {
         let moments = finished(self.acc.take())?.finish();
-        check_rows(&self.common.input, stats, moments.n)?;
+        check_rows(&self.common.input, "PCA", stats, moments.n)?;
         self.moments = Some(moments);
         Ok(())
     }
@@ -287,11 +287,11 @@ impl FitStep for ExactFit {
 impl MergeFit for ExactFit {
     fn save(&self) -> PartialState {
         let saved = self.acc.as_ref().map(|a| a.snapshot().save());
-        PartialState::new("pca", "fit", json!(saved))
+        PartialState::new("pca", "fit", &self.common.input.fingerprint, json!(saved))
     }
 
     fn merge(&mut self, other: &PartialState) -> Result<()> {
-        let saved: SavedMoments = other.expect("pca", "fit", "")?;
+        let saved: SavedMoments = other.expect("pca", "fit", &self.common.input.fingerprint)?;
         let acc = self.acc.as_mut().ok_or_else(pass_over)?;
         let moments = Moments::load(&saved)
             .filter(|m| m.nfeatures() == self.common.input.width())
@@ -322,7 +322,7 @@ impl FitStep for TsqrFit {
 
     fn end_pass(&mut self, stats: &PassStats) -> Result<()> {
         let summary = finished(self.acc.take())?.finish();
-        check_rows(&self.common.input, stats, summary.n)?;
+        check_rows(&self.common.input, "PCA", stats, summary.n)?;
         self.summary = Some(summary);
         Ok(())
     }
@@ -350,11 +350,11 @@ impl FitStep for TsqrFit {
 impl MergeFit for TsqrFit {
     fn save(&self) -> PartialState {
         let saved = self.acc.as_ref().map(|a| a.snapshot().save());
-        PartialState::new("pca", "fit", json!(saved))
+        PartialState::new("pca", "fit", &self.common.input.fingerprint, json!(saved))
     }
 
     fn merge(&mut self, other: &PartialState) -> Result<()> {
-        let saved: SavedTsqr = other.expect("pca", "fit", "")?;
+        let saved: SavedTsqr = other.expect("pca", "fit", &self.common.input.fingerprint)?;
         let acc = self.acc.as_mut().ok_or_else(pass_over)?;
         let state = TsqrState::load(&saved)?;
         if saved.mean.len() != self.common.input.width() {
@@ -432,7 +432,7 @@ impl FitStep for RandomizedFit {
         if let Some(acc) = self.columns.take() {
             let columns = acc.finish();
             let n = columns.first().map_or(0, |c| c.count);
-            check_rows(&self.common.input, stats, n)?;
+            check_rows(&self.common.input, "PCA", stats, n)?;
             let params = &self.common.params;
             let scaler = self
                 .common
@@ -525,7 +525,7 @@ impl MergeFit for RandomizedFit {
             (Some(columns), _) => {
                 let saved: Vec<SavedColumn> =
                     columns.snapshot().iter().map(ColumnStats::save).collect();
-                PartialState::new("pca", "scale", json!(saved))
+                PartialState::new("pca", "scale", &self.common.input.fingerprint, json!(saved))
             }
             (None, Some(s)) => {
                 let product = s.product.as_ref().map(|g| {
@@ -534,15 +534,23 @@ impl MergeFit for RandomizedFit {
                             .as_ref(),
                     )
                 });
-                PartialState::new("pca", &Self::label(s.pass), json!(product))
+                PartialState::new(
+                    "pca",
+                    &Self::label(s.pass),
+                    &self.common.input.fingerprint,
+                    json!(product),
+                )
             }
-            (None, None) => PartialState::new("pca", "done", Value::Null),
+            (None, None) => {
+                PartialState::new("pca", "done", &self.common.input.fingerprint, Value::Null)
+            }
         }
     }
 
     fn merge(&mut self, other: &PartialState) -> Result<()> {
         if let Some(columns) = &mut self.columns {
-            let saved: Vec<SavedColumn> = other.expect("pca", "scale", "")?;
+            let saved: Vec<SavedColumn> =
+                other.expect("pca", "scale", &self.common.input.fingerprint)?;
             if saved.len() != self.common.input.width() {
                 return Err(Error::config("malformed pca state: its width differs"));
             }
@@ -550,7 +558,8 @@ impl MergeFit for RandomizedFit {
             return Ok(());
         }
         let s = self.scaled.as_mut().ok_or_else(pass_over)?;
-        let saved: SavedMat = other.expect("pca", &Self::label(s.pass), "")?;
+        let saved: SavedMat =
+            other.expect("pca", &Self::label(s.pass), &self.common.input.fingerprint)?;
         let product = s.product.as_mut().ok_or_else(pass_over)?;
         let m = saved.to_mat()?;
         if m.nrows() != s.basis.nrows() || m.ncols() != s.basis.ncols() {
@@ -627,6 +636,7 @@ impl FitStep for IncrementalFit {
             let columns = acc.finish();
             check_rows(
                 &self.common.input,
+                "PCA",
                 stats,
                 columns.first().map_or(0, |c| c.count),
             )?;
@@ -636,7 +646,7 @@ impl FitStep for IncrementalFit {
             self.ipca = Some(IncrementalPca::new(p, self.keep, batch_size));
             return Ok(());
         }
-        check_rows(&self.common.input, stats, stats.rows_kept)?;
+        check_rows(&self.common.input, "PCA", stats, stats.rows_kept)?;
         self.done = true;
         Ok(())
     }

@@ -30,8 +30,8 @@ pub struct RandomProjectionParams {
     /// A count, or `auto`: the Johnson–Lindenstrauss bound for the rows and `eps`.
     pub n_components: Components,
     /// Distortion allowed by `n_components: auto` (scikit-learn's default 0.1).
-    #[serde(default = "default_eps")]
-    pub eps: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eps: Option<f64>,
     #[serde(default)]
     pub kind: Kind,
     /// Sparse kind only: the fraction of nonzero entries, or `auto` (1/√p).
@@ -41,8 +41,13 @@ pub struct RandomProjectionParams {
     pub seed: u64,
 }
 
-fn default_eps() -> f64 {
-    0.1
+/// scikit-learn's default distortion.
+const DEFAULT_EPS: f64 = 0.1;
+
+impl RandomProjectionParams {
+    fn eps(&self) -> f64 {
+        self.eps.unwrap_or(DEFAULT_EPS)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -182,12 +187,12 @@ impl PlannedRandomProjection {
                 let n = rows.ok_or_else(|| {
                     format!("{at}.n_components: auto needs the row count, which is not known yet")
                 })?;
-                let k = matrix::johnson_lindenstrauss_min_dim(n.max(1), self.params.eps);
+                let k = matrix::johnson_lindenstrauss_min_dim(n.max(1), self.params.eps());
                 if k > p {
                     return Err(format!(
                         "{at}.n_components: auto with eps = {} and {n} rows gives {k} components, \
                          more than the {p} features; raise eps or give n_components",
-                        self.params.eps
+                        self.params.eps()
                     ));
                 }
                 Ok(k)
@@ -205,9 +210,13 @@ impl PlannedStep for PlannedRandomProjection {
     fn check(&mut self, width: Option<usize>, rows: Option<u64>, problems: &mut Vec<String>) {
         let at = "steps: random_projection";
         let params = &self.params;
-        let eps_ok = params.eps > 0.0 && params.eps < 1.0;
+        let eps = params.eps();
+        let eps_ok = eps > 0.0 && eps < 1.0;
         if params.n_components == Components::Auto && !eps_ok {
-            problems.push(format!("{at}.eps must lie in (0, 1), got {}", params.eps));
+            problems.push(format!("{at}.eps must lie in (0, 1), got {eps}"));
+        }
+        if params.n_components != Components::Auto && params.eps.is_some() {
+            problems.push(format!("{at}.eps applies to n_components: auto only"));
         }
         if params.kind == Kind::Gaussian && params.density.is_some() {
             problems.push(format!("{at}.density applies to kind: sparse only"));
@@ -240,6 +249,7 @@ impl PlannedStep for PlannedRandomProjection {
         };
         Ok(Fit::Merge(Box::new(RandomProjectionFit {
             params: self.params.clone(),
+            fingerprint: input.fingerprint.clone(),
             p,
             k,
             density,
@@ -250,6 +260,7 @@ impl PlannedStep for PlannedRandomProjection {
 /// Nothing to read: the matrix depends on (k, p, density, seed) only.
 struct RandomProjectionFit {
     params: RandomProjectionParams,
+    fingerprint: String,
     p: usize,
     k: usize,
     density: Option<f64>,
@@ -289,12 +300,12 @@ impl FitStep for RandomProjectionFit {
 
 impl MergeFit for RandomProjectionFit {
     fn save(&self) -> PartialState {
-        PartialState::new("random_projection", "none", Value::Null)
+        PartialState::new("random_projection", "none", &self.fingerprint, Value::Null)
     }
 
     fn merge(&mut self, other: &PartialState) -> Result<()> {
         other
-            .expect::<Value>("random_projection", "none", "")
+            .expect::<Value>("random_projection", "none", &self.fingerprint)
             .map(|_| ())
     }
 }
@@ -396,7 +407,7 @@ impl FittedStep for FittedRandomProjection {
         section.insert("kind".into(), json!(self.kind));
         section.insert("n_components".into(), json!(self.components.nrows()));
         if params.n_components == Components::Auto {
-            section.insert("eps".into(), json!(params.eps));
+            section.insert("eps".into(), json!(params.eps()));
         }
         section.insert("density".into(), json!(self.density));
         section.insert("seed".into(), json!(params.seed));

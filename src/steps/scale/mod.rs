@@ -198,7 +198,12 @@ impl FitStep for ScaleFit {
             .take()
             .map(ColumnsAccumulator::finish)
             .unwrap_or_default();
-        check_rows(&self.input, stats, columns.first().map_or(0, |c| c.count))?;
+        check_rows(
+            &self.input,
+            "scaling",
+            stats,
+            columns.first().map_or(0, |c| c.count),
+        )?;
         self.columns = Some(columns);
         Ok(())
     }
@@ -235,11 +240,11 @@ impl MergeFit for ScaleFit {
             .as_ref()
             .map(|a| a.snapshot().iter().map(ColumnStats::save).collect())
             .unwrap_or_default();
-        PartialState::new("scale", PASS, json!(columns))
+        PartialState::new("scale", PASS, &self.input.fingerprint, json!(columns))
     }
 
     fn merge(&mut self, other: &PartialState) -> Result<()> {
-        let saved: Vec<SavedColumn> = other.expect("scale", PASS, "")?;
+        let saved: Vec<SavedColumn> = other.expect("scale", PASS, &self.input.fingerprint)?;
         let acc = self
             .acc
             .as_mut()
