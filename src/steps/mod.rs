@@ -237,7 +237,7 @@ pub fn load_step(
 ) -> Result<Box<dyn FittedStep>> {
     match kind {
         "scale" => scale::FittedScale::from_model(model, input).map(|s| Box::new(s) as _),
-        "pca" => pca::step::FittedPca::from_model(model, input).map(|s| Box::new(s) as _),
+        "pca" => pca::fitted::FittedPca::from_model(model, input).map(|s| Box::new(s) as _),
         "autoencoder" => {
             autoencoder::step::FittedAutoencoder::from_model(model, input).map(|s| Box::new(s) as _)
         }

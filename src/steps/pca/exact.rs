@@ -7,6 +7,14 @@ use faer::{Mat, Side};
 use super::params::NComponents;
 use super::{Pca, choose_k, finish};
 use crate::error::{Error, Result};
+use faer::MatRef;
+use serde_json::json;
+
+use super::fitted::{Common, finished, pass_over};
+use crate::engine::PassStats;
+use crate::stats::{Moments, MomentsAccumulator, SavedMoments};
+use crate::steps::scale::Scaler;
+use crate::steps::{FitStep, FittedStep, MergeFit, PartialState, check_rows};
 
 /// Fits from a covariance matrix (n − 1 normalised) of `n_samples` rows.
 pub fn fit(
@@ -34,4 +42,77 @@ pub fn fit(
     let k = choose_k(n_components, &spectrum, total, p, n_samples)?;
     let components = Mat::from_fn(k, p, |r, c| vectors[(c, order[r])]);
     finish(&spectrum, components, total, n_samples, whiten)
+}
+
+// The fit lifecycle of this solver (see `steps::FitStep`).
+
+/// Exact solver: one pass of mergeable moments gives the scaler and the covariance.
+pub(super) struct ExactFit {
+    common: Common,
+    acc: Option<MomentsAccumulator>,
+    moments: Option<Moments>,
+}
+
+impl FitStep for ExactFit {
+    fn next_pass(&self) -> Option<String> {
+        self.acc.is_some().then(|| "fit".into())
+    }
+
+    fn update(&mut self, x: MatRef<'_, f64>) -> Result<()> {
+        if let Some(acc) = &mut self.acc {
+            acc.push(x);
+        }
+        Ok(())
+    }
+
+    fn end_pass(&mut self, stats: &PassStats) -> Result<()> {
+        let moments = finished(self.acc.take())?.finish();
+        check_rows(&self.common.input, "PCA", stats, moments.n)?;
+        self.moments = Some(moments);
+        Ok(())
+    }
+
+    fn size_bytes(&self) -> usize {
+        self.acc.as_ref().map_or(0, MomentsAccumulator::size_bytes)
+    }
+
+    fn finish(self: Box<Self>) -> Result<Box<dyn FittedStep>> {
+        let moments = finished(self.moments)?;
+        let params = &self.common.params;
+        let scaler = Scaler::fit(self.common.scale, &moments);
+        let pca = fit(
+            scaler.scaled_covariance(&moments),
+            moments.n,
+            params.n_components,
+            params.whiten,
+        )?;
+        Ok(self.common.fitted(pca, moments.mean, scaler, "exact", None))
+    }
+}
+
+impl MergeFit for ExactFit {
+    fn save(&self) -> PartialState {
+        let saved = self.acc.as_ref().map(|a| a.snapshot().save());
+        PartialState::new("pca", "fit", &self.common.input.fingerprint, json!(saved))
+    }
+
+    fn merge(&mut self, other: &PartialState) -> Result<()> {
+        let saved: SavedMoments = other.expect("pca", "fit", &self.common.input.fingerprint)?;
+        let acc = self.acc.as_mut().ok_or_else(pass_over)?;
+        let moments = Moments::load(&saved)
+            .filter(|m| m.nfeatures() == self.common.input.width())
+            .ok_or_else(|| Error::config("malformed pca state: its width differs"))?;
+        acc.merge(&moments);
+        Ok(())
+    }
+}
+
+impl ExactFit {
+    pub(super) fn new(common: Common, p: usize) -> ExactFit {
+        ExactFit {
+            common,
+            acc: Some(MomentsAccumulator::new(p)),
+            moments: None,
+        }
+    }
 }

@@ -8,9 +8,14 @@
 
 use faer::{Mat, MatRef};
 
+use super::fitted::{Common, finished};
 use super::params::NComponents;
 use super::{Pca, choose_k, finish};
+use crate::engine::PassStats;
 use crate::error::{Error, Result};
+use crate::stats::ColumnsAccumulator;
+use crate::steps::scale::{Scaler, shift_scale_into};
+use crate::steps::{FitStep, FittedStep, check_rows};
 
 pub struct IncrementalPca {
     /// Components carried through the stream (k, or more when k is a fraction).
@@ -182,5 +187,118 @@ impl IncrementalPca {
             pca.noise_variance = 0.0;
         }
         Ok((pca, self.mean))
+    }
+}
+
+// The fit lifecycle of this solver (see `steps::FitStep`).
+
+/// Incremental solver: a per-column pass for the scaler (when it needs statistics), then
+/// scikit-learn's IncrementalPCA over the scaled rows. Memory O((k + batch_size) × p).
+pub(super) struct IncrementalFit {
+    common: Common,
+    columns: Option<ColumnsAccumulator>,
+    shift: Vec<f64>,
+    scaler: Option<Scaler>,
+    ipca: Option<IncrementalPca>,
+    scaled: Mat<f64>,
+    keep: usize,
+    done: bool,
+}
+
+impl IncrementalFit {
+    pub(super) fn new(common: Common) -> IncrementalFit {
+        let p = common.input.width();
+        let scaler = common.stateless_scaler();
+        let batch_size = common.params.batch_size.unwrap_or(5 * p);
+        let keep = match common.params.n_components {
+            NComponents::Count(k) => k,
+            NComponents::Fraction(_) => p.min(batch_size),
+        };
+        IncrementalFit {
+            columns: scaler.is_none().then(|| ColumnsAccumulator::new(p)),
+            ipca: scaler
+                .as_ref()
+                .map(|_| IncrementalPca::new(p, keep, batch_size)),
+            shift: vec![0.0; p],
+            scaler,
+            common,
+            scaled: Mat::zeros(0, 0),
+            keep,
+            done: false,
+        }
+    }
+}
+
+impl FitStep for IncrementalFit {
+    fn next_pass(&self) -> Option<String> {
+        if self.columns.is_some() {
+            Some("scale".into())
+        } else if !self.done {
+            Some("incremental".into())
+        } else {
+            None
+        }
+    }
+
+    fn update(&mut self, x: MatRef<'_, f64>) -> Result<()> {
+        if let Some(columns) = &mut self.columns {
+            columns.push(x);
+            return Ok(());
+        }
+        let (Some(ipca), Some(scaler)) = (&mut self.ipca, &self.scaler) else {
+            return Ok(());
+        };
+        shift_scale_into(x, &self.shift, scaler.scale.as_deref(), &mut self.scaled);
+        ipca.push(self.scaled.as_ref())
+    }
+
+    fn end_pass(&mut self, stats: &PassStats) -> Result<()> {
+        let p = self.common.input.width();
+        if let Some(acc) = self.columns.take() {
+            let columns = acc.finish();
+            check_rows(
+                &self.common.input,
+                "PCA",
+                stats,
+                columns.first().map_or(0, |c| c.count),
+            )?;
+            self.shift = columns.iter().map(|c| c.mean).collect();
+            self.scaler = Some(Scaler::from_columns(self.common.scale, &columns));
+            let batch_size = self.common.params.batch_size.unwrap_or(5 * p);
+            self.ipca = Some(IncrementalPca::new(p, self.keep, batch_size));
+            return Ok(());
+        }
+        check_rows(&self.common.input, "PCA", stats, stats.rows_kept)?;
+        self.done = true;
+        Ok(())
+    }
+
+    fn size_bytes(&self) -> usize {
+        let p = self.common.input.width();
+        let batch = self.common.params.batch_size.unwrap_or(5 * p);
+        self.columns
+            .as_ref()
+            .map_or(0, ColumnsAccumulator::size_bytes)
+            + (3 * batch + self.keep) * p * 8
+    }
+
+    fn finish(self: Box<Self>) -> Result<Box<dyn FittedStep>> {
+        let this = *self;
+        let params = &this.common.params;
+        let (ipca, scaler) = (finished(this.ipca)?, finished(this.scaler)?);
+        let (pca, scaled_mean) = ipca.finish(params.n_components, params.whiten)?;
+        let p = this.common.input.width();
+        let mean = (0..p)
+            .map(|j| {
+                this.shift[j]
+                    + scaler
+                        .scale
+                        .as_ref()
+                        .map_or(scaled_mean[j], |s| s[j] * scaled_mean[j])
+            })
+            .collect();
+        Ok(this
+            .common
+            .fitted(pca, mean, scaler, "incremental", Some(this.keep)))
     }
 }

@@ -5,6 +5,7 @@
 //! (each component's entry of largest magnitude is positive), noise variance, whitening.
 
 pub mod exact;
+pub mod fitted;
 pub mod incremental;
 pub mod params;
 pub mod randomized;

@@ -14,6 +14,15 @@ use super::{Pca, finish};
 use crate::blocks::{Blocks, block_rows};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
+use serde_json::{Value, json};
+
+use super::fitted::{Common, finished, pass_over};
+use super::params::NComponents;
+use crate::engine::PassStats;
+use crate::stats::{ColumnStats, ColumnsAccumulator, SavedColumn};
+use crate::steps::scale::Scaler;
+use crate::steps::state::SavedMat;
+use crate::steps::{FitStep, FittedStep, MergeFit, PartialState, check_rows};
 
 /// A random orthonormal p × l starting basis from `seed`.
 pub fn start_basis(p: usize, l: usize, seed: u64) -> Mat<f64> {
@@ -194,4 +203,211 @@ pub fn finish_fit(
         0.0
     };
     Ok(pca)
+}
+
+// The fit lifecycle of this solver (see `steps::FitStep`).
+
+/// Randomized solver: a column pass (means, scales, total variance), then one pass per
+/// product with the Gram matrix: the sketch and each power iteration.
+pub(super) struct RandomizedFit {
+    common: Common,
+    columns: Option<ColumnsAccumulator>,
+    /// Set by the column pass.
+    scaled: Option<Sketch>,
+}
+
+/// What the column pass fixes, and the passes of products.
+struct Sketch {
+    n: u64,
+    mean: Vec<f64>,
+    scaler: Scaler,
+    total_variance: f64,
+    k: usize,
+    power: usize,
+    /// The product pass under way (0 the sketch), and its accumulator.
+    pass: usize,
+    basis: Mat<f64>,
+    product: Option<GramProduct>,
+    last: Mat<f64>,
+}
+
+impl RandomizedFit {
+    pub(super) fn new(common: Common) -> RandomizedFit {
+        RandomizedFit {
+            columns: Some(ColumnsAccumulator::new(common.input.width())),
+            common,
+            scaled: None,
+        }
+    }
+
+    fn label(pass: usize) -> String {
+        if pass == 0 {
+            "sketch".to_string()
+        } else {
+            format!("power {pass}")
+        }
+    }
+}
+
+impl FitStep for RandomizedFit {
+    fn next_pass(&self) -> Option<String> {
+        if self.columns.is_some() {
+            return Some("scale".into());
+        }
+        let s = self.scaled.as_ref()?;
+        (s.pass <= s.power).then(|| Self::label(s.pass))
+    }
+
+    fn update(&mut self, x: MatRef<'_, f64>) -> Result<()> {
+        if let Some(columns) = &mut self.columns {
+            columns.push(x);
+        } else if let Some(s) = &mut self.scaled
+            && let Some(product) = &mut s.product
+        {
+            product.push(x, &s.basis, &s.mean, s.scaler.scale.as_deref());
+        }
+        Ok(())
+    }
+
+    fn end_pass(&mut self, stats: &PassStats) -> Result<()> {
+        let p = self.common.input.width();
+        if let Some(acc) = self.columns.take() {
+            let columns = acc.finish();
+            let n = columns.first().map_or(0, |c| c.count);
+            check_rows(&self.common.input, "PCA", stats, n)?;
+            let params = &self.common.params;
+            let scaler = self
+                .common
+                .stateless_scaler()
+                .unwrap_or_else(|| Scaler::from_columns(self.common.scale, &columns));
+            let scale = scaler.scale.as_deref();
+            let total_variance: f64 = columns
+                .iter()
+                .enumerate()
+                .map(|(j, c)| c.m2 / (n - 1) as f64 / scale.map_or(1.0, |s| s[j] * s[j]))
+                .sum();
+            let NComponents::Count(k) = params.n_components else {
+                return Err(Error::config(
+                    "the randomized solver needs an integer n_components",
+                ));
+            };
+            let limit = (n as usize).min(p);
+            if k > limit {
+                return Err(Error::config(format!(
+                    "pca.n_components = {k} is more than the {n} samples read"
+                )));
+            }
+            let l = (k + params.oversamples.unwrap_or(10)).min(limit);
+            let power = params
+                .power_iterations
+                .unwrap_or(if (k as f64) < 0.1 * limit as f64 {
+                    7
+                } else {
+                    4
+                });
+            self.scaled = Some(Sketch {
+                n,
+                mean: columns.iter().map(|c| c.mean).collect(),
+                scaler,
+                total_variance,
+                k,
+                power,
+                pass: 0,
+                basis: start_basis(p, l, params.seed.unwrap_or(0)),
+                product: Some(GramProduct::new(p, l)),
+                last: Mat::zeros(0, 0),
+            });
+            return Ok(());
+        }
+        let s = self
+            .scaled
+            .as_mut()
+            .ok_or_else(|| Error::internal("a randomized pass ended before its column pass"))?;
+        let product =
+            finished(s.product.take())?.finish(&s.basis, &s.mean, s.scaler.scale.as_deref());
+        if s.pass < s.power {
+            s.basis = orthonormalize(&product);
+            s.product = Some(GramProduct::new(p, s.basis.ncols()));
+        }
+        s.last = product;
+        s.pass += 1;
+        Ok(())
+    }
+
+    fn size_bytes(&self) -> usize {
+        self.columns
+            .as_ref()
+            .map_or(0, ColumnsAccumulator::size_bytes)
+            + self.scaled.as_ref().map_or(0, |s| {
+                s.basis.nrows() * s.basis.ncols() * 8
+                    + s.product.as_ref().map_or(0, GramProduct::size_bytes)
+            })
+    }
+
+    fn finish(self: Box<Self>) -> Result<Box<dyn FittedStep>> {
+        let s = finished(self.scaled)?;
+        let pca = finish_fit(
+            &s.basis,
+            &s.last,
+            s.k,
+            s.n,
+            s.total_variance,
+            self.common.params.whiten,
+        )?;
+        let tracked = s.basis.ncols();
+        Ok(self
+            .common
+            .fitted(pca, s.mean, s.scaler, "randomized", Some(tracked)))
+    }
+}
+
+impl MergeFit for RandomizedFit {
+    fn save(&self) -> PartialState {
+        match (&self.columns, &self.scaled) {
+            (Some(columns), _) => {
+                let saved: Vec<SavedColumn> =
+                    columns.snapshot().iter().map(ColumnStats::save).collect();
+                PartialState::new("pca", "scale", &self.common.input.fingerprint, json!(saved))
+            }
+            (None, Some(s)) => {
+                let product = s.product.as_ref().map(|g| {
+                    SavedMat::of(
+                        g.snapshot(&s.basis, &s.mean, s.scaler.scale.as_deref())
+                            .as_ref(),
+                    )
+                });
+                PartialState::new(
+                    "pca",
+                    &Self::label(s.pass),
+                    &self.common.input.fingerprint,
+                    json!(product),
+                )
+            }
+            (None, None) => {
+                PartialState::new("pca", "done", &self.common.input.fingerprint, Value::Null)
+            }
+        }
+    }
+
+    fn merge(&mut self, other: &PartialState) -> Result<()> {
+        if let Some(columns) = &mut self.columns {
+            let saved: Vec<SavedColumn> =
+                other.expect("pca", "scale", &self.common.input.fingerprint)?;
+            if saved.len() != self.common.input.width() {
+                return Err(Error::config("malformed pca state: its width differs"));
+            }
+            columns.merge(&saved.iter().map(ColumnStats::load).collect::<Vec<_>>());
+            return Ok(());
+        }
+        let s = self.scaled.as_mut().ok_or_else(pass_over)?;
+        let saved: SavedMat =
+            other.expect("pca", &Self::label(s.pass), &self.common.input.fingerprint)?;
+        let product = s.product.as_mut().ok_or_else(pass_over)?;
+        let m = saved.to_mat()?;
+        if m.nrows() != s.basis.nrows() || m.ncols() != s.basis.ncols() {
+            return Err(Error::config("malformed pca state: its shape differs"));
+        }
+        product.merge(m.as_ref());
+        Ok(())
+    }
 }

@@ -16,6 +16,12 @@ use crate::blocks::Blocks;
 use crate::error::{Error, Result};
 use crate::steps::state::SavedMat;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::fitted::{Common, finished, pass_over};
+use crate::engine::PassStats;
+use crate::steps::scale::Scaler;
+use crate::steps::{FitStep, FittedStep, MergeFit, PartialState, check_rows};
 
 pub struct Tsqr {
     blocks: Blocks,
@@ -260,5 +266,81 @@ impl TsqrSummary {
         let k = choose_k(n_components, &spectrum, total, p, self.n)?;
         let components = Mat::from_fn(k, p, |row, c| v[(c, order[row])]);
         finish(&spectrum, components, total, self.n, whiten)
+    }
+}
+
+// The fit lifecycle of this solver (see `steps::FitStep`).
+
+/// TSQR solver: one pass of block QR factors merged pairwise, then the SVD of R.
+pub(super) struct TsqrFit {
+    common: Common,
+    acc: Option<Tsqr>,
+    summary: Option<TsqrSummary>,
+}
+
+impl FitStep for TsqrFit {
+    fn next_pass(&self) -> Option<String> {
+        self.acc.is_some().then(|| "fit".into())
+    }
+
+    fn update(&mut self, x: MatRef<'_, f64>) -> Result<()> {
+        match &mut self.acc {
+            Some(acc) => acc.push(x),
+            None => Ok(()),
+        }
+    }
+
+    fn end_pass(&mut self, stats: &PassStats) -> Result<()> {
+        let summary = finished(self.acc.take())?.finish();
+        check_rows(&self.common.input, "PCA", stats, summary.n)?;
+        self.summary = Some(summary);
+        Ok(())
+    }
+
+    fn size_bytes(&self) -> usize {
+        self.acc.as_ref().map_or(0, Tsqr::size_bytes)
+    }
+
+    fn finish(self: Box<Self>) -> Result<Box<dyn FittedStep>> {
+        let summary = finished(self.summary)?;
+        let params = &self.common.params;
+        let scaler = Scaler::from_parts(
+            self.common.scale,
+            summary.n,
+            &summary.mean,
+            &summary.var,
+            &summary.min,
+            &summary.max,
+        );
+        let pca = summary.fit(scaler.scale.as_deref(), params.n_components, params.whiten)?;
+        Ok(self.common.fitted(pca, summary.mean, scaler, "tsqr", None))
+    }
+}
+
+impl MergeFit for TsqrFit {
+    fn save(&self) -> PartialState {
+        let saved = self.acc.as_ref().map(|a| a.snapshot().save());
+        PartialState::new("pca", "fit", &self.common.input.fingerprint, json!(saved))
+    }
+
+    fn merge(&mut self, other: &PartialState) -> Result<()> {
+        let saved: SavedTsqr = other.expect("pca", "fit", &self.common.input.fingerprint)?;
+        let acc = self.acc.as_mut().ok_or_else(pass_over)?;
+        let state = State::load(&saved)?;
+        if saved.mean.len() != self.common.input.width() {
+            return Err(Error::config("malformed pca state: its width differs"));
+        }
+        acc.merge(&state);
+        Ok(())
+    }
+}
+
+impl TsqrFit {
+    pub(super) fn new(common: Common, p: usize) -> TsqrFit {
+        TsqrFit {
+            common,
+            acc: Some(Tsqr::new(p)),
+            summary: None,
+        }
     }
 }

@@ -1,0 +1,198 @@
+//! The fitted PCA, with its model.json and report.json sections (scikit-learn's attribute
+//! names), and `Common`: what every solver's fit state carries into it.
+
+use faer::{Mat, MatRef};
+use serde_json::{Map, Value, json};
+
+use super::params::PcaParams;
+use super::{Pca, inverse, project_with};
+use crate::error::{Error, Result};
+use crate::steps::scale::{ScaleMethod, Scaler};
+use crate::steps::{Affine, FittedStep, RunFacts, StepInput, field, rows_json, rows_mat};
+
+/// What every solver's fit carries.
+pub(super) struct Common {
+    pub params: PcaParams,
+    pub scale: ScaleMethod,
+    pub input: StepInput,
+}
+
+impl Common {
+    pub(super) fn fitted(
+        &self,
+        pca: Pca,
+        mean: Vec<f64>,
+        scaler: Scaler,
+        solver: &str,
+        tracked: Option<usize>,
+    ) -> Box<dyn FittedStep> {
+        Box::new(FittedPca {
+            method: self.scale,
+            shift: mean,
+            scale: scaler.scale,
+            pca,
+            solver: solver.into(),
+            tracked,
+        })
+    }
+
+    /// The scaler when it needs no statistics (none, center); else None.
+    pub(super) fn stateless_scaler(&self) -> Option<Scaler> {
+        matches!(self.scale, ScaleMethod::None | ScaleMethod::Center).then_some(Scaler {
+            method: self.scale,
+            scale: None,
+        })
+    }
+}
+
+pub(super) fn finished<T>(slot: Option<T>) -> Result<T> {
+    slot.ok_or_else(|| Error::internal("a PCA fit finished before its passes"))
+}
+
+pub(super) fn pass_over() -> Error {
+    Error::config("that pass is over: nothing to merge into")
+}
+
+/// A fitted PCA: `((x − shift) / scale) · componentsᵀ` (whitened when asked), with the
+/// scaler it absorbed.
+pub struct FittedPca {
+    method: ScaleMethod,
+    /// The raw feature means (PCA centres on them).
+    shift: Vec<f64>,
+    scale: Option<Vec<f64>>,
+    pca: Pca,
+    solver: String,
+    /// See report.json's `components_tracked`.
+    tracked: Option<usize>,
+}
+
+impl FittedPca {
+    pub fn pca(&self) -> &Pca {
+        &self.pca
+    }
+
+    pub fn from_model(model: &Map<String, Value>, input: usize) -> Result<FittedPca> {
+        let k: usize = field(model, "n_components_")?;
+        let rows: Vec<Vec<f64>> = field(model, "components_")?;
+        let explained_variance: Vec<f64> = field(model, "explained_variance_")?;
+        let shift: Vec<f64> = field(model, "mean_")?;
+        let scale: Option<Vec<f64>> = field(model, "scale_")?;
+        let components = rows_mat(&rows, input)
+            .filter(|c| c.nrows() == k && explained_variance.len() == k && shift.len() == input)
+            .ok_or_else(|| {
+                Error::config("the pca arrays do not match n_components_ and the features")
+            })?;
+        Ok(FittedPca {
+            method: field(model, "scaler")?,
+            shift,
+            scale,
+            pca: Pca {
+                components,
+                explained_variance,
+                explained_variance_ratio: field(model, "explained_variance_ratio_")?,
+                singular_values: field(model, "singular_values_")?,
+                noise_variance: field(model, "noise_variance_")?,
+                total_variance: f64::NAN,
+                n_samples: field(model, "n_samples_seen_")?,
+                whiten: field(model, "whiten")?,
+            },
+            solver: field(model, "solver")?,
+            tracked: None,
+        })
+    }
+}
+
+impl FittedStep for FittedPca {
+    fn kind(&self) -> &'static str {
+        "pca"
+    }
+
+    fn output_names(&self) -> Vec<String> {
+        (1..=self.pca.n_components())
+            .map(|i| format!("pc{i}"))
+            .collect()
+    }
+
+    fn forward(&self, x: MatRef<'_, f64>, scratch: &mut Mat<f64>) -> Mat<f64> {
+        project_with(
+            x,
+            &self.shift,
+            self.scale.as_deref(),
+            &self.pca,
+            false,
+            scratch,
+        )
+    }
+
+    fn forward_with_error(&self, x: MatRef<'_, f64>, scratch: &mut Mat<f64>) -> Option<Mat<f64>> {
+        Some(project_with(
+            x,
+            &self.shift,
+            self.scale.as_deref(),
+            &self.pca,
+            true,
+            scratch,
+        ))
+    }
+
+    fn inverse(&self, z: MatRef<'_, f64>) -> Mat<f64> {
+        inverse(z, &self.shift, self.scale.as_deref(), &self.pca)
+    }
+
+    fn affine(&self) -> Option<Affine<'_>> {
+        Some(Affine {
+            shift: &self.shift,
+            scale: self.scale.as_deref(),
+        })
+    }
+
+    fn loadings(&self) -> Option<MatRef<'_, f64>> {
+        Some(self.pca.components.as_ref())
+    }
+
+    fn n_samples(&self) -> Option<u64> {
+        Some(self.pca.n_samples)
+    }
+
+    fn raw_mean(&self) -> Option<&[f64]> {
+        Some(&self.shift)
+    }
+
+    fn write_model(&self, model: &mut Map<String, Value>) {
+        let pca = &self.pca;
+        model.insert("scaler".into(), json!(self.method));
+        model.insert("scale_".into(), json!(self.scale));
+        model.insert("solver".into(), json!(self.solver));
+        model.insert("n_components_".into(), json!(pca.n_components()));
+        model.insert("components_".into(), rows_json(pca.components.as_ref()));
+        model.insert("explained_variance_".into(), json!(pca.explained_variance));
+        model.insert(
+            "explained_variance_ratio_".into(),
+            json!(pca.explained_variance_ratio),
+        );
+        model.insert("singular_values_".into(), json!(pca.singular_values));
+        model.insert("noise_variance_".into(), json!(pca.noise_variance));
+        model.insert("whiten".into(), json!(pca.whiten));
+    }
+
+    fn write_report(&self, report: &mut Map<String, Value>, _facts: &RunFacts) {
+        let pca = &self.pca;
+        report.insert("solver".into(), json!(self.solver));
+        if let Some(t) = self.tracked {
+            report.insert("components_tracked".into(), json!(t));
+        }
+        report.insert("n_components".into(), json!(pca.n_components()));
+        report.insert("explained_variance".into(), json!(pca.explained_variance));
+        report.insert(
+            "explained_variance_ratio".into(),
+            json!(pca.explained_variance_ratio),
+        );
+        report.insert(
+            "cumulative_variance_ratio".into(),
+            json!(pca.cumulative_variance_ratio()),
+        );
+        report.insert("singular_values".into(), json!(pca.singular_values));
+        report.insert("noise_variance".into(), json!(pca.noise_variance));
+        report.insert("total_variance".into(), json!(pca.total_variance));
+    }
+}
