@@ -49,7 +49,7 @@ pub fn scan(path: &str, batch_rows: usize, quiet: bool) -> Result<ScanReport> {
         batch_rows,
         missing: MissingMode::Lenient,
         shuffle: None,
-        rows32: None,
+        decoder: None,
     };
     let (stats, pass) = column_pass(&dataset, &spec, "scan", quiet)?;
     let rows = pass.rows_read;

@@ -131,7 +131,7 @@ impl Plan {
             batch_rows: self.batch_rows,
             missing,
             shuffle: None,
-            rows32: None,
+            decoder: None,
         }
     }
 }

@@ -92,7 +92,7 @@ pub fn transform(
         batch_rows: DEFAULT_BATCH_ROWS,
         missing,
         shuffle: None,
-        rows32: None,
+        decoder: None,
     };
     let with_error = options.reconstruction_error;
     let names = if options.inverse {

@@ -95,32 +95,19 @@ pub struct ReadSpec {
     /// Read Parquet row groups (across all files) in an order shuffled by this seed, for
     /// training epochs. Rows keep their dataset indices. CSV is read in order.
     pub shuffle: Option<u64>,
-    /// For training: Parquet chunks come as the autoencoder's f32 input rows
-    /// (`Chunk::rows32`) when every value is present and acceptable, else as usual.
-    pub rows32: Option<std::sync::Arc<RowLayout>>,
+    /// Parquet chunks come laid out by this hook (`Chunk::rows32`) when it accepts the
+    /// batch, else as usual.
+    pub decoder: Option<std::sync::Arc<dyn RowDecoder>>,
 }
 
-/// The autoencoder's input rows, `(x − shift) / scale` as f32, row after row: written by
-/// the reader straight from the decoded columns, which skips the f64 chunk matrix and a
-/// second pass over it (a third of the reading side's CPU time when training). Computed
-/// in f64 exactly as from the chunk, so the rows are the same bit for bit.
-#[derive(Debug, Clone)]
-pub struct RowLayout {
-    pub shift: Vec<f64>,
-    pub scale: Option<Vec<f64>>,
-    /// Values must lie in [0, 1] (binary cross-entropy).
-    pub unit: bool,
-}
-
-impl RowLayout {
-    /// One input value, `(x − shift) / scale`, and whether the network cannot take it (not
-    /// finite, or outside [0, 1] when `unit`). The reader's layout and the trainer's own
-    /// (from f64 chunks) both compute it here, so their rows agree bit for bit.
-    #[inline(always)]
-    pub fn value(x: f64, shift: f64, scale: f64, unit: bool) -> (f64, bool) {
-        let v = (x - shift) / scale;
-        (v, !v.is_finite() || (unit && !(0.0..=1.0).contains(&v)))
-    }
+/// A decode hook: lays a record batch's feature columns (given in feature order) out in
+/// the consumer's own form, f32 row after row, straight from Arrow, skipping the f64
+/// chunk matrix and a second pass over it. It returns false when it cannot (a null, a
+/// value the consumer refuses); the batch then comes as the usual chunk, which the
+/// missing-value policy and the consumer's own checks handle and name. The autoencoder's
+/// input layout is one (`steps::autoencoder::train::layout`).
+pub trait RowDecoder: std::fmt::Debug + Send + Sync {
+    fn decode(&self, columns: &[&dyn arrow_array::Array], rows: &mut Vec<f32>) -> bool;
 }
 
 impl Dataset {

@@ -299,11 +299,16 @@ fn decode_batch(
     file_row: u64,
 ) -> Result<Chunk> {
     let n = batch.num_rows();
-    if let Some(layout) = spec.rows32.as_deref()
+    if let Some(decoder) = spec.decoder.as_deref()
         && spec.passthrough.is_empty()
     {
         let mut rows = state.take_rows();
-        if layout_rows(batch, &at.features, layout, &mut rows) {
+        let columns: Vec<&dyn Array> = at
+            .features
+            .iter()
+            .map(|&c| batch.column(c).as_ref())
+            .collect();
+        if decoder.decode(&columns, &mut rows) {
             return Ok(Chunk {
                 first_row,
                 features: faer::Mat::zeros(n, 0),
@@ -367,80 +372,6 @@ fn decode_batch(
         passthrough,
         Vec::new(),
     )
-}
-
-/// Lays the batch's feature columns out as `layout` asks, row after row, into `rows`;
-/// false (and `rows` unspecified) when a value is null, not finite, or outside [0, 1]
-/// where the layout wants that.
-fn layout_rows(
-    batch: &RecordBatch,
-    features: &[usize],
-    layout: &super::RowLayout,
-    rows: &mut Vec<f32>,
-) -> bool {
-    /// Rows `i0..i1` of one column into their rows; true when a value is unacceptable.
-    #[inline(always)]
-    fn put<T: ArrowPrimitiveType>(
-        array: &dyn Array,
-        (i0, i1): (usize, usize),
-        (m, d, unit): (f64, f64, bool),
-        out: &mut [f32],
-        w: usize,
-    ) -> bool
-    where
-        T::Native: num_traits::AsPrimitive<f64>,
-    {
-        use num_traits::AsPrimitive;
-        let values = &array.as_primitive::<T>().values()[i0..i1];
-        let mut bad = false;
-        for (o, &v) in out.iter_mut().step_by(w).zip(values) {
-            let (v, unacceptable) = super::RowLayout::value(v.as_(), m, d, unit);
-            bad |= unacceptable;
-            *o = v as f32;
-        }
-        bad
-    }
-    let n = batch.num_rows();
-    let w = features.len();
-    let columns: Vec<&dyn Array> = features.iter().map(|&c| batch.column(c).as_ref()).collect();
-    if columns.iter().any(|c| c.null_count() > 0) {
-        return false;
-    }
-    rows.clear();
-    rows.resize(n * w, 0.0);
-    // Blocks of rows, so the rows being written stay in cache while each column is read.
-    const BLOCK: usize = 32;
-    let bad = crate::simd::vectorized(
-        #[inline(always)]
-        || {
-            let mut bad = false;
-            for i0 in (0..n).step_by(BLOCK) {
-                let i1 = (i0 + BLOCK).min(n);
-                for (j, array) in columns.iter().enumerate() {
-                    let m = layout.shift[j];
-                    let d = layout.scale.as_ref().map_or(1.0, |s| s[j]);
-                    let out = &mut rows[i0 * w + j..];
-                    let at = (i0, i1);
-                    let how = (m, d, layout.unit);
-                    bad |= match array.data_type() {
-                        DataType::Float32 => put::<Float32Type>(*array, at, how, out, w),
-                        DataType::Float64 => put::<Float64Type>(*array, at, how, out, w),
-                        DataType::Int8 => put::<Int8Type>(*array, at, how, out, w),
-                        DataType::Int16 => put::<Int16Type>(*array, at, how, out, w),
-                        DataType::Int32 => put::<Int32Type>(*array, at, how, out, w),
-                        DataType::Int64 => put::<Int64Type>(*array, at, how, out, w),
-                        DataType::UInt8 => put::<UInt8Type>(*array, at, how, out, w),
-                        DataType::UInt16 => put::<UInt16Type>(*array, at, how, out, w),
-                        DataType::UInt32 => put::<UInt32Type>(*array, at, how, out, w),
-                        DataType::UInt64 => put::<UInt64Type>(*array, at, how, out, w),
-                        _ => true,
-                    };
-                }
-            }
-            bad
-        },
-    );
-    !bad
 }
 
 /// Copies a numeric arrow array into `out` as f64, nulls as NaN.

@@ -1,24 +1,7 @@
 //! The Parquet reader's unit tests.
 
 use super::*;
-use crate::source::RowLayout;
-use arrow_array::{Float32Array, Int64Array};
 use arrow_schema::Field;
-
-fn batch(a: Vec<Option<f32>>, b: Vec<i64>) -> RecordBatch {
-    let schema = Schema::new(vec![
-        Field::new("a", DataType::Float32, true),
-        Field::new("b", DataType::Int64, false),
-    ]);
-    RecordBatch::try_new(
-        Arc::new(schema),
-        vec![
-            Arc::new(Float32Array::from(a)),
-            Arc::new(Int64Array::from(b)),
-        ],
-    )
-    .unwrap()
-}
 
 #[test]
 fn a_shuffled_read_gives_the_same_chunks_on_any_number_of_decoding_threads() {
@@ -56,7 +39,7 @@ fn a_shuffled_read_gives_the_same_chunks_on_any_number_of_decoding_threads() {
         batch_rows: 3,
         missing: crate::source::MissingMode::Error,
         shuffle: Some(11),
-        rows32: None,
+        decoder: None,
     };
     let progress = Progress::new("test", crate::progress::Total::Rows(0), true);
     let read = |decoders: usize| {
@@ -91,67 +74,4 @@ fn a_shuffled_read_gives_the_same_chunks_on_any_number_of_decoding_threads() {
     assert_eq!(rows, (0..n).map(|i| i as f64).collect::<Vec<_>>());
     assert_eq!(read(2), one);
     assert_eq!(read(3), one);
-}
-
-#[test]
-fn rows_laid_out_by_the_reader_are_the_chunks_rows_and_refuse_what_it_would() {
-    let n = 70; // more than one block of rows
-    let a: Vec<Option<f32>> = (0..n).map(|i| Some(i as f32 * 0.37 - 3.0)).collect();
-    let b: Vec<i64> = (0..n).map(|i| i as i64 * 1000 - 7).collect();
-    let layout = RowLayout {
-        shift: vec![0.25, -3.0],
-        scale: Some(vec![3.0, 7.0]),
-        unit: false,
-    };
-    let mut rows = Vec::new();
-    // Column order as the spec asks: b before a.
-    assert!(layout_rows(
-        &batch(a.clone(), b.clone()),
-        &[1, 0],
-        &layout,
-        &mut rows
-    ));
-    assert_eq!(rows.len(), 2 * n);
-    for i in 0..n {
-        // Shift and scale are per feature of the layout: b is its first.
-        let want_b = ((b[i] as f64 - 0.25) / 3.0) as f32;
-        let want_a = ((a[i].unwrap() as f64 + 3.0) / 7.0) as f32;
-        assert_eq!(rows[2 * i].to_bits(), want_b.to_bits());
-        assert_eq!(rows[2 * i + 1].to_bits(), want_a.to_bits());
-    }
-    // Left to the usual chunk: a null, a NaN, a value outside [0, 1] for bce.
-    let mut with_null = a.clone();
-    with_null[5] = None;
-    assert!(!layout_rows(
-        &batch(with_null, b.clone()),
-        &[0, 1],
-        &layout,
-        &mut rows
-    ));
-    let mut with_nan = a.clone();
-    with_nan[66] = Some(f32::NAN);
-    assert!(!layout_rows(
-        &batch(with_nan, b.clone()),
-        &[0, 1],
-        &layout,
-        &mut rows
-    ));
-    let unit = RowLayout {
-        shift: vec![0.0, 0.0],
-        scale: None,
-        unit: true,
-    };
-    let small: Vec<Option<f32>> = (0..n).map(|i| Some(i as f32 / n as f32)).collect();
-    assert!(layout_rows(
-        &batch(small.clone(), vec![1; n]),
-        &[0, 1],
-        &unit,
-        &mut rows
-    ));
-    assert!(!layout_rows(
-        &batch(small, vec![2; n]),
-        &[0, 1],
-        &unit,
-        &mut rows
-    ));
 }

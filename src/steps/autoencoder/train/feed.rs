@@ -7,12 +7,13 @@ use faer::{Mat, MatRef};
 
 use super::super::layer::vectorized;
 use super::super::params::{AutoencoderParams, Loss};
+use super::layout::RowLayout;
 use super::{TrainContext, is_validation, rng};
 use crate::chunk::Chunk;
 use crate::engine::{PassStats, stream_recycling};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
-use crate::source::{ChunkPool, ReadSpec, RowLayout};
+use crate::source::{ChunkPool, ReadSpec};
 
 /// At most this many rows per chunk when training reads (an `input.batch_rows` above it is
 /// lowered; results do not depend on the chunk size). A chunk this small stays in the
@@ -28,7 +29,7 @@ pub(super) fn train_spec(ctx: &TrainContext<'_>, loss: Loss) -> ReadSpec {
     let mut spec = ctx.spec.clone();
     spec.batch_rows = spec.batch_rows.min(TRAIN_READ_ROWS);
     if let Some((shift, scale)) = &ctx.affine {
-        spec.rows32 = Some(std::sync::Arc::new(RowLayout {
+        spec.decoder = Some(std::sync::Arc::new(RowLayout {
             shift: shift.clone(),
             scale: scale.clone(),
             unit: loss == Loss::Bce,

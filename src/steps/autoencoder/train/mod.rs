@@ -16,6 +16,7 @@
 mod batches;
 mod checkpoint;
 mod feed;
+mod layout;
 
 use std::path::Path;
 use std::time::Instant;
