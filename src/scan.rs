@@ -50,6 +50,7 @@ pub fn scan(path: &str, batch_rows: usize, quiet: bool) -> Result<ScanReport> {
         missing: MissingMode::Lenient,
         shuffle: None,
         decoder: None,
+        stages: Vec::new(),
     };
     let (stats, pass) = column_pass(&dataset, &spec, "scan", quiet)?;
     let rows = pass.rows_read;

@@ -132,6 +132,7 @@ impl Plan {
             missing,
             shuffle: None,
             decoder: None,
+            stages: Vec::new(),
         }
     }
 }

@@ -93,6 +93,7 @@ pub fn transform(
         missing,
         shuffle: None,
         decoder: None,
+        stages: Vec::new(),
     };
     let with_error = options.reconstruction_error;
     let names = if options.inverse {

@@ -189,14 +189,19 @@ pub(super) fn read(
             Some(passthrough_batch(dataset, spec, state, pass_text, row0)?)
         };
         progress.advance(n as u64, state.bytes_done + bytes.load(Ordering::Relaxed));
+        let (features, passthrough, staged) = if spec.stages.is_empty() {
+            (features, passthrough, None)
+        } else {
+            super::stage::run_on_chunk(dataset, spec, features, passthrough)?
+        };
         let chunk = finish_chunk(
             dataset,
             spec,
-            state.rows,
-            row0,
+            (state.rows, row0),
             features,
             passthrough,
             non_numeric,
+            staged,
         )?;
         state.rows += n as u64;
         if !emit(chunk) {

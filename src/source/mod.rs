@@ -6,6 +6,7 @@
 
 mod csv;
 mod parquet;
+mod stage;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,8 @@ use faer::Mat;
 use crate::chunk::Chunk;
 use crate::error::{Error, Result};
 use crate::progress::{Progress, Total};
+use stage::Kept;
+pub use stage::RowStage;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -98,6 +101,9 @@ pub struct ReadSpec {
     /// Parquet chunks come laid out by this hook (`Chunk::rows32`) when it accepts the
     /// batch, else as usual.
     pub decoder: Option<std::sync::Arc<dyn RowDecoder>>,
+    /// Row stages, in order, on each batch before the features are taken out (filters,
+    /// derived columns; see `stage`).
+    pub stages: Vec<std::sync::Arc<dyn RowStage>>,
 }
 
 /// A decode hook: lays a record batch's feature columns (given in feature order) out in
@@ -411,18 +417,21 @@ fn same_schema(
     Ok(())
 }
 
-/// Applies the missing-value policy to a freshly decoded chunk. `file_row0` is the
-/// 1-based row number in its file of the chunk's first row, for messages.
+/// Applies the missing-value policy to a freshly decoded chunk. `first_row` is the index
+/// in the dataset of its first row read, `file_row0` that row's 1-based number in its
+/// file, for messages.
 pub(crate) fn finish_chunk(
     dataset: &Dataset,
     spec: &ReadSpec,
-    first_row: u64,
-    file_row0: u64,
+    (first_row, file_row0): (u64, u64),
     mut features: Mat<f64>,
     passthrough: Option<RecordBatch>,
     non_numeric: Vec<u64>,
+    staged: Option<Kept>,
 ) -> Result<Chunk> {
-    let rows_read = features.nrows();
+    let rows_read = staged.as_ref().map_or(features.nrows(), |k| k.read);
+    // Offset in the read batch of the chunk's row i (rows a stage dropped are skipped).
+    let offset = |i: usize| staged.as_ref().map_or(i as u64, |k| k.rows[i] as u64);
     let p = features.ncols();
     match &spec.missing {
         MissingMode::Keep | MissingMode::Lenient => {}
@@ -433,7 +442,7 @@ pub(crate) fn finish_chunk(
                 if col.iter().fold(true, |ok, v| ok & v.is_finite()) {
                     continue;
                 }
-                if let Some(i) = (0..rows_read).find(|&i| !col[i].is_finite()) {
+                if let Some(i) = (0..col.nrows()).find(|&i| !col[i].is_finite()) {
                     let v = col[i];
                     let what = if v.is_nan() {
                         "missing value (empty, null or NaN)".to_string()
@@ -443,7 +452,7 @@ pub(crate) fn finish_chunk(
                     return Err(Error::data(format!(
                         "{what}; set input.missing to skip_row or impute_mean to accept it"
                     ))
-                    .at_row(file_row0 + i as u64)
+                    .at_row(file_row0 + offset(i))
                     .at_column(&dataset.columns[spec.features[j]].name));
                 }
             }
@@ -458,12 +467,13 @@ pub(crate) fn finish_chunk(
             }
         }
         MissingMode::SkipRow => {
-            let keep: Vec<bool> = (0..rows_read)
+            let n = features.nrows();
+            let keep: Vec<bool> = (0..n)
                 .map(|i| (0..p).all(|j| features[(i, j)].is_finite()))
                 .collect();
             let kept = keep.iter().filter(|k| **k).count();
-            if kept < rows_read {
-                let rows: Vec<usize> = (0..rows_read).filter(|&i| keep[i]).collect();
+            if kept < n {
+                let rows: Vec<usize> = (0..n).filter(|&i| keep[i]).collect();
                 features = Mat::from_fn(kept, p, |i, j| features[(rows[i], j)]);
                 let passthrough = match passthrough {
                     Some(batch) => {
@@ -486,7 +496,7 @@ pub(crate) fn finish_chunk(
                     passthrough,
                     rows_read,
                     non_numeric,
-                    kept: Some(rows.iter().map(|&r| r as u32).collect()),
+                    kept: Some(rows.iter().map(|&r| offset(r) as u32).collect()),
                     rows32: None,
                 });
             }
@@ -498,7 +508,7 @@ pub(crate) fn finish_chunk(
         passthrough,
         rows_read,
         non_numeric,
-        kept: None,
+        kept: staged.map(|k| k.rows),
         rows32: None,
     })
 }

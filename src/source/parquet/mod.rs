@@ -298,9 +298,18 @@ fn decode_batch(
     first_row: u64,
     file_row: u64,
 ) -> Result<Chunk> {
+    let (staged_batch, staged) = match spec.stages.is_empty() {
+        true => (None, None),
+        false => {
+            let (b, kept) = super::stage::run(spec, batch)?;
+            (Some(b), kept)
+        }
+    };
+    let batch = staged_batch.as_ref().unwrap_or(batch);
     let n = batch.num_rows();
     if let Some(decoder) = spec.decoder.as_deref()
         && spec.passthrough.is_empty()
+        && spec.stages.is_empty()
     {
         let mut rows = state.take_rows();
         let columns: Vec<&dyn Array> = at
@@ -366,11 +375,11 @@ fn decode_batch(
     finish_chunk(
         dataset,
         spec,
-        first_row,
-        file_row + 1,
+        (first_row, file_row + 1),
         features,
         passthrough,
         Vec::new(),
+        staged,
     )
 }
 

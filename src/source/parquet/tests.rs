@@ -40,6 +40,7 @@ fn a_shuffled_read_gives_the_same_chunks_on_any_number_of_decoding_threads() {
         missing: crate::source::MissingMode::Error,
         shuffle: Some(11),
         decoder: None,
+        stages: Vec::new(),
     };
     let progress = Progress::new("test", crate::progress::Total::Rows(0), true);
     let read = |decoders: usize| {
