@@ -132,18 +132,8 @@ fn accumulate(
     projected: &mut Mat<f64>,
     product: &mut Mat<f64>,
 ) {
-    let (n, p, l) = (block.nrows(), block.ncols(), basis.ncols());
-    if scaled.nrows() != n || scaled.ncols() != p {
-        *scaled = Mat::zeros(n, p);
-    }
-    for j in 0..p {
-        let (m, s) = (shift[j], scale.map_or(1.0, |s| s[j]));
-        let src = block.col(j);
-        let mut dst = scaled.col_mut(j);
-        for i in 0..n {
-            dst[i] = (src[i] - m) / s;
-        }
-    }
+    let (n, l) = (block.nrows(), basis.ncols());
+    crate::steps::scale::shift_scale_into(block, shift, scale, scaled);
     if projected.nrows() != n || projected.ncols() != l {
         *projected = Mat::zeros(n, l);
     }
