@@ -9,7 +9,7 @@ use crate::config::{MissingPolicy, Plan};
 use crate::engine::{PassReport, PassStats, column_pass, stream};
 use crate::error::{Error, Result};
 use crate::source::{MissingMode, ReadSpec};
-use crate::steps::{DriveContext, Fit, FitStep, FittedPipeline, FittedStep, StepInput};
+use crate::steps::{DriveContext, FitStep, FittedPipeline, FittedStep, StepInput};
 
 /// How the reads treat missing values: for `impute_mean`, a first pass learns the means.
 pub fn missing_mode(plan: &Plan, quiet: bool, passes: &mut Vec<PassReport>) -> Result<MissingMode> {
@@ -65,8 +65,8 @@ pub fn fit(
         ),
     };
     for planned in &plan.steps {
-        let step: Box<dyn FittedStep> = match planned.start(&input)? {
-            Fit::Merge(state) => stream_passes(
+        let step: Box<dyn FittedStep> = match planned.start(&input)?.streamed() {
+            Ok(state) => stream_passes(
                 plan,
                 spec,
                 options.quiet,
@@ -75,16 +75,7 @@ pub fn fit(
                 passes,
                 &mut first_pass,
             )?,
-            Fit::Sequential(state) => stream_passes(
-                plan,
-                spec,
-                options.quiet,
-                &fitted,
-                state,
-                passes,
-                &mut first_pass,
-            )?,
-            Fit::Driven(state) => {
+            Err(state) => {
                 let ctx = DriveContext {
                     dataset: &plan.dataset,
                     spec,

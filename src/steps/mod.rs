@@ -105,6 +105,18 @@ pub enum Fit {
     Driven(Box<dyn DrivenFit>),
 }
 
+impl Fit {
+    /// The fit as one fed by passes of chunks (a merge or a sequential fit), or the
+    /// driven one.
+    pub fn streamed(self) -> std::result::Result<Box<dyn FitStep>, Box<dyn DrivenFit>> {
+        match self {
+            Fit::Merge(state) => Ok(state),
+            Fit::Sequential(state) => Ok(state),
+            Fit::Driven(state) => Err(state),
+        }
+    }
+}
+
 /// A fit fed pass by pass with chunks of its input.
 pub trait FitStep: Send {
     /// The pass it needs next (its label in progress lines and report.json), or None

@@ -65,18 +65,31 @@ pub fn auto_density(n_features: usize) -> f64 {
 pub fn gaussian(n_components: usize, n_features: usize, seed: u64) -> Mat<f64> {
     assert!(n_components > 0, "a projection needs n_components > 0");
     let scale = 1.0 / (n_components as f64).sqrt();
+    by_columns(n_components, n_features, seed, |rng, col| {
+        rng.fill_normal(col);
+        for v in col.iter_mut() {
+            *v *= scale;
+        }
+    })
+}
+
+/// A k × p matrix filled column after column (feature after feature) from one stream
+/// seeded by `seed`.
+fn by_columns(
+    k: usize,
+    p: usize,
+    seed: u64,
+    mut fill: impl FnMut(&mut Rng, &mut [f64]),
+) -> Mat<f64> {
     let mut rng = Rng::new(seed);
-    let mut components = Mat::<f64>::zeros(n_components, n_features);
-    for j in 0..n_features {
+    let mut components = Mat::<f64>::zeros(k, p);
+    for j in 0..p {
         let col = components
             .col_mut(j)
             .try_as_col_major_mut()
             .expect("owned column is contiguous")
             .as_slice_mut();
-        rng.fill_normal(col);
-        for v in col.iter_mut() {
-            *v *= scale;
-        }
+        fill(&mut rng, col);
     }
     components
 }
@@ -115,14 +128,7 @@ pub fn sparse(n_components: usize, n_features: usize, density: f64, seed: u64) -
     );
     // The same expression as sklearn's `np.sqrt(1 / density) / np.sqrt(n_components)`.
     let value = (1.0 / density).sqrt() / (n_components as f64).sqrt();
-    let mut rng = Rng::new(seed);
-    let mut components = Mat::<f64>::zeros(n_components, n_features);
-    for j in 0..n_features {
-        let col = components
-            .col_mut(j)
-            .try_as_col_major_mut()
-            .expect("owned column is contiguous")
-            .as_slice_mut();
+    by_columns(n_components, n_features, seed, |rng, col| {
         for v in col.iter_mut() {
             // One draw per entry: its top 53 bits make a uniform u in (0, 1] (as
             // `Rng::uniform`), nonzero when u ≤ d, which has probability d (exactly 1 for
@@ -133,8 +139,7 @@ pub fn sparse(n_components: usize, n_features: usize, density: f64, seed: u64) -
                 *v = if x & 1 == 0 { value } else { -value };
             }
         }
-    }
-    components
+    })
 }
 
 #[cfg(test)]
