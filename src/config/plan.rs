@@ -77,6 +77,7 @@ impl Plan {
         if features.is_empty() && problems.is_empty() {
             problems.push("input.features: selects no columns".into());
         }
+        check_output_apart(&raw.output.dir, &raw.input.path, &dataset, &mut problems);
         let (scale, steps) = plan_steps(
             &raw.steps,
             features.len(),
@@ -134,6 +135,44 @@ impl Plan {
             decoder: None,
             stages: Vec::new(),
         }
+    }
+}
+
+/// The output folder must lie outside the input: a run writing into an input folder (or
+/// where the input's glob matches) would read its own reduced.parquet as input next time,
+/// and an input file inside the output folder could be overwritten.
+fn check_output_apart(output: &str, input: &str, dataset: &Dataset, problems: &mut Vec<String>) {
+    let absolute = |p: &std::path::Path| {
+        std::path::absolute(p)
+            .map(|a| a.components().collect::<PathBuf>())
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    if output.trim().is_empty() {
+        return;
+    }
+    let out = absolute(std::path::Path::new(output));
+    let p = std::path::Path::new(input);
+    let inside_folder = p.is_dir() && out.starts_with(absolute(p));
+    // A glob picks up the output when it matches a file a run writes there.
+    let matched_by_glob = input.contains(['*', '?', '['])
+        && glob::Pattern::new(input).is_ok_and(|g| {
+            ["reduced.parquet", "model.json"].iter().any(|name| {
+                g.matches_path(&std::path::Path::new(output).join(name))
+                    || g.matches_path(&out.join(name))
+            })
+        });
+    if inside_folder || matched_by_glob {
+        problems.push(format!(
+            "output.dir: '{output}' is {} the input '{input}'; a run would write among its inputs, so choose a folder outside it",
+            if inside_folder { "inside" } else { "matched by" }
+        ));
+        return;
+    }
+    if let Some(file) = dataset.files.iter().find(|f| absolute(f).starts_with(&out)) {
+        problems.push(format!(
+            "output.dir: the input file '{}' is inside the output folder '{output}'; choose an output folder apart from the input",
+            file.display()
+        ));
     }
 }
 

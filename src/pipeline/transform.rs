@@ -10,6 +10,7 @@ use crate::config::{DEFAULT_BATCH_ROWS, MissingPolicy};
 use crate::engine::{PassStats, write_chunks};
 use crate::error::{Error, Result};
 use crate::model::Model;
+use crate::sink::lock::OutputLock;
 use crate::sink::prepare_dir;
 use crate::source::{Dataset, MissingMode, ReadSpec};
 
@@ -76,9 +77,12 @@ pub fn transform(
         .iter()
         .filter_map(|name| dataset.column_index(name))
         .collect();
-    if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
-        prepare_dir(parent)?;
-    }
+    let folder = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    prepare_dir(folder)?;
+    let _lock = OutputLock::acquire(folder)?;
     let missing = match header.missing {
         _ if options.inverse => MissingMode::Error,
         MissingPolicy::Error => MissingMode::Error,

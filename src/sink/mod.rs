@@ -2,6 +2,7 @@
 //! renamed at the end, so a failed or killed run never leaves a partial file under a
 //! final name.
 
+pub mod lock;
 pub mod parquet;
 
 use std::path::{Path, PathBuf};

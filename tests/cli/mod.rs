@@ -5,6 +5,7 @@ mod chunking;
 mod commands;
 mod common;
 mod golden;
+mod guard_rails;
 mod memory;
 mod pipelines;
 mod random_projection;

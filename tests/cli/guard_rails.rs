@@ -1,0 +1,125 @@
+//! Guard rails: what a batch user does by accident (two jobs on one output folder, an
+//! output folder among the inputs) ends in a clear error, never in a mixed or lost result.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+
+use super::common::*;
+
+fn breast_cancer_run(out: &std::path::Path) -> assert_cmd::Command {
+    let mut cmd = dimred();
+    cmd.args(["run", "pipelines/breast_cancer_pca.yaml", "-q", "--set"])
+        .arg(format!("output.dir={}", out.display()));
+    cmd
+}
+
+#[test]
+fn a_second_job_on_a_locked_output_folder_fails_naming_the_holder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    // Another job holds the folder: an OS lock on its lock file, which names it.
+    let mut held = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(out.join(".dimred.lock"))
+        .unwrap();
+    held.lock().unwrap();
+    held.write_all(b"dimred pid 4242 on host batch-node-7 (started at unix time 1)\n")
+        .unwrap();
+    let assert = breast_cancer_run(&out).assert().code(4);
+    let err = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("in use by dimred pid 4242 on host batch-node-7"),
+        "{err}"
+    );
+    assert!(
+        !out.join("model.json").exists(),
+        "the second job wrote nothing"
+    );
+    // transform into the same folder is refused the same way
+    let assert = dimred()
+        .args([
+            "transform",
+            "-q",
+            "--model",
+            "tests/golden/models/breast_cancer_pca.model.json",
+        ])
+        .args(["--input", "sample-data/breast_cancer.csv", "--output"])
+        .arg(out.join("z.parquet"))
+        .assert()
+        .code(4);
+    let err = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(err.contains("pid 4242"), "{err}");
+    held.unlock().unwrap();
+}
+
+#[test]
+fn a_lock_left_by_a_dead_job_is_taken_over_and_removed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    // A killed job's lock file: its OS lock went with the process.
+    std::fs::write(out.join(".dimred.lock"), "dimred pid 4242 on host gone\n").unwrap();
+    breast_cancer_run(&out).assert().success();
+    assert!(out.join("model.json").exists());
+    assert!(
+        !out.join(".dimred.lock").exists(),
+        "the run removes its lock"
+    );
+}
+
+/// `validate` and `run` refuse the output folder `out` for input `input` (exit 2), naming
+/// output.dir, and write nothing.
+fn refused(input: &str, out: &std::path::Path, needle: &str) {
+    for command in ["validate", "run"] {
+        let assert = dimred()
+            .args([command, "pipelines/breast_cancer_pca.yaml", "--set"])
+            .arg(format!("input.path={input}"))
+            .arg("--set")
+            .arg(format!("output.dir={}", out.display()))
+            .assert()
+            .code(2);
+        let err = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(
+            err.contains("output.dir:") && err.contains(needle),
+            "{command}: {err}"
+        );
+        assert!(!out.join("reduced.parquet").exists());
+    }
+}
+
+#[test]
+fn an_output_folder_among_the_inputs_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::copy(
+        root().join("sample-data/breast_cancer.csv"),
+        data.join("part-0.csv"),
+    )
+    .unwrap();
+    let folder = data.display().to_string();
+    // the input folder itself, and a folder inside it
+    refused(&folder, &data, "is inside the input");
+    refused(&folder, &data.join("reduced"), "is inside the input");
+    // a glob that would match the run's own outputs
+    refused(&format!("{folder}/*"), &data, "is matched by the input");
+    // an input file inside the output folder
+    refused(
+        &format!("{folder}/part-0.csv"),
+        tmp.path(),
+        "is inside the output folder",
+    );
+    // apart is fine: a glob of CSV files beside the output folder
+    dimred()
+        .args(["run", "pipelines/breast_cancer_pca.yaml", "-q", "--set"])
+        .arg(format!("input.path={folder}/*.csv"))
+        .arg("--set")
+        .arg(format!("output.dir={}", data.join("out").display()))
+        .assert()
+        .success();
+}
