@@ -111,7 +111,8 @@ pub struct GenerateArgs {
     pub rank: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Output .parquet file; the true eigenvalues go to <name>.eigenvalues.json beside it.
+    /// Output file: .parquet, .csv or .csv.gz, as its name says; the true eigenvalues go to
+    /// <name>.eigenvalues.json beside it.
     #[arg(long)]
     pub output: PathBuf,
     /// Standard deviation of the isotropic noise floor.

@@ -8,6 +8,7 @@
 //! exactly its Float64 twin rounded.
 
 use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -68,6 +69,112 @@ pub struct Truth {
     pub eigenvalues: Vec<f64>,
 }
 
+/// What `generate` writes, from the output's name.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum OutputFormat {
+    Parquet,
+    Csv { gzip: bool },
+}
+
+impl OutputFormat {
+    fn of(path: &Path) -> Result<OutputFormat> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        if name.ends_with(".parquet") {
+            Ok(OutputFormat::Parquet)
+        } else if name.ends_with(".csv") {
+            Ok(OutputFormat::Csv { gzip: false })
+        } else if name.ends_with(".csv.gz") {
+            Ok(OutputFormat::Csv { gzip: true })
+        } else {
+            Err(Error::config(format!(
+                "--output {}: generate writes .parquet, .csv or .csv.gz files; name the output with one of them",
+                path.display()
+            )))
+        }
+    }
+}
+
+/// A failed write, before the output's name is known to the error.
+struct WriteError(std::io::Error);
+
+impl WriteError {
+    fn in_output(self, path: &Path) -> Error {
+        Error::io("write", path, self.0)
+    }
+}
+
+/// The file being written: Parquet row groups, or CSV lines (values in Rust's shortest
+/// round-trip form, so a reader gets the same floats back).
+enum Writer {
+    Parquet(ArrowWriter<File>),
+    Csv(std::io::BufWriter<File>),
+    CsvGz(std::io::BufWriter<flate2::write::GzEncoder<File>>),
+}
+
+impl Writer {
+    fn lines(&mut self, bytes: &[u8]) -> std::result::Result<(), WriteError> {
+        match self {
+            Writer::Parquet(_) => Ok(()),
+            Writer::Csv(w) => w.write_all(bytes).map_err(WriteError),
+            Writer::CsvGz(w) => w.write_all(bytes).map_err(WriteError),
+        }
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> std::result::Result<(), WriteError> {
+        if let Writer::Parquet(w) = self {
+            return w
+                .write(batch)
+                .and_then(|()| w.flush())
+                .map_err(|e| WriteError(std::io::Error::other(e)));
+        }
+        let columns: Vec<&dyn arrow_array::Array> =
+            batch.columns().iter().map(|c| c.as_ref()).collect();
+        let mut text = String::new();
+        for i in 0..batch.num_rows() {
+            for (j, c) in columns.iter().enumerate() {
+                if j > 0 {
+                    text.push(',');
+                }
+                use std::fmt::Write as _;
+                let _ = match c.as_any().downcast_ref::<Float64Array>() {
+                    Some(v) => write!(text, "{}", v.value(i)),
+                    None => {
+                        let v = c
+                            .as_any()
+                            .downcast_ref::<Float32Array>()
+                            .map_or(f32::NAN, |v| v.value(i));
+                        write!(text, "{v}")
+                    }
+                };
+            }
+            text.push('\n');
+        }
+        self.lines(text.as_bytes())
+    }
+
+    fn close(self) -> std::result::Result<(), WriteError> {
+        match self {
+            Writer::Parquet(w) => w
+                .close()
+                .map(|_| ())
+                .map_err(|e| WriteError(std::io::Error::other(e))),
+            Writer::Csv(w) => w
+                .into_inner()
+                .map(|_| ())
+                .map_err(|e| WriteError(e.into_error())),
+            Writer::CsvGz(w) => w
+                .into_inner()
+                .map_err(|e| WriteError(e.into_error()))?
+                .finish()
+                .map(|_| ())
+                .map_err(WriteError),
+        }
+    }
+}
+
 fn normal_mat(rng: &mut Rng, rows: usize, cols: usize) -> Mat<f64> {
     let mut m = Mat::<f64>::zeros(rows, cols);
     for j in 0..cols {
@@ -86,11 +193,15 @@ pub fn truth_path(output: &Path) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let stem = name.strip_suffix(".parquet").unwrap_or(&name);
+    let stem = [".parquet", ".csv.gz", ".csv"]
+        .iter()
+        .find_map(|ext| name.strip_suffix(ext))
+        .unwrap_or(&name);
     output.with_file_name(format!("{stem}.eigenvalues.json"))
 }
 
 pub fn generate(opts: &GenerateOptions, quiet: bool) -> Result<Truth> {
+    let format = OutputFormat::of(&opts.output)?;
     let (p, r) = (opts.cols, opts.rank);
     if p == 0 || opts.rows == 0 {
         return Err(Error::config("--rows and --cols must be at least 1"));
@@ -129,6 +240,7 @@ pub fn generate(opts: &GenerateOptions, quiet: bool) -> Result<Truth> {
     }
     let file = AtomicPath::new(&opts.output);
     let out = File::create(file.tmp()).map_err(|e| Error::io("create", &opts.output, e))?;
+    let names: Vec<String> = (0..p).map(|c| format!("f{c}")).collect();
     let data_type = if opts.float32 {
         DataType::Float32
     } else {
@@ -150,7 +262,25 @@ pub fn generate(opts: &GenerateOptions, quiet: bool) -> Result<Truth> {
     let io_err = |e: parquet::errors::ParquetError| {
         Error::io("write", &opts.output, std::io::Error::other(e))
     };
-    let mut writer = ArrowWriter::try_new(out, schema.clone(), Some(props)).map_err(io_err)?;
+    let mut writer = match format {
+        OutputFormat::Parquet => {
+            Writer::Parquet(ArrowWriter::try_new(out, schema.clone(), Some(props)).map_err(io_err)?)
+        }
+        OutputFormat::Csv { gzip } => {
+            let header = format!("{}\n", names.join(","));
+            let mut w = if gzip {
+                Writer::CsvGz(std::io::BufWriter::new(flate2::write::GzEncoder::new(
+                    out,
+                    flate2::Compression::default(),
+                )))
+            } else {
+                Writer::Csv(std::io::BufWriter::new(out))
+            };
+            w.lines(header.as_bytes())
+                .map_err(|e| e.in_output(&opts.output))?;
+            w
+        }
+    };
 
     let groups = opts.rows.div_ceil(opts.row_group_rows as u64);
     let threads = std::thread::available_parallelism()
@@ -214,13 +344,14 @@ pub fn generate(opts: &GenerateOptions, quiet: bool) -> Result<Truth> {
             let rows = columns.first().map_or(0, |c| c.len());
             let batch = RecordBatch::try_new(schema.clone(), columns)
                 .map_err(|e| Error::io("write", &opts.output, std::io::Error::other(e)))?;
-            writer.write(&batch).map_err(io_err)?;
-            writer.flush().map_err(io_err)?;
+            writer
+                .write(&batch)
+                .map_err(|e| e.in_output(&opts.output))?;
             progress.advance(rows as u64, 0);
         }
         g += batch.len() as u64;
     }
-    writer.close().map_err(io_err)?;
+    writer.close().map_err(|e| e.in_output(&opts.output))?;
     file.commit()?;
     progress.finish();
     let truth = Truth {

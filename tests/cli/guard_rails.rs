@@ -123,3 +123,56 @@ fn an_output_folder_among_the_inputs_is_refused() {
         .assert()
         .success();
 }
+
+#[test]
+fn generate_writes_the_format_its_output_is_named_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut variances = Vec::new();
+    for name in ["d.parquet", "d.csv", "d.csv.gz"] {
+        let data = tmp.path().join(name);
+        dimred()
+            .args([
+                "generate", "-q", "--rows", "300", "--cols", "6", "--rank", "2", "--seed", "5",
+                "--output",
+            ])
+            .arg(&data)
+            .assert()
+            .success();
+        let head = std::fs::read(&data).unwrap();
+        match name {
+            "d.parquet" => assert_eq!(&head[..4], b"PAR1"),
+            "d.csv" => assert!(head.starts_with(b"f0,f1,f2,f3,f4,f5\n")),
+            _ => assert_eq!(&head[..2], &[0x1f, 0x8b], "gzip magic"),
+        }
+        let out = tmp.path().join(format!("out-{name}"));
+        let yaml = format!(
+            "name: g\ninput:\n  path: {}\nsteps:\n  - pca: {{ n_components: 3 }}\noutput:\n  dir: {}\n",
+            data.display(),
+            out.display()
+        );
+        dimred()
+            .arg("run")
+            .arg(pipeline(tmp.path(), &yaml))
+            .arg("-q")
+            .assert()
+            .success();
+        variances.push(floats(
+            &json(&out.join("model.json"))["explained_variance_"],
+        ));
+    }
+    // Floats are written shortest-round-trip: the same numbers from every format.
+    assert_eq!(variances[0], variances[1]);
+    assert_eq!(variances[0], variances[2]);
+
+    let assert = dimred()
+        .args(["generate", "-q", "--rows", "10", "--cols", "3", "--output"])
+        .arg(tmp.path().join("x.txt"))
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(
+        err.contains("x.txt: generate writes .parquet, .csv or .csv.gz"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("x.txt").exists());
+}
