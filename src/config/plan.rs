@@ -78,6 +78,20 @@ impl Plan {
             problems.push("input.features: selects no columns".into());
         }
         check_output_apart(&raw.output.dir, &raw.input.path, &dataset, &mut problems);
+        // Rows per chunk: more than the input has are harmless (capped); otherwise the
+        // chunks in flight must fit in memory.
+        let batch_rows = dataset.total_rows.map_or(raw.input.batch_rows, |n| {
+            raw.input.batch_rows.min(n.max(1) as usize)
+        });
+        crate::engine::check_memory(
+            "input.batch_rows",
+            raw.input.batch_rows,
+            batch_rows as f64
+                * features.len().max(1) as f64
+                * 8.0
+                * (crate::source::CHANNEL_CHUNKS + 2) as f64,
+            &mut problems,
+        );
         let (scale, steps) = plan_steps(
             &raw.steps,
             features.len(),
@@ -102,7 +116,7 @@ impl Plan {
             .map(|&c| dataset.columns[c].name.clone())
             .collect();
         Ok(Plan {
-            batch_rows: raw.input.batch_rows,
+            batch_rows,
             missing: raw.input.missing,
             output_dir: PathBuf::from(&raw.output.dir),
             scale,

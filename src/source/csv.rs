@@ -127,7 +127,7 @@ pub(super) fn read(
         // Grown on demand, so a huge batch_rows on a small file costs nothing.
         let mut features = state.take_mat(batch.min(4096), p);
         let mut pass_text: Vec<Vec<Option<String>>> =
-            vec![Vec::with_capacity(batch); spec.passthrough.len()];
+            vec![Vec::with_capacity(batch.min(4096)); spec.passthrough.len()];
         let mut non_numeric = vec![0u64; if lenient { p } else { 0 }];
         let mut n = 0usize;
         let row0 = file_row + 1;

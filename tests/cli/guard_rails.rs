@@ -176,3 +176,73 @@ fn generate_writes_the_format_its_output_is_named_for() {
     );
     assert!(!tmp.path().join("x.txt").exists());
 }
+
+/// Runs `steps` on `input` (features `pixel_*` or all but `target`) with overrides.
+fn sized(
+    dir: &std::path::Path,
+    input: &str,
+    features: &str,
+    steps: &str,
+    batch_rows: &str,
+) -> assert_cmd::assert::Assert {
+    let yaml = format!(
+        "name: sized\ninput:\n  path: {}\n  features: {features}\n  batch_rows: {batch_rows}\nsteps:\n{steps}output:\n  dir: {}\n",
+        root().join(input).display(),
+        dir.join("out").display()
+    );
+    dimred()
+        .arg("run")
+        .arg(pipeline(dir, &yaml))
+        .arg("-q")
+        .assert()
+}
+
+fn refused_size(assert: assert_cmd::assert::Assert, key: &str) {
+    let assert = assert.code(2);
+    let err = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains(&format!("{key} = ")) && err.contains("GiB of memory"),
+        "{key}: {err}"
+    );
+}
+
+#[test]
+fn absurd_sizes_are_refused_or_capped_before_anything_is_allocated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = "sample-data/digits.csv";
+    let parquet = "sample-data/digits.parquet";
+    let pixels = "{ regex: \"^pixel_\" }";
+    let pca = "  - pca: { n_components: 2 }\n";
+    let huge = "18446744073709551615";
+    // CSV does not say how many rows it has: a chunk that size cannot be held.
+    refused_size(
+        sized(tmp.path(), csv, pixels, pca, huge),
+        "input.batch_rows",
+    );
+    // Parquet does: more rows per chunk than the file has is the whole file.
+    sized(tmp.path(), parquet, pixels, pca, huge).success();
+
+    let ae = |key: &str| {
+        format!(
+            "  - scale: {{ method: minmax }}\n  - autoencoder: {{ encoder: [8], latent: 2, epochs: 1, {key}: 100000000000000 }}\n"
+        )
+    };
+    refused_size(
+        sized(tmp.path(), csv, pixels, &ae("shuffle_buffer"), "512"),
+        "steps: autoencoder.shuffle_buffer",
+    );
+    refused_size(
+        sized(tmp.path(), csv, pixels, &ae("batch_size"), "512"),
+        "steps: autoencoder.batch_size",
+    );
+    sized(tmp.path(), parquet, pixels, &ae("shuffle_buffer"), "512").success();
+    sized(tmp.path(), parquet, pixels, &ae("batch_size"), "512").success();
+
+    let ipca = "  - pca: { solver: incremental, n_components: 2, batch_size: 100000000000000 }\n";
+    refused_size(
+        sized(tmp.path(), parquet, pixels, ipca, "512"),
+        "steps: pca.batch_size",
+    );
+}

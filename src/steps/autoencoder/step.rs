@@ -149,8 +149,30 @@ impl PlannedStep for PlannedAutoencoder {
         "autoencoder"
     }
 
-    fn check(&mut self, width: Option<usize>, _rows: Option<u64>, problems: &mut Vec<String>) {
+    fn check(&mut self, width: Option<usize>, rows: Option<u64>, problems: &mut Vec<String>) {
         self.check_keys(width, problems);
+        // Sizes against memory: the shuffle buffer holds min(shuffle_buffer, rows) rows of
+        // f32, a batch its rows through every layer (activations and their gradients).
+        let (ae, w) = (&self.params, width.unwrap_or(1).max(1) as f64);
+        let cap = |n: usize| rows.map_or(n, |r| n.min(r.max(1) as usize)) as f64;
+        crate::engine::check_memory(
+            "steps: autoencoder.shuffle_buffer",
+            ae.shuffle_buffer.0,
+            cap(ae.shuffle_buffer.0) * w * 4.0,
+            problems,
+        );
+        let widest = ae
+            .encoder
+            .iter()
+            .map(|p| p.0 as f64)
+            .chain([w, ae.latent.0 as f64])
+            .fold(1.0, f64::max);
+        crate::engine::check_memory(
+            "steps: autoencoder.batch_size",
+            ae.batch_size.0,
+            cap(ae.batch_size.0) * widest * 4.0 * 4.0 * (ae.hidden_layers() + 2) as f64,
+            problems,
+        );
     }
 
     fn output_width(&self, _input: usize) -> Option<usize> {

@@ -147,6 +147,18 @@ impl PlannedStep for PlannedPca {
         if let Some(p) = width {
             self.check_solver(p, problems);
             self.check_counts(p, rows, problems);
+            // The incremental solver holds three batches of p values (the one filling, the
+            // one held back, the one in its SVD).
+            if self.params.solver == PcaSolver::Incremental
+                && let Some(b) = self.params.batch_size
+            {
+                crate::engine::check_memory(
+                    "steps: pca.batch_size",
+                    b,
+                    b as f64 * p as f64 * 8.0 * 3.0,
+                    problems,
+                );
+            }
         }
     }
 

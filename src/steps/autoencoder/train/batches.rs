@@ -37,9 +37,14 @@ impl Epoch {
         net: &Network<f32>,
         epoch: usize,
         threads: usize,
+        rows: Option<u64>,
     ) -> Epoch {
         let width = net.inputs();
-        let batch_size = params.batch_size.0;
+        // A batch larger than the data is the data: the same steps, without a buffer sized
+        // for rows that do not exist.
+        let batch_size = rows.map_or(params.batch_size.0, |n| {
+            params.batch_size.0.min(n.max(1) as usize)
+        });
         let noise = params.noise.as_ref();
         Epoch {
             batch_size,

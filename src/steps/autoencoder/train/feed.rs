@@ -225,7 +225,7 @@ impl Shuffler {
     fn new(capacity: usize, rng: Rng) -> Shuffler {
         Shuffler {
             capacity,
-            slots: Vec::with_capacity(capacity),
+            slots: Vec::with_capacity(capacity.min(FEED_ROWS)),
             rng,
         }
     }

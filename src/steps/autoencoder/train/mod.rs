@@ -236,6 +236,7 @@ fn train_epochs(
             network,
             epoch,
             team.as_ref().map_or(1, |t| t.threads),
+            ctx.dataset.total_rows,
         );
         let optimizer = &mut state.optimizer;
         let mut batches = || loop {
