@@ -107,7 +107,7 @@ fn yes() -> bool {
 impl RawPipeline {
     /// Parses pipeline text; `origin` names the file in error messages.
     pub fn from_yaml(text: &str, origin: &str) -> Result<RawPipeline> {
-        serde_saphyr::from_str::<RawPipeline>(text).map_err(|e| yaml_error(&e, origin))
+        serde_saphyr::from_str::<RawPipeline>(text).map_err(|e| yaml_error(&e, origin, text))
     }
 
     pub fn load(path: &Path) -> Result<RawPipeline> {
@@ -123,9 +123,44 @@ impl RawPipeline {
 }
 
 /// One line: `file:line:column: message`, without the multi-line snippet.
-pub(crate) fn yaml_error(error: &serde_saphyr::Error, origin: &str) -> Error {
+/// The parser's words are made plain: a duplicate key says so without the parser's
+/// option name, and a number it cannot take names its key (from the text at the error's
+/// line).
+pub(crate) fn yaml_error(error: &serde_saphyr::Error, origin: &str, text: &str) -> Error {
     let bare = error.without_snippet();
-    let message = first_line(&bare.to_string());
+    let mut message = first_line(&bare.to_string());
+    if let Some(i) = message.find(", set DuplicateKeyPolicy") {
+        message = format!("{}: each key may be given once", &message[..i]);
+    }
+    // The text of the error's line before its column: its last `key:` is the key.
+    let before = bare.location().filter(|l| l.line() > 0).and_then(|l| {
+        let line = text.lines().nth(l.line() as usize - 1)?;
+        let at = line
+            .char_indices()
+            .nth((l.column() as usize).saturating_sub(1))
+            .map_or(line.len(), |(i, _)| i);
+        Some(&line[..at])
+    });
+    if let Some(ty) = message.strip_prefix("invalid ") {
+        let what = match ty {
+            "u64" | "usize" | "u32" => {
+                "a whole number of at least 0 (and at most 18446744073709551615)"
+            }
+            "i64" | "i32" => "a whole number",
+            "f64" | "f32" => "a number",
+            _ => "a value of another type",
+        };
+        let key = before.and_then(|b| {
+            regex::Regex::new(r"([A-Za-z_][A-Za-z0-9_]*)\s*:\s*$")
+                .expect("a valid pattern")
+                .captures(b)
+                .map(|c| c[1].to_string())
+        });
+        message = match key {
+            Some(key) => format!("{key}: expected {what}"),
+            None => format!("expected {what}"),
+        };
+    }
     match bare.location() {
         Some(loc) if loc.line() > 0 => Error::config(format!(
             "{origin}:{}:{}: {message}",

@@ -75,12 +75,12 @@ pub fn render(report: &Report, sample: Option<&ReportSample>) -> String {
     let _ = writeln!(out, "<h1>{}</h1>", escape(name));
     let summary = match &report.pca {
         Some(pca) => format!(
-            "{} rows × {} features → {} components ({} solver, {} scaling); dimred {}",
+            "{} rows × {} features → {} components ({} solver, {}); dimred {}",
             thousands(report.n_samples),
             report.n_features,
             pca.n_components,
             pca.solver,
-            report.scaler,
+            super::scaling_words(&report.scaler),
             report.dimred_version
         ),
         None => format!(

@@ -170,6 +170,14 @@ impl Default for ErrorStats {
     }
 }
 
+/// The scaling in words for a sentence: "standard scaling", "no scaling".
+pub fn scaling_words(scaler: &str) -> String {
+    match scaler {
+        "none" | "" => "no scaling".into(),
+        other => format!("{other} scaling"),
+    }
+}
+
 impl Report {
     /// The report from its JSON document: the run's fields and every step's section.
     pub fn from_document(doc: serde_json::Map<String, serde_json::Value>) -> crate::Result<Report> {

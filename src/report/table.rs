@@ -12,8 +12,12 @@ pub fn render(report: &Report) -> String {
         .unwrap_or("pipeline");
     if let Some(pca) = &report.pca {
         out.push_str(&format!(
-            "{name}: {} rows × {} features → {} components ({} solver, {} scaling)\n",
-            report.n_samples, report.n_features, pca.n_components, pca.solver, report.scaler
+            "{name}: {} rows × {} features → {} components ({} solver, {})\n",
+            report.n_samples,
+            report.n_features,
+            pca.n_components,
+            pca.solver,
+            super::scaling_words(&report.scaler)
         ));
         out.push_str(&format!(
             "{:>9}  {:>14}  {:>8}  {:>12}\n",

@@ -57,6 +57,16 @@ pub enum ColumnKind {
     Unknown,
 }
 
+impl std::fmt::Display for ColumnKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ColumnKind::Numeric => f.write_str("numeric"),
+            ColumnKind::Other(ty) => f.write_str(ty),
+            ColumnKind::Unknown => f.write_str("not known before reading"),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ColumnInfo {
     pub name: String,
@@ -395,7 +405,7 @@ fn same_schema(
             }
             Some(f) if f.kind != c.kind => {
                 return Err(Error::data(format!(
-                    "schema differs from {}: type {:?} there, {:?} here",
+                    "schema differs from {}: the column is {} there, {} here",
                     first_file.display(),
                     f.kind,
                     c.kind

@@ -246,3 +246,82 @@ fn absurd_sizes_are_refused_or_capped_before_anything_is_allocated() {
         "steps: pca.batch_size",
     );
 }
+
+/// A message a user reads: one line, in plain words, no Rust or library spelling.
+fn plain(err: &str) {
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    for internal in [
+        "Other(",
+        "Some(",
+        "None",
+        "Options",
+        "u64",
+        "panicked",
+        "RUST_BACKTRACE",
+    ] {
+        assert!(!err.contains(internal), "'{internal}' in: {err}");
+    }
+}
+
+#[test]
+fn messages_name_the_key_in_plain_words() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = format!(
+        "name: m\ninput:\n  path: {}\n  features: {{ exclude: [target] }}\n  batch_rows: BATCH\nsteps:\n  - pca: PCA\noutput:\n  dir: {}\n",
+        root().join("sample-data/breast_cancer.csv").display(),
+        tmp.path().join("out").display()
+    );
+    let cases = [
+        (
+            base.replace("BATCH", "-3")
+                .replace("PCA", "{ n_components: 2 }"),
+            "5",
+            "batch_rows: expected a whole number",
+        ),
+        (
+            base.replace("BATCH", "99999999999999999999999")
+                .replace("PCA", "{ n_components: 2 }"),
+            "5",
+            "batch_rows: expected a whole number",
+        ),
+        (
+            base.replace("BATCH", "64").replace(
+                "PCA",
+                "{ solver: incremental, n_components: 2, batch_size: -1 }",
+            ),
+            "7",
+            "batch_size: expected a whole number",
+        ),
+        (
+            base.replace("BATCH", "64")
+                .replace("PCA", "{ n_components: 2 }")
+                .replacen("name: m\n", "name: m\nname: n\n", 1),
+            "2",
+            "duplicate mapping key: name: each key may be given once",
+        ),
+    ];
+    for (yaml, line, needle) in cases {
+        let file = pipeline(tmp.path(), &yaml);
+        let assert = dimred().arg("validate").arg(&file).assert().code(2);
+        let err = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        plain(&err);
+        assert!(err.contains(&format!("pipeline.yaml:{line}:")), "{err}");
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+    // A pipeline without scaling says so in words.
+    let out = tmp.path().join("digits");
+    let assert = dimred()
+        .args([
+            "run",
+            "pipelines/digits_pca.yaml",
+            "-q",
+            "--set",
+            "steps.0.scale.method=none",
+            "--set",
+        ])
+        .arg(format!("output.dir={}", out.display()))
+        .assert()
+        .success();
+    let table = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
+    assert!(table.contains("(exact solver, no scaling)"), "{table}");
+}

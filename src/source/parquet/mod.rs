@@ -33,6 +33,34 @@ fn builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>> {
         .map_err(|e| Error::data(format!("not a readable Parquet file: {e}")).in_file(path))
 }
 
+/// A column type in plain words, for messages and `scan` (no Rust or Arrow spelling).
+pub fn plain_type(ty: &DataType) -> String {
+    match ty {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "text".into(),
+        DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::FixedSizeBinary(_) => "binary".into(),
+        DataType::Boolean => "boolean".into(),
+        DataType::List(_)
+        | DataType::LargeList(_)
+        | DataType::FixedSizeList(..)
+        | DataType::ListView(_) => "list".into(),
+        DataType::Struct(_) => "struct".into(),
+        DataType::Map(..) => "map".into(),
+        DataType::Dictionary(..) => "dictionary".into(),
+        DataType::Decimal32(p, s) | DataType::Decimal64(p, s) => format!("decimal({p},{s})"),
+        DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => format!("decimal({p},{s})"),
+        DataType::Date32 | DataType::Date64 => "date".into(),
+        DataType::Timestamp(..) => "timestamp".into(),
+        DataType::Time32(_) | DataType::Time64(_) => "time of day".into(),
+        DataType::Duration(_) | DataType::Interval(_) => "duration".into(),
+        DataType::Null => "empty (null)".into(),
+        other if is_numeric(other) => "numeric".into(),
+        other => other.to_string().to_lowercase(),
+    }
+}
+
 pub fn is_numeric(ty: &DataType) -> bool {
     matches!(
         ty,
@@ -61,7 +89,7 @@ pub(super) fn schema(path: &Path) -> Result<(Vec<ColumnInfo>, u64)> {
             kind: if is_numeric(f.data_type()) {
                 ColumnKind::Numeric
             } else {
-                ColumnKind::Other(f.data_type().to_string())
+                ColumnKind::Other(plain_type(f.data_type()))
             },
         })
         .collect();
