@@ -29,6 +29,7 @@ fn main() {
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     }
     let cli = Cli::parse();
+    dimred::sink::remove_on_interrupt();
     if let Err(e) = dispatch(cli.command) {
         eprintln!("error: {e}");
         std::process::exit(e.exit_code());

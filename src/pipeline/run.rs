@@ -17,7 +17,7 @@ use crate::report::collect::{Collected, Collector, report_paths, write_report_fi
 use crate::report::sample::Loadings;
 use crate::report::{ErrorStats, ErrorSummary, InputReport, Report, peak_rss_bytes, table};
 use crate::sink::lock::OutputLock;
-use crate::sink::{prepare_dir, write_atomic};
+use crate::sink::{prepare_dir, remove_stale_temporaries, write_atomic};
 use crate::source::MissingMode;
 use crate::steps::{FittedPipeline, RunFacts};
 
@@ -32,6 +32,7 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
     let plan = Plan::resolve(raw)?;
     prepare_dir(&plan.output_dir)?;
     let _lock = OutputLock::acquire(&plan.output_dir)?;
+    remove_stale_temporaries(&plan.output_dir);
     let mut passes = Vec::new();
     let missing = fit::missing_mode(&plan, options.quiet, &mut passes)?;
     let spec = plan.read_spec(missing.clone(), false);

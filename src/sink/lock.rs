@@ -86,6 +86,7 @@ impl OutputLock {
                 .and_then(|()| file.rewind())
                 .and_then(|()| file.write_all(note.as_bytes()))
                 .map_err(|e| Error::io("write the output folder's lock", &path, e))?;
+            super::register(&path);
             return Ok(OutputLock { file, path });
         }
     }
@@ -95,6 +96,7 @@ impl Drop for OutputLock {
     fn drop(&mut self) {
         // Removed while still locked, so whoever opens the path next creates a new file.
         let _ = std::fs::remove_file(&self.path);
+        super::unregister(&self.path);
         let _ = self.file.unlock();
     }
 }

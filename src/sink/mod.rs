@@ -6,6 +6,7 @@ pub mod lock;
 pub mod parquet;
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::error::{Error, Result};
 
@@ -17,6 +18,68 @@ pub struct AtomicPath {
     committed: bool,
 }
 
+/// Files this process would leave half-written if it were interrupted: removed by the
+/// signal handler (`remove_on_interrupt`) before the process exits.
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Marks `path` for removal should the run be interrupted.
+pub fn register(path: &Path) {
+    if let Ok(mut live) = LIVE.lock() {
+        live.push(path.to_path_buf());
+    }
+}
+
+/// The file is complete (or gone): an interruption leaves it be.
+pub fn unregister(path: &Path) {
+    if let Ok(mut live) = LIVE.lock() {
+        live.retain(|p| p != path);
+    }
+}
+
+/// On SIGINT or SIGTERM: removes this run's temporary files, says so in one line and exits
+/// with 128 + the signal (130, 143), as a shell does. Installed once by the CLI.
+pub fn remove_on_interrupt() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            let paths = LIVE.lock().map(|l| l.clone()).unwrap_or_default();
+            for path in &paths {
+                let _ = std::fs::remove_file(path);
+            }
+            let name = if signal == SIGINT {
+                "SIGINT"
+            } else {
+                "SIGTERM"
+            };
+            eprintln!("error: interrupted ({name}); this run's temporary files were removed");
+            std::process::exit(128 + signal);
+        }
+    });
+}
+
+/// Removes temporary files that runs before this one left in `dir` (killed outright, with
+/// no chance to clean up). Called under the output lock, so no live run is writing them.
+pub fn remove_stale_temporaries(dir: &Path) {
+    let mine = format!(".tmp-{}", std::process::id());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let stale = name.starts_with('.')
+            && name
+                .rsplit_once(".tmp-")
+                .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+            && !name.ends_with(&mine);
+        if stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 impl AtomicPath {
     pub fn new(target: &Path) -> AtomicPath {
         let name = target
@@ -24,6 +87,7 @@ impl AtomicPath {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "output".into());
         let tmp = target.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+        register(&tmp);
         AtomicPath {
             tmp,
             target: target.to_path_buf(),
@@ -43,6 +107,7 @@ impl AtomicPath {
         std::fs::rename(&self.tmp, &self.target)
             .map_err(|e| Error::io("move into place", &self.target, e))?;
         self.committed = true;
+        unregister(&self.tmp);
         Ok(())
     }
 }
@@ -51,6 +116,7 @@ impl Drop for AtomicPath {
     fn drop(&mut self) {
         if !self.committed {
             let _ = std::fs::remove_file(&self.tmp);
+            unregister(&self.tmp);
         }
     }
 }

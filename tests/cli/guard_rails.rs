@@ -325,3 +325,100 @@ fn messages_name_the_key_in_plain_words() {
     let table = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
     assert!(table.contains("(exact solver, no scaling)"), "{table}");
 }
+
+fn temporaries(dir: &std::path::Path) -> Vec<String> {
+    files_in(dir)
+        .into_iter()
+        .filter(|f| f.contains(".tmp-") || f == ".dimred.lock")
+        .collect()
+}
+
+/// A long run of the digits autoencoder (many epochs), started in the background.
+fn long_run(out: &std::path::Path) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("dimred"))
+        .current_dir(root())
+        .args([
+            "run",
+            "pipelines/digits_autoencoder.yaml",
+            "-q",
+            "--set",
+            "steps.1.autoencoder.epochs=100000",
+        ])
+        .args([
+            "--set",
+            "steps.1.autoencoder.early_stopping.patience=100000",
+            "--set",
+        ])
+        .arg(format!("output.dir={}", out.display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn an_interrupted_run_removes_its_temporary_files_and_exits_128_plus_the_signal() {
+    for (signal, code) in [("INT", 130), ("TERM", 143)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let child = long_run(&out);
+        // wait until training has written a checkpoint, then interrupt
+        let started = std::time::Instant::now();
+        while !out.join("checkpoint.json").exists() && started.elapsed().as_secs() < 60 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::process::Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(code), "SIG{signal}");
+        let err = String::from_utf8_lossy(&output.stderr).to_string();
+        assert!(err.contains(&format!("interrupted (SIG{signal})")), "{err}");
+        assert_eq!(
+            temporaries(&out),
+            Vec::<String>::new(),
+            "SIG{signal} left temporaries"
+        );
+    }
+}
+
+#[test]
+fn a_run_removes_what_killed_runs_left_and_a_killed_run_leaves_no_partial_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    // named as the example test names it, so the golden file applies as it is
+    let out = tmp.path().join("breast_cancer_pca");
+    // How long an uninterrupted run takes, to spread the kills over it.
+    let started = std::time::Instant::now();
+    breast_cancer_run(&out).assert().success();
+    let whole = started.elapsed().as_secs_f64();
+    std::fs::remove_dir_all(&out).unwrap();
+    for i in 0..12 {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("dimred"))
+            .current_dir(root())
+            .args(["run", "pipelines/breast_cancer_pca.yaml", "-q", "--set"])
+            .arg(format!("output.dir={}", out.display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_secs_f64(whole * i as f64 / 12.0));
+        let _ = child.kill(); // SIGKILL: no chance to clean up
+        let _ = child.wait();
+        // Whatever holds a final name is complete.
+        for name in ["model.json", "report.json", "report_sample.json"] {
+            if let Ok(text) = std::fs::read_to_string(out.join(name)) {
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .unwrap_or_else(|e| panic!("kill {i}: partial {name}: {e}"));
+            }
+        }
+        if out.join("reduced.parquet").exists() {
+            parquet_columns(&out.join("reduced.parquet"));
+        }
+    }
+    // A run after the kills cleans up after them and writes what an uninterrupted run does.
+    std::fs::write(out.join(".model.json.tmp-999999"), "partial").unwrap();
+    breast_cancer_run(&out).assert().success();
+    assert_eq!(temporaries(&out), Vec::<String>::new());
+    super::golden::check("breast_cancer_pca", &out, tmp.path());
+}
