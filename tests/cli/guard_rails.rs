@@ -422,3 +422,42 @@ fn a_run_removes_what_killed_runs_left_and_a_killed_run_leaves_no_partial_file()
     assert_eq!(temporaries(&out), Vec::<String>::new());
     super::golden::check("breast_cancer_pca", &out, tmp.path());
 }
+
+#[test]
+fn numbers_out_of_double_range_are_a_clear_error_not_a_report_of_zeros() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |rows: &str, solver: &str| {
+        let data = tmp.path().join("range.csv");
+        std::fs::write(&data, format!("a,b,c\n{rows}")).unwrap();
+        let yaml = format!(
+            "name: r\ninput:\n  path: {}\nsteps:\n  - pca: {{ solver: {solver}, n_components: 1 }}\noutput:\n  dir: {}\n",
+            data.display(),
+            tmp.path().join("out").display()
+        );
+        let assert = dimred()
+            .arg("run")
+            .arg(pipeline(tmp.path(), &yaml))
+            .arg("-q")
+            .assert()
+            .code(5);
+        let err = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        plain(&err);
+        assert!(!tmp.path().join("out/model.json").exists());
+        err
+    };
+    for solver in ["exact", "tsqr", "randomized"] {
+        // one column near 1e300, one near 1e-300
+        let err = run("1e300,1e-300,1\n-2e300,3e-300,2\n3e300,-1e-300,4\n", solver);
+        assert!(
+            err.contains("'a'") && err.contains("overflows"),
+            "{solver}: {err}"
+        );
+        let err = run("1,1e-300,1\n2,3e-300,2\n4,-1e-300,3\n", solver);
+        assert!(
+            err.contains("'b'") && err.contains("underflows"),
+            "{solver}: {err}"
+        );
+        let err = run("1,2,3\n1,2,3\n1,2,3\n", solver);
+        assert!(err.contains("every feature is constant"), "{solver}: {err}");
+    }
+}

@@ -78,6 +78,14 @@ impl FitStep for ExactFit {
 
     fn finish(self: Box<Self>) -> Result<Box<dyn FittedStep>> {
         let moments = finished(self.moments)?;
+        let spread: Vec<f64> = moments
+            .max
+            .iter()
+            .zip(&moments.min)
+            .map(|(hi, lo)| hi - lo)
+            .collect();
+        self.common
+            .check_range(&moments.variance(0), Some(&spread))?;
         let params = &self.common.params;
         let scaler = Scaler::fit(self.common.scale, &moments);
         let pca = fit(
@@ -86,7 +94,7 @@ impl FitStep for ExactFit {
             params.n_components,
             params.whiten,
         )?;
-        Ok(self.common.fitted(pca, moments.mean, scaler, "exact", None))
+        self.common.fitted(pca, moments.mean, scaler, "exact", None)
     }
 }
 

@@ -25,15 +25,74 @@ impl Common {
         scaler: Scaler,
         solver: &str,
         tracked: Option<usize>,
-    ) -> Box<dyn FittedStep> {
-        Box::new(FittedPca {
+    ) -> Result<Box<dyn FittedStep>> {
+        // Whatever the solver, nothing infinite or NaN reaches model.json or the report.
+        let finite = pca.total_variance.is_finite()
+            && pca.explained_variance.iter().all(|v| v.is_finite())
+            && pca
+                .components
+                .col_iter()
+                .all(|c| c.iter().all(|v| v.is_finite()));
+        if !finite {
+            return Err(Error::Numeric(
+                "the PCA's variances are not finite: the values are too large (or too small) for \
+                 double precision; scale the columns by a power of ten before the PCA"
+                    .into(),
+            ));
+        }
+        Ok(Box::new(FittedPca {
             method: self.scale,
             shift: mean,
             scale: scaler.scale,
             pca,
             solver: solver.into(),
             tracked,
-        })
+        }))
+    }
+
+    /// The numbers' range: a variance that overflows (values near 1e300), one that
+    /// underflows to 0 while the values differ (near 1e-300), or no variance at all would
+    /// give a PCA of zeros, infinities or NaN. A clear error instead, naming the columns
+    /// and what to do. `var` is each column's variance, `spread` its max − min when known.
+    pub(super) fn check_range(&self, var: &[f64], spread: Option<&[f64]>) -> Result<()> {
+        let names = &self.input.names;
+        let list = |cols: &[usize]| {
+            let mut shown: Vec<String> = cols
+                .iter()
+                .take(3)
+                .map(|&j| format!("'{}'", names[j]))
+                .collect();
+            if cols.len() > 3 {
+                shown.push(format!("and {} more", cols.len() - 3));
+            }
+            shown.join(", ")
+        };
+        let overflow: Vec<usize> = (0..var.len()).filter(|&j| !var[j].is_finite()).collect();
+        if !overflow.is_empty() {
+            return Err(Error::Numeric(format!(
+                "the variance of column(s) {} overflows: the values are too large for double precision \
+                 (around 1e154 or more); divide them by a power of ten before the PCA",
+                list(&overflow)
+            )));
+        }
+        if let Some(spread) = spread {
+            let underflow: Vec<usize> = (0..var.len())
+                .filter(|&j| var[j] == 0.0 && spread[j] > 0.0)
+                .collect();
+            if !underflow.is_empty() {
+                return Err(Error::Numeric(format!(
+                    "the variance of column(s) {} underflows to 0 although the values differ \
+                     (by around 1e-154 or less); multiply them by a power of ten before the PCA",
+                    list(&underflow)
+                )));
+            }
+        }
+        if !var.is_empty() && var.iter().all(|v| *v == 0.0) {
+            return Err(Error::Numeric(
+                "every feature is constant: there is no variance for a PCA to explain".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// The scaler when it needs no statistics (none, center); else None.

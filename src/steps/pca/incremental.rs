@@ -297,8 +297,7 @@ impl FitStep for IncrementalFit {
                         .map_or(scaled_mean[j], |s| s[j] * scaled_mean[j])
             })
             .collect();
-        Ok(this
-            .common
-            .fitted(pca, mean, scaler, "incremental", Some(this.keep)))
+        this.common
+            .fitted(pca, mean, scaler, "incremental", Some(this.keep))
     }
 }

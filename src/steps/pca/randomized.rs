@@ -265,6 +265,12 @@ impl FitStep for RandomizedFit {
             let columns = acc.finish();
             let n = columns.first().map_or(0, |c| c.count);
             check_rows(&self.common.input, "PCA", stats, n)?;
+            let var: Vec<f64> = columns
+                .iter()
+                .map(|c| c.m2 / c.count.max(1) as f64)
+                .collect();
+            let spread: Vec<f64> = columns.iter().map(|c| c.max - c.min).collect();
+            self.common.check_range(&var, Some(&spread))?;
             let params = &self.common.params;
             let scaler = self
                 .common
@@ -345,9 +351,8 @@ impl FitStep for RandomizedFit {
             self.common.params.whiten,
         )?;
         let tracked = s.basis.ncols();
-        Ok(self
-            .common
-            .fitted(pca, s.mean, s.scaler, "randomized", Some(tracked)))
+        self.common
+            .fitted(pca, s.mean, s.scaler, "randomized", Some(tracked))
     }
 }
 

@@ -303,6 +303,13 @@ impl FitStep for TsqrFit {
 
     fn finish(self: Box<Self>) -> Result<Box<dyn FittedStep>> {
         let summary = finished(self.summary)?;
+        let spread: Vec<f64> = summary
+            .max
+            .iter()
+            .zip(&summary.min)
+            .map(|(hi, lo)| hi - lo)
+            .collect();
+        self.common.check_range(&summary.var, Some(&spread))?;
         let params = &self.common.params;
         let scaler = Scaler::from_parts(
             self.common.scale,
@@ -313,7 +320,7 @@ impl FitStep for TsqrFit {
             &summary.max,
         );
         let pca = summary.fit(scaler.scale.as_deref(), params.n_components, params.whiten)?;
-        Ok(self.common.fitted(pca, summary.mean, scaler, "tsqr", None))
+        self.common.fitted(pca, summary.mean, scaler, "tsqr", None)
     }
 }
 
