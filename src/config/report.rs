@@ -182,5 +182,10 @@ impl ReportPlan {
 /// Non-numeric Parquet types a label may have (numbers always may; CSV columns are typed
 /// when read).
 fn label_type_ok(ty: &str) -> bool {
-    matches!(ty, "Utf8" | "LargeUtf8" | "Utf8View" | "Boolean")
+    // plain words (see `source::parquet::plain_type`): text, boolean, or a dictionary of
+    // them (a pandas categorical)
+    matches!(
+        ty,
+        "text" | "boolean" | "dictionary of text" | "dictionary of boolean"
+    )
 }

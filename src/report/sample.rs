@@ -314,9 +314,27 @@ pub fn label_values(column: &ArrayRef, name: &str) -> Result<Vec<Option<String>>
             let a = column.as_string_view();
             text(&|i| a.value(i).to_string())
         }
+        DataType::Dictionary(..) => {
+            // A pandas categorical: the dictionary's labels, row by row through the keys.
+            let dictionary = column
+                .as_any_dictionary_opt()
+                .ok_or_else(|| Error::data(format!("label column '{name}' could not be read")))?;
+            let labels = label_values(dictionary.values(), name)?;
+            let keys = dictionary.normalized_keys();
+            (0..n)
+                .map(|i| {
+                    if column.is_null(i) {
+                        None
+                    } else {
+                        labels.get(keys[i]).cloned().flatten()
+                    }
+                })
+                .collect()
+        }
         other => {
             return Err(Error::data(format!(
-                "label column '{name}' has type {other}, which cannot be a class label"
+                "label column '{name}' holds {}, which cannot be a class label",
+                crate::source::plain_type(other)
             )));
         }
     })

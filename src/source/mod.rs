@@ -18,6 +18,7 @@ use faer::Mat;
 use crate::chunk::Chunk;
 use crate::error::{Error, Result};
 use crate::progress::{Progress, Total};
+pub use parquet::plain_type;
 use stage::Kept;
 pub use stage::RowStage;
 

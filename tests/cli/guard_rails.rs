@@ -461,3 +461,90 @@ fn numbers_out_of_double_range_are_a_clear_error_not_a_report_of_zeros() {
         assert!(err.contains("every feature is constant"), "{solver}: {err}");
     }
 }
+
+#[test]
+fn dictionary_and_decimal_columns_are_numbers_and_a_categorical_is_a_label() {
+    use std::sync::Arc;
+
+    use arrow_array::types::Int32Type;
+    use arrow_array::{ArrayRef, Decimal128Array, DictionaryArray, Float64Array, RecordBatch};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let n = 120;
+    let x: Vec<f64> = (0..n).map(|i| ((i * 7) % 11) as f64 * 0.5).collect();
+    let y_cents: Vec<i128> = (0..n).map(|i| ((i * 13) % 17) as i128 * 25 - 100).collect();
+    let z: Vec<f64> = (0..n)
+        .map(|i| (i as f64 * 0.3).sin() + x[i as usize] * 0.2)
+        .collect();
+    let class: Vec<&str> = (0..n)
+        .map(|i| if x[i as usize] > 2.5 { "high" } else { "low" })
+        .collect();
+    // x as a dictionary of floats (its 11 distinct values), y as decimal(10,2)
+    let x_dict: DictionaryArray<Int32Type> = {
+        let keys = arrow_array::Int32Array::from(
+            (0..n).map(|i| ((i * 7) % 11) as i32).collect::<Vec<_>>(),
+        );
+        let values = Float64Array::from((0..11).map(|v| v as f64 * 0.5).collect::<Vec<_>>());
+        DictionaryArray::try_new(keys, Arc::new(values)).unwrap()
+    };
+    let y = Decimal128Array::from(y_cents.clone())
+        .with_precision_and_scale(10, 2)
+        .unwrap();
+    let label: DictionaryArray<Int32Type> = class.iter().copied().collect();
+    let batch = RecordBatch::try_from_iter(vec![
+        ("x", Arc::new(x_dict) as ArrayRef),
+        ("y", Arc::new(y) as ArrayRef),
+        ("z", Arc::new(Float64Array::from(z.clone())) as ArrayRef),
+        ("label", Arc::new(label) as ArrayRef),
+    ])
+    .unwrap();
+    let parquet = tmp.path().join("typed.parquet");
+    let mut writer = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&parquet).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    // the same numbers as plain CSV
+    let csv = tmp.path().join("plain.csv");
+    let mut text = String::from("x,y,z,label\n");
+    for i in 0..n as usize {
+        text.push_str(&format!(
+            "{},{},{},{}\n",
+            x[i],
+            y_cents[i] as f64 / 100.0,
+            z[i],
+            class[i]
+        ));
+    }
+    std::fs::write(&csv, text).unwrap();
+
+    let fit = |input: &std::path::Path, out: &str| {
+        let yaml = format!(
+            "name: t\ninput:\n  path: {}\n  features: {{ exclude: [label] }}\n  passthrough: [label]\nsteps:\n  - scale: {{ method: standard }}\n  - pca: {{ n_components: 2 }}\noutput:\n  dir: {}\nreport:\n  color_by: label\n  evaluate: {{ label: label }}\n",
+            input.display(),
+            tmp.path().join(out).display()
+        );
+        dimred()
+            .arg("run")
+            .arg(pipeline(tmp.path(), &yaml))
+            .arg("-q")
+            .assert()
+            .success();
+        json(&tmp.path().join(out).join("report.json"))
+    };
+    let typed = fit(&parquet, "typed");
+    let plain = fit(&csv, "plain");
+    assert_rel(
+        &floats(&typed["explained_variance"]),
+        &floats(&plain["explained_variance"]),
+        1e-12,
+        "dictionary and decimal columns read as their numbers",
+    );
+    assert_eq!(
+        typed["evaluation"]["classes"],
+        serde_json::json!(["high", "low"])
+    );
+}

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
-    UInt32Type, UInt64Type,
+    Decimal32Type, Decimal64Type, Decimal128Type, Decimal256Type, Float32Type, Float64Type,
+    Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 use arrow_array::{Array, ArrowPrimitiveType, RecordBatch, RecordBatchReader};
 use arrow_schema::{DataType, Schema};
@@ -48,7 +48,7 @@ pub fn plain_type(ty: &DataType) -> String {
         | DataType::ListView(_) => "list".into(),
         DataType::Struct(_) => "struct".into(),
         DataType::Map(..) => "map".into(),
-        DataType::Dictionary(..) => "dictionary".into(),
+        DataType::Dictionary(_, values) => format!("dictionary of {}", plain_type(values)),
         DataType::Decimal32(p, s) | DataType::Decimal64(p, s) => format!("decimal({p},{s})"),
         DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => format!("decimal({p},{s})"),
         DataType::Date32 | DataType::Date64 => "date".into(),
@@ -62,9 +62,16 @@ pub fn plain_type(ty: &DataType) -> String {
 }
 
 pub fn is_numeric(ty: &DataType) -> bool {
+    if let DataType::Dictionary(_, values) = ty {
+        return is_numeric(values);
+    }
     matches!(
         ty,
-        DataType::Float64
+        DataType::Decimal32(..)
+            | DataType::Decimal64(..)
+            | DataType::Decimal128(..)
+            | DataType::Decimal256(..)
+            | DataType::Float64
             | DataType::Float32
             | DataType::Int8
             | DataType::Int16
@@ -454,9 +461,48 @@ fn copy_numeric(array: &dyn Array, out: &mut [f64]) -> Result<()> {
         DataType::UInt16 => copy::<UInt16Type>(array, out, |v| v as f64),
         DataType::UInt32 => copy::<UInt32Type>(array, out, |v| v as f64),
         DataType::UInt64 => copy::<UInt64Type>(array, out, |v| v as f64),
+        // Decimals as their value: the unscaled integer over 10^scale.
+        DataType::Decimal32(_, s) => {
+            let d = 10f64.powi(*s as i32);
+            copy::<Decimal32Type>(array, out, |v| v as f64 / d)
+        }
+        DataType::Decimal64(_, s) => {
+            let d = 10f64.powi(*s as i32);
+            copy::<Decimal64Type>(array, out, |v| v as f64 / d)
+        }
+        DataType::Decimal128(_, s) => {
+            let d = 10f64.powi(*s as i32);
+            copy::<Decimal128Type>(array, out, |v| v as f64 / d)
+        }
+        DataType::Decimal256(_, s) => {
+            let d = 10f64.powi(*s as i32);
+            copy::<Decimal256Type>(array, out, |v| {
+                v.to_i128()
+                    .map_or_else(|| v.to_string().parse().unwrap_or(f64::NAN), |v| v as f64)
+                    / d
+            })
+        }
+        // A dictionary-encoded column: its values once, then each row's by its key.
+        DataType::Dictionary(..) => {
+            let dictionary = array
+                .as_any_dictionary_opt()
+                .ok_or_else(|| Error::data("a dictionary column could not be read"))?;
+            let values = dictionary.values();
+            let mut decoded = vec![0.0; values.len()];
+            copy_numeric(values.as_ref(), &mut decoded)?;
+            let keys = dictionary.normalized_keys();
+            for (i, (o, k)) in out.iter_mut().zip(keys).enumerate() {
+                *o = if array.is_null(i) {
+                    f64::NAN
+                } else {
+                    decoded.get(k).copied().unwrap_or(f64::NAN)
+                };
+            }
+        }
         other => {
             return Err(Error::data(format!(
-                "column of type {other} is not numeric"
+                "the column is {}, not numeric",
+                plain_type(other)
             )));
         }
     }
