@@ -481,9 +481,7 @@ fn dictionary_and_decimal_columns_are_numbers_and_a_categorical_is_a_label() {
         .collect();
     // x as a dictionary of floats (its 11 distinct values), y as decimal(10,2)
     let x_dict: DictionaryArray<Int32Type> = {
-        let keys = arrow_array::Int32Array::from(
-            (0..n).map(|i| ((i * 7) % 11) as i32).collect::<Vec<_>>(),
-        );
+        let keys = arrow_array::Int32Array::from((0..n).map(|i| (i * 7) % 11).collect::<Vec<_>>());
         let values = Float64Array::from((0..11).map(|v| v as f64 * 0.5).collect::<Vec<_>>());
         DictionaryArray::try_new(keys, Arc::new(values)).unwrap()
     };
