@@ -107,15 +107,44 @@ pub fn scan(path: &str, batch_rows: usize, quiet: bool) -> Result<ScanReport> {
     })
 }
 
+/// Width of `text` on a terminal: wide (CJK) characters take two columns, combining marks
+/// none, so a table of Unicode headers lines up.
+fn display_width(text: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(text)
+}
+
+/// `text` padded to `width` terminal columns, on the left (`right`) or on the right.
+fn pad(text: &str, width: usize, right: bool) -> String {
+    let fill = " ".repeat(width.saturating_sub(display_width(text)));
+    if right {
+        format!("{fill}{text}")
+    } else {
+        format!("{text}{fill}")
+    }
+}
+
 pub fn render(report: &ScanReport) -> String {
-    let fmt = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_else(|| "-".into());
-    let width = report
+    // One fixed-width scientific form, so 1e300 and 1e-300 fit their column.
+    // A statistic that overflowed double precision says so rather than print inf or NaN.
+    let fmt = |v: Option<f64>| match v {
+        Some(x) if x.is_finite() => format!("{x:.6e}"),
+        Some(_) => "overflow".into(),
+        None => "-".into(),
+    };
+    let name_width = report
         .columns
         .iter()
-        .map(|c| c.name.len())
+        .map(|c| display_width(&c.name))
+        .chain([6])
         .max()
-        .unwrap_or(6)
-        .max(6);
+        .unwrap_or(6);
+    let kind_width = report
+        .columns
+        .iter()
+        .map(|c| display_width(&c.kind))
+        .chain([7])
+        .max()
+        .unwrap_or(7);
     let mut out = format!(
         "{}: {} rows, {} columns, {} file(s) ({}), read in {:.2} s\n",
         report.path,
@@ -125,22 +154,31 @@ pub fn render(report: &ScanReport) -> String {
         report.format,
         report.seconds
     );
-    out.push_str(&format!(
-        "{:<width$}  {:>8}  {:>10}  {:>8}  {:>14}  {:>14}  {:>14}  {:>14}\n",
-        "column", "kind", "count", "missing", "min", "max", "mean", "std"
-    ));
+    let row = |cells: [&str; 8]| {
+        let mut line = pad(cells[0], name_width, false);
+        line.push_str("  ");
+        line.push_str(&pad(cells[1], kind_width, false));
+        for (cell, width) in cells[2..].iter().zip([10, 8, 14, 14, 14, 14]) {
+            line.push_str("  ");
+            line.push_str(&pad(cell, width, true));
+        }
+        line.push('\n');
+        line
+    };
+    out.push_str(&row([
+        "column", "kind", "count", "missing", "min", "max", "mean", "std",
+    ]));
     for c in &report.columns {
-        out.push_str(&format!(
-            "{:<width$}  {:>8}  {:>10}  {:>8}  {:>14}  {:>14}  {:>14}  {:>14}\n",
-            c.name,
-            c.kind,
-            c.count,
-            c.missing,
-            fmt(c.min),
-            fmt(c.max),
-            fmt(c.mean),
-            fmt(c.std)
-        ));
+        out.push_str(&row([
+            &c.name,
+            &c.kind,
+            &c.count.to_string(),
+            &c.missing.to_string(),
+            &fmt(c.min),
+            &fmt(c.max),
+            &fmt(c.mean),
+            &fmt(c.std),
+        ]));
     }
     for c in &report.columns {
         if c.constant {
@@ -150,10 +188,15 @@ pub fn render(report: &ScanReport) -> String {
                 fmt(c.min)
             ));
         }
-        if c.non_numeric > 0 && c.kind == "text" {
+        if c.non_numeric > 0 && c.min.is_some() {
             out.push_str(&format!(
                 "warning: column '{}' has {} non-numeric value(s): it cannot be a feature\n",
                 c.name, c.non_numeric
+            ));
+        } else if c.kind != "numeric" {
+            out.push_str(&format!(
+                "warning: column '{}' is {}, not numeric: it cannot be a feature\n",
+                c.name, c.kind
             ));
         }
     }

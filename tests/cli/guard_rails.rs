@@ -546,3 +546,119 @@ fn dictionary_and_decimal_columns_are_numbers_and_a_categorical_is_a_label() {
         serde_json::json!(["high", "low"])
     );
 }
+
+#[test]
+fn scan_names_every_column_kind_in_words_and_aligns_by_display_width() {
+    use std::sync::Arc;
+
+    use arrow_array::builder::{Int32Builder, ListBuilder};
+    use arrow_array::types::Int32Type;
+    use arrow_array::{
+        ArrayRef, Decimal128Array, DictionaryArray, Float64Array, RecordBatch, StringArray,
+        StructArray,
+    };
+    use arrow_schema::{DataType, Field};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let mut tags = ListBuilder::new(Int32Builder::new());
+    for i in 0..3 {
+        tags.values().append_value(i);
+        tags.append(true);
+    }
+    let point = StructArray::from(vec![(
+        Arc::new(Field::new("x", DataType::Float64, false)),
+        Arc::new(Float64Array::from(vec![1.0, 2.0, 3.0])) as ArrayRef,
+    )]);
+    let cat: DictionaryArray<Int32Type> = vec!["a", "b", "a"].into_iter().collect();
+    let batch = RecordBatch::try_from_iter(vec![
+        (
+            "größe",
+            Arc::new(Float64Array::from(vec![1e300, -2e300, 3e-300])) as ArrayRef,
+        ),
+        (
+            "名前",
+            Arc::new(StringArray::from(vec!["x", "y", "z"])) as ArrayRef,
+        ),
+        ("tags", Arc::new(tags.finish()) as ArrayRef),
+        ("point", Arc::new(point) as ArrayRef),
+        ("cat", Arc::new(cat) as ArrayRef),
+        (
+            "price",
+            Arc::new(
+                Decimal128Array::from(vec![125, 250, 375])
+                    .with_precision_and_scale(10, 2)
+                    .unwrap(),
+            ) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    let path = tmp.path().join("kinds.parquet");
+    let mut writer = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&path).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+
+    let assert = dimred().arg("scan").arg(&path).arg("-q").assert().success();
+    let text = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
+    for (column, kind) in [
+        ("名前", "text"),
+        ("tags", "list"),
+        ("point", "struct"),
+        ("cat", "dictionary of text"),
+    ] {
+        assert!(
+            text.contains(&format!(
+                "warning: column '{column}' is {kind}, not numeric"
+            )),
+            "{column}: {text}"
+        );
+    }
+    assert!(
+        !text.contains("Utf8") && !text.contains("Dictionary(") && !text.contains("List("),
+        "{text}"
+    );
+    // decimals are numbers; 1e300 prints in the fixed-width scientific form
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        line("price").contains("numeric") && line("price").contains("1.250000e0"),
+        "{text}"
+    );
+    assert!(line("größe").contains("-2.000000e300"), "{text}");
+    assert!(
+        line("größe").ends_with("overflow") && !text.contains("NaN"),
+        "{text}"
+    );
+    // every table row starts its kind at the same terminal column (a CJK character takes two)
+    let table: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.starts_with("warning"))
+        .collect();
+    let columns_of = |l: &str| {
+        let name: String = l.chars().take_while(|c| *c != ' ').collect();
+        let shown: usize = name
+            .chars()
+            .map(|c| {
+                if ('\u{4e00}'..='\u{9fff}').contains(&c) {
+                    2
+                } else {
+                    1
+                }
+            })
+            .sum();
+        shown + l[name.len()..].chars().take_while(|c| *c == ' ').count()
+    };
+    let first = columns_of(table[0]);
+    for l in &table {
+        assert_eq!(columns_of(l), first, "misaligned: {l}\n{text}");
+    }
+}
