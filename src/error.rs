@@ -57,6 +57,26 @@ pub enum Error {
     Internal(String),
 }
 
+/// The last panic's message, recorded by the CLI's panic hook instead of printed, so an
+/// internal error is still one line and says where it happened.
+static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Records a panic (the CLI's panic hook calls this; nothing is printed).
+pub fn record_panic(message: String) {
+    if let Ok(mut last) = LAST_PANIC.lock() {
+        *last = Some(message);
+    }
+}
+
+/// The recorded panic, if any, as one line.
+pub fn last_panic() -> Option<String> {
+    LAST_PANIC
+        .lock()
+        .ok()?
+        .clone()
+        .map(|m| m.lines().collect::<Vec<_>>().join(" "))
+}
+
 fn position_prefix(position: &Position) -> String {
     let text = position.to_string();
     if text.is_empty() {
@@ -79,7 +99,11 @@ impl Error {
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        Error::Internal(message.into())
+        let message = message.into();
+        Error::Internal(match last_panic() {
+            Some(panic) => format!("{message}: {panic}"),
+            None => message,
+        })
     }
 
     pub fn io(action: &'static str, path: impl AsRef<Path>, source: std::io::Error) -> Self {

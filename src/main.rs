@@ -30,7 +30,14 @@ fn main() {
     }
     let cli = Cli::parse();
     dimred::sink::remove_on_interrupt();
-    if let Err(e) = dispatch(cli.command) {
+    // A panic is a bug: recorded, not printed with a backtrace, and reported as one line
+    // (exit 70), whichever thread it happened on.
+    std::panic::set_hook(Box::new(|info| {
+        dimred::error::record_panic(info.to_string())
+    }));
+    let result = std::panic::catch_unwind(|| dispatch(cli.command))
+        .unwrap_or_else(|_| Err(Error::internal("dimred stopped")));
+    if let Err(e) = result {
         eprintln!("error: {e}");
         std::process::exit(e.exit_code());
     }

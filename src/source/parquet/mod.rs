@@ -24,13 +24,63 @@ use crate::chunk::Chunk;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 
+/// Runs Parquet decoding, turning a panic of the Parquet reader into a data error: damaged
+/// pages (a flipped bit) can make it index out of bounds rather than refuse, and a damaged
+/// file is bad input, not a bug of ours. The CLI's panic hook keeps the panic quiet.
+fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(Error::data(
+            "corrupt Parquet data: the Parquet reader could not decode this file",
+        ))
+    })
+}
+
 fn builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>> {
+    guarded(|| unguarded_builder(path)).map_err(|e| e.in_file(path))
+}
+
+fn unguarded_builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>> {
     let file = File::open(path).map_err(|e| Error::io("open input", path, e))?;
     if file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
         return Err(Error::data("the file is empty").in_file(path));
     }
-    ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| Error::data(format!("not a readable Parquet file: {e}")).in_file(path))
+    let len = file.metadata().map_or(0, |m| m.len());
+    let b = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| Error::data(format!("not a readable Parquet file: {e}")).in_file(path))?;
+    check_metadata(b.metadata(), len).map_err(|e| e.in_file(path))?;
+    Ok(b)
+}
+
+/// The footer's promises checked against the file before anything is read: a damaged
+/// footer (a flipped bit) can point column chunks outside the file, which the Parquet
+/// reader would trust (and panic on) rather than refuse.
+fn check_metadata(meta: &parquet::file::metadata::ParquetMetaData, file_len: u64) -> Result<()> {
+    for (g, group) in meta.row_groups().iter().enumerate() {
+        if group.num_rows() < 0 {
+            return Err(Error::data(format!(
+                "corrupt Parquet footer: row group {g} has a negative row count"
+            )));
+        }
+        for column in group.columns() {
+            let start = column
+                .dictionary_page_offset()
+                .filter(|&d| d >= 0)
+                .unwrap_or(column.data_page_offset());
+            let size = column.compressed_size();
+            let inside = start >= 0
+                && size >= 0
+                && (start as u64)
+                    .checked_add(size as u64)
+                    .is_some_and(|end| end <= file_len);
+            if !inside {
+                return Err(Error::data(format!(
+                    "corrupt Parquet footer: a chunk of column '{}' in row group {g} lies outside the file",
+                    column.column_path()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A column type in plain words, for messages and `scan` (no Rust or Arrow spelling).
@@ -123,6 +173,17 @@ pub(super) fn read(
     state: &mut ReadState,
     emit: &mut dyn FnMut(Chunk) -> bool,
 ) -> Result<bool> {
+    guarded(|| read_file(dataset, path, spec, progress, state, emit))
+}
+
+fn read_file(
+    dataset: &Dataset,
+    path: &Path,
+    spec: &ReadSpec,
+    progress: &Progress,
+    state: &mut ReadState,
+    emit: &mut dyn FnMut(Chunk) -> bool,
+) -> Result<bool> {
     let b = builder(path)?;
     let mask = projection(&b, spec);
     let reader = b
@@ -205,7 +266,7 @@ pub(super) fn read_shuffled(
     }
     let read_unit = |unit: &Unit, state: &mut ReadState, emit: &mut dyn FnMut(Chunk) -> bool| {
         let path = &dataset.files[unit.file];
-        (|| -> Result<bool> {
+        guarded(|| -> Result<bool> {
             let file = File::open(path).map_err(|e| Error::io("open input", path, e))?;
             let b =
                 ParquetRecordBatchReaderBuilder::new_with_metadata(file, metas[unit.file].clone());
@@ -232,7 +293,7 @@ pub(super) fn read_shuffled(
                 }
             }
             Ok(true)
-        })()
+        })
         .map_err(|e| e.in_file(path))
     };
     let decoders = decoders.min(units.len());
