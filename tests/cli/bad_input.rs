@@ -23,6 +23,16 @@ fn fails(dir: &Path, yaml: &str, code: i32, needles: &[&str]) -> String {
     assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
     assert!(err.starts_with("error: "), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+    // plain words: no Rust or library spelling reaches the user
+    for internal in [
+        "Other(",
+        "Some(",
+        "Options",
+        "RUST_BACKTRACE",
+        "stack backtrace",
+    ] {
+        assert!(!err.contains(internal), "'{internal}' in: {err}");
+    }
     for n in needles {
         assert!(err.contains(n), "missing '{n}' in: {err}");
     }

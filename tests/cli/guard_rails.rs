@@ -662,3 +662,48 @@ fn scan_names_every_column_kind_in_words_and_aligns_by_display_width() {
         assert_eq!(columns_of(l), first, "misaligned: {l}\n{text}");
     }
 }
+
+#[test]
+fn every_exit_code_of_the_readme_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |yaml: &str| {
+        let out = dimred()
+            .arg("run")
+            .arg(pipeline(tmp.path(), yaml))
+            .arg("-q")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        plain(&err);
+        (out.status.code(), err)
+    };
+    let csv = |name: &str, text: &str| {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let yaml = |input: &str, dir: &str| {
+        format!(
+            "name: x\ninput:\n  path: {input}\nsteps:\n  - pca: {{ n_components: 1 }}\noutput:\n  dir: {}\n",
+            tmp.path().join(dir).display()
+        )
+    };
+    // 2: the pipeline file is wrong
+    let (code, err) =
+        run(&yaml(&csv("a.csv", "a,b\n1,2\n3,5\n"), "o2").replace("name: x", "nme: x"));
+    assert_eq!(code, Some(2), "{err}");
+    // 3: the data cannot be used as asked
+    let (code, err) = run(&yaml(&csv("b.csv", "a,b\n1,2\nx,5\n"), "o3"));
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("row 2") && err.contains("column 'a'"), "{err}");
+    // 4: a path that does not exist
+    let (code, err) = run(&yaml(
+        &tmp.path().join("nope.csv").display().to_string(),
+        "o4",
+    ));
+    assert_eq!(code, Some(4), "{err}");
+    // 5: a numerical failure
+    let (code, err) = run(&yaml(&csv("c.csv", "a,b\n1,2\n1,2\n1,2\n"), "o5"));
+    assert_eq!(code, Some(5), "{err}");
+    // 130 and 143: interrupted (an_interrupted_run_removes_its_temporary_files_...)
+}
