@@ -155,19 +155,33 @@ impl ReportPlan {
                 raw.sample_rows
             ));
         }
+        // The sample holds up to sample_rows rows (each its scaled features and its
+        // coordinates): more than the data has are harmless, beyond memory are refused.
+        let kept = dataset
+            .total_rows
+            .map_or(raw.sample_rows, |n| raw.sample_rows.min(n as usize));
+        crate::engine::check_memory(
+            "report.sample_rows",
+            raw.sample_rows,
+            kept as f64 * (features.len() as f64 * 2.0 + 64.0) * 8.0,
+            problems,
+        );
         if let Some(shape) = &raw.image_shape {
             let p = features.len();
-            if shape.len() != 2 || shape.contains(&0) {
-                problems.push(format!(
-                    "report.image_shape: must be [rows, cols] of positive integers, got {shape:?}"
-                ));
-            } else if shape[0] * shape[1] != p && p > 0 {
-                problems.push(format!(
-                    "report.image_shape: {} × {} = {} pixels, but there are {p} features",
-                    shape[0],
-                    shape[1],
-                    shape[0] * shape[1]
-                ));
+            let pixels = match shape.as_slice() {
+                [r, c] if *r > 0 && *c > 0 => r.checked_mul(*c),
+                _ => None,
+            };
+            match pixels {
+                None => problems.push(format!(
+                    "report.image_shape: must be [rows, cols] of positive integers (whose product is the number of features), got {}",
+                    shape.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" × ")
+                )),
+                Some(n) if n != p && p > 0 => problems.push(format!(
+                    "report.image_shape: {} × {} = {n} pixels, but there are {p} features",
+                    shape[0], shape[1]
+                )),
+                Some(_) => {}
             }
         }
         plan

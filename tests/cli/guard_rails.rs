@@ -707,3 +707,35 @@ fn every_exit_code_of_the_readme_table() {
     assert_eq!(code, Some(5), "{err}");
     // 130 and 143: interrupted (an_interrupted_run_removes_its_temporary_files_...)
 }
+
+#[test]
+fn report_sizes_are_checked_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = |report: &str| {
+        format!(
+            "name: r\ninput:\n  path: {}\n  features: {{ exclude: [target] }}\nsteps:\n  - pca: {{ n_components: 2 }}\noutput:\n  dir: {}\nreport:\n{report}",
+            root().join("sample-data/breast_cancer.csv").display(),
+            tmp.path().join("out").display()
+        )
+    };
+    for (report, needle) in [
+        (
+            "  sample_rows: 1000000000000000\n",
+            "report.sample_rows = 1000000000000000 would need",
+        ),
+        (
+            "  image_shape: [18446744073709551615, 2]\n",
+            "report.image_shape: must be [rows, cols]",
+        ),
+        (
+            "  image_shape: [5, 7]\n",
+            "5 × 7 = 35 pixels, but there are 30 features",
+        ),
+    ] {
+        let file = pipeline(tmp.path(), &base(report));
+        let assert = dimred().arg("validate").arg(&file).assert().code(2);
+        let err = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        plain(&err);
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+}
