@@ -203,7 +203,9 @@ impl Dataset {
         for file in &self.files {
             let go_on = match self.format {
                 Format::Csv => csv::read(self, file, spec, progress, &mut state, emit),
-                Format::Parquet => parquet::read(self, file, spec, progress, &mut state, emit),
+                Format::Parquet => {
+                    parquet::guarded(|| parquet::read(self, file, spec, progress, &mut state, emit))
+                }
             }
             .map_err(|e| e.in_file(file))?;
             if !go_on {

@@ -147,3 +147,11 @@ pub fn files_in(dir: &Path) -> Vec<String> {
         Err(_) => Vec::new(),
     }
 }
+
+/// Writes one record batch as a Parquet file.
+pub fn write_parquet(path: &Path, batch: &arrow_array::RecordBatch) {
+    let file = File::create(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(batch).unwrap();
+    writer.close().unwrap();
+}

@@ -497,14 +497,7 @@ fn dictionary_and_decimal_columns_are_numbers_and_a_categorical_is_a_label() {
     ])
     .unwrap();
     let parquet = tmp.path().join("typed.parquet");
-    let mut writer = parquet::arrow::ArrowWriter::try_new(
-        std::fs::File::create(&parquet).unwrap(),
-        batch.schema(),
-        None,
-    )
-    .unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
+    write_parquet(&parquet, &batch);
     // the same numbers as plain CSV
     let csv = tmp.path().join("plain.csv");
     let mut text = String::from("x,y,z,label\n");
@@ -593,14 +586,7 @@ fn scan_names_every_column_kind_in_words_and_aligns_by_display_width() {
     ])
     .unwrap();
     let path = tmp.path().join("kinds.parquet");
-    let mut writer = parquet::arrow::ArrowWriter::try_new(
-        std::fs::File::create(&path).unwrap(),
-        batch.schema(),
-        None,
-    )
-    .unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
+    write_parquet(&path, &batch);
 
     let assert = dimred().arg("scan").arg(&path).arg("-q").assert().success();
     let text = String::from_utf8_lossy(&assert.get_output().stdout).to_string();

@@ -27,7 +27,7 @@ use crate::progress::Progress;
 /// Runs Parquet decoding, turning a panic of the Parquet reader into a data error: damaged
 /// pages (a flipped bit) can make it index out of bounds rather than refuse, and a damaged
 /// file is bad input, not a bug of ours. The CLI's panic hook keeps the panic quiet.
-fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+pub(super) fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
         Err(Error::data(
             "corrupt Parquet data: the Parquet reader could not decode this file",
@@ -166,17 +166,6 @@ fn projection(b: &ParquetRecordBatchReaderBuilder<File>, spec: &ReadSpec) -> Pro
 }
 
 pub(super) fn read(
-    dataset: &Dataset,
-    path: &Path,
-    spec: &ReadSpec,
-    progress: &Progress,
-    state: &mut ReadState,
-    emit: &mut dyn FnMut(Chunk) -> bool,
-) -> Result<bool> {
-    guarded(|| read_file(dataset, path, spec, progress, state, emit))
-}
-
-fn read_file(
     dataset: &Dataset,
     path: &Path,
     spec: &ReadSpec,
