@@ -388,12 +388,21 @@ fn a_run_removes_what_killed_runs_left_and_a_killed_run_leaves_no_partial_file()
     let tmp = tempfile::tempdir().unwrap();
     // named as the example test names it, so the golden file applies as it is
     let out = tmp.path().join("breast_cancer_pca");
-    // How long an uninterrupted run takes, to spread the kills over it.
+    // How long an uninterrupted run takes, to draw the kills over it.
     let started = std::time::Instant::now();
     breast_cancer_run(&out).assert().success();
     let whole = started.elapsed().as_secs_f64();
     std::fs::remove_dir_all(&out).unwrap();
-    for i in 0..12 {
+    // Kill moments drawn from a seeded stream (SplitMix64), over the whole run.
+    let mut seed = 0x5eed_u64;
+    let mut moment = || {
+        seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = seed;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    for i in 0..16 {
         let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("dimred"))
             .current_dir(root())
             .args(["run", "pipelines/breast_cancer_pca.yaml", "-q", "--set"])
@@ -402,7 +411,7 @@ fn a_run_removes_what_killed_runs_left_and_a_killed_run_leaves_no_partial_file()
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_secs_f64(whole * i as f64 / 12.0));
+        std::thread::sleep(std::time::Duration::from_secs_f64(whole * moment()));
         let _ = child.kill(); // SIGKILL: no chance to clean up
         let _ = child.wait();
         // Whatever holds a final name is complete.
