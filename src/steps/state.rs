@@ -52,7 +52,7 @@ impl PartialState {
     }
 
     /// The inner state, checked to be of `kind` and `pass` and of the same pipeline.
-    pub fn expect<T: serde::de::DeserializeOwned>(
+    pub fn state_of<T: serde::de::DeserializeOwned>(
         &self,
         kind: &str,
         pass: &str,

@@ -105,7 +105,7 @@ impl MergeFit for ExactFit {
     }
 
     fn merge(&mut self, other: &PartialState) -> Result<()> {
-        let saved: SavedMoments = other.expect("pca", "fit", &self.common.input.fingerprint)?;
+        let saved: SavedMoments = other.state_of("pca", "fit", &self.common.input.fingerprint)?;
         let acc = self.acc.as_mut().ok_or_else(pass_over)?;
         let moments = Moments::load(&saved)
             .filter(|m| m.nfeatures() == self.common.input.width())

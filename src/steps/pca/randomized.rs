@@ -387,7 +387,7 @@ impl MergeFit for RandomizedFit {
     fn merge(&mut self, other: &PartialState) -> Result<()> {
         if let Some(columns) = &mut self.columns {
             let saved: Vec<SavedColumn> =
-                other.expect("pca", "scale", &self.common.input.fingerprint)?;
+                other.state_of("pca", "scale", &self.common.input.fingerprint)?;
             if saved.len() != self.common.input.width() {
                 return Err(Error::config("malformed pca state: its width differs"));
             }
@@ -396,7 +396,7 @@ impl MergeFit for RandomizedFit {
         }
         let s = self.scaled.as_mut().ok_or_else(pass_over)?;
         let saved: SavedMat =
-            other.expect("pca", &Self::label(s.pass), &self.common.input.fingerprint)?;
+            other.state_of("pca", &Self::label(s.pass), &self.common.input.fingerprint)?;
         let product = s.product.as_mut().ok_or_else(pass_over)?;
         let m = saved.to_mat()?;
         if m.nrows() != s.basis.nrows() || m.ncols() != s.basis.ncols() {

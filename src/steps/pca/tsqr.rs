@@ -331,7 +331,7 @@ impl MergeFit for TsqrFit {
     }
 
     fn merge(&mut self, other: &PartialState) -> Result<()> {
-        let saved: SavedTsqr = other.expect("pca", "fit", &self.common.input.fingerprint)?;
+        let saved: SavedTsqr = other.state_of("pca", "fit", &self.common.input.fingerprint)?;
         let acc = self.acc.as_mut().ok_or_else(pass_over)?;
         let state = State::load(&saved)?;
         if saved.mean.len() != self.common.input.width() {

@@ -305,7 +305,7 @@ impl MergeFit for RandomProjectionFit {
 
     fn merge(&mut self, other: &PartialState) -> Result<()> {
         other
-            .expect::<Value>("random_projection", "none", &self.fingerprint)
+            .state_of::<Value>("random_projection", "none", &self.fingerprint)
             .map(|_| ())
     }
 }

@@ -244,7 +244,7 @@ impl MergeFit for ScaleFit {
     }
 
     fn merge(&mut self, other: &PartialState) -> Result<()> {
-        let saved: Vec<SavedColumn> = other.expect("scale", PASS, &self.input.fingerprint)?;
+        let saved: Vec<SavedColumn> = other.state_of("scale", PASS, &self.input.fingerprint)?;
         let acc = self
             .acc
             .as_mut()
