@@ -107,7 +107,7 @@ struct Output {
 impl Output {
     fn facts(&self) -> RunFacts {
         RunFacts {
-            reconstruction_error: self.errors.as_ref().map(|e| e.summary().mean),
+            reconstruction_error: self.errors.as_ref().map(ErrorStats::mean),
         }
     }
 

@@ -134,6 +134,15 @@ impl ErrorStats {
         }
     }
 
+    /// The mean error, without the quantiles' sort.
+    pub fn mean(&self) -> f64 {
+        if self.rows > 0 {
+            self.sum / self.rows as f64
+        } else {
+            0.0
+        }
+    }
+
     pub fn summary(&self) -> ErrorSummary {
         let mut sorted = self.sample.clone();
         sorted.sort_by(f64::total_cmp);
@@ -148,11 +157,7 @@ impl ErrorStats {
         };
         ErrorSummary {
             rows: self.rows,
-            mean: if self.rows > 0 {
-                self.sum / self.rows as f64
-            } else {
-                0.0
-            },
+            mean: self.mean(),
             min: if self.rows > 0 { self.min } else { 0.0 },
             max: if self.rows > 0 { self.max } else { 0.0 },
             p50: q(0.5),

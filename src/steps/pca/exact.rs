@@ -78,14 +78,8 @@ impl FitStep for ExactFit {
 
     fn finish(self: Box<Self>) -> Result<Box<dyn FittedStep>> {
         let moments = finished(self.moments)?;
-        let spread: Vec<f64> = moments
-            .max
-            .iter()
-            .zip(&moments.min)
-            .map(|(hi, lo)| hi - lo)
-            .collect();
         self.common
-            .check_range(&moments.variance(0), Some(&spread))?;
+            .check_range(&moments.variance(0), &moments.min, &moments.max)?;
         let params = &self.common.params;
         let scaler = Scaler::fit(self.common.scale, &moments);
         let pca = fit(

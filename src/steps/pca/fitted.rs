@@ -53,8 +53,8 @@ impl Common {
     /// The numbers' range: a variance that overflows (values near 1e300), one that
     /// underflows to 0 while the values differ (near 1e-300), or no variance at all would
     /// give a PCA of zeros, infinities or NaN. A clear error instead, naming the columns
-    /// and what to do. `var` is each column's variance, `spread` its max − min when known.
-    pub(super) fn check_range(&self, var: &[f64], spread: Option<&[f64]>) -> Result<()> {
+    /// and what to do. `var` is each column's variance, `min` and `max` its range.
+    pub(super) fn check_range(&self, var: &[f64], min: &[f64], max: &[f64]) -> Result<()> {
         let names = &self.input.names;
         let list = |cols: &[usize]| {
             let mut shown: Vec<String> = cols
@@ -75,17 +75,15 @@ impl Common {
                 list(&overflow)
             )));
         }
-        if let Some(spread) = spread {
-            let underflow: Vec<usize> = (0..var.len())
-                .filter(|&j| var[j] == 0.0 && spread[j] > 0.0)
-                .collect();
-            if !underflow.is_empty() {
-                return Err(Error::Numeric(format!(
-                    "the variance of column(s) {} underflows to 0 although the values differ \
-                     (by around 1e-154 or less); multiply them by a power of ten before the PCA",
-                    list(&underflow)
-                )));
-            }
+        let underflow: Vec<usize> = (0..var.len())
+            .filter(|&j| var[j] == 0.0 && max[j] > min[j])
+            .collect();
+        if !underflow.is_empty() {
+            return Err(Error::Numeric(format!(
+                "the variance of column(s) {} underflows to 0 although the values differ \
+                 (by around 1e-154 or less); multiply them by a power of ten before the PCA",
+                list(&underflow)
+            )));
         }
         if !var.is_empty() && var.iter().all(|v| *v == 0.0) {
             return Err(Error::Numeric(
@@ -126,10 +124,6 @@ pub struct FittedPca {
 }
 
 impl FittedPca {
-    pub fn pca(&self) -> &Pca {
-        &self.pca
-    }
-
     pub fn from_model(model: &Map<String, Value>, input: usize) -> Result<FittedPca> {
         let k: usize = field(model, "n_components_")?;
         let rows: Vec<Vec<f64>> = field(model, "components_")?;

@@ -269,8 +269,9 @@ impl FitStep for RandomizedFit {
                 .iter()
                 .map(|c| c.m2 / c.count.max(1) as f64)
                 .collect();
-            let spread: Vec<f64> = columns.iter().map(|c| c.max - c.min).collect();
-            self.common.check_range(&var, Some(&spread))?;
+            let min: Vec<f64> = columns.iter().map(|c| c.min).collect();
+            let max: Vec<f64> = columns.iter().map(|c| c.max).collect();
+            self.common.check_range(&var, &min, &max)?;
             let params = &self.common.params;
             let scaler = self
                 .common

@@ -303,13 +303,8 @@ impl FitStep for TsqrFit {
 
     fn finish(self: Box<Self>) -> Result<Box<dyn FittedStep>> {
         let summary = finished(self.summary)?;
-        let spread: Vec<f64> = summary
-            .max
-            .iter()
-            .zip(&summary.min)
-            .map(|(hi, lo)| hi - lo)
-            .collect();
-        self.common.check_range(&summary.var, Some(&spread))?;
+        self.common
+            .check_range(&summary.var, &summary.min, &summary.max)?;
         let params = &self.common.params;
         let scaler = Scaler::from_parts(
             self.common.scale,
