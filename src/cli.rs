@@ -26,6 +26,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Apply a fitted model to new data, streaming.
     Transform(TransformArgs),
+    /// Write a fitted model as ONNX (checked by ONNX Runtime) and/or numpy's .npz.
+    Export(ExportArgs),
     /// Re-render DIR/report.html from DIR/report.json and DIR/report_sample.json.
     Report(ReportArgs),
     /// Stream a data file or folder and profile every column.
@@ -78,6 +80,34 @@ pub struct TransformArgs {
     pub reconstruction_error: bool,
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// model.json written by `dimred run`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Write the pipeline as an ONNX graph of standard operators.
+    #[arg(long, value_name = "OUT.onnx")]
+    pub onnx: Option<PathBuf>,
+    /// Write the model's arrays as a numpy .npz (as run's model.npz).
+    #[arg(long, value_name = "OUT.npz")]
+    pub npz: Option<PathBuf>,
+    /// Element type of the graph's input, outputs and constants.
+    #[arg(long, value_enum, default_value_t = Dtype::Float64)]
+    pub dtype: Dtype,
+    /// ONNX opset (13 to 21).
+    #[arg(long, default_value_t = 17)]
+    pub opset: i64,
+    /// Add a reconstruction_error output (per-row squared error in the scaled space).
+    #[arg(long)]
+    pub reconstruction_error: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Dtype {
+    Float32,
+    Float64,
 }
 
 #[derive(Debug, Args)]

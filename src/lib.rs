@@ -14,6 +14,8 @@ pub mod error;
 pub mod evaluate;
 pub mod generate;
 pub mod model;
+pub mod npz;
+pub mod onnx;
 pub mod pipeline;
 pub mod progress;
 pub mod report;
@@ -27,4 +29,4 @@ pub mod steps;
 
 pub use config::{Plan, RawPipeline, apply_overrides};
 pub use error::{Error, Result};
-pub use pipeline::{RunOptions, RunOutcome, TransformOptions, run, transform};
+pub use pipeline::{OnnxOptions, RunOptions, RunOutcome, TransformOptions, export, run, transform};

@@ -114,6 +114,29 @@ fn dispatch(command: Command) -> Result<()> {
             }
             Ok(())
         }
+        Command::Export(args) => {
+            let options = dimred::OnnxOptions {
+                dtype: match args.dtype {
+                    cli::Dtype::Float32 => dimred::onnx::DType::Float32,
+                    cli::Dtype::Float64 => dimred::onnx::DType::Float64,
+                },
+                opset: args.opset,
+                reconstruction_error: args.reconstruction_error,
+            };
+            dimred::export(
+                &args.model,
+                args.onnx.as_deref(),
+                args.npz.as_deref(),
+                &options,
+            )?;
+            let written: Vec<String> = [args.onnx, args.npz]
+                .into_iter()
+                .flatten()
+                .map(|p| p.display().to_string())
+                .collect();
+            emit(&format!("wrote {}\n", written.join(", ")));
+            Ok(())
+        }
         Command::Report(args) => {
             let html = dimred::report::collect::rerender(&args.dir)?;
             emit(&format!("wrote {}\n", html.display()));

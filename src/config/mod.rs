@@ -98,6 +98,30 @@ pub struct RawOutput {
     /// reduced.parquet, and its distribution to report.json.
     #[serde(default)]
     pub reconstruction_error: bool,
+    /// Write model.onnx beside model.json (as `dimred export --onnx` does).
+    #[serde(default)]
+    pub onnx: bool,
+    /// The ONNX graph's element type.
+    #[serde(default)]
+    pub onnx_dtype: OnnxDtype,
+}
+
+/// `output.onnx_dtype`: the element type of model.onnx's input, outputs and constants.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OnnxDtype {
+    Float32,
+    #[default]
+    Float64,
+}
+
+impl From<OnnxDtype> for crate::onnx::DType {
+    fn from(d: OnnxDtype) -> crate::onnx::DType {
+        match d {
+            OnnxDtype::Float32 => crate::onnx::DType::Float32,
+            OnnxDtype::Float64 => crate::onnx::DType::Float64,
+        }
+    }
 }
 
 fn yes() -> bool {

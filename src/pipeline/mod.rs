@@ -1,11 +1,13 @@
-//! The commands' orchestration: `run` (fit, output pass, model and report) and
-//! `transform` (a saved model on new data). Short and top-down; the work is in the
+//! The commands' orchestration: `run` (fit, output pass, model and report),
+//! `transform` (a saved model on new data) and `export` (a saved model as ONNX or .npz). Short and top-down; the work is in the
 //! engine, the steps and the writers.
 
+pub mod export;
 mod fit;
 mod run;
 mod transform;
 
+pub use export::{OnnxOptions, export};
 pub use run::{RunOutcome, run};
 pub use transform::{TransformOptions, transform};
 

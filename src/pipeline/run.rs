@@ -8,6 +8,7 @@ use faer::{Mat, MatRef};
 use serde_json::{Map, Value, json};
 
 use super::RunOptions;
+use super::export::{self, OnnxOptions};
 use super::fit::{self, Fitted};
 use crate::config::{Plan, RawPipeline};
 use crate::engine::{PassReport, stream, write_chunks};
@@ -40,10 +41,19 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
     let output = output_pass(&plan, &fitted.pipeline, missing, options.quiet, &mut passes)?;
 
     let model_path = plan.output_dir.join("model.json");
-    write_atomic(
-        &model_path,
-        &Model::document(&header(&plan, &fitted), &fitted.pipeline),
-    )?;
+    let header = header(&plan, &fitted);
+    write_atomic(&model_path, &Model::document(&header, &fitted.pipeline))?;
+    let npz_path = plan.output_dir.join("model.npz");
+    write_atomic(&npz_path, &export::npz_model(&header, &fitted.pipeline))?;
+    let onnx_path = plan.output_dir.join("model.onnx");
+    if plan.raw.output.onnx {
+        let options = OnnxOptions {
+            dtype: plan.raw.output.onnx_dtype.into(),
+            ..OnnxOptions::default()
+        };
+        let graph = export::onnx_model(&header, &fitted.pipeline, &options)?;
+        write_atomic(&onnx_path, &graph)?;
+    }
 
     let report_path = plan.output_dir.join("report.json");
     let mut outputs = Vec::new();
@@ -51,6 +61,10 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
         outputs.push(plan.output_dir.join("reduced.parquet"));
     }
     outputs.push(model_path);
+    outputs.push(npz_path);
+    if plan.raw.output.onnx {
+        outputs.push(onnx_path);
+    }
     outputs.push(report_path.clone());
     outputs.extend(report_paths(&plan.output_dir));
     for step in &fitted.pipeline.steps {

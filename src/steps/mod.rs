@@ -9,8 +9,8 @@
 //!   one that cannot (incremental PCA) is a plain `FitStep`, and one that reads the data
 //!   its own way (the autoencoder's shuffled epochs) is a `DrivenFit`: the variant says
 //!   which, not a run-time error;
-//! - **fitted** (`FittedStep`): transforms a chunk, inverts it, and writes its own
-//!   sections of model.json and report.json.
+//! - **fitted** (`FittedStep`): transforms a chunk, inverts it, writes its own sections
+//!   of model.json and report.json, its arrays of model.npz and its ONNX nodes.
 //!
 //! `fitted::FittedPipeline` is the fitted steps in order. Adding a kind means a folder
 //! here and, in this file only, its `pub mod` line, its `RawStep` variant and its arms in
@@ -33,6 +33,8 @@ use serde_json::{Map, Value};
 
 use crate::engine::{PassReport, PassStats};
 use crate::error::{Error, Result};
+use crate::npz;
+use crate::onnx::Graph;
 use crate::source::{Dataset, ReadSpec};
 pub use fitted::FittedPipeline;
 pub use state::PartialState;
@@ -224,8 +226,31 @@ pub trait FittedStep: Send + Sync {
     }
     /// Its fields of model.json.
     fn write_model(&self, model: &mut Map<String, Value>);
+    /// Its arrays of model.npz, under the names model.json gives them (numpy users load
+    /// them without parsing JSON).
+    fn arrays(&self, out: &mut Vec<(String, npz::Array)>);
+    /// Its ONNX nodes: the tensor `x` (the step's input) → the name of its output. A step
+    /// ONNX's standard operators cannot express says so.
+    fn onnx(&self, _g: &mut Graph, _x: &str) -> Result<String> {
+        Err(not_in_onnx(self.kind()))
+    }
+    /// The inverse map's nodes (for the graph's reconstruction error).
+    fn onnx_inverse(&self, _g: &mut Graph, _z: &str) -> Result<String> {
+        Err(not_in_onnx(self.kind()))
+    }
+    /// `onnx` and each row's squared reconstruction error in the scaled space, when the
+    /// step computes the error better than by inverting (as `forward_with_error`).
+    fn onnx_with_error(&self, _g: &mut Graph, _x: &str) -> Option<(String, String)> {
+        None
+    }
     /// Its fields of report.json (nothing for a step loaded from a model).
     fn write_report(&self, report: &mut Map<String, Value>, facts: &RunFacts);
+}
+
+fn not_in_onnx(kind: &str) -> Error {
+    Error::config(format!(
+        "a {kind} step cannot be written as ONNX (its standard operators do not express it)"
+    ))
 }
 
 /// The registry: a step as written → its planned form (checked by `PlannedStep::check`).

@@ -202,6 +202,7 @@ fn output_reduced_false_fits_without_the_output_pass() {
         files_in(&out),
         vec![
             "model.json",
+            "model.npz",
             "report.html",
             "report.json",
             "report_sample.json"
@@ -210,7 +211,7 @@ fn output_reduced_false_fits_without_the_output_pass() {
     let report = json(&out.join("report.json"));
     assert_eq!(report["passes"].as_array().unwrap().len(), 1);
     assert_eq!(report["rows_written"], 0);
-    assert_eq!(report["outputs"].as_array().unwrap().len(), 4);
+    assert_eq!(report["outputs"].as_array().unwrap().len(), 5);
     // no output pass, no sample: the evaluation says why it has no scores
     let note = report["evaluation"]["note"].as_str().unwrap();
     assert!(note.contains("output.reduced"), "{note}");

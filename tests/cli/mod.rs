@@ -8,6 +8,7 @@ mod fuzz;
 mod golden;
 mod guard_rails;
 mod memory;
+mod onnx;
 mod pipelines;
 mod random_projection;
 mod reference;

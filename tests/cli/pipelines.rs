@@ -54,6 +54,7 @@ fn every_example_pipeline_runs() {
         for file in [
             "reduced.parquet",
             "model.json",
+            "model.npz",
             "report.json",
             "report.html",
             "report_sample.json",

@@ -2,6 +2,7 @@
 //! narrow code layer. `layer` holds the layers and their backward passes, `optim` the
 //! optimizers, `train` the mini-batch training streamed from disk epoch by epoch.
 
+pub mod export;
 pub mod history;
 pub mod infer;
 pub mod layer;

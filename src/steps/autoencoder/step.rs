@@ -15,6 +15,8 @@ use super::train::{Checkpoint, TrainContext, train};
 use super::{Network, SavedNetwork};
 use crate::engine::PassReport;
 use crate::error::{Error, Result};
+use crate::npz::Array;
+use crate::onnx::Graph;
 use crate::steps::RawStep;
 use crate::steps::{DriveContext, DrivenFit, Fit, FittedStep, PlannedStep, RunFacts, StepInput};
 
@@ -348,5 +350,20 @@ impl FittedStep for FittedAutoencoder {
             history.reconstruction_error = facts.reconstruction_error.unwrap_or(f64::NAN);
             report.insert("autoencoder".into(), json!(history));
         }
+    }
+
+    fn arrays(&self, out: &mut Vec<(String, Array)>) {
+        super::export::arrays(&self.network, out);
+    }
+
+    fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
+        let net = &self.network;
+        Ok(super::export::onnx_layers(g, net, 0..net.code_layer + 1, x))
+    }
+
+    fn onnx_inverse(&self, g: &mut Graph, z: &str) -> Result<String> {
+        let net = &self.network;
+        let layers = net.code_layer + 1..net.layers.len();
+        Ok(super::export::onnx_layers(g, net, layers, z))
     }
 }

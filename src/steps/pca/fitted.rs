@@ -7,7 +7,9 @@ use serde_json::{Map, Value, json};
 use super::params::PcaParams;
 use super::{Pca, inverse, project_with};
 use crate::error::{Error, Result};
-use crate::steps::scale::{ScaleMethod, Scaler};
+use crate::npz::Array;
+use crate::onnx::Graph;
+use crate::steps::scale::{ScaleMethod, Scaler, onnx_shift_scale, onnx_unshift_scale};
 use crate::steps::{Affine, FittedStep, RunFacts, StepInput, field, rows_json, rows_mat};
 
 /// What every solver's fit carries.
@@ -247,5 +249,94 @@ impl FittedStep for FittedPca {
         report.insert("singular_values".into(), json!(pca.singular_values));
         report.insert("noise_variance".into(), json!(pca.noise_variance));
         report.insert("total_variance".into(), json!(pca.total_variance));
+    }
+
+    fn arrays(&self, out: &mut Vec<(String, Array)>) {
+        let pca = &self.pca;
+        let c = &pca.components;
+        if let Some(scale) = &self.scale {
+            out.push(("scale_".into(), Array::vector(scale.clone())));
+        }
+        out.extend([
+            (
+                "components_".into(),
+                Array::matrix(c.nrows(), c.ncols(), |i, j| c[(i, j)]),
+            ),
+            (
+                "explained_variance_".into(),
+                Array::vector(pca.explained_variance.clone()),
+            ),
+            (
+                "explained_variance_ratio_".into(),
+                Array::vector(pca.explained_variance_ratio.clone()),
+            ),
+            (
+                "singular_values_".into(),
+                Array::vector(pca.singular_values.clone()),
+            ),
+            ("noise_variance_".into(), Array::scalar(pca.noise_variance)),
+            ("whiten".into(), Array::flag(pca.whiten)),
+        ]);
+    }
+
+    fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
+        let centered = onnx_shift_scale(g, x, &self.shift, self.scale.as_deref());
+        let z = self.onnx_project(g, &centered);
+        Ok(self.onnx_whiten(g, &z))
+    }
+
+    fn onnx_with_error(&self, g: &mut Graph, x: &str) -> Option<(String, String)> {
+        let centered = onnx_shift_scale(g, x, &self.shift, self.scale.as_deref());
+        let z = self.onnx_project(g, &centered);
+        // the residual centered − z·V, summed in squares along each row
+        let c = &self.pca.components;
+        let v = g.matrix("components_", c.nrows(), c.ncols(), |i, j| c[(i, j)]);
+        let rebuilt = g.node("MatMul", &[&z, &v]);
+        let residual = g.node("Sub", &[&centered, &rebuilt]);
+        let error = g.row_sum_of_squares(&residual);
+        Some((self.onnx_whiten(g, &z), error))
+    }
+
+    fn onnx_inverse(&self, g: &mut Graph, z: &str) -> Result<String> {
+        let pca = &self.pca;
+        let mut y = z.to_string();
+        if pca.whiten {
+            let root: Vec<f64> = pca.explained_variance.iter().map(|v| v.sqrt()).collect();
+            let c = g.constant("sqrt_explained_variance_", &[root.len()], &root);
+            y = g.node("Mul", &[&y, &c]);
+        }
+        let c = &pca.components;
+        let v = g.matrix("components_", c.nrows(), c.ncols(), |i, j| c[(i, j)]);
+        let x = g.node("MatMul", &[&y, &v]);
+        Ok(onnx_unshift_scale(
+            g,
+            &x,
+            &self.shift,
+            self.scale.as_deref(),
+        ))
+    }
+}
+
+impl FittedPca {
+    /// `MatMul` by the components' transpose.
+    fn onnx_project(&self, g: &mut Graph, centered: &str) -> String {
+        let c = &self.pca.components;
+        let vt = g.matrix("components_T", c.ncols(), c.nrows(), |i, j| c[(j, i)]);
+        g.node("MatMul", &[centered, &vt])
+    }
+
+    /// `Div` by √explained_variance_ when whitening.
+    fn onnx_whiten(&self, g: &mut Graph, z: &str) -> String {
+        if !self.pca.whiten {
+            return z.to_string();
+        }
+        let root: Vec<f64> = self
+            .pca
+            .explained_variance
+            .iter()
+            .map(|v| v.sqrt())
+            .collect();
+        let c = g.constant("sqrt_explained_variance_", &[root.len()], &root);
+        g.node("Div", &[z, &c])
     }
 }

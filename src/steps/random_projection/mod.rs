@@ -22,6 +22,8 @@ use super::{
 };
 use crate::engine::PassStats;
 use crate::error::{Error, Result};
+use crate::npz::Array;
+use crate::onnx::Graph;
 
 /// The step's keys.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -412,5 +414,25 @@ impl FittedStep for FittedRandomProjection {
         section.insert("density".into(), json!(self.density));
         section.insert("seed".into(), json!(params.seed));
         report.insert("random_projection".into(), Value::Object(section));
+    }
+
+    fn arrays(&self, out: &mut Vec<(String, Array)>) {
+        let c = &self.components;
+        out.push((
+            "random_projection.components_".into(),
+            Array::matrix(c.nrows(), c.ncols(), |i, j| c[(i, j)]),
+        ));
+    }
+
+    fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
+        let c = &self.components;
+        let ct = g.matrix("rp_components_T", c.ncols(), c.nrows(), |i, j| c[(j, i)]);
+        Ok(g.node("MatMul", &[x, &ct]))
+    }
+
+    fn onnx_inverse(&self, g: &mut Graph, z: &str) -> Result<String> {
+        let pinv = self.pseudo_inverse();
+        let pt = g.matrix("rp_pinv_T", pinv.ncols(), pinv.nrows(), |i, j| pinv[(j, i)]);
+        Ok(g.node("MatMul", &[z, &pt]))
     }
 }

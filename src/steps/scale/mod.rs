@@ -16,6 +16,8 @@ use super::{
 };
 use crate::engine::PassStats;
 use crate::error::{Error, Result};
+use crate::npz::Array;
+use crate::onnx::Graph;
 use crate::stats::{ColumnStats, ColumnsAccumulator, Moments, SavedColumn};
 pub use params::{ScaleMethod, ScaleParams};
 
@@ -138,6 +140,35 @@ pub fn shift_scale_into(
             }
         }
     }
+}
+
+/// `shift_scale_into` as ONNX nodes: `Sub` then `Div`, as skl2onnx writes a scaler
+/// (either left out when it would do nothing).
+pub fn onnx_shift_scale(g: &mut Graph, x: &str, shift: &[f64], scale: Option<&[f64]>) -> String {
+    let mut y = x.to_string();
+    if shift.iter().any(|&m| m != 0.0) {
+        let c = g.constant("shift", &[shift.len()], shift);
+        y = g.node("Sub", &[&y, &c]);
+    }
+    if let Some(s) = scale {
+        let c = g.constant("scale", &[s.len()], s);
+        y = g.node("Div", &[&y, &c]);
+    }
+    y
+}
+
+/// The inverse of `onnx_shift_scale`: `Mul` then `Add`.
+pub fn onnx_unshift_scale(g: &mut Graph, z: &str, shift: &[f64], scale: Option<&[f64]>) -> String {
+    let mut y = z.to_string();
+    if let Some(s) = scale {
+        let c = g.constant("scale", &[s.len()], s);
+        y = g.node("Mul", &[&y, &c]);
+    }
+    if shift.iter().any(|&m| m != 0.0) {
+        let c = g.constant("shift", &[shift.len()], shift);
+        y = g.node("Add", &[&y, &c]);
+    }
+    y
 }
 
 #[derive(Debug, Clone)]
@@ -340,4 +371,21 @@ impl FittedStep for FittedScale {
     }
 
     fn write_report(&self, _report: &mut Map<String, Value>, _facts: &RunFacts) {}
+
+    fn arrays(&self, out: &mut Vec<(String, Array)>) {
+        if let Some(scale) = &self.scale {
+            out.push(("scale_".into(), Array::vector(scale.clone())));
+        }
+        if self.method == ScaleMethod::Minmax {
+            out.push(("data_min_".into(), Array::vector(self.shift.clone())));
+        }
+    }
+
+    fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
+        Ok(onnx_shift_scale(g, x, &self.shift, self.scale.as_deref()))
+    }
+
+    fn onnx_inverse(&self, g: &mut Graph, z: &str) -> Result<String> {
+        Ok(onnx_unshift_scale(g, z, &self.shift, self.scale.as_deref()))
+    }
 }

@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""ONNX Runtime on every example pipeline's exported model, and the README's numpy snippet.
+
+Run by .ci/run inside a venv with onnxruntime, onnx, numpy, pyarrow and scikit-learn:
+
+    python tests/onnx/check.py target/release/dimred
+
+For each pipelines/*.yaml it runs the pipeline with `output.onnx: true`, checks the graph
+with `onnx.checker.check_model(full_check=True)`, runs it in ONNX Runtime on the
+pipeline's input and compares every output with reduced.parquet; then it exports float64
+and float32 graphs with the reconstruction error and compares them with
+`dimred transform --reconstruction-error`. float64 graphs must agree to 1e-10 and float32
+graphs to 1e-5, relative to each column's largest value; an autoencoder's network is f32
+in dimred itself, so its graphs are held to 1e-5 in both types. Last, model.npz rebuilds a
+scikit-learn StandardScaler and PCA whose transform matches reduced.parquet.
+"""
+
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DIMRED = os.path.abspath(sys.argv[1])
+
+
+def dimred(*args):
+    subprocess.run([DIMRED, *args], check=True, cwd=ROOT)
+
+
+def read_table(path):
+    if path.endswith(".parquet"):
+        return pq.read_table(os.path.join(ROOT, path))
+    return pcsv.read_csv(os.path.join(ROOT, path))
+
+
+def matrix(table, names):
+    return np.column_stack(
+        [table.column(n).to_numpy(zero_copy_only=False).astype(np.float64) for n in names]
+    )
+
+
+def assert_close(actual, expected, rtol, what):
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} vs {expected.shape}"
+    scale = np.max(np.abs(expected))
+    worst = np.max(np.abs(actual - expected))
+    assert worst <= rtol * scale, f"{what}: max difference {worst:.3e} > {rtol} x {scale:.3e}"
+    return worst / scale if scale > 0 else 0.0
+
+
+def run_graph(path, x):
+    onnx.checker.check_model(onnx.load(path), full_check=True)
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    meta = session.get_modelmeta().custom_metadata_map
+    dtype = np.float32 if meta["dtype"] == "float32" else np.float64
+    names = [o.name for o in session.get_outputs()]
+    values = session.run(names, {"features": x.astype(dtype)})
+    return dict(zip(names, values)), meta
+
+
+def compare(outputs, expected, columns, rtol, what):
+    worst = 0.0
+    for j, name in enumerate(columns):
+        want = expected.column(name).to_numpy()
+        worst = max(worst, assert_close(outputs[name], want, rtol, f"{what} {name}"))
+        worst = max(worst, assert_close(outputs["reduced"][:, j], want, rtol, f"{what} reduced[:, {j}]"))
+    if "reconstruction_error" in outputs:
+        want = expected.column("reconstruction_error").to_numpy()
+        worst = max(
+            worst,
+            assert_close(outputs["reconstruction_error"], want, rtol, f"{what} reconstruction_error"),
+        )
+    return worst
+
+
+def generated_inputs():
+    """The data the generated_* pipelines read, made as their comments say."""
+    for path in glob.glob(os.path.join(ROOT, "pipelines", "generated_*.yaml")):
+        for line in open(path):
+            m = re.match(r"#\s+dimred generate (.*)$", line)
+            if m and not os.path.exists(os.path.join(ROOT, m.group(1).split("--output ")[1].split()[0])):
+                dimred("generate", *m.group(1).split(), "--quiet")
+
+
+def main():
+    generated_inputs()
+    work = tempfile.mkdtemp(prefix="dimred-onnx-")
+    rows = []
+    for yaml in sorted(glob.glob(os.path.join(ROOT, "pipelines", "*.yaml"))):
+        name = os.path.basename(yaml)[: -len(".yaml")]
+        text = open(yaml).read()
+        source = re.search(r"^\s*path:\s*(\S+)", text, re.M).group(1)
+        out = os.path.join(work, name)
+        dimred("run", yaml, "--set", f"output.dir={out}", "--set", "output.onnx=true", "--quiet")
+        model = json.load(open(os.path.join(out, "model.json")))
+        assert model["missing"] != "skip_row", f"{name}: the graph cannot drop rows"
+        x = matrix(read_table(source), model["feature_names_in_"])
+        columns = model["output_columns"]
+        f32_network = "autoencoder" in model["steps"]
+        tol64 = 1e-5 if f32_network else 1e-10
+
+        outputs, meta = run_graph(os.path.join(out, "model.onnx"), x)
+        assert json.loads(meta["feature_names"]) == model["feature_names_in_"]
+        assert json.loads(meta["output_columns"]) == columns
+        reduced = pq.read_table(os.path.join(out, "reduced.parquet"))
+        worst = {"run": compare(outputs, reduced, columns, tol64, f"{name} model.onnx")}
+
+        transformed = os.path.join(out, "transformed.parquet")
+        dimred(
+            "transform", "--model", os.path.join(out, "model.json"), "--input", source,
+            "--output", transformed, "--reconstruction-error", "--quiet",
+        )
+        expected = pq.read_table(transformed)
+        sizes = {}
+        for dtype, tol in (("float64", tol64), ("float32", 1e-5)):
+            graph = os.path.join(out, f"{dtype}.onnx")
+            dimred(
+                "export", "--model", os.path.join(out, "model.json"), "--onnx", graph,
+                "--dtype", dtype, "--reconstruction-error",
+            )
+            outputs, _ = run_graph(graph, x)
+            worst[dtype] = compare(outputs, expected, columns, tol, f"{name} {dtype}")
+            sizes[dtype] = os.path.getsize(graph)
+        rows.append((name, " > ".join(model["steps"]), x.shape, worst, sizes))
+
+    check_npz(work)
+    print(f"{'pipeline':<28} {'steps':<28} {'rows x p':>12} {'run f64':>9} {'f64+err':>9} {'f32+err':>9}")
+    for name, steps, shape, worst, sizes in rows:
+        print(
+            f"{name:<28} {steps:<28} {shape[0]:>6} x {shape[1]:<4} "
+            f"{worst['run']:9.1e} {worst['float64']:9.1e} {worst['float32']:9.1e}"
+        )
+    print(f"ONNX Runtime {ort.__version__}, onnx {onnx.__version__}: {len(rows)} pipelines agree")
+
+
+def check_npz(work):
+    """The README's snippet: model.npz → scikit-learn objects → the same rows."""
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+
+    out = os.path.join(work, "breast_cancer_pca")
+    table = read_table("sample-data/breast_cancer.csv")
+    reduced = pq.read_table(os.path.join(out, "reduced.parquet"))
+
+    # --- README snippet begins ---
+    z = np.load(os.path.join(out, "model.npz"))
+    scaler = StandardScaler()
+    scaler.mean_, scaler.scale_ = z["mean_"], z["scale_"]
+    scaler.var_, scaler.n_features_in_ = z["scale_"] ** 2, int(z["n_features_in_"])
+    pca = PCA(n_components=len(z["components_"]), whiten=bool(z["whiten"]))
+    pca.components_, pca.explained_variance_ = z["components_"], z["explained_variance_"]
+    pca.mean_, pca.n_features_in_ = np.zeros(int(z["n_features_in_"])), int(z["n_features_in_"])
+    X = np.column_stack([table.column(n).to_numpy() for n in z["feature_names_in_"]])
+    Z = pca.transform(scaler.transform(X))
+    # --- README snippet ends ---
+
+    for j, name in enumerate(z["output_columns"]):
+        assert_close(Z[:, j], reduced.column(str(name)).to_numpy(), 1e-10, f"npz {name}")
+    print(f"model.npz: scikit-learn StandardScaler + PCA give reduced.parquet ({Z.shape[1]} columns)")
+
+
+if __name__ == "__main__":
+    main()
