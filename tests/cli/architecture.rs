@@ -278,7 +278,7 @@ fn lower_layers_import_no_orchestration_report_or_model() {
     let mods = modules();
     let graph = edges(&mods);
     let lower = [
-        "engine", "source", "stats", "steps", "blocks", "chunk", "rng", "simd",
+        "engine", "source", "stats", "steps", "blocks", "chunk", "rng", "simd", "onnx", "npz",
     ];
     let upper = ["pipeline", "report", "model"];
     let mut wrong = Vec::new();

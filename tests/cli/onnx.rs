@@ -76,8 +76,14 @@ fn output<'a>(outputs: &'a [(String, Vec<f64>)], name: &str) -> &'a [f64] {
 }
 
 /// Compares every column of reduced.parquet but the passthrough with the graph's
-/// outputs: the column's own output, and its column of `reduced`.
-fn assert_graph_matches(reduced: &Path, outputs: &[(String, Vec<f64>)], rtol: f64) {
+/// outputs: the column's own output, and its column of `reduced`; and the reconstruction
+/// error when the graph has it (as it must `with_error`).
+fn assert_graph_matches(
+    reduced: &Path,
+    outputs: &[(String, Vec<f64>)],
+    rtol: f64,
+    with_error: bool,
+) {
     let columns: Vec<(String, Vec<f64>)> = parquet_columns(reduced);
     let reduced_names: Vec<&(String, Vec<f64>)> = columns
         .iter()
@@ -91,6 +97,10 @@ fn assert_graph_matches(reduced: &Path, outputs: &[(String, Vec<f64>)], rtol: f6
         assert_vec_close(&column, expected, rtol, &format!("reduced[:, {j}]"));
     }
     let has_error = outputs.iter().any(|(n, _)| n == "reconstruction_error");
+    assert_eq!(
+        has_error, with_error,
+        "the graph's reconstruction_error output"
+    );
     if let Some((_, expected)) = columns
         .iter()
         .find(|(n, _)| n == "reconstruction_error" && has_error)
@@ -108,6 +118,18 @@ fn run_with_onnx(dir: &Path, yaml: &str) -> PathBuf {
     let file = pipeline(dir, yaml);
     dimred().arg("run").arg(&file).arg("-q").assert().success();
     dir.join("out")
+}
+
+/// `dimred export --model OUT/model.json --onnx GRAPH ARGS…`, which must succeed.
+fn export(out: &Path, graph: &Path, args: &[&str]) {
+    dimred()
+        .args(["export", "--model"])
+        .arg(out.join("model.json"))
+        .arg("--onnx")
+        .arg(graph)
+        .args(args)
+        .assert()
+        .success();
 }
 
 fn breast_cancer() -> (Vec<String>, Vec<Vec<f64>>) {
@@ -137,24 +159,17 @@ fn whitened_pca_with_its_error_runs_in_tract_as_reduced_parquet_says() {
     let (_, rows) = breast_cancer();
     // run wrote a float64 graph without the error output
     let outputs = run_graph(&out.join("model.onnx"), &rows, false);
-    assert!(outputs.iter().all(|(n, _)| n != "reconstruction_error"));
     assert_eq!(outputs.len(), 1 + 5);
+    assert_graph_matches(&out.join("reduced.parquet"), &outputs, 1e-10, false);
     // export adds it on request, and a float32 graph holds to 1e-5
     let f64_graph = tmp.path().join("f64.onnx");
     let f32_graph = tmp.path().join("f32.onnx");
     for (path, dtype) in [(&f64_graph, "float64"), (&f32_graph, "float32")] {
-        dimred()
-            .args(["export", "--model"])
-            .arg(out.join("model.json"))
-            .arg("--onnx")
-            .arg(path)
-            .args(["--dtype", dtype, "--reconstruction-error"])
-            .assert()
-            .success();
+        export(&out, path, &["--dtype", dtype, "--reconstruction-error"]);
     }
     let reduced = out.join("reduced.parquet");
-    assert_graph_matches(&reduced, &run_graph(&f64_graph, &rows, false), 1e-10);
-    assert_graph_matches(&reduced, &run_graph(&f32_graph, &rows, true), 1e-5);
+    assert_graph_matches(&reduced, &run_graph(&f64_graph, &rows, false), 1e-10, true);
+    assert_graph_matches(&reduced, &run_graph(&f32_graph, &rows, true), 1e-5, true);
 }
 
 #[test]
@@ -172,19 +187,13 @@ fn random_projection_error_comes_from_the_inverted_steps() {
         ),
     );
     let graph = tmp.path().join("rp.onnx");
-    dimred()
-        .args(["export", "--model"])
-        .arg(out.join("model.json"))
-        .arg("--onnx")
-        .arg(&graph)
-        .arg("--reconstruction-error")
-        .assert()
-        .success();
+    export(&out, &graph, &["--reconstruction-error"]);
     let (_, rows) = breast_cancer();
     assert_graph_matches(
         &out.join("reduced.parquet"),
         &run_graph(&graph, &rows, false),
         1e-10,
+        true,
     );
 }
 
@@ -212,21 +221,15 @@ fn autoencoder_graph_gives_the_codes_of_its_f32_network() {
         .map(|i| columns.iter().map(|c| c[i]).collect())
         .collect();
     let graph = tmp.path().join("ae.onnx");
-    dimred()
-        .args(["export", "--model"])
-        .arg(out.join("model.json"))
-        .arg("--onnx")
-        .arg(&graph)
-        .arg("--reconstruction-error")
-        .assert()
-        .success();
+    export(&out, &graph, &["--reconstruction-error"]);
     // The network is f32 in dimred and in both graphs: its codes agree to f32 rounding.
     let reduced = out.join("reduced.parquet");
-    assert_graph_matches(&reduced, &run_graph(&graph, &rows, false), 1e-5);
+    assert_graph_matches(&reduced, &run_graph(&graph, &rows, false), 1e-5, true);
     assert_graph_matches(
         &reduced,
         &run_graph(&out.join("model.onnx"), &rows, true),
         1e-5,
+        false,
     );
 }
 
@@ -265,7 +268,7 @@ fn imputed_values_are_imputed_in_the_graph_too() {
     assert!(rows.iter().flatten().any(|v| v.is_infinite()));
     let outputs = run_graph(&out.join("model.onnx"), &rows, false);
     assert!(outputs.iter().all(|(_, v)| v.iter().all(|x| x.is_finite())));
-    assert_graph_matches(&out.join("reduced.parquet"), &outputs, 1e-10);
+    assert_graph_matches(&out.join("reduced.parquet"), &outputs, 1e-10, false);
 }
 
 #[test]

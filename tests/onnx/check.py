@@ -34,7 +34,7 @@ DIMRED = os.path.abspath(sys.argv[1])
 
 
 def dimred(*args):
-    subprocess.run([DIMRED, *args], check=True, cwd=ROOT)
+    subprocess.run([DIMRED, *args], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 
 
 def read_table(path):
