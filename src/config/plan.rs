@@ -98,6 +98,11 @@ impl Plan {
             dataset.total_rows,
             &mut problems,
         );
+        for step in &steps {
+            if let Some(name) = step.label() {
+                check_label(step.kind(), name, &dataset, &features, &mut problems);
+            }
+        }
         let report = ReportPlan::resolve(
             &raw.report,
             &dataset,
@@ -148,6 +153,35 @@ impl Plan {
             shuffle: None,
             decoder: None,
             stages: Vec::new(),
+        }
+    }
+}
+
+/// A supervised step's label column: present, not a feature, and of a type that names
+/// classes.
+fn check_label(
+    kind: &str,
+    name: &str,
+    dataset: &Dataset,
+    features: &[usize],
+    problems: &mut Vec<String>,
+) {
+    match dataset.column_index(name) {
+        None => problems.push(format!(
+            "{kind}.label: column '{name}' does not exist in {}",
+            dataset.path
+        )),
+        Some(c) if features.contains(&c) => problems.push(format!(
+            "{kind}.label: column '{name}' is a feature; a label must not be one (exclude it from input.features)"
+        )),
+        Some(c) => {
+            if let ColumnKind::Other(ty) = &dataset.columns[c].kind
+                && !super::report::label_type_ok(ty)
+            {
+                problems.push(format!(
+                    "{kind}.label: column '{name}' is {ty}; a label must be a number, boolean or text"
+                ));
+            }
         }
     }
 }

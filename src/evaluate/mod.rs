@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::RawEvaluate;
 use crate::rng::splitmix64;
+pub use crate::source::labels::classes;
 
 /// The rows the evaluation trains and tests on: the report's sample (what
 /// `report::sample::Sampler::finish` returns beside the saved sample).
@@ -78,20 +79,6 @@ impl EvaluationReport {
             note: Some(why.to_string()),
         }
     }
-}
-
-/// Sorted distinct labels: numeric order when all parse as numbers, else text order.
-pub fn classes(labels: &[String]) -> Vec<String> {
-    let mut distinct: Vec<String> = labels.to_vec();
-    distinct.sort();
-    distinct.dedup();
-    let numbers: Option<Vec<f64>> = distinct.iter().map(|l| l.parse::<f64>().ok()).collect();
-    if let Some(numbers) = numbers {
-        let mut pairs: Vec<(f64, String)> = numbers.into_iter().zip(distinct).collect();
-        pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
-        distinct = pairs.into_iter().map(|(_, l)| l).collect();
-    }
-    distinct
 }
 
 fn accuracy(predicted: &[usize], truth: &[usize]) -> f64 {

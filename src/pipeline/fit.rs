@@ -69,6 +69,7 @@ pub fn fit(
             Ok(state) => stream_passes(
                 plan,
                 spec,
+                planned.label(),
                 options.quiet,
                 &fitted,
                 state,
@@ -108,10 +109,13 @@ pub fn fit(
     })
 }
 
-/// Runs the passes a fit asks for, each chunk through the steps fitted before it.
+/// Runs the passes a fit asks for, each chunk through the steps fitted before it; with a
+/// `label`, that column is read beside the features and handed over as text.
+#[allow(clippy::too_many_arguments)]
 fn stream_passes(
     plan: &Plan,
     spec: &ReadSpec,
+    label: Option<&str>,
     quiet: bool,
     prefix: &FittedPipeline,
     mut state: Box<dyn FitStep>,
@@ -119,18 +123,53 @@ fn stream_passes(
     first_pass: &mut Option<PassStats>,
 ) -> Result<Box<dyn FittedStep>> {
     let mut scratch = Mat::zeros(0, 0);
-    while let Some(label) = state.next_pass() {
-        let stats = stream(&plan.dataset, spec, &label, quiet, |chunk| {
+    let mut labelled = spec.clone();
+    if let Some(name) = label {
+        let column = plan
+            .dataset
+            .column_index(name)
+            .ok_or_else(|| Error::internal("a label column the plan checked is gone"))?;
+        labelled.passthrough = vec![column];
+    }
+    while let Some(pass) = state.next_pass() {
+        let stats = stream(&plan.dataset, &labelled, &pass, quiet, |chunk| {
             let x = chunk.features.as_ref();
-            if prefix.steps.is_empty() {
-                state.update(x)
+            let forwarded;
+            let x = if prefix.steps.is_empty() {
+                x
             } else {
-                state.update(prefix.forward(x, &mut scratch).as_ref())
+                forwarded = prefix.forward(x, &mut scratch);
+                forwarded.as_ref()
+            };
+            match label {
+                Some(name) => state.update_labelled(x, &labels(chunk, name)?),
+                None => state.update(x),
             }
         })?;
-        passes.push(stats.report(&label));
+        passes.push(stats.report(&pass));
         first_pass.get_or_insert_with(|| stats.clone());
         state.end_pass(&stats)?;
     }
     state.finish()
+}
+
+/// A chunk's labels as text; a missing one is a data error naming its row.
+fn labels(chunk: &crate::chunk::Chunk, name: &str) -> Result<Vec<String>> {
+    let batch = chunk
+        .passthrough
+        .as_ref()
+        .ok_or_else(|| Error::internal("a labelled pass read no label column"))?;
+    let values = crate::source::labels::label_values(batch.column(0), name)?;
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            v.ok_or_else(|| {
+                Error::data(format!(
+                    "label column '{name}' has a missing value in data row {}; every row needs a class",
+                    chunk.row_index(i) + 1
+                ))
+            })
+        })
+        .collect()
 }

@@ -5,6 +5,7 @@
 //! bounded channel.
 
 mod csv;
+pub mod labels;
 mod parquet;
 mod stage;
 

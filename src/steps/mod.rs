@@ -18,6 +18,7 @@
 
 pub mod autoencoder;
 pub mod fitted;
+pub mod lda;
 #[cfg(test)]
 mod merge_tests;
 pub mod pca;
@@ -47,6 +48,7 @@ pub enum RawStep {
     Pca(pca::params::PcaParams),
     Autoencoder(autoencoder::params::AutoencoderParams),
     RandomProjection(random_projection::RandomProjectionParams),
+    Lda(lda::params::LdaParams),
 }
 
 impl RawStep {
@@ -56,6 +58,7 @@ impl RawStep {
             RawStep::Pca(_) => "pca",
             RawStep::Autoencoder(_) => "autoencoder",
             RawStep::RandomProjection(_) => "random_projection",
+            RawStep::Lda(_) => "lda",
         }
     }
 }
@@ -94,6 +97,11 @@ pub trait PlannedStep: std::fmt::Debug + Send + Sync {
     fn check(&mut self, _width: Option<usize>, _rows: Option<u64>, _problems: &mut Vec<String>) {}
     /// Its output width when the plan already knows it.
     fn output_width(&self, input: usize) -> Option<usize>;
+    /// The label column a supervised step learns from: the fit loop reads it beside the
+    /// features and calls `FitStep::update_labelled`.
+    fn label(&self) -> Option<&str> {
+        None
+    }
     fn start(&self, input: &StepInput) -> Result<Fit>;
 }
 
@@ -126,6 +134,10 @@ pub trait FitStep: Send {
     fn next_pass(&self) -> Option<String>;
     /// One chunk of the current pass, in the step's input space.
     fn update(&mut self, x: MatRef<'_, f64>) -> Result<()>;
+    /// `update` with each row's label, for a step whose plan names one (`label`).
+    fn update_labelled(&mut self, x: MatRef<'_, f64>, _labels: &[String]) -> Result<()> {
+        self.update(x)
+    }
     /// The current pass is over; `stats` is what it read.
     fn end_pass(&mut self, stats: &PassStats) -> Result<()>;
     /// Memory held by the state, in bytes.
@@ -262,6 +274,7 @@ pub fn plan_step(raw: &RawStep) -> Box<dyn PlannedStep> {
         RawStep::RandomProjection(p) => {
             Box::new(random_projection::PlannedRandomProjection::new(p.clone()))
         }
+        RawStep::Lda(p) => Box::new(lda::PlannedLda::new(p.clone())),
     }
 }
 
@@ -280,8 +293,28 @@ pub fn load_step(
         }
         "random_projection" => random_projection::FittedRandomProjection::from_model(model, input)
             .map(|s| Box::new(s) as _),
+        "lda" => lda::FittedLda::from_model(model, input).map(|s| Box::new(s) as _),
         other => Err(Error::config(format!("unknown step kind '{other}'"))),
     }
+}
+
+/// The Moore–Penrose pseudo-inverse (p × k) of a k × p matrix, by its SVD: the least
+/// squares way back for a step whose map is not invertible (random projection, LDA).
+pub fn pseudo_inverse(c: MatRef<'_, f64>) -> Mat<f64> {
+    let (k, p) = (c.nrows(), c.ncols());
+    let Ok(svd) = c.thin_svd() else {
+        return Mat::zeros(p, k);
+    };
+    let s = svd.S().column_vector();
+    let largest = (0..s.nrows()).map(|i| s[i]).fold(0.0, f64::max);
+    let cutoff = largest * f64::EPSILON * k.max(p) as f64;
+    let (u, v) = (svd.U(), svd.V());
+    Mat::from_fn(p, k, |i, j| {
+        (0..s.nrows())
+            .filter(|&r| s[r] > cutoff)
+            .map(|r| v[(i, r)] * u[(j, r)] / s[r])
+            .sum()
+    })
 }
 
 /// A fit needs at least two rows; says why there are fewer.

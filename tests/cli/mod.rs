@@ -7,6 +7,7 @@ mod common;
 mod fuzz;
 mod golden;
 mod guard_rails;
+mod lda;
 mod memory;
 mod onnx;
 mod pipelines;

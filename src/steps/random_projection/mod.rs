@@ -342,25 +342,10 @@ impl FittedRandomProjection {
         })
     }
 
-    /// The Moore–Penrose pseudo-inverse of the components (p × k), by their SVD.
+    /// The pseudo-inverse of the components (p × k), made once.
     fn pseudo_inverse(&self) -> &Mat<f64> {
-        self.inverse.get_or_init(|| {
-            let c = &self.components;
-            let (k, p) = (c.nrows(), c.ncols());
-            let Ok(svd) = c.thin_svd() else {
-                return Mat::zeros(p, k);
-            };
-            let s = svd.S().column_vector();
-            let largest = (0..s.nrows()).map(|i| s[i]).fold(0.0, f64::max);
-            let cutoff = largest * f64::EPSILON * k.max(p) as f64;
-            let (u, v) = (svd.U(), svd.V());
-            Mat::from_fn(p, k, |i, j| {
-                (0..s.nrows())
-                    .filter(|&r| s[r] > cutoff)
-                    .map(|r| v[(i, r)] * u[(j, r)] / s[r])
-                    .sum()
-            })
-        })
+        self.inverse
+            .get_or_init(|| super::pseudo_inverse(self.components.as_ref()))
     }
 }
 

@@ -1,0 +1,493 @@
+//! The `lda` step: linear discriminant analysis as scikit-learn's
+//! `LinearDiscriminantAnalysis` computes it, from each class's count, mean and co-moment,
+//! gathered in one pass that merges across chunks and shards (Chan et al.'s update per
+//! class). The only supervised step: the fit loop hands it each chunk's labels
+//! (`PlannedStep::label`). `solve` holds the mathematics.
+
+pub mod params;
+pub mod solve;
+
+use std::collections::BTreeMap;
+
+use faer::{Mat, MatRef};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::state::SavedMat;
+use super::{
+    Fit, FitStep, FittedStep, MergeFit, PartialState, PlannedStep, RunFacts, StepInput, field,
+    pseudo_inverse, rows_json, rows_mat,
+};
+use crate::engine::PassStats;
+use crate::error::{Error, Result};
+use crate::npz::Array;
+use crate::onnx::Graph;
+use crate::source::labels::classes;
+use params::{LdaParams, LdaSolver};
+use solve::{ClassStats, Lda};
+
+#[derive(Debug, Clone)]
+pub struct PlannedLda {
+    params: LdaParams,
+}
+
+impl PlannedLda {
+    pub fn new(params: LdaParams) -> PlannedLda {
+        PlannedLda { params }
+    }
+}
+
+impl PlannedStep for PlannedLda {
+    fn kind(&self) -> &'static str {
+        "lda"
+    }
+
+    fn check(&mut self, width: Option<usize>, _rows: Option<u64>, problems: &mut Vec<String>) {
+        let p = &self.params;
+        if p.label.trim().is_empty() {
+            problems.push("lda.label: must name the class column".into());
+        }
+        match (p.n_components, width) {
+            (Some(0), _) => problems.push("lda.n_components: must be at least 1".into()),
+            (Some(k), Some(w)) if k > w => problems.push(format!(
+                "lda.n_components: {k} is more than min(classes − 1, features) allows: there are {w} features"
+            )),
+            _ => {}
+        }
+        if !(p.tol > 0.0 && p.tol.is_finite()) {
+            problems.push(format!("lda.tol: must be a positive number, not {}", p.tol));
+        }
+        if let Some(s) = p.shrinkage {
+            if p.solver == LdaSolver::Svd {
+                problems.push(
+                    "lda.shrinkage: only with solver: eigen (as scikit-learn's svd solver)".into(),
+                );
+            }
+            if !(0.0..=1.0).contains(&s) {
+                problems.push(format!("lda.shrinkage: must be in [0, 1], not {s}"));
+            }
+        }
+    }
+
+    fn label(&self) -> Option<&str> {
+        Some(&self.params.label)
+    }
+
+    fn output_width(&self, input: usize) -> Option<usize> {
+        self.params.n_components.map(|k| k.min(input))
+    }
+
+    fn start(&self, input: &StepInput) -> Result<Fit> {
+        Ok(Fit::Merge(Box::new(LdaFit {
+            params: self.params.clone(),
+            input: input.clone(),
+            classes: BTreeMap::new(),
+            done: false,
+        })))
+    }
+}
+
+/// One pass of per-class statistics, keyed by the label's text.
+struct LdaFit {
+    params: LdaParams,
+    input: StepInput,
+    classes: BTreeMap<String, ClassStats>,
+    done: bool,
+}
+
+const PASS: &str = "fit";
+
+/// Chan et al.'s merge of two sets of a class's statistics.
+fn merge(a: &mut ClassStats, b: &ClassStats) {
+    if b.n == 0 {
+        return;
+    }
+    if a.n == 0 {
+        *a = b.clone();
+        return;
+    }
+    let (na, nb) = (a.n as f64, b.n as f64);
+    let n = na + nb;
+    let p = a.mean.len();
+    let delta: Vec<f64> = (0..p).map(|j| b.mean[j] - a.mean[j]).collect();
+    let w = na * nb / n;
+    for i in 0..p {
+        for j in 0..p {
+            a.comoment[(i, j)] += b.comoment[(i, j)] + w * delta[i] * delta[j];
+        }
+    }
+    for (m, d) in a.mean.iter_mut().zip(&delta) {
+        *m += d * nb / n;
+    }
+    a.n += b.n;
+}
+
+/// The statistics of some rows of `x`.
+fn stats_of(x: MatRef<'_, f64>, rows: &[usize]) -> ClassStats {
+    let p = x.ncols();
+    let n = rows.len();
+    let mean: Vec<f64> = (0..p)
+        .map(|j| rows.iter().map(|&i| x[(i, j)]).sum::<f64>() / n as f64)
+        .collect();
+    let centered = Mat::from_fn(n, p, |r, j| x[(rows[r], j)] - mean[j]);
+    let mut comoment = Mat::zeros(p, p);
+    faer::linalg::matmul::matmul(
+        comoment.as_mut(),
+        faer::Accum::Replace,
+        centered.transpose(),
+        centered.as_ref(),
+        1.0,
+        faer::Par::Seq,
+    );
+    ClassStats {
+        n: n as u64,
+        mean,
+        comoment,
+    }
+}
+
+impl FitStep for LdaFit {
+    fn next_pass(&self) -> Option<String> {
+        (!self.done).then(|| PASS.to_string())
+    }
+
+    fn update(&mut self, _x: MatRef<'_, f64>) -> Result<()> {
+        Err(Error::internal(
+            "the lda step was fed rows without their labels",
+        ))
+    }
+
+    fn update_labelled(&mut self, x: MatRef<'_, f64>, labels: &[String]) -> Result<()> {
+        let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, l) in labels.iter().enumerate() {
+            groups.entry(l.as_str()).or_default().push(i);
+        }
+        let p = x.ncols();
+        for (label, rows) in groups {
+            let chunk = stats_of(x, &rows);
+            let entry = self
+                .classes
+                .entry(label.to_string())
+                .or_insert_with(|| ClassStats {
+                    n: 0,
+                    mean: vec![0.0; p],
+                    comoment: Mat::zeros(p, p),
+                });
+            merge(entry, &chunk);
+        }
+        Ok(())
+    }
+
+    fn end_pass(&mut self, stats: &PassStats) -> Result<()> {
+        let n = self.classes.values().map(|s| s.n).sum();
+        super::check_rows(&self.input, "lda", stats, n)?;
+        self.done = true;
+        Ok(())
+    }
+
+    fn size_bytes(&self) -> usize {
+        let p = self.input.width();
+        self.classes.len() * (p * p + p) * 8
+    }
+
+    fn finish(self: Box<Self>) -> Result<Box<dyn FittedStep>> {
+        let label = &self.params.label;
+        let names: Vec<String> = self.classes.keys().cloned().collect();
+        let order = classes(&names);
+        if order.len() < 2 {
+            return Err(Error::data(format!(
+                "lda: label column '{label}' has one class ({}); it needs at least two",
+                order.first().map_or("", String::as_str)
+            )));
+        }
+        if let Some((name, s)) = self.classes.iter().find(|(_, s)| s.n < 2) {
+            return Err(Error::data(format!(
+                "lda: class '{name}' of label column '{label}' has {} row; every class needs at least 2",
+                s.n
+            )));
+        }
+        let p = self.input.width();
+        let most = (order.len() - 1).min(p);
+        let k = self.params.n_components.unwrap_or(most);
+        if k > most {
+            return Err(Error::config(format!(
+                "lda.n_components: {k} is more than min(classes − 1, features) = {most} ({} classes in '{label}', {p} features)",
+                order.len()
+            )));
+        }
+        let stats: Vec<ClassStats> = order.iter().map(|c| self.classes[c].clone()).collect();
+        let lda = solve::solve(
+            &stats,
+            self.params.solver,
+            self.params.shrinkage,
+            self.params.tol,
+            k,
+        )?;
+        Ok(Box::new(FittedLda::new(
+            order,
+            self.params.solver,
+            label.clone(),
+            lda,
+            Some(stats.iter().map(|s| s.n).collect()),
+        )))
+    }
+}
+
+/// A class's statistics as saved in a partial state.
+#[derive(Serialize, Deserialize)]
+struct SavedClass {
+    label: String,
+    n: u64,
+    mean: Vec<f64>,
+    comoment: SavedMat,
+}
+
+impl MergeFit for LdaFit {
+    fn save(&self) -> PartialState {
+        let classes: Vec<SavedClass> = self
+            .classes
+            .iter()
+            .map(|(label, s)| SavedClass {
+                label: label.clone(),
+                n: s.n,
+                mean: s.mean.clone(),
+                comoment: SavedMat::of(s.comoment.as_ref()),
+            })
+            .collect();
+        PartialState::new("lda", PASS, &self.input.fingerprint, json!(classes))
+    }
+
+    fn merge(&mut self, other: &PartialState) -> Result<()> {
+        let saved: Vec<SavedClass> = other.state_of("lda", PASS, &self.input.fingerprint)?;
+        let p = self.input.width();
+        for c in saved {
+            let comoment = c.comoment.to_mat()?;
+            if c.mean.len() != p || comoment.nrows() != p || comoment.ncols() != p {
+                return Err(Error::config("malformed lda state: widths differ"));
+            }
+            let theirs = ClassStats {
+                n: c.n,
+                mean: c.mean,
+                comoment,
+            };
+            let entry = self.classes.entry(c.label).or_insert_with(|| ClassStats {
+                n: 0,
+                mean: vec![0.0; p],
+                comoment: Mat::zeros(p, p),
+            });
+            merge(entry, &theirs);
+        }
+        Ok(())
+    }
+}
+
+/// The fitted discriminant.
+pub struct FittedLda {
+    classes: Vec<String>,
+    solver: LdaSolver,
+    label: String,
+    lda: Lda,
+    /// Rows per class, when fitted in this process (report.json).
+    counts: Option<Vec<u64>>,
+    /// k × p: maps outputs back to the nearest feature rows (least squares).
+    inverse: Mat<f64>,
+}
+
+/// model.json's `lda` section.
+#[derive(Serialize, Deserialize)]
+struct LdaModel {
+    label: String,
+    solver: LdaSolver,
+    classes_: Vec<Value>,
+    n_components_: usize,
+    priors_: Vec<f64>,
+    means_: Vec<Vec<f64>>,
+    xbar_: Vec<f64>,
+    scalings_: Vec<Vec<f64>>,
+    explained_variance_ratio_: Vec<f64>,
+}
+
+/// A class name as JSON: a number when it reads as one (scikit-learn's `classes_` of a
+/// numeric label), else text.
+fn class_json(c: &str) -> Value {
+    if let Ok(i) = c.parse::<i64>() {
+        return json!(i);
+    }
+    match c.parse::<f64>() {
+        Ok(f) if f.is_finite() => json!(f),
+        _ => json!(c),
+    }
+}
+
+impl FittedLda {
+    fn new(
+        classes: Vec<String>,
+        solver: LdaSolver,
+        label: String,
+        lda: Lda,
+        counts: Option<Vec<u64>>,
+    ) -> FittedLda {
+        let inverse = pseudo_inverse(lda.scalings.transpose())
+            .transpose()
+            .to_owned();
+        FittedLda {
+            classes,
+            solver,
+            label,
+            lda,
+            counts,
+            inverse,
+        }
+    }
+
+    pub fn from_model(model: &Map<String, Value>, input: usize) -> Result<FittedLda> {
+        let m: LdaModel = field(model, "lda")?;
+        let c = m.classes_.len();
+        let k = m.n_components_;
+        let scalings = rows_mat(&m.scalings_, k).filter(|s| s.nrows() == input);
+        let means = rows_mat(&m.means_, input).filter(|s| s.nrows() == c);
+        let (Some(scalings), Some(means)) = (scalings, means) else {
+            return Err(Error::config(
+                "the lda arrays do not match n_components_, the classes and the features",
+            ));
+        };
+        if m.priors_.len() != c || m.xbar_.len() != input {
+            return Err(Error::config(
+                "the lda arrays do not match the classes and the features",
+            ));
+        }
+        let classes = m
+            .classes_
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect();
+        let lda = Lda {
+            priors: m.priors_,
+            means,
+            xbar: m.xbar_,
+            scalings,
+            explained_variance_ratio: m.explained_variance_ratio_,
+        };
+        Ok(FittedLda::new(classes, m.solver, m.label, lda, None))
+    }
+
+    /// The rows the transform multiplies: centred on `xbar_` for svd, as they are for eigen.
+    fn centred(&self, x: MatRef<'_, f64>) -> Mat<f64> {
+        match self.solver {
+            LdaSolver::Svd => {
+                Mat::from_fn(x.nrows(), x.ncols(), |i, j| x[(i, j)] - self.lda.xbar[j])
+            }
+            LdaSolver::Eigen => x.to_owned(),
+        }
+    }
+}
+
+impl FittedStep for FittedLda {
+    fn kind(&self) -> &'static str {
+        "lda"
+    }
+
+    fn output_names(&self) -> Vec<String> {
+        (1..=self.lda.scalings.ncols())
+            .map(|i| format!("ld{i}"))
+            .collect()
+    }
+
+    fn forward(&self, x: MatRef<'_, f64>, _scratch: &mut Mat<f64>) -> Mat<f64> {
+        self.centred(x) * &self.lda.scalings
+    }
+
+    fn inverse(&self, z: MatRef<'_, f64>) -> Mat<f64> {
+        let mut x = z * &self.inverse;
+        if self.solver == LdaSolver::Svd {
+            for (j, m) in self.lda.xbar.iter().enumerate() {
+                for v in x.col_mut(j).iter_mut() {
+                    *v += m;
+                }
+            }
+        }
+        x
+    }
+
+    fn write_model(&self, model: &mut Map<String, Value>) {
+        let lda = &self.lda;
+        let section = LdaModel {
+            label: self.label.clone(),
+            solver: self.solver,
+            classes_: self.classes.iter().map(|c| class_json(c)).collect(),
+            n_components_: lda.scalings.ncols(),
+            priors_: lda.priors.clone(),
+            means_: serde_json::from_value(rows_json(lda.means.as_ref())).unwrap_or_default(),
+            xbar_: lda.xbar.clone(),
+            scalings_: serde_json::from_value(rows_json(lda.scalings.as_ref())).unwrap_or_default(),
+            explained_variance_ratio_: lda.explained_variance_ratio.clone(),
+        };
+        model.insert("lda".into(), json!(section));
+    }
+
+    fn write_report(&self, report: &mut Map<String, Value>, _facts: &RunFacts) {
+        let Some(counts) = &self.counts else {
+            return;
+        };
+        let mut section = Map::new();
+        section.insert("label".into(), json!(self.label));
+        section.insert("solver".into(), json!(self.solver));
+        section.insert("n_components".into(), json!(self.lda.scalings.ncols()));
+        section.insert("classes".into(), json!(self.classes));
+        section.insert("class_counts".into(), json!(counts));
+        section.insert("priors".into(), json!(self.lda.priors));
+        section.insert(
+            "explained_variance_ratio".into(),
+            json!(self.lda.explained_variance_ratio),
+        );
+        report.insert("lda".into(), Value::Object(section));
+    }
+
+    fn arrays(&self, out: &mut Vec<(String, Array)>) {
+        let lda = &self.lda;
+        let m = &lda.means;
+        let s = &lda.scalings;
+        out.extend([
+            ("lda.classes_".into(), Array::strings(self.classes.clone())),
+            ("lda.priors_".into(), Array::vector(lda.priors.clone())),
+            (
+                "lda.means_".into(),
+                Array::matrix(m.nrows(), m.ncols(), |i, j| m[(i, j)]),
+            ),
+            ("lda.xbar_".into(), Array::vector(lda.xbar.clone())),
+            (
+                "lda.scalings_".into(),
+                Array::matrix(s.nrows(), s.ncols(), |i, j| s[(i, j)]),
+            ),
+            (
+                "lda.explained_variance_ratio_".into(),
+                Array::vector(lda.explained_variance_ratio.clone()),
+            ),
+        ]);
+    }
+
+    fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
+        let mut y = x.to_string();
+        if self.solver == LdaSolver::Svd {
+            y = crate::steps::scale::onnx_shift_scale(g, &y, &self.lda.xbar, None);
+        }
+        let s = &self.lda.scalings;
+        let c = g.matrix("scalings_", s.nrows(), s.ncols(), |i, j| s[(i, j)]);
+        Ok(g.node("MatMul", &[&y, &c]))
+    }
+
+    fn onnx_inverse(&self, g: &mut Graph, z: &str) -> Result<String> {
+        let inv = &self.inverse;
+        let c = g.matrix("scalings_pinv", inv.nrows(), inv.ncols(), |i, j| {
+            inv[(i, j)]
+        });
+        let x = g.node("MatMul", &[z, &c]);
+        Ok(match self.solver {
+            LdaSolver::Svd => crate::steps::scale::onnx_unshift_scale(g, &x, &self.lda.xbar, None),
+            LdaSolver::Eigen => x,
+        })
+    }
+}

@@ -1,0 +1,217 @@
+//! The `lda` step end to end: scikit-learn's `LinearDiscriminantAnalysis` numbers on wine
+//! and digits (tests/reference/lda.json, made by make_lda_reference.py), for both solvers
+//! and shrinkage; the same rows whatever the chunk size and from `transform`; its errors.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::common::*;
+
+fn reference(case: &str) -> Value {
+    json(&root().join("tests/reference/lda.json"))["cases"][case].clone()
+}
+
+/// The step's YAML for a reference case's options.
+fn step_yaml(case: &Value) -> String {
+    let options = case["options"].as_object().unwrap();
+    let mut keys = vec![format!("label: {}", case["label"].as_str().unwrap())];
+    for (k, v) in options {
+        keys.push(format!(
+            "{k}: {}",
+            v.as_str().map_or(v.to_string(), String::from)
+        ));
+    }
+    format!("{{ {} }}", keys.join(", "))
+}
+
+fn run_case(dir: &Path, case: &Value, batch_rows: usize) -> PathBuf {
+    let label = case["label"].as_str().unwrap();
+    let out = dir.join(format!("out-{batch_rows}"));
+    let yaml = format!(
+        "name: lda\ninput: {{ path: {}, features: {{ exclude: [{label}] }}, passthrough: [{label}], batch_rows: {batch_rows} }}\n\
+         steps:\n  - lda: {}\noutput: {{ dir: {} }}\n",
+        root()
+            .join("sample-data")
+            .join(case["data"].as_str().unwrap())
+            .display(),
+        step_yaml(case),
+        out.display()
+    );
+    let file = dir.join(format!("lda-{batch_rows}.yaml"));
+    std::fs::write(&file, yaml).unwrap();
+    dimred().arg("run").arg(&file).arg("-q").assert().success();
+    out
+}
+
+fn ld_columns(path: &Path) -> Vec<Vec<f64>> {
+    parquet_columns(path)
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("ld"))
+        .map(|(_, v)| v)
+        .collect()
+}
+
+fn check_case(name: &str) {
+    let case = reference(name);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run_case(tmp.path(), &case, 8192);
+    let expected = matrix(&case["transformed"]);
+    let got = ld_columns(&out.join("reduced.parquet"));
+    let k = expected[0].len();
+    assert_eq!(got.len(), k, "{name}: components");
+    // relative to the largest value of the whole output: a discriminant along features
+    // that are constant (digits' blank pixels) is rounding noise in both
+    let want: Vec<f64> = (0..k)
+        .flat_map(|q| expected.iter().map(move |r| r[q]))
+        .collect();
+    let have: Vec<f64> = got.iter().flatten().copied().collect();
+    assert_vec_close(&have, &want, 1e-8, &format!("{name} transformed"));
+    let model = json(&out.join("model.json"));
+    let lda = &model["lda"];
+    assert_eq!(model["steps"], serde_json::json!(["scale", "lda"]));
+    assert_eq!(lda["classes_"], case["classes_"]);
+    assert_vec_close(
+        &floats(&lda["priors_"]),
+        &floats(&case["priors_"]),
+        1e-14,
+        "priors_",
+    );
+    assert_vec_close(
+        &floats(&lda["explained_variance_ratio_"]),
+        &floats(&case["explained_variance_ratio_"]),
+        1e-8,
+        "explained_variance_ratio_",
+    );
+    if !case["xbar_"].is_null() {
+        assert_vec_close(
+            &floats(&lda["xbar_"]),
+            &floats(&case["xbar_"]),
+            1e-12,
+            "xbar_",
+        );
+    }
+    let report = json(&out.join("report.json"));
+    assert_eq!(report["lda"]["n_components"], k);
+
+    // small chunks give the same numbers; transform on the saved model too
+    let small = run_case(tmp.path(), &case, 13);
+    let small: Vec<f64> = ld_columns(&small.join("reduced.parquet"))
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_vec_close(&small, &have, 1e-10, &format!("{name} with 13-row chunks"));
+    let again = tmp.path().join("again.parquet");
+    dimred()
+        .args(["transform", "-q", "--model"])
+        .arg(out.join("model.json"))
+        .arg("--input")
+        .arg(
+            root()
+                .join("sample-data")
+                .join(case["data"].as_str().unwrap()),
+        )
+        .arg("--output")
+        .arg(&again)
+        .assert()
+        .success();
+    assert_eq!(ld_columns(&again), got, "{name}: transform");
+}
+
+#[test]
+fn wine_svd_equals_sklearn() {
+    check_case("wine_svd");
+    check_case("wine_svd_1");
+}
+
+#[test]
+fn wine_eigen_equals_sklearn_with_and_without_shrinkage() {
+    check_case("wine_eigen");
+    check_case("wine_eigen_shrunk");
+}
+
+#[test]
+fn digits_equal_sklearn() {
+    check_case("digits_svd");
+    check_case("digits_eigen_shrunk");
+}
+
+/// `dimred run` fails with `code` and one line holding every needle.
+fn fails(dir: &Path, csv: &str, lda: &str, code: i32, needles: &[&str]) {
+    let data = dir.join("data.csv");
+    std::fs::write(&data, csv).unwrap();
+    let yaml = format!(
+        "name: bad-lda\ninput: {{ path: {}, features: {{ exclude: [y] }} }}\nsteps:\n  - lda: {lda}\noutput: {{ dir: {} }}\n",
+        data.display(),
+        dir.join("out").display()
+    );
+    let file = pipeline(dir, &yaml);
+    let assert = dimred().arg("run").arg(&file).arg("-q").assert().code(code);
+    let err = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    for n in needles {
+        assert!(err.contains(n), "missing '{n}' in: {err}");
+    }
+    assert!(!dir.join("out/model.json").exists());
+}
+
+#[test]
+fn bad_labels_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let rows = "a,b,y\n1,2,p\n2,1,p\n3,5,q\n4,4,q\n5,1,r\n6,3,r\n";
+    fails(
+        d,
+        "a,b,y\n1,2,p\n2,3,p\n4,1,p\n",
+        "{ label: y }",
+        3,
+        &["one class", "'y'"],
+    );
+    fails(
+        d,
+        "a,b,y\n1,2,p\n2,3,p\n4,1,q\n",
+        "{ label: y }",
+        3,
+        &["class 'q'", "1 row"],
+    );
+    fails(
+        d,
+        "a,b,y\n1,2,p\n2,3,\n4,1,q\n5,5,q\n",
+        "{ label: y }",
+        3,
+        &["missing value", "data row 2"],
+    );
+    fails(
+        d,
+        "a,b,y\n1,2,p\n2,1,p\n3,5,q\n4,4,q\n",
+        "{ label: y, n_components: 2 }",
+        2,
+        &[
+            "lda.n_components",
+            "min(classes − 1, features) = 1",
+            "2 classes",
+        ],
+    );
+    fails(
+        d,
+        rows,
+        "{ label: z }",
+        2,
+        &["lda.label", "'z' does not exist"],
+    );
+    fails(d, rows, "{ label: a }", 2, &["lda.label", "is a feature"]);
+    fails(
+        d,
+        rows,
+        "{ label: y, shrinkage: 0.5 }",
+        2,
+        &["lda.shrinkage", "solver: eigen"],
+    );
+    fails(
+        d,
+        "a,b,y\n1,2,p\n1,1,p\n1,5,q\n1,4,q\n",
+        "{ label: y, solver: eigen }",
+        5,
+        &["singular"],
+    );
+}

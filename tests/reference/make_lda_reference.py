@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""scikit-learn's LinearDiscriminantAnalysis on wine and digits, for the lda step's tests.
+
+Run from the repository root (numpy and scikit-learn needed):
+
+    python tests/reference/make_lda_reference.py
+
+Writes tests/reference/lda.json: for each case the data, label, solver and options, then
+scikit-learn's classes_, priors_, xbar_, explained_variance_ratio_ and the transformed
+rows. Sign convention (dimred's, since scikit-learn leaves the signs to LAPACK): each
+column of scalings_ kept has its entry of largest magnitude positive; the script flips
+scalings_ columns and the matching transformed columns to follow it.
+"""
+import csv
+import json
+import os
+import sys
+
+import numpy as np
+import sklearn
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def read(name, label):
+    with open(os.path.join(ROOT, "sample-data", name), newline="") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    j = header.index(label)
+    X = np.array([[float(v) for i, v in enumerate(r) if i != j] for r in body])
+    y = np.array([int(r[j]) for r in body])
+    return X, y
+
+
+CASES = [
+    ("wine_svd", "wine.csv", "target", dict(solver="svd")),
+    ("wine_svd_1", "wine.csv", "target", dict(solver="svd", n_components=1)),
+    ("wine_eigen", "wine.csv", "target", dict(solver="eigen")),
+    ("wine_eigen_shrunk", "wine.csv", "target", dict(solver="eigen", shrinkage=0.3)),
+    ("digits_svd", "digits.csv", "label", dict(solver="svd")),
+    ("digits_eigen_shrunk", "digits.csv", "label", dict(solver="eigen", shrinkage=0.1)),
+]
+
+
+def main():
+    out = {
+        "generator": {
+            "script": "tests/reference/make_lda_reference.py",
+            "sklearn": sklearn.__version__,
+            "numpy": np.__version__,
+            "python": sys.version.split()[0],
+        },
+        "cases": {},
+    }
+    for name, data, label, options in CASES:
+        X, y = read(data, label)
+        lda = LinearDiscriminantAnalysis(**options).fit(X, y)
+        Z = lda.transform(X)
+        k = Z.shape[1]
+        scalings = lda.scalings_[:, :k].copy()
+        for q in range(k):
+            if scalings[np.argmax(np.abs(scalings[:, q])), q] < 0:
+                scalings[:, q] *= -1
+                Z[:, q] *= -1
+        out["cases"][name] = {
+            "data": data,
+            "label": label,
+            "options": options,
+            "classes_": [int(c) for c in lda.classes_],
+            "priors_": lda.priors_.tolist(),
+            "xbar_": lda.xbar_.tolist() if hasattr(lda, "xbar_") else None,
+            "explained_variance_ratio_": lda.explained_variance_ratio_.tolist(),
+            "scalings_": scalings.tolist(),
+            "transformed": Z.tolist(),
+        }
+    path = os.path.join(ROOT, "tests", "reference", "lda.json")
+    with open(path, "w") as f:
+        json.dump(out, f)
+        f.write("\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
