@@ -18,6 +18,7 @@ pub use crate::steps::autoencoder::params::{
     Activation, Activations, AutoencoderParams, EarlyStopping, Loss, Noise, OptimizerKind,
     OptimizerParams, OutputActivation, Positive,
 };
+pub use crate::steps::kernel_pca::KernelPcaParams;
 pub use crate::steps::lda::params::{LdaParams, LdaSolver};
 pub use crate::steps::pca::params::{NComponents, PcaParams, PcaSolver};
 pub use crate::steps::scale::params::{ScaleMethod, ScaleParams};

@@ -98,6 +98,19 @@ impl Plan {
             dataset.total_rows,
             &mut problems,
         );
+        if let Some(step) = steps.iter().find(|s| !s.invertible()) {
+            let kind = step.kind();
+            if raw.output.reconstruction_error {
+                problems.push(format!(
+                    "output.reconstruction_error: a {kind} step has no inverse map to reconstruct rows with"
+                ));
+            }
+            if raw.report.image_shape.is_some() {
+                problems.push(format!(
+                    "report.image_shape: a {kind} step has no inverse map to draw reconstructions with"
+                ));
+            }
+        }
         for step in &steps {
             if let Some(name) = step.label() {
                 check_label(step.kind(), name, &dataset, &features, &mut problems);

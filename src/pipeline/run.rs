@@ -198,6 +198,7 @@ fn output_pass(
         .first()
         .and_then(|s| s.loadings())
         .map(|c| Loadings::top(c, &plan.feature_names));
+    // (the plan refuses image grids for a pipeline without an inverse map)
     let collected = collector.finish(
         &|x| fitted.inverse(fitted.forward(x, &mut Mat::zeros(0, 0)).as_ref()),
         loadings,

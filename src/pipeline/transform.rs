@@ -47,6 +47,13 @@ pub fn transform(
             "--reconstruction-error applies to the forward transform, not --inverse",
         ));
     }
+    if let Some(kind) = fitted.not_invertible()
+        && (options.inverse || options.reconstruction_error)
+    {
+        return Err(Error::config(format!(
+            "--inverse and --reconstruction-error need an inverse map, which the model's {kind} step does not have"
+        )));
+    }
     let dataset = Dataset::open(input)?;
     let wanted = if options.inverse {
         &header.output_columns

@@ -32,6 +32,14 @@ impl FittedPipeline {
         names
     }
 
+    /// The first step without an inverse map, if any.
+    pub fn not_invertible(&self) -> Option<&'static str> {
+        self.steps
+            .iter()
+            .find(|s| !s.invertible())
+            .map(|s| s.kind())
+    }
+
     /// The whole pipeline as one per-column map, when every step is one (at most one
     /// step, or none): a reader may apply it while it decodes.
     pub fn as_affine(&self) -> Option<Affine<'_>> {

@@ -18,6 +18,7 @@
 
 pub mod autoencoder;
 pub mod fitted;
+pub mod kernel_pca;
 pub mod lda;
 #[cfg(test)]
 mod merge_tests;
@@ -49,6 +50,7 @@ pub enum RawStep {
     Autoencoder(autoencoder::params::AutoencoderParams),
     RandomProjection(random_projection::RandomProjectionParams),
     Lda(lda::params::LdaParams),
+    KernelPca(kernel_pca::KernelPcaParams),
 }
 
 impl RawStep {
@@ -59,6 +61,7 @@ impl RawStep {
             RawStep::Autoencoder(_) => "autoencoder",
             RawStep::RandomProjection(_) => "random_projection",
             RawStep::Lda(_) => "lda",
+            RawStep::KernelPca(_) => "kernel_pca",
         }
     }
 }
@@ -97,6 +100,11 @@ pub trait PlannedStep: std::fmt::Debug + Send + Sync {
     fn check(&mut self, _width: Option<usize>, _rows: Option<u64>, _problems: &mut Vec<String>) {}
     /// Its output width when the plan already knows it.
     fn output_width(&self, input: usize) -> Option<usize>;
+    /// Whether its fitted map can be inverted (reconstructions, the reconstruction error,
+    /// `transform --inverse`); kernel PCA's cannot.
+    fn invertible(&self) -> bool {
+        true
+    }
     /// The label column a supervised step learns from: the fit loop reads it beside the
     /// features and calls `FitStep::update_labelled`.
     fn label(&self) -> Option<&str> {
@@ -200,6 +208,10 @@ pub trait FittedStep: Send + Sync {
     fn forward(&self, x: MatRef<'_, f64>, scratch: &mut Mat<f64>) -> Mat<f64>;
     /// Output rows → input rows.
     fn inverse(&self, z: MatRef<'_, f64>) -> Mat<f64>;
+    /// Whether `inverse` means anything (as `PlannedStep::invertible`).
+    fn invertible(&self) -> bool {
+        true
+    }
     /// The per-column affine map this step applies first, if any: the scaled features
     /// the report's sample and the reconstruction error are measured in.
     fn affine(&self) -> Option<Affine<'_>> {
@@ -275,6 +287,7 @@ pub fn plan_step(raw: &RawStep) -> Box<dyn PlannedStep> {
             Box::new(random_projection::PlannedRandomProjection::new(p.clone()))
         }
         RawStep::Lda(p) => Box::new(lda::PlannedLda::new(p.clone())),
+        RawStep::KernelPca(p) => Box::new(kernel_pca::PlannedKernelPca::new(p.clone())),
     }
 }
 
@@ -294,6 +307,9 @@ pub fn load_step(
         "random_projection" => random_projection::FittedRandomProjection::from_model(model, input)
             .map(|s| Box::new(s) as _),
         "lda" => lda::FittedLda::from_model(model, input).map(|s| Box::new(s) as _),
+        "kernel_pca" => {
+            kernel_pca::FittedKernelPca::from_model(model, input).map(|s| Box::new(s) as _)
+        }
         other => Err(Error::config(format!("unknown step kind '{other}'"))),
     }
 }

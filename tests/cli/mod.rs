@@ -7,6 +7,7 @@ mod common;
 mod fuzz;
 mod golden;
 mod guard_rails;
+mod kernel_pca;
 mod lda;
 mod memory;
 mod onnx;

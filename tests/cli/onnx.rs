@@ -315,3 +315,30 @@ fn export_errors_are_one_line_each() {
     assert_eq!(output.status.code(), Some(4));
     assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
 }
+
+#[test]
+fn kernel_pca_graphs_compute_every_kernel() {
+    let data = root().join("sample-data/breast_cancer.csv");
+    let (_, rows) = breast_cancer();
+    for kernel in [
+        "linear",
+        "rbf",
+        "cosine",
+        "poly, gamma: 0.02, degree: 2",
+        "sigmoid, gamma: 0.01",
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = run_with_onnx(
+            tmp.path(),
+            &format!(
+                "name: onnx-kpca\ninput: {{ path: {}, features: {{ exclude: [target] }} }}\n\
+                 steps:\n  - scale: {{ method: standard }}\n  - kernel_pca: {{ n_components: 3, landmarks: 100, kernel: {kernel} }}\n\
+                 output: {{ dir: {}, onnx: true }}\n",
+                data.display(),
+                tmp.path().join("out").display()
+            ),
+        );
+        let outputs = run_graph(&out.join("model.onnx"), &rows, false);
+        assert_graph_matches(&out.join("reduced.parquet"), &outputs, 1e-10, false);
+    }
+}

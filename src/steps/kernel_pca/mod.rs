@@ -1,0 +1,559 @@
+//! The `kernel_pca` step: kernel PCA that streams, by the Nyström method. scikit-learn's
+//! `KernelPCA` holds the n × n kernel matrix and fails around 50,000–80,000 rows; here:
+//!
+//! 1. a pass reservoir-samples `landmarks` rows (seeded; all rows when there are fewer);
+//! 2. K_mm = U Λ Uᵀ gives the feature map Φ(x) = k(x, landmarks) · U Λ^(−½), whose inner
+//!    products reproduce the kernel wherever it is spanned by the landmarks (exactly, on
+//!    the landmarks);
+//! 3. a second pass gathers Φ's mergeable moments, and the exact PCA of Φ gives the
+//!    components: with every row a landmark, its scores are scikit-learn's `KernelPCA`
+//!    projections of the training rows (up to sign).
+//!
+//! The fitted map is `k(x, landmarks) · projection_ − offset_`, with
+//! `projection_ = U Λ^(−½) Vᵀ` (m × k) and `offset_ = mean(Φ) Vᵀ`.
+
+pub mod kernel;
+
+use faer::{Mat, MatRef, Side};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::pca::params::NComponents;
+use super::{
+    Fit, FitStep, FittedStep, PlannedStep, RunFacts, StepInput, field, rows_json, rows_mat,
+};
+use crate::engine::PassStats;
+use crate::error::{Error, Result};
+use crate::npz::Array;
+use crate::onnx::{Attr, Graph};
+use crate::rng::Rng;
+use crate::stats::MomentsAccumulator;
+use kernel::{Kernel, KernelKind};
+
+/// The step's keys, scikit-learn's names and defaults, plus the Nyström sample.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KernelPcaParams {
+    pub n_components: usize,
+    #[serde(default)]
+    pub kernel: KernelKind,
+    /// rbf, poly, sigmoid: 1 / features when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gamma: Option<f64>,
+    #[serde(default = "default_degree")]
+    pub degree: f64,
+    #[serde(default = "default_coef0")]
+    pub coef0: f64,
+    /// Rows sampled as landmarks (all rows when there are fewer).
+    #[serde(default = "default_landmarks")]
+    pub landmarks: usize,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn default_degree() -> f64 {
+    3.0
+}
+
+fn default_coef0() -> f64 {
+    1.0
+}
+
+fn default_landmarks() -> usize {
+    1000
+}
+
+/// Rows of the sample the approximation error is measured on.
+const CHECK_ROWS: usize = 500;
+/// Rows per kernel block, so a chunk's kernel matrix stays small whatever `batch_rows`.
+const BLOCK: usize = 1024;
+
+#[derive(Debug, Clone)]
+pub struct PlannedKernelPca {
+    params: KernelPcaParams,
+}
+
+impl PlannedKernelPca {
+    pub fn new(params: KernelPcaParams) -> PlannedKernelPca {
+        PlannedKernelPca { params }
+    }
+}
+
+impl PlannedStep for PlannedKernelPca {
+    fn kind(&self) -> &'static str {
+        "kernel_pca"
+    }
+
+    fn check(&mut self, _width: Option<usize>, rows: Option<u64>, problems: &mut Vec<String>) {
+        let p = &self.params;
+        if p.n_components == 0 {
+            problems.push("kernel_pca.n_components: must be at least 1".into());
+        }
+        if p.landmarks < 2 {
+            problems.push("kernel_pca.landmarks: must be at least 2".into());
+        }
+        let landmarks = rows.map_or(p.landmarks as u64, |n| n.min(p.landmarks as u64));
+        if p.n_components as u64 > landmarks {
+            problems.push(format!(
+                "kernel_pca.n_components: {} is more than the {landmarks} landmarks",
+                p.n_components
+            ));
+        }
+        if let Some(g) = p.gamma
+            && !(g > 0.0 && g.is_finite())
+        {
+            problems.push(format!(
+                "kernel_pca.gamma: must be a positive number, not {g}"
+            ));
+        }
+        if !(p.degree >= 1.0 && p.degree.fract() == 0.0) {
+            problems.push(format!(
+                "kernel_pca.degree: must be a whole number ≥ 1, not {}",
+                p.degree
+            ));
+        }
+        if !p.coef0.is_finite() {
+            problems.push("kernel_pca.coef0: must be a number".into());
+        }
+    }
+
+    fn invertible(&self) -> bool {
+        false
+    }
+
+    fn output_width(&self, _input: usize) -> Option<usize> {
+        Some(self.params.n_components)
+    }
+
+    fn start(&self, input: &StepInput) -> Result<Fit> {
+        let p = input.width();
+        let params = &self.params;
+        let kernel = Kernel {
+            kernel: params.kernel,
+            gamma: params.gamma.unwrap_or(1.0 / p as f64),
+            degree: params.degree,
+            coef0: params.coef0,
+        };
+        Ok(Fit::Sequential(Box::new(KernelPcaFit {
+            params: params.clone(),
+            kernel,
+            input: input.clone(),
+            landmarks: Reservoir::new(params.landmarks, params.seed),
+            check: Reservoir::new(CHECK_ROWS, params.seed ^ 0x9e37_79b9_7f4a_7c15),
+            map: None,
+            moments: None,
+            fit_done: false,
+        })))
+    }
+}
+
+/// Vitter's algorithm R over rows: every row has the same chance to be kept, decided row
+/// by row, so the sample does not depend on the chunk size.
+struct Reservoir {
+    size: usize,
+    rng: Rng,
+    seen: u64,
+    rows: Vec<Vec<f64>>,
+}
+
+impl Reservoir {
+    fn new(size: usize, seed: u64) -> Reservoir {
+        Reservoir {
+            size,
+            rng: Rng::new(seed),
+            seen: 0,
+            rows: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, x: MatRef<'_, f64>) {
+        for i in 0..x.nrows() {
+            self.seen += 1;
+            let slot = if self.rows.len() < self.size {
+                self.rows.push(Vec::new());
+                self.rows.len() - 1
+            } else {
+                let j = (self.rng.uniform() * self.seen as f64) as u64;
+                if j >= self.size as u64 {
+                    continue;
+                }
+                j as usize
+            };
+            self.rows[slot] = (0..x.ncols()).map(|j| x[(i, j)]).collect();
+        }
+    }
+
+    fn matrix(&self, p: usize) -> Mat<f64> {
+        Mat::from_fn(self.rows.len(), p, |i, j| self.rows[i][j])
+    }
+}
+
+/// The Nyström feature map: the landmarks and U Λ^(−½).
+struct FeatureMap {
+    landmarks: Mat<f64>,
+    whitening: Mat<f64>,
+    /// ‖K − K̃‖_F / ‖K‖_F on a sample of rows.
+    approximation_error: f64,
+}
+
+impl FeatureMap {
+    fn of(kernel: &Kernel, landmarks: Mat<f64>, check: MatRef<'_, f64>) -> Result<FeatureMap> {
+        let k_mm = kernel.matrix(landmarks.as_ref(), landmarks.as_ref());
+        let k_mm = Mat::from_fn(k_mm.nrows(), k_mm.ncols(), |i, j| {
+            0.5 * (k_mm[(i, j)] + k_mm[(j, i)])
+        });
+        let evd = k_mm.self_adjoint_eigen(Side::Lower).map_err(|e| {
+            Error::Numeric(format!(
+                "kernel_pca: the landmarks' kernel eigen-decomposition did not converge: {e:?}"
+            ))
+        })?;
+        let values = evd.S().column_vector();
+        let vectors = evd.U();
+        let m = k_mm.nrows();
+        let largest = (0..m).map(|i| values[i]).fold(0.0, f64::max);
+        // eigenvalues at rounding level (or negative: a kernel that is not positive
+        // semi-definite there) carry no direction
+        let cutoff = largest * f64::EPSILON * m as f64;
+        let kept: Vec<usize> = (0..m).rev().filter(|&i| values[i] > cutoff).collect();
+        if kept.is_empty() {
+            return Err(Error::Numeric(
+                "kernel_pca: the kernel matrix of the landmarks is zero".into(),
+            ));
+        }
+        let whitening = Mat::from_fn(m, kept.len(), |a, r| {
+            vectors[(a, kept[r])] / values[kept[r]].sqrt()
+        });
+        let map = FeatureMap {
+            landmarks,
+            whitening,
+            approximation_error: 0.0,
+        };
+        let exact = kernel.matrix(check, check);
+        let phi = map.features(kernel, check);
+        let approx = &phi * phi.transpose();
+        let norm = |m: &Mat<f64>| m.norm_l2();
+        let approximation_error = norm(&(&exact - &approx)) / norm(&exact).max(f64::MIN_POSITIVE);
+        Ok(FeatureMap {
+            approximation_error,
+            ..map
+        })
+    }
+
+    /// Φ(x) for rows `x`, in blocks.
+    fn features(&self, kernel: &Kernel, x: MatRef<'_, f64>) -> Mat<f64> {
+        blocks(x, self.whitening.ncols(), |b| {
+            kernel.matrix(b, self.landmarks.as_ref()) * &self.whitening
+        })
+    }
+}
+
+/// `f` over blocks of `BLOCK` rows of `x`, stacked into an n × `width` result.
+fn blocks(x: MatRef<'_, f64>, width: usize, f: impl Fn(MatRef<'_, f64>) -> Mat<f64>) -> Mat<f64> {
+    let n = x.nrows();
+    let mut out = Mat::zeros(n, width);
+    for start in (0..n).step_by(BLOCK) {
+        let rows = BLOCK.min(n - start);
+        out.as_mut()
+            .subrows_mut(start, rows)
+            .copy_from(f(x.subrows(start, rows)));
+    }
+    out
+}
+
+/// Two passes: the landmarks, then the moments of Φ.
+struct KernelPcaFit {
+    params: KernelPcaParams,
+    kernel: Kernel,
+    input: StepInput,
+    landmarks: Reservoir,
+    check: Reservoir,
+    map: Option<FeatureMap>,
+    moments: Option<MomentsAccumulator>,
+    fit_done: bool,
+}
+
+impl FitStep for KernelPcaFit {
+    fn next_pass(&self) -> Option<String> {
+        match (&self.map, self.fit_done) {
+            (None, _) => Some("landmarks".into()),
+            (Some(_), false) => Some("fit".into()),
+            (Some(_), true) => None,
+        }
+    }
+
+    fn update(&mut self, x: MatRef<'_, f64>) -> Result<()> {
+        match (&self.map, &mut self.moments) {
+            (None, _) => {
+                self.landmarks.push(x);
+                self.check.push(x);
+            }
+            (Some(map), Some(acc)) => acc.push(map.features(&self.kernel, x).as_ref()),
+            (Some(_), None) => {}
+        }
+        Ok(())
+    }
+
+    fn end_pass(&mut self, stats: &PassStats) -> Result<()> {
+        if self.map.is_none() {
+            super::check_rows(&self.input, "kernel_pca", stats, self.landmarks.seen)?;
+            let p = self.input.width();
+            let map = FeatureMap::of(
+                &self.kernel,
+                self.landmarks.matrix(p),
+                self.check.matrix(p).as_ref(),
+            )?;
+            let width = map.whitening.ncols();
+            if self.params.n_components > width {
+                return Err(Error::Numeric(format!(
+                    "kernel_pca: the kernel of the {} landmarks has rank {width}, less than n_components = {}",
+                    self.landmarks.rows.len(),
+                    self.params.n_components
+                )));
+            }
+            self.moments = Some(MomentsAccumulator::new(width));
+            self.map = Some(map);
+        } else {
+            self.fit_done = true;
+        }
+        Ok(())
+    }
+
+    fn size_bytes(&self) -> usize {
+        let p = self.input.width();
+        let m = self.landmarks.rows.len();
+        (m + self.check.rows.len()) * p * 8 + m * m * 8 + BLOCK * m * 8 * 2
+    }
+
+    fn finish(self: Box<Self>) -> Result<Box<dyn FittedStep>> {
+        let (Some(map), Some(acc)) = (self.map, self.moments) else {
+            return Err(Error::internal("kernel_pca finished before its passes"));
+        };
+        let moments = acc.finish();
+        let n = moments.n;
+        let k = self.params.n_components;
+        let pca = super::pca::exact::fit(moments.covariance(), n, NComponents::Count(k), false)?;
+        let projection = &map.whitening * pca.components.transpose();
+        let offset: Vec<f64> = (0..k)
+            .map(|c| {
+                (0..moments.mean.len())
+                    .map(|j| moments.mean[j] * pca.components[(c, j)])
+                    .sum()
+            })
+            .collect();
+        let eigenvalues = pca
+            .explained_variance
+            .iter()
+            .map(|v| v * (n.max(1) - 1) as f64)
+            .collect();
+        Ok(Box::new(FittedKernelPca {
+            kernel: self.kernel,
+            landmarks: map.landmarks,
+            projection,
+            offset,
+            eigenvalues,
+            approximation_error: map.approximation_error,
+            fitted: Some((n, self.params.seed)),
+        }))
+    }
+}
+
+/// The fitted step: the landmarks and the composed projection.
+pub struct FittedKernelPca {
+    kernel: Kernel,
+    landmarks: Mat<f64>,
+    projection: Mat<f64>,
+    offset: Vec<f64>,
+    eigenvalues: Vec<f64>,
+    approximation_error: f64,
+    /// Rows fitted and the seed, when fitted in this process (report.json).
+    fitted: Option<(u64, u64)>,
+}
+
+/// model.json's `kernel_pca` section.
+#[derive(Serialize, Deserialize)]
+struct KernelPcaModel {
+    #[serde(flatten)]
+    kernel: Kernel,
+    n_components_: usize,
+    eigenvalues_: Vec<f64>,
+    /// The landmarks (scikit-learn's name for the rows the kernel is taken against).
+    #[serde(rename = "X_fit_")]
+    x_fit: Vec<Vec<f64>>,
+    projection_: Vec<Vec<f64>>,
+    offset_: Vec<f64>,
+    approximation_error: f64,
+}
+
+impl FittedKernelPca {
+    pub fn from_model(model: &Map<String, Value>, input: usize) -> Result<FittedKernelPca> {
+        let m: KernelPcaModel = field(model, "kernel_pca")?;
+        let k = m.n_components_;
+        let landmarks = rows_mat(&m.x_fit, input);
+        let projection = rows_mat(&m.projection_, k);
+        match (landmarks, projection) {
+            (Some(l), Some(a)) if a.nrows() == l.nrows() && m.offset_.len() == k => {
+                Ok(FittedKernelPca {
+                    kernel: m.kernel,
+                    landmarks: l,
+                    projection: a,
+                    offset: m.offset_,
+                    eigenvalues: m.eigenvalues_,
+                    approximation_error: m.approximation_error,
+                    fitted: None,
+                })
+            }
+            _ => Err(Error::config(
+                "the kernel_pca arrays do not match n_components_ and the features",
+            )),
+        }
+    }
+}
+
+impl FittedStep for FittedKernelPca {
+    fn kind(&self) -> &'static str {
+        "kernel_pca"
+    }
+
+    fn output_names(&self) -> Vec<String> {
+        (1..=self.offset.len()).map(|i| format!("kpc{i}")).collect()
+    }
+
+    fn forward(&self, x: MatRef<'_, f64>, _scratch: &mut Mat<f64>) -> Mat<f64> {
+        let mut z = blocks(x, self.offset.len(), |b| {
+            self.kernel.matrix(b, self.landmarks.as_ref()) * &self.projection
+        });
+        for (c, o) in self.offset.iter().enumerate() {
+            for v in z.col_mut(c).iter_mut() {
+                *v -= o;
+            }
+        }
+        z
+    }
+
+    /// Never called: the plan refuses what would need it (`invertible`).
+    fn inverse(&self, z: MatRef<'_, f64>) -> Mat<f64> {
+        Mat::zeros(z.nrows(), self.landmarks.ncols())
+    }
+
+    fn invertible(&self) -> bool {
+        false
+    }
+
+    fn write_model(&self, model: &mut Map<String, Value>) {
+        let section = KernelPcaModel {
+            kernel: self.kernel,
+            n_components_: self.offset.len(),
+            eigenvalues_: self.eigenvalues.clone(),
+            x_fit: serde_json::from_value(rows_json(self.landmarks.as_ref())).unwrap_or_default(),
+            projection_: serde_json::from_value(rows_json(self.projection.as_ref()))
+                .unwrap_or_default(),
+            offset_: self.offset.clone(),
+            approximation_error: self.approximation_error,
+        };
+        model.insert("kernel_pca".into(), json!(section));
+    }
+
+    fn write_report(&self, report: &mut Map<String, Value>, _facts: &RunFacts) {
+        let Some((n, seed)) = self.fitted else {
+            return;
+        };
+        let mut section = Map::new();
+        section.insert("kernel".into(), json!(self.kernel.kernel.name()));
+        section.insert("gamma".into(), json!(self.kernel.gamma));
+        section.insert("n_components".into(), json!(self.offset.len()));
+        section.insert("landmarks".into(), json!(self.landmarks.nrows()));
+        section.insert("rows".into(), json!(n));
+        section.insert("seed".into(), json!(seed));
+        section.insert("eigenvalues".into(), json!(self.eigenvalues));
+        section.insert(
+            "approximation_error".into(),
+            json!(self.approximation_error),
+        );
+        report.insert("kernel_pca".into(), Value::Object(section));
+    }
+
+    fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
+        let k = &self.kernel;
+        let l = &self.landmarks;
+        let lt = g.matrix("X_fit_T", l.ncols(), l.nrows(), |i, j| l[(j, i)]);
+        let product = g.node("MatMul", &[x, &lt]);
+        let affine = |g: &mut Graph, v: &str| {
+            let gamma = g.constant("gamma", &[], &[k.gamma]);
+            let coef0 = g.constant("coef0", &[], &[k.coef0]);
+            let scaled = g.node("Mul", &[v, &gamma]);
+            g.node("Add", &[&scaled, &coef0])
+        };
+        let row_norms = |g: &mut Graph| {
+            let squares = g.node("Mul", &[x, x]);
+            let axes = g.constant_i64("axis_1", &[1], &[1]);
+            g.node_with("ReduceSum", &[&squares, &axes], &[Attr::Int("keepdims", 1)])
+        };
+        let landmark_norms: Vec<f64> = (0..l.nrows())
+            .map(|i| (0..l.ncols()).map(|j| l[(i, j)] * l[(i, j)]).sum())
+            .collect();
+        let kernel = match k.kernel {
+            KernelKind::Linear => product,
+            KernelKind::Poly => {
+                let base = affine(g, &product);
+                let degree = g.constant("degree", &[], &[k.degree]);
+                g.node("Pow", &[&base, &degree])
+            }
+            KernelKind::Sigmoid => {
+                let base = affine(g, &product);
+                g.node("Tanh", &[&base])
+            }
+            KernelKind::Rbf => {
+                // ‖x‖² + ‖l‖² − 2 x·l, clamped at 0, then exp(−γ d)
+                let xn = row_norms(g);
+                let ln = g.constant("X_fit_sq_norms", &[l.nrows()], &landmark_norms);
+                let two = g.constant("two", &[], &[2.0]);
+                let sum = g.node("Add", &[&xn, &ln]);
+                let twice = g.node("Mul", &[&product, &two]);
+                let distance = g.node("Sub", &[&sum, &twice]);
+                let distance = g.node("Relu", &[&distance]);
+                let minus_gamma = g.constant("minus_gamma", &[], &[-k.gamma]);
+                let exponent = g.node("Mul", &[&distance, &minus_gamma]);
+                g.node("Exp", &[&exponent])
+            }
+            KernelKind::Cosine => {
+                // a zero row (or landmark) gives 0, as scikit-learn's normalised rows do
+                let xn = row_norms(g);
+                let xn = g.node("Sqrt", &[&xn]);
+                let roots: Vec<f64> = landmark_norms.iter().map(|v| v.sqrt()).collect();
+                let ln = g.constant("X_fit_norms", &[l.nrows()], &roots);
+                let denominator = g.node("Mul", &[&xn, &ln]);
+                let zero = g.constant("zero", &[], &[0.0]);
+                let positive = g.node("Greater", &[&denominator, &zero]);
+                let ratio = g.node("Div", &[&product, &denominator]);
+                g.node("Where", &[&positive, &ratio, &zero])
+            }
+        };
+        let a = &self.projection;
+        let projection = g.matrix("projection_", a.nrows(), a.ncols(), |i, j| a[(i, j)]);
+        let z = g.node("MatMul", &[&kernel, &projection]);
+        let offset = g.constant("offset_", &[self.offset.len()], &self.offset);
+        Ok(g.node("Sub", &[&z, &offset]))
+    }
+
+    fn arrays(&self, out: &mut Vec<(String, Array)>) {
+        let (l, a) = (&self.landmarks, &self.projection);
+        out.extend([
+            (
+                "kernel_pca.X_fit_".into(),
+                Array::matrix(l.nrows(), l.ncols(), |i, j| l[(i, j)]),
+            ),
+            (
+                "kernel_pca.projection_".into(),
+                Array::matrix(a.nrows(), a.ncols(), |i, j| a[(i, j)]),
+            ),
+            (
+                "kernel_pca.offset_".into(),
+                Array::vector(self.offset.clone()),
+            ),
+            (
+                "kernel_pca.eigenvalues_".into(),
+                Array::vector(self.eigenvalues.clone()),
+            ),
+        ]);
+    }
+}
