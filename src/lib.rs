@@ -9,6 +9,7 @@
 pub mod blocks;
 pub mod chunk;
 pub mod config;
+pub mod embed;
 pub mod engine;
 pub mod error;
 pub mod evaluate;

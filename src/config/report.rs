@@ -28,6 +28,58 @@ pub struct RawReport {
     /// The downstream-classifier check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluate: Option<RawEvaluate>,
+    /// A 2-D picture (t-SNE, MDS, Isomap) of the sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<RawEmbedding>,
+}
+
+/// `report.embedding`: a picture of a sample of the rows, for looking, not for modelling.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawEmbedding {
+    pub method: EmbedMethod,
+    /// Rows pictured: a uniform sample (the report's reservoir grows to hold them).
+    #[serde(default = "default_embedding_sample")]
+    pub sample: usize,
+    /// `reduced` (the output columns) or `scaled` (the reducer's input).
+    #[serde(default)]
+    pub space: EmbedSpace,
+    /// t-SNE: scikit-learn's `perplexity`.
+    #[serde(default = "default_perplexity")]
+    pub perplexity: f64,
+    /// Isomap: scikit-learn's `n_neighbors`.
+    #[serde(default = "default_neighbors")]
+    pub n_neighbors: usize,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum EmbedMethod {
+    Tsne,
+    Mds,
+    Isomap,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum EmbedSpace {
+    #[default]
+    Reduced,
+    Scaled,
+}
+
+fn default_embedding_sample() -> usize {
+    DEFAULT_SAMPLE_ROWS
+}
+
+fn default_perplexity() -> f64 {
+    30.0
+}
+
+fn default_neighbors() -> usize {
+    5
 }
 
 impl Default for RawReport {
@@ -38,6 +90,7 @@ impl Default for RawReport {
             sample_rows: DEFAULT_SAMPLE_ROWS,
             log_scale: false,
             evaluate: None,
+            embedding: None,
         }
     }
 }
@@ -149,6 +202,23 @@ impl ReportPlan {
                 problems.push("report.evaluate.k: must be at least 1".into());
             }
         }
+        if let Some(e) = &raw.embedding {
+            if e.sample < 3 {
+                problems.push(format!(
+                    "report.embedding.sample: must be at least 3, got {}",
+                    e.sample
+                ));
+            }
+            if !(e.perplexity > 0.0 && e.perplexity.is_finite()) {
+                problems.push(format!(
+                    "report.embedding.perplexity: must be a positive number, got {}",
+                    e.perplexity
+                ));
+            }
+            if e.n_neighbors == 0 {
+                problems.push("report.embedding.n_neighbors: must be at least 1".into());
+            }
+        }
         if raw.sample_rows < 2 {
             problems.push(format!(
                 "report.sample_rows: must be at least 2, got {}",
@@ -159,7 +229,8 @@ impl ReportPlan {
         // coordinates): more than the data has are harmless, beyond memory are refused.
         let kept = dataset
             .total_rows
-            .map_or(raw.sample_rows, |n| raw.sample_rows.min(n as usize));
+            .map_or(raw.sample_rows, |n| raw.sample_rows.min(n as usize))
+            .max(raw.embedding.as_ref().map_or(0, |e| e.sample));
         crate::engine::check_memory(
             "report.sample_rows",
             raw.sample_rows,
@@ -185,6 +256,13 @@ impl ReportPlan {
             }
         }
         plan
+    }
+
+    /// Rows the report's reservoir holds: the sample, or the embedding's when larger.
+    pub fn reservoir_rows(&self) -> usize {
+        self.raw
+            .sample_rows
+            .max(self.raw.embedding.as_ref().map_or(0, |e| e.sample))
     }
 
     /// Label columns to read in the output pass, after the passthrough columns.

@@ -18,6 +18,7 @@ use crate::report::collect::{Collected, Collector, report_paths, write_report_fi
 use crate::report::sample::Loadings;
 use crate::report::{ErrorStats, ErrorSummary, InputReport, Report, peak_rss_bytes, table};
 use crate::sink::lock::OutputLock;
+use crate::sink::parquet::ParquetSink;
 use crate::sink::{prepare_dir, remove_stale_temporaries, write_atomic};
 use crate::source::MissingMode;
 use crate::steps::{FittedPipeline, RunFacts};
@@ -69,6 +70,13 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
     outputs.extend(report_paths(&plan.output_dir));
     for step in &fitted.pipeline.steps {
         outputs.extend(step.files().iter().map(|f| plan.output_dir.join(f)));
+    }
+    if let Some(e) = &output.collected.embedding {
+        let path = plan.output_dir.join("embedding.parquet");
+        let mut sink = ParquetSink::new(&path, vec!["e1".into(), "e2".into()]);
+        sink.write(e.passthrough.as_ref(), e.coordinates.as_ref())?;
+        sink.finish()?;
+        outputs.push(path);
     }
     let outputs = outputs.iter().map(|p| p.display().to_string()).collect();
     let report = report(
@@ -202,7 +210,7 @@ fn output_pass(
     let collected = collector.finish(
         &|x| fitted.inverse(fitted.forward(x, &mut Mat::zeros(0, 0)).as_ref()),
         loadings,
-    );
+    )?;
     Ok(Output {
         rows_written,
         errors: track_error.then_some(errors),
@@ -251,6 +259,9 @@ fn report(
     let mut sections = Map::new();
     for step in &fitted.pipeline.steps {
         step.write_report(&mut sections, &facts);
+    }
+    if let Some(e) = &output.collected.embedding {
+        sections.insert("embedding".into(), e.section.clone());
     }
     doc.extend(sections);
     Report::from_document(doc)

@@ -9,13 +9,14 @@ use std::path::{Path, PathBuf};
 use faer::{Mat, MatRef};
 
 use super::Report;
+use super::embedding::Embedded;
 use super::sample::{
     Loadings, MAX_CORRELATION_FEATURES, ReportSample, SampleOptions, Sampler, label_values,
 };
 use crate::chunk::Chunk;
-use crate::config::{Plan, RawEvaluate, ScaleMethod};
+use crate::config::{EmbedSpace, Plan, RawEmbedding, RawEvaluate, ScaleMethod};
 use crate::error::{Error, Result};
-use crate::evaluate::{EvalRows, EvaluationReport, evaluate};
+use crate::evaluate::{EvaluationReport, evaluate};
 use crate::sink::write_atomic;
 
 pub const SAMPLE_FILE: &str = "report_sample.json";
@@ -39,12 +40,17 @@ pub struct Collector {
     pushed: bool,
     /// Score PCA codes of the reduced width too (the reducer is not a PCA).
     pca_baseline: bool,
+    embedding: Option<RawEmbedding>,
+    /// Passthrough columns written (the first of the chunk's passthrough batch).
+    written: usize,
 }
 
 /// What `Collector::finish` yields: the saved sample and the evaluation for report.json.
 pub struct Collected {
     pub sample: ReportSample,
     pub evaluation: Option<EvaluationReport>,
+    /// The `report.embedding` picture, when asked and a sample was drawn.
+    pub embedding: Option<Embedded>,
 }
 
 impl Collector {
@@ -70,10 +76,15 @@ impl Collector {
         let correlation = p <= MAX_CORRELATION_FEATURES
             && matches!(plan.scale, ScaleMethod::Standard | ScaleMethod::Minmax);
         let evaluate = plan.report.raw.evaluate.clone();
+        let embedding = plan.report.raw.embedding.clone();
+        let scaled_picture = embedding
+            .as_ref()
+            .is_some_and(|e| e.space == EmbedSpace::Scaled);
         Collector {
             sampler: Sampler::new(SampleOptions {
-                rows: plan.report.raw.sample_rows,
-                keep_scaled: evaluate.is_some() || correlation,
+                rows: plan.report.reservoir_rows(),
+                keep_passthrough: embedding.is_some() && !plan.passthrough.is_empty(),
+                keep_scaled: evaluate.is_some() || correlation || scaled_picture,
                 image_shape: plan
                     .report
                     .raw
@@ -88,13 +99,20 @@ impl Collector {
             correlation,
             pushed: false,
             pca_baseline: plan.reducer() != "pca",
+            embedding,
+            written: plan.passthrough.len(),
         }
     }
 
     /// Whether `push` reads its `scaled` argument (the evaluation or the correlation
     /// needs the scaled features); when not, any matrix will do.
     pub fn wants_scaled(&self) -> bool {
-        self.evaluate.is_some() || self.correlation
+        self.evaluate.is_some()
+            || self.correlation
+            || self
+                .embedding
+                .as_ref()
+                .is_some_and(|e| e.space == EmbedSpace::Scaled)
     }
 
     /// Feeds one chunk of the output pass: `scaled` is the reducer's input for the chunk's
@@ -122,6 +140,7 @@ impl Collector {
             k,
             label.as_deref(),
             color.as_deref(),
+            chunk.passthrough_prefix(self.written).as_ref(),
         );
         Ok(())
     }
@@ -132,12 +151,24 @@ impl Collector {
         self,
         reconstruct: &dyn Fn(MatRef<'_, f64>) -> Mat<f64>,
         loadings: Option<Loadings>,
-    ) -> Collected {
+    ) -> Result<Collected> {
         let with_color = self.color.is_some();
-        let (mut sample, rows): (ReportSample, EvalRows) =
+        let (mut sample, rows, passthrough) =
             self.sampler
                 .finish(reconstruct, with_color, self.correlation);
         sample.loadings = loadings;
+        let embedding = match &self.embedding {
+            Some(raw) if self.pushed => Some(super::embedding::picture(
+                raw,
+                &rows,
+                sample.color.as_deref(),
+                passthrough.as_ref(),
+            )?),
+            _ => None,
+        };
+        if let Some(e) = &embedding {
+            sample.embedding = Some(e.points.clone());
+        }
         let evaluation = match (&self.evaluate, self.pushed) {
             (Some(options), true) => Some(evaluate(&rows, options, self.pca_baseline)),
             (Some(options), false) => Some(EvaluationReport::skipped(
@@ -146,7 +177,11 @@ impl Collector {
             )),
             (None, _) => None,
         };
-        Collected { sample, evaluation }
+        Ok(Collected {
+            sample,
+            evaluation,
+            embedding,
+        })
     }
 }
 

@@ -98,6 +98,7 @@ pub fn render(report: &Report, sample: Option<&ReportSample>) -> String {
     }
     step_sections(&mut out, report);
     scatter_section(&mut out, report, sample);
+    embedding_section(&mut out, report, sample);
     structure_section(&mut out, report, sample);
     if let Some(ae) = &report.autoencoder {
         out.push_str("<section id=\"autoencoder\">\n<h2>Autoencoder training</h2>\n");
@@ -340,18 +341,7 @@ fn scatter_section(out: &mut String, report: &Report, sample: Option<&ReportSamp
                 .iter()
                 .map(|r| (r[0], r.get(1).copied().unwrap_or(0.0)))
                 .collect();
-            let (classes, class_of) = match &s.color {
-                Some(colors) => {
-                    let present: Vec<String> = colors.iter().flatten().cloned().collect();
-                    let classes = crate::evaluate::classes(&present);
-                    let class_of = colors
-                        .iter()
-                        .map(|c| c.as_ref().and_then(|c| classes.iter().position(|x| x == c)))
-                        .collect();
-                    (classes, class_of)
-                }
-                None => (Vec::new(), Vec::new()),
-            };
+            let (classes, class_of) = class_index(s.color.as_ref());
             let by = report
                 .pipeline
                 .pointer("/report/color_by")
@@ -378,6 +368,68 @@ fn scatter_section(out: &mut String, report: &Report, sample: Option<&ReportSamp
             ));
         }
     }
+    out.push_str("</section>\n");
+}
+
+/// Sorted classes of `colors` and each row's index into them.
+fn class_index(colors: Option<&Vec<Option<String>>>) -> (Vec<String>, Vec<Option<usize>>) {
+    match colors {
+        Some(colors) => {
+            let present: Vec<String> = colors.iter().flatten().cloned().collect();
+            let classes = crate::evaluate::classes(&present);
+            let class_of = colors
+                .iter()
+                .map(|c| c.as_ref().and_then(|c| classes.iter().position(|x| x == c)))
+                .collect();
+            (classes, class_of)
+        }
+        None => (Vec::new(), Vec::new()),
+    }
+}
+
+/// The `report.embedding` picture and how far to trust it.
+fn embedding_section(out: &mut String, report: &Report, sample: Option<&ReportSample>) {
+    let Some(e) = sample.and_then(|s| s.embedding.as_ref()) else {
+        return;
+    };
+    let title = match e.method.as_str() {
+        "tsne" => "t-SNE",
+        "mds" => "classical MDS",
+        "isomap" => "Isomap",
+        other => other,
+    };
+    let _ = writeln!(
+        out,
+        "<section id=\"embedding\">\n<h2>A {} picture of the sample</h2>",
+        escape(title)
+    );
+    let section = report.sections.get("embedding");
+    let trust = section
+        .and_then(|s| s.get("trustworthiness"))
+        .and_then(|t| t.as_f64());
+    let _ = writeln!(
+        out,
+        "<p>{} rows of the sample{}. Distances between clusters in a t-SNE picture carry little meaning; \
+         trustworthiness says how many of each point's picture neighbours are true neighbours (1 is perfect).</p>",
+        thousands(e.points.len() as u64),
+        trust.map_or(String::new(), |t| format!(
+            ", trustworthiness {t:.3} at 5 neighbours"
+        ))
+    );
+    let points: Vec<(f64, f64)> = e.points.iter().map(|p| (p[0], p[1])).collect();
+    let (classes, class_of) = class_index(e.color.as_ref());
+    let by = report
+        .pipeline
+        .pointer("/report/color_by")
+        .and_then(|v| v.as_str());
+    out.push_str(&plots::scatter_named(
+        "embedding",
+        &points,
+        &classes,
+        &class_of,
+        by.unwrap_or(""),
+        ("e1", "e2"),
+    ));
     out.push_str("</section>\n");
 }
 

@@ -3,6 +3,7 @@
 //! `Report`; `pipeline::run` decides where the bytes go.
 
 pub mod collect;
+pub mod embedding;
 pub mod escape;
 pub mod html;
 pub mod plots;

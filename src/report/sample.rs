@@ -4,6 +4,7 @@
 //! pass (`push`); `finish` turns it into a `ReportSample`, which is saved beside
 //! report.json as report_sample.json so `dimred report DIR` can re-render without refitting.
 
+use arrow_array::RecordBatch;
 use faer::{Mat, MatRef};
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +39,18 @@ pub struct ReportSample {
     /// Correlation matrix of the features over the sample (p ≤ 64, scaled pipelines).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation: Option<Vec<Vec<f64>>>,
+    /// The `report.embedding` picture, when asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<EmbeddingPoints>,
+}
+
+/// A 2-D picture of (a subset of) the sample, with its rows' colours.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EmbeddingPoints {
+    pub method: String,
+    pub points: Vec<[f64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<Vec<Option<String>>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -95,6 +108,8 @@ struct Row {
     scaled: Vec<f64>,
     label: Option<String>,
     color: Option<String>,
+    /// The row's written passthrough columns (a one-row copy), for embedding.parquet.
+    passthrough: Option<RecordBatch>,
 }
 
 /// Options of the sampler.
@@ -105,6 +120,8 @@ pub struct SampleOptions {
     pub keep_scaled: bool,
     /// Keep the first rows' raw features for the image grid.
     pub image_shape: Option<[usize; 2]>,
+    /// Keep each sampled row's written passthrough columns (for embedding.parquet).
+    pub keep_passthrough: bool,
 }
 
 /// The streaming sampler.
@@ -130,6 +147,8 @@ impl Sampler {
     /// Feeds one chunk: `raw` input features, `scaled` the reducer's input (same rows),
     /// `reduced` the coordinates (at least k columns; extra columns are ignored by
     /// `k`), and the label values per row when there is a label column.
+    // One argument per thing kept of a row, each optional; a struct would only rename them.
+    #[allow(clippy::too_many_arguments)]
     pub fn push(
         &mut self,
         raw: MatRef<'_, f64>,
@@ -138,6 +157,7 @@ impl Sampler {
         k: usize,
         label: Option<&[Option<String>]>,
         color: Option<&[Option<String>]>,
+        passthrough: Option<&RecordBatch>,
     ) {
         let capacity = self.options.rows;
         for i in 0..raw.nrows() {
@@ -170,6 +190,12 @@ impl Sampler {
                 },
                 label: label.and_then(|l| l[i].clone()),
                 color: color.and_then(|l| l[i].clone()),
+                passthrough: passthrough
+                    .filter(|_| self.options.keep_passthrough)
+                    .and_then(|b| {
+                        let at = arrow_array::UInt32Array::from(vec![i as u32]);
+                        arrow_select::take::take_record_batch(b, &at).ok()
+                    }),
             };
             match slot {
                 None => self.rows.push(row),
@@ -187,7 +213,7 @@ impl Sampler {
         reconstruct: &dyn Fn(MatRef<'_, f64>) -> Mat<f64>,
         with_color: bool,
         correlation: bool,
-    ) -> (ReportSample, EvalRows) {
+    ) -> (ReportSample, EvalRows, Option<RecordBatch>) {
         self.rows.sort_by_key(|r| r.index);
         let images = self.options.image_shape.and_then(|shape| {
             if self.first_rows.is_empty() {
@@ -221,7 +247,16 @@ impl Sampler {
             images,
             loadings: None,
             correlation,
+            embedding: None,
         };
+        let batches: Vec<RecordBatch> = self
+            .rows
+            .iter_mut()
+            .filter_map(|r| r.passthrough.take())
+            .collect();
+        let passthrough = batches
+            .first()
+            .and_then(|first| arrow_select::concat::concat_batches(&first.schema(), &batches).ok());
         let mut eval = EvalRows::default();
         for r in self.rows {
             eval.index.push(r.index);
@@ -229,7 +264,7 @@ impl Sampler {
             eval.reduced.push(r.reduced);
             eval.label.push(r.label);
         }
-        (sample, eval)
+        (sample, eval, passthrough)
     }
 }
 
@@ -276,7 +311,7 @@ mod tests {
         while start < n {
             let rows = chunk.min(n - start);
             let x = Mat::from_fn(rows, 2, |i, j| (start + i) as f64 * 10.0 + j as f64);
-            sampler.push(x.as_ref(), x.as_ref(), x.as_ref(), 2, None, None);
+            sampler.push(x.as_ref(), x.as_ref(), x.as_ref(), 2, None, None, None);
             start += rows;
         }
     }
@@ -284,12 +319,13 @@ mod tests {
     #[test]
     fn small_data_is_kept_whole_in_order() {
         let mut s = Sampler::new(SampleOptions {
+            keep_passthrough: false,
             rows: 100,
             keep_scaled: true,
             image_shape: None,
         });
         feed(&mut s, 30, 7);
-        let (sample, eval) = s.finish(&|x| x.to_owned(), false, false);
+        let (sample, eval, _) = s.finish(&|x| x.to_owned(), false, false);
         assert_eq!(sample.index, (0..30).collect::<Vec<u64>>());
         assert_eq!(sample.reduced[3], vec![30.0, 31.0]);
         assert_eq!(eval.scaled[29], vec![290.0, 291.0]);
@@ -299,6 +335,7 @@ mod tests {
     fn reservoir_is_uniform_sized_sorted_and_chunking_free() {
         let run = |chunk| {
             let mut s = Sampler::new(SampleOptions {
+                keep_passthrough: false,
                 rows: 50,
                 keep_scaled: false,
                 image_shape: None,
@@ -323,6 +360,7 @@ mod tests {
     #[test]
     fn correlation_of_exactly_related_columns() {
         let mut s = Sampler::new(SampleOptions {
+            keep_passthrough: false,
             rows: 10,
             keep_scaled: true,
             image_shape: None,
@@ -332,8 +370,8 @@ mod tests {
             1 => -2.0 * i as f64 + 1.0,
             _ => 7.0,
         });
-        s.push(x.as_ref(), x.as_ref(), x.as_ref(), 1, None, None);
-        let (sample, _) = s.finish(&|x| x.to_owned(), false, true);
+        s.push(x.as_ref(), x.as_ref(), x.as_ref(), 1, None, None, None);
+        let (sample, _, _) = s.finish(&|x| x.to_owned(), false, true);
         let c = sample.correlation.unwrap();
         assert!((c[0][1] + 1.0).abs() < 1e-12);
         assert_eq!(c[2][2], 1.0);
@@ -343,12 +381,13 @@ mod tests {
     #[test]
     fn image_rows_are_the_first_rows_and_their_reconstructions() {
         let mut s = Sampler::new(SampleOptions {
+            keep_passthrough: false,
             rows: 3,
             keep_scaled: false,
             image_shape: Some([1, 2]),
         });
         feed(&mut s, 25, 4);
-        let (sample, _) = s.finish(
+        let (sample, _, _) = s.finish(
             &|x| Mat::from_fn(x.nrows(), 2, |i, j| x[(i, j)] + 0.5),
             false,
             false,

@@ -279,6 +279,7 @@ fn lower_layers_import_no_orchestration_report_or_model() {
     let graph = edges(&mods);
     let lower = [
         "engine", "source", "stats", "steps", "blocks", "chunk", "rng", "simd", "onnx", "npz",
+        "embed",
     ];
     let upper = ["pipeline", "report", "model"];
     let mut wrong = Vec::new();

@@ -4,6 +4,7 @@ mod bad_input;
 mod chunking;
 mod commands;
 mod common;
+mod embedding;
 mod fuzz;
 mod golden;
 mod guard_rails;

@@ -243,9 +243,21 @@ pub fn scatter(
     legend_title: &str,
     axes: (&str, &str),
 ) -> String {
+    scatter_named("scatter", points, classes, class_of, legend_title, axes)
+}
+
+/// `scatter` under another plot name (the embedding's picture).
+pub fn scatter_named(
+    name: &str,
+    points: &[(f64, f64)],
+    classes: &[String],
+    class_of: &[Option<usize>],
+    legend_title: &str,
+    axes: (&str, &str),
+) -> String {
     let values: Vec<[f64; 2]> = points.iter().map(|p| [p.0, p.1]).collect();
     let legend_width = if classes.is_empty() { 0 } else { 150 };
-    svg("scatter", (760, 520), &values, |root| {
+    svg(name, (760, 520), &values, |root| {
         let (plot, legend) = root.split_horizontally(760 - legend_width);
         let range = |f: &dyn Fn(&(f64, f64)) -> f64| {
             let (lo, hi) = points
