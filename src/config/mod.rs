@@ -25,7 +25,9 @@ pub use crate::steps::scale::params::{ScaleMethod, ScaleParams};
 
 pub use overrides::apply_overrides;
 pub use plan::Plan;
-pub use report::{EmbedMethod, EmbedSpace, RawEmbedding, RawEvaluate, RawReport};
+pub use report::{
+    Baseline, BaselineKernel, EmbedMethod, EmbedSpace, RawEmbedding, RawEvaluate, RawReport,
+};
 
 pub const DEFAULT_BATCH_ROWS: usize = 8192;
 

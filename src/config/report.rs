@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::source::{ColumnKind, Dataset};
+use crate::steps::kernel_pca::kernel::KernelKind;
 
 pub const DEFAULT_SAMPLE_ROWS: usize = 5000;
 
@@ -119,6 +120,60 @@ pub struct RawEvaluate {
     /// Neighbours of the k-nearest-neighbours classifier (scikit-learn's default 5).
     #[serde(default = "default_k")]
     pub k: usize,
+    /// Reducers fitted on the training rows' scaled features and scored beside the
+    /// pipeline's own output, each at the output's width. Absent: `[pca]` when the last
+    /// step is not a PCA, else none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare: Option<Vec<Baseline>>,
+    /// The kernel of the `kernel_pca` baseline. Absent: the pipeline's `kernel_pca` step's
+    /// kernel, else rbf with gamma 1 / features.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<BaselineKernel>,
+}
+
+/// A reducer the classifier check can fit on the training rows for comparison.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Baseline {
+    Pca,
+    KernelPca,
+    Lda,
+}
+
+impl Baseline {
+    pub fn name(self) -> &'static str {
+        match self {
+            Baseline::Pca => "pca",
+            Baseline::KernelPca => "kernel_pca",
+            Baseline::Lda => "lda",
+        }
+    }
+}
+
+/// `report.evaluate.kernel`: the `kernel_pca` step's kernel keys, rbf by default.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineKernel {
+    #[serde(default = "default_kernel")]
+    pub kernel: KernelKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gamma: Option<f64>,
+    #[serde(default = "default_degree")]
+    pub degree: f64,
+    #[serde(default = "default_coef0")]
+    pub coef0: f64,
+}
+
+fn default_kernel() -> KernelKind {
+    KernelKind::Rbf
+}
+
+fn default_degree() -> f64 {
+    3.0
+}
+
+fn default_coef0() -> f64 {
+    1.0
 }
 
 fn default_test_fraction() -> f64 {
@@ -200,6 +255,29 @@ impl ReportPlan {
             }
             if ev.k == 0 {
                 problems.push("report.evaluate.k: must be at least 1".into());
+            }
+            if let Some(list) = &ev.compare {
+                for (i, b) in list.iter().enumerate() {
+                    if list[..i].contains(b) {
+                        problems.push(format!(
+                            "report.evaluate.compare: '{}' is listed twice",
+                            b.name()
+                        ));
+                    }
+                }
+            }
+            if let Some(k) = &ev.kernel {
+                if k.gamma.is_some_and(|g| !(g > 0.0 && g.is_finite())) {
+                    problems.push(format!(
+                        "report.evaluate.kernel.gamma: must be a positive number, got {}",
+                        k.gamma.unwrap_or_default()
+                    ));
+                }
+                if !(k.degree.is_finite() && k.coef0.is_finite()) {
+                    problems.push(
+                        "report.evaluate.kernel: degree and coef0 must be finite numbers".into(),
+                    );
+                }
             }
         }
         if let Some(e) = &raw.embedding {

@@ -10,9 +10,13 @@ pub mod logistic;
 use faer::Mat;
 use serde::{Deserialize, Serialize};
 
-use crate::config::RawEvaluate;
+use crate::config::{Baseline, BaselineKernel, KernelPcaParams, LdaParams, RawEvaluate, RawStep};
+use crate::engine::PassStats;
+use crate::error::{Error, Result};
 use crate::rng::splitmix64;
 pub use crate::source::labels::classes;
+use crate::steps::kernel_pca::kernel::KernelKind;
+use crate::steps::{FittedStep, StepInput, plan_step};
 
 /// The rows the evaluation trains and tests on: the report's sample (what
 /// `report::sample::Sampler::finish` returns beside the saved sample).
@@ -89,11 +93,68 @@ fn accuracy(predicted: &[usize], truth: &[usize]) -> f64 {
     hits as f64 / truth.len() as f64
 }
 
-/// Splits the sample and scores both classifiers on both feature sets. With
-/// `pca_baseline` (the reducer is not a PCA) a third set is scored: the PCA codes of
-/// the same width, fitted on the training split's scaled features — the lecture's
-/// comparison of autoencoder codes against PCA's.
-pub fn evaluate(rows: &EvalRows, options: &RawEvaluate, pca_baseline: bool) -> EvaluationReport {
+/// A reducer fitted on the training rows' scaled features and scored beside the
+/// pipeline's output (`report.evaluate.compare`), with its kernel resolved.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BaselineSpec {
+    Pca,
+    KernelPca(BaselineKernel),
+    Lda,
+}
+
+/// Most landmarks of the kernel PCA baseline: with no more training rows than this it is
+/// scikit-learn's exact `KernelPCA` of the training rows.
+const KERNEL_LANDMARKS: usize = 2000;
+
+/// The baselines to score: `report.evaluate.compare` as written, or PCA alone when the
+/// pipeline's reducer (`reducer`, the last step's kind) is not a PCA. The kernel PCA
+/// baseline takes `report.evaluate.kernel`, else the pipeline's own `kernel_pca` step's
+/// kernel, else rbf with gamma 1 / features.
+pub fn baselines(options: &RawEvaluate, reducer: &str, steps: &[RawStep]) -> Vec<BaselineSpec> {
+    let default = [Baseline::Pca];
+    let list: &[Baseline] = match &options.compare {
+        Some(list) => list,
+        None if reducer != "pca" => &default,
+        None => &[],
+    };
+    let kernel = options.kernel.unwrap_or_else(|| {
+        steps
+            .iter()
+            .rev()
+            .find_map(|s| match s {
+                RawStep::KernelPca(p) => Some(BaselineKernel {
+                    kernel: p.kernel,
+                    gamma: p.gamma,
+                    degree: p.degree,
+                    coef0: p.coef0,
+                }),
+                _ => None,
+            })
+            .unwrap_or(BaselineKernel {
+                kernel: KernelKind::Rbf,
+                gamma: None,
+                degree: 3.0,
+                coef0: 1.0,
+            })
+    });
+    list.iter()
+        .map(|b| match b {
+            Baseline::Pca => BaselineSpec::Pca,
+            Baseline::KernelPca => BaselineSpec::KernelPca(kernel),
+            Baseline::Lda => BaselineSpec::Lda,
+        })
+        .collect()
+}
+
+/// Splits the sample and scores both classifiers on the scaled features, the reduced
+/// coordinates and each baseline's codes (`baselines`), all of the reduced width (LDA at
+/// most classes − 1): the lecture's side-by-side comparison of reducers before a
+/// classifier, on one split.
+pub fn evaluate(
+    rows: &EvalRows,
+    options: &RawEvaluate,
+    baselines: &[BaselineSpec],
+) -> EvaluationReport {
     let labelled: Vec<usize> = (0..rows.index.len())
         .filter(|&i| rows.label[i].is_some())
         .collect();
@@ -142,11 +203,65 @@ pub fn evaluate(rows: &EvalRows, options: &RawEvaluate, pca_baseline: bool) -> E
         ("reduced", rows.reduced.clone()),
     ];
     let width = rows.reduced.first().map_or(0, |r| r.len());
-    if pca_baseline && width > 0 {
-        let train_rows: Vec<&Vec<f64>> = train.iter().map(|&i| &rows.scaled[labelled[i]]).collect();
-        if let Some(codes) = pca_codes(&train_rows, &rows.scaled, width) {
-            sets.push(("pca", codes));
+    let train_rows: Vec<&Vec<f64>> = train.iter().map(|&i| &rows.scaled[labelled[i]]).collect();
+    let mut notes: Vec<String> = Vec::new();
+    for baseline in baselines.iter().filter(|_| width > 0) {
+        let codes = match baseline {
+            BaselineSpec::Pca => pca_codes(&train_rows, &rows.scaled, width).ok_or_else(|| {
+                Error::config(
+                    "PCA needs at least two training rows and no more components than features",
+                )
+            }),
+            BaselineSpec::KernelPca(kernel) => {
+                let params = KernelPcaParams {
+                    n_components: width.min(train_rows.len()),
+                    kernel: kernel.kernel,
+                    gamma: kernel.gamma,
+                    degree: kernel.degree,
+                    coef0: kernel.coef0,
+                    landmarks: train_rows.len().min(KERNEL_LANDMARKS),
+                    seed: options.seed,
+                };
+                fitted_codes(&RawStep::KernelPca(params), &train_rows, &[], &rows.scaled)
+            }
+            BaselineSpec::Lda => {
+                let train_labels: Vec<String> = train.iter().map(|&i| labels[i].clone()).collect();
+                let train_classes = crate::source::labels::classes(&train_labels).len();
+                let p = train_rows.first().map_or(0, |r| r.len());
+                let k = width.min(train_classes.saturating_sub(1)).min(p);
+                if k == 0 {
+                    Err(Error::config(
+                        "LDA needs two classes among the training rows",
+                    ))
+                } else {
+                    let params = LdaParams {
+                        label: options.label.clone(),
+                        n_components: Some(k),
+                        solver: Default::default(),
+                        shrinkage: None,
+                        tol: 1e-4,
+                    };
+                    fitted_codes(
+                        &RawStep::Lda(params),
+                        &train_rows,
+                        &train_labels,
+                        &rows.scaled,
+                    )
+                }
+            }
+        };
+        let name = match baseline {
+            BaselineSpec::Pca => "pca",
+            BaselineSpec::KernelPca(_) => "kernel_pca",
+            BaselineSpec::Lda => "lda",
+        };
+        match codes {
+            Ok(codes) => sets.push((name, codes)),
+            Err(e) => notes.push(format!("no {name} baseline: {e}")),
         }
+    }
+    if !notes.is_empty() {
+        report.note = Some(notes.join("; "));
     }
     for (name, data) in &sets {
         let name = *name;
@@ -177,6 +292,55 @@ pub fn evaluate(rows: &EvalRows, options: &RawEvaluate, pca_baseline: bool) -> E
         });
     }
     report
+}
+
+/// Fits `step` in memory on the training rows (with their labels for a supervised step)
+/// and maps every row through it.
+fn fitted_codes(
+    step: &RawStep,
+    train: &[&Vec<f64>],
+    labels: &[String],
+    all: &[Vec<f64>],
+) -> Result<Vec<Vec<f64>>> {
+    let (n, p) = (train.len(), train.first().map_or(0, |r| r.len()));
+    let mut planned = plan_step(step);
+    let mut problems = Vec::new();
+    planned.check(Some(p), Some(n as u64), &mut problems);
+    if !problems.is_empty() {
+        return Err(Error::config(problems.join("; ")));
+    }
+    let input = StepInput {
+        names: (1..=p).map(|j| format!("x{j}")).collect(),
+        source: "the evaluation's training rows".into(),
+        total_rows: Some(n as u64),
+        fingerprint: String::new(),
+    };
+    let Ok(mut state) = planned.start(&input)?.streamed() else {
+        return Err(Error::config(format!(
+            "a {} step cannot be fitted in memory",
+            step.kind()
+        )));
+    };
+    let x = Mat::from_fn(n, p, |i, j| train[i][j]);
+    let stats = PassStats {
+        rows_read: n as u64,
+        rows_kept: n as u64,
+        seconds: 0.0,
+    };
+    while state.next_pass().is_some() {
+        if labels.is_empty() {
+            state.update(x.as_ref())?;
+        } else {
+            state.update_labelled(x.as_ref(), labels)?;
+        }
+        state.end_pass(&stats)?;
+    }
+    let fitted: Box<dyn FittedStep> = state.finish()?;
+    let everything = Mat::from_fn(all.len(), p, |i, j| all[i][j]);
+    let z = fitted.forward(everything.as_ref(), &mut Mat::zeros(0, 0));
+    Ok((0..z.nrows())
+        .map(|i| (0..z.ncols()).map(|j| z[(i, j)]).collect())
+        .collect())
 }
 
 /// Every row's scores on the first `k` principal components of `train` (centred on the
@@ -243,10 +407,69 @@ mod tests {
                 test_fraction: 0.5,
                 seed: 0,
                 k: 5,
+                compare: None,
+                kernel: None,
             },
-            false,
+            &[],
         );
         assert!(r.scores.is_empty());
         assert!(r.note.unwrap().contains("1 class"));
+    }
+
+    fn options(compare: Option<Vec<Baseline>>) -> RawEvaluate {
+        RawEvaluate {
+            label: "y".into(),
+            test_fraction: 0.25,
+            seed: 0,
+            k: 5,
+            compare,
+            kernel: None,
+        }
+    }
+
+    #[test]
+    fn baselines_default_to_pca_after_a_reducer_that_is_not_one() {
+        assert_eq!(
+            baselines(&options(None), "autoencoder", &[]),
+            [BaselineSpec::Pca]
+        );
+        assert!(baselines(&options(None), "pca", &[]).is_empty());
+        let listed = options(Some(vec![Baseline::Lda, Baseline::Pca]));
+        assert_eq!(
+            baselines(&listed, "pca", &[]),
+            [BaselineSpec::Lda, BaselineSpec::Pca]
+        );
+    }
+
+    #[test]
+    fn the_kernel_baseline_takes_the_pipelines_kernel_unless_told() {
+        let step: RawStep = serde_json::from_value(serde_json::json!(
+            {"kernel_pca": {"n_components": 2, "kernel": "poly", "degree": 2.0}}
+        ))
+        .unwrap();
+        let compare = options(Some(vec![Baseline::KernelPca]));
+        let [BaselineSpec::KernelPca(k)] =
+            baselines(&compare, "kernel_pca", std::slice::from_ref(&step))[..]
+        else {
+            panic!("one kernel baseline")
+        };
+        assert_eq!((k.kernel, k.degree, k.gamma), (KernelKind::Poly, 2.0, None));
+        let [BaselineSpec::KernelPca(k)] = baselines(&compare, "pca", &[])[..] else {
+            panic!("one kernel baseline")
+        };
+        assert_eq!(k.kernel, KernelKind::Rbf);
+        let told = RawEvaluate {
+            kernel: Some(BaselineKernel {
+                kernel: KernelKind::Cosine,
+                gamma: None,
+                degree: 3.0,
+                coef0: 1.0,
+            }),
+            ..compare
+        };
+        let [BaselineSpec::KernelPca(k)] = baselines(&told, "kernel_pca", &[step])[..] else {
+            panic!("one kernel baseline")
+        };
+        assert_eq!(k.kernel, KernelKind::Cosine);
     }
 }

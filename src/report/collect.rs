@@ -39,7 +39,8 @@ pub struct Collector {
     correlation: bool,
     pushed: bool,
     /// Score PCA codes of the reduced width too (the reducer is not a PCA).
-    pca_baseline: bool,
+    /// The reducers the classifier check compares the output with.
+    baselines: Vec<crate::evaluate::BaselineSpec>,
     embedding: Option<RawEmbedding>,
     /// Passthrough columns written (the first of the chunk's passthrough batch).
     written: usize,
@@ -76,6 +77,9 @@ impl Collector {
         let correlation = p <= MAX_CORRELATION_FEATURES
             && matches!(plan.scale, ScaleMethod::Standard | ScaleMethod::Minmax);
         let evaluate = plan.report.raw.evaluate.clone();
+        let evaluate_opts_baselines = evaluate.as_ref().map_or_else(Vec::new, |e| {
+            crate::evaluate::baselines(e, plan.reducer(), &plan.raw.steps)
+        });
         let embedding = plan.report.raw.embedding.clone();
         let scaled_picture = embedding
             .as_ref()
@@ -98,7 +102,7 @@ impl Collector {
             evaluate,
             correlation,
             pushed: false,
-            pca_baseline: plan.reducer() != "pca",
+            baselines: evaluate_opts_baselines,
             embedding,
             written: plan.passthrough.len(),
         }
@@ -170,7 +174,7 @@ impl Collector {
             sample.embedding = Some(e.points.clone());
         }
         let evaluation = match (&self.evaluate, self.pushed) {
-            (Some(options), true) => Some(evaluate(&rows, options, self.pca_baseline)),
+            (Some(options), true) => Some(evaluate(&rows, options, &self.baselines)),
             (Some(options), false) => Some(EvaluationReport::skipped(
                 options,
                 "no output pass (output.reduced: false), so no sample to train and test on",

@@ -498,9 +498,20 @@ fn evaluation_section(out: &mut String, report: &Report) {
     if let Some(n) = &ev.note {
         note(out, n);
     }
-    if ev.scores.iter().any(|s| s.features == "pca") {
-        out.push_str(
-            "<p>The reducer is an autoencoder, so its codes are also compared with PCA codes of              the same width (<em>pca</em>), fitted on the training rows' scaled features.</p>\n",
+    let compared: Vec<&str> = ["pca", "kernel_pca", "lda"]
+        .into_iter()
+        .filter(|f| ev.scores.iter().any(|s| s.features == *f))
+        .collect();
+    if !compared.is_empty() {
+        let _ = writeln!(
+            out,
+            "<p>Compared with the output: {} codes fitted on the training rows' scaled \
+             features, at the output's width (LDA at most classes − 1).</p>",
+            compared
+                .iter()
+                .map(|f| format!("<em>{f}</em>"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     if !ev.scores.is_empty() {

@@ -144,20 +144,29 @@ fn evaluation_matches(case: &str, pipeline: &str, sets: &[&str]) {
     assert_eq!(ev["train_rows"], want["train_rows"], "{case}: split");
     assert_eq!(ev["test_rows"], want["test_rows"], "{case}: split");
     let scores = ev["scores"].as_array().unwrap();
-    assert_eq!(scores.len(), 4);
+    let compared = want["compare"].as_object().map_or(0, |c| c.len());
+    assert_eq!(scores.len(), 4 + 2 * compared, "{case}: {scores:?}");
     for s in scores {
         let space = s["features"].as_str().unwrap();
         let model = s["model"].as_str().unwrap();
+        // a compared reducer's scores sit under compare.<name>.scores
+        let want_space = match want["compare"].get(space) {
+            Some(b) => {
+                assert_eq!(s["dimensions"], b["dimensions"], "{case} {space}: width");
+                &b["scores"]
+            }
+            None => &want[space],
+        };
         for which in ["train_accuracy", "test_accuracy"] {
             let got = s[which].as_f64().unwrap();
-            let expected = want[space][model][which].as_f64().unwrap();
+            let expected = want_space[model][which].as_f64().unwrap();
             assert!(
                 (got - expected).abs() <= 0.02,
                 "{case} {space} {model} {which}: {got} vs scikit-learn {expected}"
             );
             if model == "logistic_regression" {
                 // dimred solves to convergence: compare with scikit-learn converged too
-                let converged = want[space]["logistic_regression_converged"][which]
+                let converged = want_space["logistic_regression_converged"][which]
                     .as_f64()
                     .unwrap();
                 assert!(
@@ -171,10 +180,11 @@ fn evaluation_matches(case: &str, pipeline: &str, sets: &[&str]) {
 
 #[test]
 fn breast_cancer_evaluation_matches_scikit_learn() {
+    // PCA, kernel PCA (rbf at its default gamma, 1 / features) and LDA side by side
     evaluation_matches(
         "breast_cancer_pca95",
         "pipelines/breast_cancer_pca.yaml",
-        &[],
+        &["report.evaluate.compare=[pca, kernel_pca, lda]"],
     );
 }
 
@@ -192,8 +202,33 @@ fn digits_evaluation_matches_scikit_learn() {
     evaluation_matches(
         "digits_pca10",
         "pipelines/digits_pca.yaml",
-        &["report.evaluate={label: label}"],
+        &[
+            "report.evaluate={label: label, compare: [pca, kernel_pca, lda], kernel: {kernel: rbf, gamma: 0.001}}",
+        ],
     );
+}
+
+#[test]
+fn a_bad_compare_list_is_a_config_error() {
+    for (set, says) in [
+        ("report.evaluate.compare=[pca, umap]", "umap"),
+        (
+            "report.evaluate.compare=[lda, lda]",
+            "'lda' is listed twice",
+        ),
+        (
+            "report.evaluate.kernel={kernel: rbf, gamma: -1}",
+            "report.evaluate.kernel.gamma",
+        ),
+    ] {
+        let assert = dimred()
+            .args(["validate", "pipelines/breast_cancer_pca.yaml", "--set", set])
+            .assert()
+            .code(2);
+        let err = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains(says), "{set}: {err}");
+    }
 }
 
 #[test]

@@ -162,7 +162,7 @@ pub fn evaluation(scores: &[Score], k_neighbors: usize) -> String {
             .label_style((FONT, TEXT))
             .axis_desc_style((FONT, TEXT))
             .draw()?;
-        // One bar per feature set (scaled, reduced, and pca codes after an autoencoder).
+        // One bar per feature set (scaled, reduced, then each compared reducer's codes).
         let mut sets: Vec<&str> = Vec::new();
         for s in scores {
             if !sets.contains(&s.features.as_str()) {
@@ -172,6 +172,8 @@ pub fn evaluation(scores: &[Score], k_neighbors: usize) -> String {
         let colour_of = |f: &str| match f {
             "scaled" => BLUE,
             "reduced" => ORANGE,
+            "kernel_pca" => PALETTE[3],
+            "lda" => PALETTE[4],
             _ => GREEN_BAR,
         };
         let width = 0.8 / sets.len().max(1) as f64;
@@ -206,6 +208,8 @@ pub fn evaluation(scores: &[Score], k_neighbors: usize) -> String {
         for (i, f) in sets.iter().enumerate() {
             let name = match *f {
                 "pca" => format!("PCA codes ({})", dims(f)),
+                "kernel_pca" => format!("kernel PCA ({})", dims(f)),
+                "lda" => format!("LDA ({})", dims(f)),
                 other => format!("{other} ({})", dims(f)),
             };
             let y = 70 + 24 * i as i32;
