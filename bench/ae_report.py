@@ -9,17 +9,15 @@ RESULTS_DIR/table.md and prints it. Exit 1 if the speed comparison cannot be mad
 contender failed or reported nothing); a missed target is reported, not an error.
 """
 
-import json
 import os
 import sys
+
+from report import env, fmt_int, last_json_line, read_time_fields, write_table
+from report import read_report as read_json
 
 TARGET_SPEED = 1.2  # dimred samples/s >= 1.2 x PyTorch's
 FLAT_RSS = 1.25  # peak RSS at 4x rows within 25 % of 1x counts as flat
 BUSY_WARN = 0.2  # cores used by other processes during a run
-
-
-def env(name, default=""):
-    return os.environ.get("BENCH_" + name, default)
 
 
 def read_time(res, name):
@@ -27,16 +25,11 @@ def read_time(res, name):
 
     other_cores: the average number of cores other processes kept busy during the run,
     from the machine's busy CPU time (NAME.busy) minus the contender's user + sys time."""
-    tpath = os.path.join(res, name + ".time")
-    if not os.path.exists(tpath):
+    t = read_time_fields(res, name)
+    if t is None:
         return None
-    rc = 0
-    rcpath = os.path.join(res, name + ".rc")
-    if os.path.exists(rcpath):
-        rc = int(open(rcpath).read().strip() or 0)
-    lines = [l for l in open(tpath).read().splitlines() if l.strip()]
+    f, rc = t
     try:
-        f = lines[-1].split()
         wall, rss = float(f[0]), int(f[1])
     except (IndexError, ValueError):
         return None, None, rc if rc else -1, None
@@ -48,25 +41,6 @@ def read_time(res, name):
     except (OSError, IndexError, ValueError):
         pass
     return wall, rss, rc, other
-
-
-def last_json_line(path):
-    try:
-        lines = [l for l in open(path).read().splitlines() if l.strip().startswith("{")]
-        return json.loads(lines[-1]) if lines else None
-    except (OSError, ValueError):
-        return None
-
-
-def read_json(path):
-    try:
-        return json.load(open(path))
-    except (OSError, ValueError):
-        return None
-
-
-def fmt_int(x):
-    return f"{x:,.0f}"
 
 
 def fmt_loss(x):
@@ -276,10 +250,7 @@ def main():
 
     out.append("")
     out.extend(notes)
-    text = "\n".join(out) + "\n"
-    with open(os.path.join(res, "table.md"), "w") as f:
-        f.write(text)
-    print(text)
+    write_table(res, out)
     return 0 if ok else 1
 
 

@@ -7,16 +7,16 @@
 # scikit-learn: KernelPCA(kernel="rbf", n_components=10).fit_transform on the first n rows, in
 # memory, under a 20 GiB address-space cap; the largest n it survives is the last row it prints.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 ROWS=${ROWS:-1000000} COLS=${COLS:-64} LANDMARKS=${LANDMARKS:-2000} K=${K:-10}
 SK_ROWS=${SK_ROWS:-"5000 10000 20000 40000"}
-if [[ -z ${DIMRED_BIN:-} ]]; then cargo build --release --quiet; fi
-BIN=${DIMRED_BIN:-target/release/dimred}
+need_time
+build_dimred --quiet
 DATA=bench/data/kpca_${ROWS}x${COLS}.parquet
 OUT=bench/data/out-kpca
 mkdir -p bench/data "$OUT"
-[[ -f $DATA ]] || "$BIN" generate --rows "$ROWS" --cols "$COLS" --rank 8 --seed 5 --output "$DATA" --quiet
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%F)"
+generate_once "$DATA" --rows "$ROWS" --cols "$COLS" --rank 8 --seed 5 --quiet
+machine_line
 if [[ ${1:-} != --sklearn-only ]]; then
   cat >"$OUT/pipeline.yaml" <<YAML
 name: kpca-bench
@@ -30,14 +30,10 @@ YAML
     "$BIN" run "$OUT/pipeline.yaml" --quiet >/dev/null
   python3 -c "import json; r=json.load(open('$OUT/dimred/report.json')); print('approximation_error', r['kernel_pca']['approximation_error'], [(p['name'], p['seconds']) for p in r['passes']])"
 fi
-VENV=bench/.venv
-if [[ ! -x $VENV/bin/python ]]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet numpy pyarrow scikit-learn threadpoolctl
-fi
+sklearn_venv
 for n in $SK_ROWS; do
   if ! prlimit --as=$((20 * 1024 * 1024 * 1024)) /usr/bin/time -f "sklearn KernelPCA n=$n: %e s, %M KB peak" \
-    "$VENV/bin/python" - "$DATA" "$n" "$K" <<'PY'
+    "$PY" - "$DATA" "$n" "$K" <<'PY'
 import sys
 import numpy as np, pyarrow.parquet as pq
 from sklearn.decomposition import KernelPCA

@@ -6,19 +6,14 @@
 # ONNX Runtime on the same Parquet read by pyarrow (read, run, write Parquet), and ONNX
 # Runtime's own run time alone, for float64 and float32 graphs.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 ROWS=${ROWS:-1000000} COLS=${COLS:-256}
-if [[ -z ${DIMRED_BIN:-} ]]; then cargo build --release --quiet; fi
-BIN=${DIMRED_BIN:-target/release/dimred}
+build_dimred --quiet
 DATA=bench/data/versus_${ROWS}x${COLS}.parquet
 OUT=bench/data/out-onnx
 mkdir -p bench/data "$OUT"
-[[ -f $DATA ]] || "$BIN" generate --rows "$ROWS" --cols "$COLS" --rank 16 --seed 42 --output "$DATA" --quiet
-VENV=bench/.venv-onnx
-if [[ ! -x $VENV/bin/python ]]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet onnxruntime numpy pyarrow
-fi
+generate_once "$DATA" --rows "$ROWS" --cols "$COLS" --rank 16 --seed 42 --quiet
+make_venv bench/.venv-onnx 'import onnxruntime, numpy, pyarrow' onnxruntime numpy pyarrow
 cat >"$OUT/pipeline.yaml" <<YAML
 name: onnx-bench
 input: { path: $DATA, features: { regex: "^f[0-9]+\$" }, batch_rows: 65536 }
@@ -30,7 +25,7 @@ YAML
 for dtype in float64 float32; do
   "$BIN" export --model "$OUT/model/model.json" --onnx "$OUT/$dtype.onnx" --dtype "$dtype" >/dev/null
 done
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%F)"
+machine_line
 echo "model.json $(stat -c %s "$OUT/model/model.json") B, model.npz $(stat -c %s "$OUT/model/model.npz") B," \
   "float64.onnx $(stat -c %s "$OUT/float64.onnx") B, float32.onnx $(stat -c %s "$OUT/float32.onnx") B"
 start=$(date +%s.%N)
@@ -38,5 +33,5 @@ start=$(date +%s.%N)
 end=$(date +%s.%N)
 python3 -c "s=$end-$start; print(f'dimred transform: {s:.2f} s, {$ROWS/s:,.0f} rows/s (read, project, write Parquet)')"
 for dtype in float64 float32; do
-  "$VENV/bin/python" bench/onnx_bench.py "$OUT/$dtype.onnx" "$DATA" "$OUT/ort_$dtype.parquet"
+  "$PY" bench/onnx_bench.py "$OUT/$dtype.onnx" "$DATA" "$OUT/ort_$dtype.parquet"
 done

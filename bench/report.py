@@ -21,8 +21,10 @@ def env(name, default=""):
     return os.environ.get("BENCH_" + name, default)
 
 
-def read_time(res, name):
-    """(wall_s, peak_rss_kib, rc) or None if the contender was not run."""
+def read_time_fields(res, name):
+    """(fields of NAME.time's last line, rc from NAME.rc) or None if the contender was not run.
+
+    Shared with ae_report.py, whose .time lines carry user and sys seconds too."""
     tpath = os.path.join(res, name + ".time")
     if not os.path.exists(tpath):
         return None
@@ -31,10 +33,19 @@ def read_time(res, name):
     if os.path.exists(rcpath):
         rc = int(open(rcpath).read().strip() or 0)
     lines = [l for l in open(tpath).read().splitlines() if l.strip()]
+    return (lines[-1].split() if lines else []), rc
+
+
+def read_time(res, name):
+    """(wall_s, peak_rss_kib, rc) or None if the contender was not run."""
+    t = read_time_fields(res, name)
+    if t is None:
+        return None
+    fields, rc = t
     try:
-        wall, rss = lines[-1].split()
+        wall, rss = fields
         return float(wall), int(rss), rc
-    except (IndexError, ValueError):
+    except ValueError:
         return None, None, rc if rc else -1
 
 
@@ -62,6 +73,14 @@ def max_rel_diff(a, b, n=NTOP):
 
 def fmt_int(x):
     return f"{x:,.0f}"
+
+
+def write_table(res, lines):
+    """RESULTS_DIR/table.md from the lines, printed too; shared by the three report scripts."""
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(res, "table.md"), "w") as f:
+        f.write(text)
+    print(text)
 
 
 def main():
@@ -207,10 +226,7 @@ def main():
 
     out.append("")
     out.extend(notes)
-    text = "\n".join(out) + "\n"
-    with open(os.path.join(res, "table.md"), "w") as f:
-        f.write(text)
-    print(text)
+    write_table(res, out)
     print(check)
     return 0 if ok else 1
 

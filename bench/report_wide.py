@@ -16,13 +16,9 @@ import math
 import os
 import sys
 
-from report import last_json_line, max_rel_diff, read_report, read_time
+from report import env, last_json_line, max_rel_diff, read_report, read_time, write_table
 
 TOL_TRUTH = 0.05
-
-
-def env(name, default=""):
-    return os.environ.get("BENCH_" + name, default)
 
 
 def truth_path(data):
@@ -143,9 +139,7 @@ def main():
     )
     out.append(f"- accuracy check: dimred within {TOL_TRUTH:.0%} of the truth: **{'PASS' if dimred_ok else 'FAIL'}**")
 
-    text = "\n".join(out) + "\n"
-    open(os.path.join(res, "table.md"), "w").write(text)
-    print(text)
+    write_table(res, out)
     return 0 if dimred_ok else 1
 
 

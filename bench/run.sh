@@ -4,6 +4,7 @@
 #   bash bench/run.sh --wide      (only the wide case: 100,000 x 10,000 float32)
 # See bench/README.md for what it measures and how to read the table.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 
 usage() {
   cat <<'USAGE'
@@ -60,93 +61,55 @@ if [[ $QUICK == 1 ]]; then
   ROWS="${ROWS:-100000}"; COLS="${COLS:-64}"
 fi
 ROWS="${ROWS:-1000000}"; COLS="${COLS:-256}"
-for v in ROWS COLS RANK SEED BATCH_ROWS WIDE_ROWS WIDE_COLS SK_CAP SLICE_ROWS; do
-  [[ ${!v} =~ ^[0-9]+$ ]] || { echo "$v must be a non-negative integer, got '${!v}'" >&2; exit 2; }
-done
+need_uint ROWS COLS RANK SEED BATCH_ROWS WIDE_ROWS WIDE_COLS SK_CAP SLICE_ROWS
 (( COLS >= K )) || { echo "--cols must be >= k=$K" >&2; exit 2; }
 (( WIDE_COLS >= K )) || { echo "--wide-cols must be >= k=$K" >&2; exit 2; }
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BENCH="$ROOT/bench"
-DATA_DIR="$BENCH/data"
 RES="$BENCH/results"
-VENV="$BENCH/.venv"
-PY="$VENV/bin/python"
-cd "$ROOT"
 
-log() { printf '\n== %s\n' "$*"; }
-warm() {  # same starting point for every contender: the file in the page cache
-  cat "$1" >/dev/null
-}
-
-[[ -x /usr/bin/time ]] || { echo "/usr/bin/time not found (apt-get install time)" >&2; exit 1; }
+need_time
 if [[ $WIDE == 1 ]]; then
   command -v prlimit >/dev/null || { echo "prlimit not found (util-linux); needed to cap scikit-learn" >&2; exit 1; }
 fi
 
 # ---------------------------------------------------------------- build
-if [[ -n "${DIMRED_BIN:-}" ]]; then
-  log "using DIMRED_BIN=$DIMRED_BIN (skipping cargo build)"
-  BIN="$DIMRED_BIN"
-else
-  log "cargo build --release"
-  cargo build --release
-  BIN="$ROOT/target/release/dimred"
-fi
-[[ -x "$BIN" ]] || { echo "dimred binary not found or not executable: $BIN" >&2; exit 1; }
-BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
+build_dimred
 
 # ---------------------------------------------------------------- python venv
-PY_PKGS=(numpy pyarrow scikit-learn threadpoolctl)
-if [[ ! -x "$PY" ]] || ! "$PY" -c 'import numpy, pyarrow, sklearn, threadpoolctl' 2>/dev/null; then
-  log "creating venv $VENV and installing ${PY_PKGS[*]}"
-  python3 -m venv "$VENV"
-  "$PY" -m pip install --quiet "${PY_PKGS[@]}"
-fi
+sklearn_venv
 PY_VERSIONS="$("$PY" -c 'import sys, numpy, scipy, pyarrow, sklearn, threadpoolctl
 print(f"python {sys.version.split()[0]}, numpy {numpy.__version__}, scipy {scipy.__version__}, "
       f"pyarrow {pyarrow.__version__}, scikit-learn {sklearn.__version__}, threadpoolctl {threadpoolctl.__version__}")')"
 log "python: $PY_VERSIONS"
 
 # ---------------------------------------------------------------- machine
-NPROC="$(nproc)"
-CPU_MODEL="$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n1)"
-[[ -n "$CPU_MODEL" ]] || CPU_MODEL="$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n1)"
-MEM_GIB="$(awk '/^MemTotal:/ {printf "%.1f", $2/1048576}' /proc/meminfo)"
-TODAY="$(date -u +%F)"
-log "machine: $TODAY, nproc=$NPROC, CPU: $CPU_MODEL, memory: $MEM_GIB GiB"
+log_machine
+
+# Equal threads: every contender may use all cores. The Python peers run under PYENV
+# (py_env in _common.sh). Set just before the contenders, after the data is generated.
+equal_threads() {
+  export RAYON_NUM_THREADS="$NPROC"
+  PY_THREADS="${BENCH_PY_THREADS:-$NPROC}"
+  py_env "$PY_THREADS"
+}
 
 # ---------------------------------------------------------------- wide case (--wide)
 # 100,000 x 10,000 float32: 4 GB of Parquet, 8 GB as a float64 array. dimred streams it with
 # the randomized solver; scikit-learn runs under `prlimit --as` so that it fails with a
 # MemoryError instead of pushing a shared machine into the OOM killer.
 if [[ $WIDE == 1 ]]; then
-  W="$RES/wide"
+  RES="$RES/wide"  # run_timed writes here
+  W="$RES"
   mkdir -p "$DATA_DIR" "$W"
   rm -rf "$W"/dimred_wide
   rm -f "$W"/*.time "$W"/*.out "$W"/*.err "$W"/*.rc "$W"/*.yaml "$W"/table.md
-  FAILED=0
-  run_w() {  # run_w NAME CMD... ; /usr/bin/time -f '%e %M' -> $W/NAME.time
-    local name="$1"; shift
-    local rc=0
-    echo "-- $name: $*"
-    /usr/bin/time -f '%e %M' -o "$W/$name.time" "$@" >"$W/$name.out" 2>"$W/$name.err" || rc=$?
-    echo "$rc" >"$W/$name.rc"
-    if [[ $rc != 0 ]]; then
-      FAILED=1
-      echo "   FAILED (exit $rc); last lines of $W/$name.err:" >&2
-      tail -n 5 "$W/$name.err" >&2 || true
-    else
-      echo "   wall s, max RSS KiB: $(tail -n1 "$W/$name.time")"
-    fi
-  }
   log "wide data"
   WDATA="$DATA_DIR/synth_${WIDE_ROWS}x${WIDE_COLS}_r${RANK}_s${SEED}_f32.parquet"
   if [[ -s "$WDATA" ]]; then
     echo "reusing $WDATA"
   else
     echo "generating $WDATA ($WIDE_ROWS x $WIDE_COLS float32, rank $RANK, seed $SEED)"
-    run_w generate "$BIN" generate --rows "$WIDE_ROWS" --cols "$WIDE_COLS" --rank "$RANK" \
+    run_timed generate "$BIN" generate --rows "$WIDE_ROWS" --cols "$WIDE_COLS" --rank "$RANK" \
       --seed "$SEED" --float32 -q --output "$WDATA"
     if [[ $(cat "$W/generate.rc") != 0 ]]; then rm -f "$WDATA"; echo "dimred generate failed" >&2; exit 1; fi
   fi
@@ -162,34 +125,21 @@ output:
   dir: $W/dimred_wide
   reduced: false
 YAML
-  export RAYON_NUM_THREADS="$NPROC"
-  PY_THREADS="${BENCH_PY_THREADS:-$NPROC}"
-  PYENV=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
-         OPENBLAS_NUM_THREADS="$PY_THREADS" OMP_NUM_THREADS="$PY_THREADS" MKL_NUM_THREADS="$PY_THREADS")
+  equal_threads
   CAP=(prlimit --as="$SK_CAP" --)
   log "wide: dimred"
   warm "$WDATA"
-  run_w dimred_wide "$BIN" run "$W/pipeline_wide.yaml" --quiet
+  run_timed dimred_wide "$BIN" run "$W/pipeline_wide.yaml" --quiet
   log "wide: scikit-learn under prlimit --as=$SK_CAP"
   warm "$WDATA"
-  run_w sk_wide_f64 "${CAP[@]}" "${PYENV[@]}" "$PY" "$BENCH/sk_wide.py" "$WDATA" "$K" float64
+  run_timed sk_wide_f64 "${CAP[@]}" "${PYENV[@]}" "$PY" "$BENCH/sk_wide.py" "$WDATA" "$K" float64
   warm "$WDATA"
-  run_w sk_wide_f32 "${CAP[@]}" "${PYENV[@]}" "$PY" "$BENCH/sk_wide.py" "$WDATA" "$K" float32
-  run_w sk_wide_slice "${CAP[@]}" "${PYENV[@]}" "$PY" "$BENCH/sk_wide.py" "$WDATA" "$K" float64 "$SLICE_ROWS"
-  GIT_REV="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo none)"
-  export BENCH_DATE="$TODAY" BENCH_NPROC="$NPROC" BENCH_CPU="$CPU_MODEL" BENCH_MEM_GIB="$MEM_GIB" \
-    BENCH_ROWS="$WIDE_ROWS" BENCH_COLS="$WIDE_COLS" BENCH_K="$K" BENCH_DATA="$WDATA" \
+  run_timed sk_wide_f32 "${CAP[@]}" "${PYENV[@]}" "$PY" "$BENCH/sk_wide.py" "$WDATA" "$K" float32
+  run_timed sk_wide_slice "${CAP[@]}" "${PYENV[@]}" "$PY" "$BENCH/sk_wide.py" "$WDATA" "$K" float64 "$SLICE_ROWS"
+  export BENCH_ROWS="$WIDE_ROWS" BENCH_COLS="$WIDE_COLS" BENCH_K="$K" BENCH_DATA="$WDATA" \
     BENCH_BATCH_ROWS="$WIDE_BATCH_ROWS" BENCH_SK_CAP="$SK_CAP" BENCH_SLICE_ROWS="$SLICE_ROWS" \
-    BENCH_PY_VERSIONS="$PY_VERSIONS" \
-    BENCH_DIMRED="$("$BIN" --version 2>/dev/null | head -n1 || echo dimred) (git $GIT_REV)" \
     BENCH_THREADS="dimred $RAYON_NUM_THREADS, Python peers $PY_THREADS"
-  log "wide: results"
-  rc=0
-  "$PY" "$BENCH/report_wide.py" "$W" || rc=$?
-  echo
-  echo "table written to $W/table.md"
-  if [[ $FAILED != 0 && $rc == 0 ]]; then rc=1; fi
-  exit "$rc"
+  report_and_exit report_wide.py "$W" "wide: results"
 fi
 
 # ---------------------------------------------------------------- data
@@ -200,9 +150,7 @@ gen() {  # gen ROWS OUT
     echo "reusing $out"
   else
     echo "generating $out ($rows x $COLS, rank $RANK, seed $SEED)"
-    if ! "$BIN" generate --rows "$rows" --cols "$COLS" --rank "$RANK" --seed "$SEED" --output "$out"; then
-      rm -f "$out"; echo "dimred generate failed" >&2; exit 1
-    fi
+    generate_once "$out" --rows "$rows" --cols "$COLS" --rank "$RANK" --seed "$SEED"
   fi
 }
 log "data"
@@ -216,21 +164,7 @@ if [[ $SCALE4 == 1 ]]; then gen "$ROWS4" "$DATA4"; fi
 # Clear only what this script writes, so a failed contender never shows stale numbers.
 rm -rf "$RES"/dimred_exact "$RES"/dimred_fit "$RES"/dimred_incremental "$RES"/dimred_randomized "$RES"/dimred_exact_4x
 rm -f "$RES"/*.time "$RES"/*.out "$RES"/*.err "$RES"/*.rc "$RES"/*.yaml "$RES"/table.md "$RES"/meta.json
-FAILED=0
-run_timed() {  # run_timed NAME CMD... ; /usr/bin/time -f '%e %M' -> NAME.time
-  local name="$1"; shift
-  local rc=0
-  echo "-- $name: $*"
-  /usr/bin/time -f '%e %M' -o "$RES/$name.time" "$@" >"$RES/$name.out" 2>"$RES/$name.err" || rc=$?
-  echo "$rc" >"$RES/$name.rc"
-  if [[ $rc != 0 ]]; then
-    FAILED=1
-    echo "   FAILED (exit $rc); last lines of $RES/$name.err:" >&2
-    tail -n 5 "$RES/$name.err" >&2 || true
-  else
-    echo "   wall s, max RSS KiB: $(tail -n1 "$RES/$name.time")"
-  fi
-}
+# run_timed (in _common.sh) writes NAME.{time,out,err,rc} into $RES.
 write_pipeline() {  # write_pipeline YAML DATA OUTDIR
   cat >"$1" <<YAML
 name: bench-exact
@@ -245,14 +179,7 @@ output:
 YAML
 }
 
-# Equal threads: every contender may use all cores.
-export RAYON_NUM_THREADS="$NPROC"
-# Python peers only: drop OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (meant for old
-# OpenBLAS builds; they slow a current numpy's bundled OpenBLAS) and pin the
-# BLAS/OpenMP pools to all cores.
-PY_THREADS="${BENCH_PY_THREADS:-$NPROC}"
-PYENV=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
-       OPENBLAS_NUM_THREADS="$PY_THREADS" OMP_NUM_THREADS="$PY_THREADS" MKL_NUM_THREADS="$PY_THREADS")
+equal_threads
 
 # ---------------------------------------------------------------- contenders
 log "dimred"
@@ -294,7 +221,7 @@ run_timed sk_incremental "${PYENV[@]}" "$PY" "$BENCH/sk_incremental.py" "$DATA" 
 warm "$DATA"
 run_timed sk_pca "${PYENV[@]}" "$PY" "$BENCH/sk_pca.py" "$DATA" "$K"
 warm "$DATA"
-run_timed sk_randomized "${PYENV[@]}" "$PY" "$BENCH/sk_randomized.py" "$DATA" "$K"
+run_timed sk_randomized "${PYENV[@]}" "$PY" "$BENCH/sk_pca.py" --solver randomized "$DATA" "$K"
 
 if [[ $SCALE4 == 1 ]]; then
   log "memory flatness: dimred on 4x rows"
@@ -304,17 +231,7 @@ if [[ $SCALE4 == 1 ]]; then
 fi
 
 # ---------------------------------------------------------------- table + check
-DIMRED_VERSION="$("$BIN" --version 2>/dev/null | head -n1 || true)"
-GIT_REV="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo none)"
-export BENCH_DATE="$TODAY" BENCH_NPROC="$NPROC" BENCH_CPU="$CPU_MODEL" BENCH_MEM_GIB="$MEM_GIB" \
-  BENCH_ROWS="$ROWS" BENCH_COLS="$COLS" BENCH_RANK="$RANK" BENCH_SEED="$SEED" BENCH_K="$K" \
+export BENCH_ROWS="$ROWS" BENCH_COLS="$COLS" BENCH_RANK="$RANK" BENCH_SEED="$SEED" BENCH_K="$K" \
   BENCH_BATCH_ROWS="$BATCH_ROWS" BENCH_SCALE4="$SCALE4" BENCH_DATA="$DATA" BENCH_DATA4="$DATA4" \
-  BENCH_PY_VERSIONS="$PY_VERSIONS" BENCH_BLAS="$BLAS_INFO" \
-  BENCH_DIMRED="${DIMRED_VERSION:-dimred} (git $GIT_REV)" BENCH_THREADS="dimred $RAYON_NUM_THREADS, Python peers $PY_THREADS"
-log "results"
-rc=0
-"$PY" "$BENCH/report.py" "$RES" || rc=$?
-echo
-echo "table written to $RES/table.md"
-if [[ $FAILED != 0 && $rc == 0 ]]; then rc=1; fi
-exit "$rc"
+  BENCH_BLAS="$BLAS_INFO" BENCH_THREADS="dimred $RAYON_NUM_THREADS, Python peers $PY_THREADS"
+report_and_exit report.py "$RES"

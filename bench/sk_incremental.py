@@ -18,7 +18,7 @@ n_samples, n_features, rows_per_second, blas.
 import sys
 import time
 
-from _common import blas_summary, emit, parse_args
+from _common import emit_fit, parse_args
 
 BATCH = 65536
 
@@ -70,20 +70,10 @@ def main():
         fit_s += time.perf_counter() - t1
         n_samples += fill
 
-    seconds = time.perf_counter() - t0
-    emit(
-        {
-            "contender": "sklearn IncrementalPCA",
-            "k": k,
-            "n_samples": n_samples,
-            "n_features": n_features,
-            "seconds": seconds,
-            "read_seconds": read_s,
-            "fit_seconds": fit_s,
-            "rows_per_second": n_samples / seconds if seconds > 0 else None,
-            "explained_variance": [float(v) for v in ipca.explained_variance_[:16]],
-            "blas": blas_summary(),
-        }
+    emit_fit(
+        "sklearn IncrementalPCA", k, n_samples, n_features,
+        seconds=time.perf_counter() - t0, read_seconds=read_s, fit_seconds=fit_s,
+        explained_variance=ipca.explained_variance_,
     )
 
 

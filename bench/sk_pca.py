@@ -1,27 +1,41 @@
 #!/usr/bin/env python3
-"""In-memory peer: scikit-learn PCA(svd_solver="covariance_eigh") on the whole file.
+"""In-memory peer: scikit-learn PCA on the whole file, with either solver.
 
-usage: sk_pca.py FILE.parquet [K=16]
+usage: sk_pca.py [--solver covariance_eigh|randomized] FILE.parquet [K=16]
 
 Reads the whole file with pyarrow.parquet.read_table, converts it to one
 (n_samples, n_features) float64 numpy array, frees the Arrow table and fits
-PCA(n_components=K, svd_solver="covariance_eigh") (X^T X then eigh; it does not
-copy X). Peak memory is therefore ~2x the data (Arrow table + numpy array,
-briefly both alive during the conversion).
+PCA(n_components=K) with the solver:
 
-Prints one JSON line: explained_variance (first K), seconds (read+fit wall
-time inside the process, imports excluded), read_seconds, fit_seconds,
-n_samples, n_features, rows_per_second, blas.
+- covariance_eigh (default): svd_solver="covariance_eigh" (X^T X then eigh; it does not
+  copy X). Peak memory is therefore ~2x the data (Arrow table + numpy array, briefly both
+  alive during the conversion).
+- randomized: svd_solver="randomized", random_state=0 (centers a copy of X, then the
+  randomized range finder with scikit-learn's "auto" power iterations). Peak memory is
+  several times the data.
+
+Prints one JSON line: contender ("sklearn PCA <solver>"), explained_variance (first K),
+seconds (read+fit wall time inside the process, imports excluded), read_seconds,
+fit_seconds, n_samples, n_features, rows_per_second, blas.
 """
 
 import sys
 import time
 
-from _common import blas_summary, emit, parse_args
+from _common import emit_fit, parse_args, pop_option
+
+# solver name -> PCA keyword arguments
+SOLVERS = {
+    "covariance_eigh": {"svd_solver": "covariance_eigh"},
+    "randomized": {"svd_solver": "randomized", "random_state": 0},
+}
 
 
 def main():
-    path, k = parse_args(sys.argv)
+    argv = list(sys.argv)
+    usage = "[--solver " + "|".join(SOLVERS) + "] FILE.parquet [K=16]"
+    solver = pop_option(argv, "--solver", "covariance_eigh", SOLVERS, usage)
+    path, k = parse_args(argv, usage)
 
     import numpy as np
     import pyarrow.parquet as pq
@@ -37,24 +51,14 @@ def main():
     del table, col
     t1 = time.perf_counter()
 
-    pca = PCA(n_components=k, svd_solver="covariance_eigh")
+    pca = PCA(n_components=k, **SOLVERS[solver])
     pca.fit(X)
     t2 = time.perf_counter()
 
-    seconds = t2 - t0
-    emit(
-        {
-            "contender": "sklearn PCA covariance_eigh",
-            "k": k,
-            "n_samples": n_samples,
-            "n_features": n_features,
-            "seconds": seconds,
-            "read_seconds": t1 - t0,
-            "fit_seconds": t2 - t1,
-            "rows_per_second": n_samples / seconds if seconds > 0 else None,
-            "explained_variance": [float(v) for v in pca.explained_variance_[:16]],
-            "blas": blas_summary(),
-        }
+    emit_fit(
+        f"sklearn PCA {solver}", k, n_samples, n_features,
+        seconds=t2 - t0, read_seconds=t1 - t0, fit_seconds=t2 - t1,
+        explained_variance=pca.explained_variance_,
     )
 
 

@@ -5,18 +5,13 @@
 # Prints wall seconds of the t-SNE itself (dimred: report.json's embedding.seconds) and the
 # trustworthiness at 5 neighbours where it is cheap to compute (≤ 5,000 rows).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 SIZES=${SIZES:-"5000 20000"}
-if [[ -z ${DIMRED_BIN:-} ]]; then cargo build --release --quiet; fi
-BIN=${DIMRED_BIN:-target/release/dimred}
+build_dimred --quiet
 OUT=bench/data/tsne
 mkdir -p "$OUT"
-VENV=bench/.venv-tsne
-if [[ ! -x $VENV/bin/python ]]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet numpy pyarrow scikit-learn openTSNE
-fi
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%F)"
+make_venv bench/.venv-tsne 'import numpy, pyarrow, sklearn, openTSNE' numpy pyarrow scikit-learn openTSNE
+machine_line
 for n in $SIZES; do
   "$BIN" generate --rows "$n" --cols 64 --rank 8 --seed 3 --output "$OUT/g$n.parquet" --quiet >/dev/null
   cat >"$OUT/p$n.yaml" <<YAML
@@ -30,7 +25,7 @@ YAML
   "$BIN" run "$OUT/p$n.yaml" --quiet >/dev/null
   python3 -c "import json; e=json.load(open('$OUT/out$n/report.json'))['embedding']; print('dimred', $n, round(e['seconds'], 2), 's, trustworthiness', round(e['trustworthiness'], 4))"
   for peer in sklearn opentsne; do
-    "$VENV/bin/python" - "$OUT/out$n/reduced.parquet" "$peer" <<'PY'
+    "$PY" - "$OUT/out$n/reduced.parquet" "$peer" <<'PY'
 import sys, time
 import numpy as np, pyarrow.parquet as pq
 from sklearn.manifold import TSNE, trustworthiness

@@ -7,6 +7,7 @@
 # Needs a Python with numpy, pyarrow and scikit-learn for the autoencoder data
 # (PYTHON=path; bench/ae_data.py makes it). Prints one markdown table.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 
 OLD="$1" NEW="$2"; shift 2
 ROWS=1000000 COLS=256 RUNS=3 AE_ROWS=60000 PYTHON="${PYTHON:-python3}"
@@ -19,12 +20,11 @@ while [[ $# -gt 0 ]]; do
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
-cd "$(dirname "$0")/.."
 DATA=bench/data
 mkdir -p "$DATA"
 PCA_FILE="$DATA/versus_${ROWS}x${COLS}.parquet"
 AE_FILE="$DATA/ae_${AE_ROWS}.parquet"
-[[ -s "$PCA_FILE" ]] || "$NEW" generate --rows "$ROWS" --cols "$COLS" --rank 16 --seed 42 --output "$PCA_FILE" -q
+BIN="$NEW" generate_once "$PCA_FILE" --rows "$ROWS" --cols "$COLS" --rank 16 --seed 42 -q
 [[ -s "$AE_FILE" ]] || "$PYTHON" bench/ae_data.py "$AE_ROWS" "$AE_FILE" --seed 42
 
 cat > "$DATA/versus_pca.yaml" <<EOF
