@@ -43,6 +43,10 @@ pub struct RunArgs {
     /// Override a pipeline key, e.g. --set input.path=shard-07/ (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
+    /// The memory the run may use, e.g. 2GiB (as the pipeline's `memory_limit`, which it
+    /// overrides): chunks are sized to it, and what cannot fit is refused before reading.
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
     /// No progress bars or log lines (the final table is still printed).
     #[arg(long, short)]
     pub quiet: bool,
@@ -59,6 +63,10 @@ pub struct ValidateArgs {
     /// Override a pipeline key, as for `run`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
+    /// The memory the run may use, e.g. 2GiB (as the pipeline's `memory_limit`, which it
+    /// overrides): chunks are sized to it, and what cannot fit is refused before reading.
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
 }
 
 #[derive(Debug, Args)]

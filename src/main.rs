@@ -57,14 +57,21 @@ fn emit(text: &str) {
     }
 }
 
-fn load(path: &std::path::Path, overrides: &[String]) -> Result<RawPipeline> {
-    dimred::apply_overrides(RawPipeline::load(path)?, overrides)
+/// The pipeline file with its `--set` overrides, then `--memory-limit` over them.
+fn load(
+    path: &std::path::Path,
+    overrides: &[String],
+    memory_limit: &Option<String>,
+) -> Result<RawPipeline> {
+    let mut all = overrides.to_vec();
+    all.extend(memory_limit.iter().map(|m| format!("memory_limit={m}")));
+    dimred::apply_overrides(RawPipeline::load(path)?, &all)
 }
 
 fn dispatch(command: Command) -> Result<()> {
     match command {
         Command::Run(args) => {
-            let raw = load(&args.pipeline, &args.overrides)?;
+            let raw = load(&args.pipeline, &args.overrides, &args.memory_limit)?;
             let outcome = dimred::run(
                 raw,
                 &dimred::RunOptions {
@@ -79,7 +86,7 @@ fn dispatch(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Validate(args) => {
-            let raw = load(&args.pipeline, &args.overrides)?;
+            let raw = load(&args.pipeline, &args.overrides, &args.memory_limit)?;
             let plan = dimred::Plan::resolve(raw)?;
             let rows = plan
                 .dataset
@@ -95,6 +102,19 @@ fn dispatch(command: Command) -> Result<()> {
                 plan.passthrough.len(),
                 plan.output_dir.display()
             ));
+            if let Some(m) = &plan.memory {
+                emit(&format!(
+                    "memory: limit {} MiB, batch_rows {}, estimated peak {} MiB (process {} + reader {} + steps {} + {} chunks of {} MiB)\n",
+                    m.limit_bytes >> 20,
+                    m.batch_rows,
+                    m.estimate_bytes.div_ceil(1 << 20),
+                    m.process_bytes.div_ceil(1 << 20),
+                    m.reader_bytes.div_ceil(1 << 20),
+                    m.state_bytes.div_ceil(1 << 20),
+                    m.chunks,
+                    m.chunk_bytes.div_ceil(1 << 20),
+                ));
+            }
             Ok(())
         }
         Command::Transform(args) => {

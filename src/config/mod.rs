@@ -7,6 +7,7 @@
 mod overrides;
 pub mod plan;
 pub mod report;
+pub mod size;
 
 use std::path::Path;
 
@@ -28,6 +29,7 @@ pub use plan::Plan;
 pub use report::{
     Baseline, BaselineKernel, EmbedMethod, EmbedSpace, RawEmbedding, RawEvaluate, RawReport,
 };
+pub use size::ByteSize;
 
 pub const DEFAULT_BATCH_ROWS: usize = 8192;
 
@@ -35,6 +37,10 @@ pub const DEFAULT_BATCH_ROWS: usize = 8192;
 #[serde(deny_unknown_fields)]
 pub struct RawPipeline {
     pub name: String,
+    /// The memory the run may use (`2GiB`): chunks are sized to it and a configuration
+    /// that cannot fit is refused before reading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_limit: Option<ByteSize>,
     pub input: RawInput,
     pub steps: Vec<RawStep>,
     pub output: RawOutput,
@@ -52,14 +58,12 @@ pub struct RawInput {
     pub features: FeatureSelector,
     #[serde(default)]
     pub passthrough: Vec<String>,
-    #[serde(default = "default_batch_rows")]
-    pub batch_rows: usize,
+    /// Rows per chunk; absent: derived from `memory_limit`, else `DEFAULT_BATCH_ROWS`
+    /// (the plan fills it in, so the pipeline echoed in report.json says what ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_rows: Option<usize>,
     #[serde(default)]
     pub missing: MissingPolicy,
-}
-
-fn default_batch_rows() -> usize {
-    DEFAULT_BATCH_ROWS
 }
 
 /// Which columns are features. Passthrough columns are never features.

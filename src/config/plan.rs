@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use regex::Regex;
 
 use super::report::ReportPlan;
-use super::{FeatureSelector, MissingPolicy, RawPipeline, RawStep, ScaleMethod};
+use super::{
+    DEFAULT_BATCH_ROWS, FeatureSelector, MissingPolicy, RawPipeline, RawStep, ScaleMethod,
+};
+use crate::engine::budget::{self, Budget, Demand};
 use crate::error::{Error, Result};
 use crate::source::{ColumnKind, Dataset, MissingMode, ReadSpec};
 use crate::steps::PlannedStep;
@@ -22,6 +25,8 @@ pub struct Plan {
     pub feature_names: Vec<String>,
     pub passthrough: Vec<usize>,
     pub batch_rows: usize,
+    /// With `memory_limit`: what the memory goes to, and the rows per chunk it allows.
+    pub memory: Option<Budget>,
     pub missing: MissingPolicy,
     /// The scaling written in the pipeline (`none` without a scale step).
     pub scale: ScaleMethod,
@@ -36,12 +41,12 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn resolve(raw: RawPipeline) -> Result<Plan> {
+    pub fn resolve(mut raw: RawPipeline) -> Result<Plan> {
         let mut problems: Vec<String> = Vec::new();
         if raw.name.trim().is_empty() {
             problems.push("name: must not be empty".into());
         }
-        if raw.input.batch_rows == 0 {
+        if raw.input.batch_rows == Some(0) {
             problems.push("input.batch_rows: must be at least 1".into());
         }
         if raw.output.dir.trim().is_empty() {
@@ -78,26 +83,25 @@ impl Plan {
             problems.push("input.features: selects no columns".into());
         }
         check_output_apart(&raw.output.dir, &raw.input.path, &dataset, &mut problems);
-        // Rows per chunk: more than the input has are harmless (capped); otherwise the
-        // chunks in flight must fit in memory.
-        let batch_rows = dataset.total_rows.map_or(raw.input.batch_rows, |n| {
-            raw.input.batch_rows.min(n.max(1) as usize)
-        });
-        crate::engine::check_memory(
-            "input.batch_rows",
-            raw.input.batch_rows,
-            batch_rows as f64
-                * features.len().max(1) as f64
-                * 8.0
-                * (crate::source::CHANNEL_CHUNKS + 2) as f64,
-            &mut problems,
-        );
-        let (scale, steps) = plan_steps(
+        let (scale, steps, state) = plan_steps(
             &raw.steps,
             features.len(),
             dataset.total_rows,
             &mut problems,
         );
+        let (written, memory) = size_chunks(
+            &raw,
+            &dataset,
+            &features,
+            &passthrough,
+            &state,
+            &mut problems,
+        );
+        raw.input.batch_rows = Some(written);
+        // Rows per chunk: more than the input has are harmless (capped).
+        let batch_rows = dataset
+            .total_rows
+            .map_or(written, |n| written.min(n.max(1) as usize));
         if let Some(step) = steps.iter().find(|s| !s.invertible()) {
             let kind = step.kind();
             if raw.output.reconstruction_error {
@@ -135,6 +139,7 @@ impl Plan {
             .collect();
         Ok(Plan {
             batch_rows,
+            memory,
             missing: raw.input.missing,
             output_dir: PathBuf::from(&raw.output.dir),
             scale,
@@ -267,15 +272,25 @@ fn check_order(steps: &[RawStep], problems: &mut Vec<String>) {
 /// The planned steps, each checked against its input width (known until a PCA keeps a
 /// fraction of variance). The scale written first becomes the first step's input
 /// scaling: absorbed by a step that learns it in its own pass, else a step of its own.
+/// What the steps' fits hold: the largest (they fit one after another), with the lighter
+/// configurations the steps know of.
+#[derive(Debug, Default)]
+struct StepMemory {
+    bytes: u64,
+    kind: &'static str,
+    lighter: Vec<String>,
+}
+
 fn plan_steps(
     raw: &[RawStep],
     p: usize,
     rows: Option<u64>,
     problems: &mut Vec<String>,
-) -> (ScaleMethod, Vec<Box<dyn PlannedStep>>) {
+) -> (ScaleMethod, Vec<Box<dyn PlannedStep>>, StepMemory) {
     let mut scale = None;
     let mut steps: Vec<Box<dyn PlannedStep>> = Vec::new();
     let mut width = (p > 0).then_some(p);
+    let mut memory = StepMemory::default();
     for step in raw {
         if let RawStep::Scale(s) = step {
             scale = Some(s.method);
@@ -288,10 +303,99 @@ fn plan_steps(
                 scale.unwrap_or(ScaleMethod::None),
             )));
         }
+        // after a PCA keeping a fraction the width is not known: count the input's
+        let w = width.unwrap_or(p);
+        let bytes = planned.memory_bytes(w, rows);
+        if bytes > memory.bytes {
+            memory.bytes = bytes;
+            memory.kind = planned.kind();
+        }
+        memory.lighter.extend(planned.lighter(w, rows));
         width = width.and_then(|w| planned.output_width(w));
         steps.push(planned);
     }
-    (scale.unwrap_or(ScaleMethod::None), steps)
+    (scale.unwrap_or(ScaleMethod::None), steps, memory)
+}
+
+/// Rows per chunk: `input.batch_rows` as written, else derived from `memory_limit`, else
+/// the default. With a limit, what the run needs is checked against it (the arithmetic
+/// in the message); without one, against the machine's available memory.
+fn size_chunks(
+    raw: &RawPipeline,
+    dataset: &Dataset,
+    features: &[usize],
+    passthrough: &[usize],
+    state: &StepMemory,
+    problems: &mut Vec<String>,
+) -> (usize, Option<Budget>) {
+    let given = raw.input.batch_rows.filter(|&b| b > 0);
+    let columns: Vec<usize> = features.iter().chain(passthrough).copied().collect();
+    let demand = Demand {
+        reader_bytes: (dataset.reader_bytes(&columns) as f64 * budget::READER_FACTOR) as u64,
+        state_bytes: state.bytes,
+        row_bytes: (columns.len().max(1) * 8) as u64,
+        chunks: if raw.output.reduced || raw.report.evaluate.is_some() {
+            budget::OUTPUT_CHUNKS
+        } else {
+            budget::FIT_CHUNKS
+        },
+    };
+    let Some(limit) = &raw.memory_limit else {
+        let rows = given.unwrap_or(DEFAULT_BATCH_ROWS);
+        let capped = dataset
+            .total_rows
+            .map_or(rows, |n| rows.min(n.max(1) as usize));
+        crate::engine::check_memory(
+            "input.batch_rows",
+            rows,
+            capped as f64
+                * features.len().max(1) as f64
+                * 8.0
+                * (crate::source::CHANNEL_CHUNKS + 2) as f64,
+            problems,
+        );
+        return (rows, None);
+    };
+    let lighter = if state.lighter.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", state.lighter.join("; "))
+    };
+    let rows = match given {
+        Some(rows) => {
+            if demand.estimate(rows) > limit.bytes {
+                let fits = demand
+                    .batch_rows(limit.bytes)
+                    .map_or(String::new(), |r| format!("; input.batch_rows = {r} fits"));
+                problems.push(format!(
+                    "memory_limit = {limit}: input.batch_rows = {rows} needs about {}{fits}{lighter}",
+                    demand.explain(rows)
+                ));
+            }
+            rows
+        }
+        None => match demand.batch_rows(limit.bytes) {
+            Some(rows) => rows,
+            None => {
+                let min = budget::MIN_BATCH_ROWS;
+                let biggest = if demand.reader_bytes > state.bytes {
+                    " (the Parquet reader holds a row group's column chunks: files with \
+                     smaller row groups need less)"
+                        .to_string()
+                } else if state.kind.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (the {} step's fit holds most)", state.kind)
+                };
+                problems.push(format!(
+                    "memory_limit = {limit} is too small for chunks of {min} rows: {}{biggest}{lighter}",
+                    demand.explain(min)
+                ));
+                min
+            }
+        },
+    };
+    (rows, Some(demand.budget(limit.bytes, rows)))
 }
 
 fn select_features(

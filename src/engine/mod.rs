@@ -6,6 +6,8 @@
 //! panicked thread or a channel closed too early is an internal error, never blamed on
 //! the data.
 
+pub mod budget;
+
 use std::path::Path;
 use std::time::Instant;
 

@@ -263,6 +263,9 @@ fn report(
     if let Some(e) = &output.collected.embedding {
         sections.insert("embedding".into(), e.section.clone());
     }
+    if let Some(m) = &plan.memory {
+        sections.insert("memory".into(), serde_json::json!(m));
+    }
     doc.extend(sections);
     Report::from_document(doc)
 }

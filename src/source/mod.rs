@@ -85,6 +85,9 @@ pub struct Dataset {
     /// Known from Parquet metadata; `None` for CSV.
     pub total_rows: Option<u64>,
     pub total_bytes: u64,
+    /// Parquet: per column, its largest column chunk in any file (uncompressed bytes);
+    /// empty for CSV.
+    pub column_chunk_bytes: Vec<u64>,
 }
 
 /// What to do with a missing (empty, null, NaN) or infinite feature value while reading.
@@ -142,13 +145,18 @@ impl Dataset {
         let mut total_rows = Some(0u64);
         let mut total_bytes = 0u64;
         let mut columns: Option<Vec<ColumnInfo>> = None;
+        let mut column_chunk_bytes: Vec<u64> = Vec::new();
         for file in &files {
             let meta = std::fs::metadata(file).map_err(|e| Error::io("open input", file, e))?;
             total_bytes += meta.len();
             let (cols, rows) = match format {
                 Format::Csv => (csv::header(file)?, None),
                 Format::Parquet => {
-                    let (cols, rows) = parquet::schema(file)?;
+                    let (cols, rows, chunk_bytes) = parquet::schema(file)?;
+                    column_chunk_bytes.resize(chunk_bytes.len().max(column_chunk_bytes.len()), 0);
+                    for (most, b) in column_chunk_bytes.iter_mut().zip(chunk_bytes) {
+                        *most = (*most).max(b);
+                    }
                     (cols, Some(rows))
                 }
             };
@@ -169,7 +177,17 @@ impl Dataset {
             columns: columns.expect("at least one file"),
             total_rows,
             total_bytes,
+            column_chunk_bytes,
         })
+    }
+
+    /// Bytes the reader holds beside its chunks when it decodes `columns`: a row group's
+    /// column chunks (Parquet); nothing for CSV, which is read line by line.
+    pub fn reader_bytes(&self, columns: &[usize]) -> u64 {
+        columns
+            .iter()
+            .filter_map(|&c| self.column_chunk_bytes.get(c))
+            .sum()
     }
 
     pub fn column_index(&self, name: &str) -> Option<usize> {

@@ -100,6 +100,17 @@ pub trait PlannedStep: std::fmt::Debug + Send + Sync {
     fn check(&mut self, _width: Option<usize>, _rows: Option<u64>, _problems: &mut Vec<String>) {}
     /// Its output width when the plan already knows it.
     fn output_width(&self, input: usize) -> Option<usize>;
+    /// Bytes its fit holds at most (accumulators, buffers, the decomposition's
+    /// workspace) on an input of `width` columns and `rows` rows when known: the
+    /// `memory_limit` arithmetic. Chunks are counted by the engine, not here.
+    fn memory_bytes(&self, _width: usize, _rows: Option<u64>) -> u64 {
+        0
+    }
+    /// A configuration of the same step that holds less, said for a `memory_limit` the
+    /// step does not fit in (PCA's other solvers).
+    fn lighter(&self, _width: usize, _rows: Option<u64>) -> Option<String> {
+        None
+    }
     /// Whether its fitted map can be inverted (reconstructions, the reconstruction error,
     /// `transform --inverse`); kernel PCA's cannot.
     fn invertible(&self) -> bool {

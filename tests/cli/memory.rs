@@ -1,6 +1,7 @@
-//! Streaming for real: a 2-million-row run stays under 512 MB peak memory, and its peak is
-//! the same as a run on a quarter of the rows (memory is bounded by the chunk, not the data).
-//! Peak RSS is the process's own VmHWM, written to report.json.
+//! Streaming for real: a 2-million-row run stays under its `memory_limit` (160 MiB, for
+//! 512 MB of data), and its peak is the same as a run on a quarter of the rows (memory is
+//! bounded by the chunk, not the data). Peak RSS is the process's own VmHWM, written to
+//! report.json. A configuration that cannot fit its limit is refused before reading.
 
 use super::common::*;
 
@@ -27,7 +28,7 @@ fn peak_for(rows: u64, dir: &std::path::Path) -> (u64, u64) {
     let pipeline = pipeline(
         dir,
         &format!(
-            "name: memory\ninput:\n  path: {}\n  batch_rows: 8192\nsteps:\n  - scale: {{ method: standard }}\n  - pca: {{ n_components: 4 }}\noutput:\n  dir: {}\n",
+            "name: memory\nmemory_limit: 160MiB\ninput:\n  path: {}\nsteps:\n  - scale: {{ method: standard }}\n  - pca: {{ n_components: 4 }}\noutput:\n  dir: {}\n",
             data.display(),
             out.display()
         ),
@@ -40,6 +41,10 @@ fn peak_for(rows: u64, dir: &std::path::Path) -> (u64, u64) {
         .success();
     let report = json(&out.join("report.json"));
     std::fs::remove_file(&data).unwrap();
+    assert_eq!(report["memory"]["limit_bytes"], 160 << 20);
+    // chunks derived from the limit, not the default
+    let rows = report["memory"]["batch_rows"].as_u64().unwrap();
+    assert!(rows > 8192 && rows < 65536, "batch_rows {rows}");
     (
         report["peak_rss_bytes"]
             .as_u64()
@@ -49,13 +54,19 @@ fn peak_for(rows: u64, dir: &std::path::Path) -> (u64, u64) {
 }
 
 #[test]
-fn two_million_rows_stay_under_512_mb_and_memory_is_flat() {
+fn two_million_rows_stay_under_the_memory_limit_and_memory_is_flat() {
     let tmp = tempfile::tempdir().unwrap();
     let (small, n_small) = peak_for(500_000, tmp.path());
     let (large, n_large) = peak_for(2_000_000, tmp.path());
     assert_eq!((n_small, n_large), (500_000, 2_000_000));
     // The data is 2e6 × 32 × 8 B = 512 MB: holding it would break the bound.
-    assert!(large < 512 * 1024 * 1024, "peak {} MB", large >> 20);
+    for peak in [small, large] {
+        assert!(
+            peak <= 160 << 20,
+            "peak {} MiB over the 160 MiB limit",
+            peak >> 20
+        );
+    }
     // 4× the rows, same memory (allow 25 % + 16 MB for allocator noise).
     assert!(
         (large as f64) < 1.25 * small as f64 + 16.0 * 1024.0 * 1024.0,
@@ -63,4 +74,76 @@ fn two_million_rows_stay_under_512_mb_and_memory_is_flat() {
         small >> 20,
         large >> 20
     );
+}
+
+#[test]
+fn a_fit_that_cannot_fit_its_limit_is_refused_before_reading_with_the_arithmetic() {
+    // 20,000 features: the exact solver's covariance alone is 3.2 GB
+    let tmp = tempfile::tempdir().unwrap();
+    let p = 20_000;
+    let header: Vec<String> = (0..p).map(|j| format!("f{j}")).collect();
+    let row: Vec<String> = (0..p).map(|j| (j % 7).to_string()).collect();
+    let data = tmp.path().join("wide.csv");
+    std::fs::write(
+        &data,
+        format!(
+            "{}\n{}\n{}\n",
+            header.join(","),
+            row.join(","),
+            row.join(",")
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let pipeline = pipeline(
+        tmp.path(),
+        &format!(
+            "name: wide\ninput:\n  path: {}\nsteps:\n  - pca: {{ solver: exact, n_components: 4 }}\noutput:\n  dir: {}\n",
+            data.display(),
+            out.display()
+        ),
+    );
+    let assert = dimred()
+        .arg("run")
+        .arg(&pipeline)
+        .args(["--memory-limit", "1GiB", "-q"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    for says in [
+        "memory_limit = 1GiB",
+        "steps' state",
+        "pca solver: randomized holds about",
+    ] {
+        assert!(err.contains(says), "{says}: {err}");
+    }
+    assert!(!out.join("model.json").exists());
+    // an explicit batch_rows over the limit names both
+    let assert = dimred()
+        .arg("validate")
+        .arg(&pipeline)
+        .args([
+            "--memory-limit",
+            "1GiB",
+            "--set",
+            "steps.0.pca.solver=randomized",
+        ])
+        .args(["--set", "input.batch_rows=100000"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(
+        err.contains("input.batch_rows = 100000 needs about"),
+        "{err}"
+    );
+    // and a size that is not one is a plain error
+    let assert = dimred()
+        .arg("validate")
+        .arg(&pipeline)
+        .args(["--memory-limit", "lots"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(err.contains("'lots' is not a size"), "{err}");
 }

@@ -134,9 +134,22 @@ pub fn is_numeric(ty: &DataType) -> bool {
     )
 }
 
-pub(super) fn schema(path: &Path) -> Result<(Vec<ColumnInfo>, u64)> {
+/// The file's columns, its rows, and each column's largest column chunk (uncompressed
+/// bytes over its row groups): the reader holds a row group's pages of the columns it
+/// decodes, so that is memory a pass needs beside its chunks.
+pub(super) fn schema(path: &Path) -> Result<(Vec<ColumnInfo>, u64, Vec<u64>)> {
     let b = builder(path)?;
     let rows = b.metadata().file_metadata().num_rows().max(0) as u64;
+    let mut chunk_bytes = vec![0u64; b.schema().fields().len()];
+    for group in b.metadata().row_groups() {
+        // leaf columns; a nested column's leaves count towards its root
+        for (leaf, column) in group.columns().iter().enumerate() {
+            let root = b.parquet_schema().get_column_root_idx(leaf);
+            if let Some(bytes) = chunk_bytes.get_mut(root) {
+                *bytes = (*bytes).max(column.uncompressed_size().max(0) as u64);
+            }
+        }
+    }
     let cols = b
         .schema()
         .fields()
@@ -150,7 +163,7 @@ pub(super) fn schema(path: &Path) -> Result<(Vec<ColumnInfo>, u64)> {
             },
         })
         .collect();
-    Ok((cols, rows))
+    Ok((cols, rows, chunk_bytes))
 }
 
 fn projection(b: &ParquetRecordBatchReaderBuilder<File>, spec: &ReadSpec) -> ProjectionMask {

@@ -181,6 +181,25 @@ impl PlannedStep for PlannedAutoencoder {
         Some(self.params.latent.0)
     }
 
+    /// The shuffle buffer (f32 rows), a batch through every layer (activations and
+    /// gradients), and the network four times (weights, gradients, Adam's two moments),
+    /// as f32.
+    fn memory_bytes(&self, width: usize, rows: Option<u64>) -> u64 {
+        let ae = &self.params;
+        let cap = |n: usize| rows.map_or(n, |r| n.min(r.max(1) as usize)) as u64;
+        let w = width.max(1) as u64;
+        let widths: Vec<u64> = std::iter::once(w)
+            .chain(ae.encoder.iter().map(|p| p.0 as u64))
+            .chain([ae.latent.0 as u64])
+            .collect();
+        let widest = widths.iter().copied().max().unwrap_or(1);
+        // encoder and mirrored decoder
+        let weights: u64 = 2 * widths.windows(2).map(|l| (l[0] + 1) * l[1]).sum::<u64>();
+        let shuffle = cap(ae.shuffle_buffer.0) * w;
+        let batch = cap(ae.batch_size.0) * widest * 4 * (ae.hidden_layers() as u64 + 2);
+        (shuffle + batch + 4 * weights) * 4
+    }
+
     fn start(&self, _input: &StepInput) -> Result<Fit> {
         Ok(Fit::Driven(Box::new(AutoencoderFit {
             params: self.params.clone(),

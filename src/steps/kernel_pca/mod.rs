@@ -125,6 +125,16 @@ impl PlannedStep for PlannedKernelPca {
         Some(self.params.n_components)
     }
 
+    /// The landmarks and the check sample (p each), K_mm, its eigenvectors and the map
+    /// (3 m²), Φ's co-moment (m²), its row blocks (2 × 4,096 × m) and a kernel block.
+    fn memory_bytes(&self, width: usize, rows: Option<u64>) -> u64 {
+        let m = rows.map_or(self.params.landmarks as u64, |r| {
+            (self.params.landmarks as u64).min(r.max(1))
+        });
+        let (p, block) = (width as u64, crate::stats::BLOCK_ROWS as u64);
+        ((m + CHECK_ROWS as u64) * p + 4 * m * m + 2 * block * m + 2 * BLOCK as u64 * m) * 8
+    }
+
     fn start(&self, input: &StepInput) -> Result<Fit> {
         let p = input.width();
         let params = &self.params;

@@ -77,6 +77,13 @@ impl PlannedStep for PlannedLda {
         self.params.n_components.map(|k| k.min(input))
     }
 
+    /// Per class a co-moment and a mean (p² + p; the classes are not known before
+    /// reading, so two are counted) and the solve's within-class scatter and SVD (3 p²).
+    fn memory_bytes(&self, width: usize, _rows: Option<u64>) -> u64 {
+        let p = width as u64;
+        (2 * (p * p + p) + 3 * p * p) * 8
+    }
+
     fn start(&self, input: &StepInput) -> Result<Fit> {
         Ok(Fit::Merge(Box::new(LdaFit {
             params: self.params.clone(),

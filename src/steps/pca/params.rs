@@ -46,6 +46,18 @@ pub enum PcaSolver {
     Tsqr,
 }
 
+impl PcaSolver {
+    pub fn name(self) -> &'static str {
+        match self {
+            PcaSolver::Auto => "auto",
+            PcaSolver::Exact => "exact",
+            PcaSolver::Incremental => "incremental",
+            PcaSolver::Randomized => "randomized",
+            PcaSolver::Tsqr => "tsqr",
+        }
+    }
+}
+
 /// `n_components`: a count of components, or the fraction of variance to keep.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum NComponents {

@@ -167,6 +167,27 @@ impl PlannedStep for PlannedPca {
         true
     }
 
+    fn memory_bytes(&self, width: usize, rows: Option<u64>) -> u64 {
+        solver_bytes(&self.params, self.params.solver, width, rows)
+    }
+
+    fn lighter(&self, width: usize, rows: Option<u64>) -> Option<String> {
+        let now = self.memory_bytes(width, rows);
+        [PcaSolver::Randomized, PcaSolver::Incremental]
+            .into_iter()
+            .filter(|s| *s != self.params.solver)
+            .map(|s| (s, solver_bytes(&self.params, s, width, rows)))
+            .filter(|(_, b)| *b < now)
+            .min_by_key(|(_, b)| *b)
+            .map(|(s, b)| {
+                format!(
+                    "pca solver: {} holds about {} MiB on {width} features",
+                    s.name(),
+                    b.div_ceil(1 << 20)
+                )
+            })
+    }
+
     fn output_width(&self, _input: usize) -> Option<usize> {
         match self.params.n_components {
             NComponents::Count(k) => Some(k),
@@ -188,6 +209,36 @@ impl PlannedStep for PlannedPca {
             PcaSolver::Incremental => Fit::Sequential(Box::new(IncrementalFit::new(common))),
         })
     }
+}
+
+/// What a PCA solver's fit holds, in bytes (f64 everywhere):
+/// - exact: the co-moment (p²), a row block and its scratch (2 × 4,096 × p), the
+///   eigendecomposition's copy, vectors and workspace (3 p²);
+/// - tsqr: the R factor and the QR of a block stacked on it (3 p²) and the block;
+/// - randomized: the basis, its product and their QR (4 p × l, l = k + oversamples), l²,
+///   and the block;
+/// - incremental: three batches of p and the SVD of k + batch rows (5 × batch × p).
+fn solver_bytes(params: &PcaParams, solver: PcaSolver, p: usize, rows: Option<u64>) -> u64 {
+    let p = p as u64;
+    let block = 2 * crate::stats::BLOCK_ROWS as u64 * p;
+    let k = match params.n_components {
+        NComponents::Count(k) => k as u64,
+        NComponents::Fraction(_) => p,
+    };
+    let words = match solver {
+        PcaSolver::Exact | PcaSolver::Auto => 4 * p * p + block,
+        PcaSolver::Tsqr => 3 * p * p + block,
+        PcaSolver::Randomized => {
+            let l = (k + params.oversamples.unwrap_or(10) as u64).min(p);
+            4 * p * l + l * l + block
+        }
+        PcaSolver::Incremental => {
+            let b = params.batch_size.map_or(5 * p, |b| b as u64);
+            let b = rows.map_or(b, |r| b.min(r.max(1)));
+            5 * b * p + 2 * k * p
+        }
+    };
+    words * 8
 }
 
 #[cfg(test)]

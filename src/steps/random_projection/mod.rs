@@ -239,6 +239,11 @@ impl PlannedStep for PlannedRandomProjection {
         }
     }
 
+    /// The projection matrix, dense at worst (k × p).
+    fn memory_bytes(&self, width: usize, _rows: Option<u64>) -> u64 {
+        self.output_width(width).unwrap_or(width) as u64 * width as u64 * 8
+    }
+
     fn start(&self, input: &StepInput) -> Result<Fit> {
         let p = input.width();
         let k = self
