@@ -22,6 +22,8 @@ pub struct Cli {
 pub enum Command {
     /// Run a pipeline: fit, write reduced.parquet, model.json and report.json.
     Run(RunArgs),
+    /// Merge the partial fits of `run --shard` into the model and the report.
+    Merge(MergeArgs),
     /// Check a pipeline file and its input's headers/metadata without reading data rows.
     Validate(ValidateArgs),
     /// Apply a fitted model to new data, streaming.
@@ -50,10 +52,26 @@ pub struct RunArgs {
     /// No progress bars or log lines (the final table is still printed).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Fit only shard I of N of the input (I/N, or auto in a Slurm job array or a
+    /// Kubernetes Indexed Job) and save its partial state for `dimred merge`.
+    #[arg(long, value_name = "I/N|auto")]
+    pub shard: Option<String>,
     /// Continue an autoencoder's training from the checkpoint in the output folder
     /// (written after every epoch); starts from scratch when there is none.
     #[arg(long)]
     pub resume: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The pipeline YAML file the shards ran.
+    pub pipeline: PathBuf,
+    /// Override a pipeline key, as for `run`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// No progress bars or log lines (the final table is still printed).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +104,10 @@ pub struct TransformArgs {
     /// Add a reconstruction_error column (per-row squared error in the scaled space).
     #[arg(long)]
     pub reconstruction_error: bool,
+    /// Transform only shard I of N of the input (I/N or auto), into STEM-I-of-N.parquet
+    /// beside --output.
+    #[arg(long, value_name = "I/N|auto")]
+    pub shard: Option<String>,
     #[arg(long, short)]
     pub quiet: bool,
 }

@@ -29,6 +29,17 @@ fn main() {
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     }
     let cli = Cli::parse();
+    // A Slurm task gets the cores it asked for, not the node's: use that many threads.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none()
+        && let Some(cpus) = std::env::var("SLURM_CPUS_PER_TASK")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&n| n > 0)
+    {
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(cpus)
+            .build_global();
+    }
     dimred::sink::remove_on_interrupt();
     // A panic is a bug: recorded, not printed with a backtrace, and reported as one line
     // (exit 70), whichever thread it happened on.
@@ -68,15 +79,53 @@ fn load(
     dimred::apply_overrides(RawPipeline::load(path)?, &all)
 }
 
+/// The process environment, for `--shard auto`.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
 fn dispatch(command: Command) -> Result<()> {
     match command {
         Command::Run(args) => {
             let raw = load(&args.pipeline, &args.overrides, &args.memory_limit)?;
+            if let Some(text) = &args.shard {
+                if args.resume {
+                    return Err(Error::config(
+                        "--resume applies to an autoencoder's training, which does not shard",
+                    ));
+                }
+                let shard = dimred::pipeline::shard::parse_shard(text, &env)?;
+                let path = dimred::run_shard(
+                    raw,
+                    shard,
+                    &dimred::RunOptions {
+                        quiet: args.quiet,
+                        resume: false,
+                    },
+                )?;
+                emit(&format!("wrote {} (shard {shard})\n", path.display()));
+                return Ok(());
+            }
             let outcome = dimred::run(
                 raw,
                 &dimred::RunOptions {
                     quiet: args.quiet,
                     resume: args.resume,
+                },
+            )?;
+            emit(&outcome.table);
+            if !args.quiet {
+                eprintln!("[dimred] wrote {}", outcome.report.outputs.join(", "));
+            }
+            Ok(())
+        }
+        Command::Merge(args) => {
+            let raw = load(&args.pipeline, &args.overrides, &None)?;
+            let outcome = dimred::merge(
+                raw,
+                &dimred::RunOptions {
+                    quiet: args.quiet,
+                    resume: false,
                 },
             )?;
             emit(&outcome.table);
@@ -118,18 +167,24 @@ fn dispatch(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Transform(args) => {
+            let shard = match &args.shard {
+                Some(text) => Some(dimred::pipeline::shard::parse_shard(text, &env)?),
+                None => None,
+            };
             let options = dimred::TransformOptions {
                 inverse: args.inverse,
                 reconstruction_error: args.reconstruction_error,
                 quiet: args.quiet,
+                shard,
             };
-            let stats = dimred::transform(&args.model, &args.input, &args.output, options)?;
+            let (stats, written) =
+                dimred::transform(&args.model, &args.input, &args.output, options)?;
             if !args.quiet {
                 eprintln!(
                     "[dimred] transformed {} rows ({} skipped) into {}",
                     stats.rows_kept,
                     stats.rows_read - stats.rows_kept,
-                    args.output.display()
+                    written.display()
                 );
             }
             Ok(())

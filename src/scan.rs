@@ -51,6 +51,7 @@ pub fn scan(path: &str, batch_rows: usize, quiet: bool) -> Result<ScanReport> {
         shuffle: None,
         decoder: None,
         stages: Vec::new(),
+        shard: None,
     };
     let (stats, pass) = column_pass(&dataset, &spec, "scan", quiet)?;
     let rows = pass.rows_read;

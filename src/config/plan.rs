@@ -171,6 +171,7 @@ impl Plan {
             shuffle: None,
             decoder: None,
             stages: Vec::new(),
+            shard: None,
         }
     }
 }

@@ -46,6 +46,22 @@ pub struct Fitted {
     pub first_pass: PassStats,
 }
 
+/// The first step's input: the features, and the pipeline's fingerprint (of its input
+/// section and steps) that its partial states carry.
+pub(super) fn first_input(plan: &Plan) -> StepInput {
+    let mut input = plan.raw.input.clone();
+    // the rows per chunk change no bit of a fit: shards and merge may differ in them
+    input.batch_rows = None;
+    StepInput {
+        names: plan.feature_names.clone(),
+        source: plan.dataset.path.clone(),
+        total_rows: plan.dataset.total_rows,
+        fingerprint: crate::steps::state::fingerprint(
+            &serde_json::to_string(&(&input, &plan.raw.steps)).expect("the pipeline serialises"),
+        ),
+    }
+}
+
 /// Fits every step of `plan`, reading with `spec`.
 pub fn fit(
     plan: &Plan,
@@ -55,15 +71,7 @@ pub fn fit(
 ) -> Result<Fitted> {
     let mut fitted = FittedPipeline::default();
     let mut first_pass = None;
-    let mut input = StepInput {
-        names: plan.feature_names.clone(),
-        source: plan.dataset.path.clone(),
-        total_rows: plan.dataset.total_rows,
-        fingerprint: crate::steps::state::fingerprint(
-            &serde_json::to_string(&(&plan.raw.input, &plan.raw.steps))
-                .expect("the pipeline serialises"),
-        ),
-    };
+    let mut input = first_input(plan);
     for planned in &plan.steps {
         let step: Box<dyn FittedStep> = match planned.start(&input)?.streamed() {
             Ok(state) => stream_passes(

@@ -5,10 +5,12 @@
 pub mod export;
 mod fit;
 mod run;
+pub mod shard;
 mod transform;
 
 pub use export::{OnnxOptions, export};
 pub use run::{RunOutcome, run};
+pub use shard::{merge, run_shard};
 pub use transform::{TransformOptions, transform};
 
 /// How `run` behaves beyond the pipeline file.

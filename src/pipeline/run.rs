@@ -39,10 +39,28 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
     let missing = fit::missing_mode(&plan, options.quiet, &mut passes)?;
     let spec = plan.read_spec(missing.clone(), false);
     let fitted = fit::fit(&plan, &spec, options, &mut passes)?;
-    let output = output_pass(&plan, &fitted.pipeline, missing, options.quiet, &mut passes)?;
+    finish(&plan, fitted, passes, missing, options.quiet, started, true)
+}
+
+/// After the fit: the output pass (when `output_pass`; `merge` leaves it to the shards'
+/// `transform`), then model.json, model.npz, model.onnx, report.json and its page.
+pub(super) fn finish(
+    plan: &Plan,
+    fitted: Fitted,
+    mut passes: Vec<PassReport>,
+    missing: MissingMode,
+    quiet: bool,
+    started: Instant,
+    output_pass: bool,
+) -> Result<RunOutcome> {
+    let output = if output_pass {
+        self::output_pass(plan, &fitted.pipeline, missing, quiet, &mut passes)?
+    } else {
+        no_output_pass(plan, &fitted.pipeline)?
+    };
 
     let model_path = plan.output_dir.join("model.json");
-    let header = header(&plan, &fitted);
+    let header = header(plan, &fitted);
     write_atomic(&model_path, &Model::document(&header, &fitted.pipeline))?;
     let npz_path = plan.output_dir.join("model.npz");
     write_atomic(&npz_path, &export::npz_model(&header, &fitted.pipeline))?;
@@ -58,7 +76,7 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
 
     let report_path = plan.output_dir.join("report.json");
     let mut outputs = Vec::new();
-    if plan.raw.output.reduced {
+    if plan.raw.output.reduced && output_pass {
         outputs.push(plan.output_dir.join("reduced.parquet"));
     }
     outputs.push(model_path);
@@ -80,7 +98,7 @@ pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
     }
     let outputs = outputs.iter().map(|p| p.display().to_string()).collect();
     let report = report(
-        &plan,
+        plan,
         &fitted,
         output.facts(),
         passes,
@@ -215,6 +233,22 @@ fn output_pass(
         rows_written,
         errors: track_error.then_some(errors),
         error_column: with_error,
+        collected,
+    })
+}
+
+/// What a fit without an output pass has for the report: no sample, no errors.
+fn no_output_pass(plan: &Plan, fitted: &FittedPipeline) -> Result<Output> {
+    let loadings = fitted
+        .steps
+        .first()
+        .and_then(|s| s.loadings())
+        .map(|c| Loadings::top(c, &plan.feature_names));
+    let collected = Collector::new(plan).finish(&|x| x.to_owned(), loadings)?;
+    Ok(Output {
+        rows_written: 0,
+        errors: None,
+        error_column: false,
         collected,
     })
 }

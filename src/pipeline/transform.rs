@@ -2,7 +2,7 @@
 //! Columns are found by name (features, or with `inverse` the reduced columns); the
 //! model's passthrough columns are copied when the input has them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use faer::Mat;
 
@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::sink::lock::OutputLock;
 use crate::sink::prepare_dir;
-use crate::source::{Dataset, MissingMode, ReadSpec};
+use crate::source::{Dataset, MissingMode, ReadSpec, Shard};
 
 /// What `dimred transform` writes.
 #[derive(Debug, Clone, Copy, Default)]
@@ -22,14 +22,25 @@ pub struct TransformOptions {
     /// Add the per-row `reconstruction_error` column.
     pub reconstruction_error: bool,
     pub quiet: bool,
+    /// Only this shard's part of the input, into `STEM-I-of-N.parquet` beside the output.
+    pub shard: Option<Shard>,
 }
 
+/// Where a shard of `output` goes: `out/reduced.parquet`, 0/3 → `out/reduced-0-of-3.parquet`.
+pub fn shard_output(output: &Path, shard: Shard) -> PathBuf {
+    let stem = output
+        .file_stem()
+        .map_or_else(|| "reduced".into(), |s| s.to_string_lossy().to_string());
+    output.with_file_name(format!("{stem}-{}-of-{}.parquet", shard.index, shard.count))
+}
+
+/// Returns the pass and the file written.
 pub fn transform(
     model_path: &Path,
     input: &str,
     output: &Path,
     options: TransformOptions,
-) -> Result<PassStats> {
+) -> Result<(PassStats, PathBuf)> {
     let model = Model::load(model_path)?;
     let fitted = model.pipeline(model_path)?;
     let header = &model.header;
@@ -84,12 +95,18 @@ pub fn transform(
         .iter()
         .filter_map(|name| dataset.column_index(name))
         .collect();
+    let target = options.shard.map(|s| shard_output(output, s));
+    let output = target.as_deref().unwrap_or(output);
     let folder = output
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     prepare_dir(folder)?;
-    let _lock = OutputLock::acquire(folder)?;
+    // shards write their own files side by side: only a whole transform locks the folder
+    let _lock = match options.shard {
+        None => Some(OutputLock::acquire(folder)?),
+        Some(_) => None,
+    };
     let missing = match header.missing {
         _ if options.inverse => MissingMode::Error,
         MissingPolicy::Error => MissingMode::Error,
@@ -105,6 +122,7 @@ pub fn transform(
         shuffle: None,
         decoder: None,
         stages: Vec::new(),
+        shard: options.shard,
     };
     let with_error = options.reconstruction_error;
     let names = if options.inverse {
@@ -129,5 +147,5 @@ pub fn transform(
             })
         },
     )?;
-    Ok(stats)
+    Ok((stats, output.to_path_buf()))
 }

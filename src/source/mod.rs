@@ -119,6 +119,32 @@ pub struct ReadSpec {
     /// Row stages, in order, on each batch before the features are taken out (filters,
     /// derived columns; see `stage`).
     pub stages: Vec<std::sync::Arc<dyn RowStage>>,
+    /// Read only this shard's part of the input (`Shard::range`).
+    pub shard: Option<Shard>,
+}
+
+/// Shard `index` of `count` (0-based) of a sharded run. Its part of the input is a
+/// contiguous range of units in one global order: Parquet row groups across the files
+/// in sorted path order, or whole files for CSV. Unit u of U belongs to the shard i with
+/// ⌊i·U/N⌋ ≤ u < ⌊(i+1)·U/N⌋, so the shards' parts hold every row exactly once and the
+/// shards in index order read the input in its order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    pub fn range(self, units: usize) -> std::ops::Range<usize> {
+        let at = |i: usize| (i as u128 * units as u128 / self.count as u128) as usize;
+        at(self.index)..at(self.index + 1)
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
 }
 
 /// A decode hook: lays a record batch's feature columns (given in feature order) out in
@@ -217,9 +243,24 @@ impl Dataset {
         state.recycle = recycle;
         if let (Some(seed), Format::Parquet) = (spec.shuffle, self.format) {
             let decoders = parquet::SHUFFLED_DECODERS;
-            return parquet::read_shuffled(decoders, self, spec, seed, progress, &mut state, emit);
+            return parquet::read_units(
+                decoders,
+                self,
+                spec,
+                Some(seed),
+                progress,
+                &mut state,
+                emit,
+            );
         }
-        for file in &self.files {
+        if let (Some(_), Format::Parquet) = (spec.shard, self.format) {
+            return parquet::read_units(1, self, spec, None, progress, &mut state, emit);
+        }
+        let files = match spec.shard {
+            Some(shard) => &self.files[shard.range(self.files.len())],
+            None => &self.files[..],
+        };
+        for file in files {
             let go_on = match self.format {
                 Format::Csv => csv::read(self, file, spec, progress, &mut state, emit),
                 Format::Parquet => {

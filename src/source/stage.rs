@@ -141,6 +141,7 @@ mod tests {
             shuffle: None,
             decoder: None,
             stages,
+            shard: None,
         };
         let mut rows = Vec::new();
         let mut err = None;

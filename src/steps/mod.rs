@@ -106,6 +106,11 @@ pub trait PlannedStep: std::fmt::Debug + Send + Sync {
     fn memory_bytes(&self, _width: usize, _rows: Option<u64>) -> u64 {
         0
     }
+    /// Whether its fit is a single pass of statistics that merge across shards, so that
+    /// `dimred run --shard` and `dimred merge` can split it (exact and TSQR PCA).
+    fn shards(&self) -> bool {
+        false
+    }
     /// A configuration of the same step that holds less, said for a `memory_limit` the
     /// step does not fit in (PCA's other solvers).
     fn lighter(&self, _width: usize, _rows: Option<u64>) -> Option<String> {

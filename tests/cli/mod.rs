@@ -16,5 +16,6 @@ mod pipelines;
 mod random_projection;
 mod reference;
 mod report;
+mod shard;
 mod solvers;
 mod transform;

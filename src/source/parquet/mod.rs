@@ -224,15 +224,16 @@ struct Unit {
 /// that wait.
 pub(super) const SHUFFLED_DECODERS: usize = 2;
 
-/// Reads every row group of every file once, in an order shuffled by `seed` (Fisher–Yates
-/// on the list of row groups). Each row keeps its index in the dataset. Row groups are
-/// decoded by `decoders` threads, in turn, and emitted in the shuffled order, so the
+/// Reads row groups one by one: every row group of every file once, in an order shuffled
+/// by `seed` when given (Fisher–Yates on the list of row groups), else only the shard's
+/// range of them (`spec.shard`) in file order. Each row keeps its index in the dataset.
+/// Row groups are decoded by `decoders` threads, in turn, and emitted in order, so the
 /// chunks are the same for any number of them.
-pub(super) fn read_shuffled(
+pub(super) fn read_units(
     decoders: usize,
     dataset: &Dataset,
     spec: &ReadSpec,
-    seed: u64,
+    seed: Option<u64>,
     progress: &Progress,
     state: &mut ReadState,
     emit: &mut dyn FnMut(Chunk) -> bool,
@@ -261,10 +262,15 @@ pub(super) fn read_shuffled(
             })?,
         );
     }
-    let mut rng = crate::rng::Rng::new(seed);
-    for i in (1..units.len()).rev() {
-        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
-        units.swap(i, j);
+    if let Some(seed) = seed {
+        let mut rng = crate::rng::Rng::new(seed);
+        for i in (1..units.len()).rev() {
+            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+            units.swap(i, j);
+        }
+    } else if let Some(shard) = spec.shard {
+        let range = shard.range(units.len());
+        units = units.drain(range).collect();
     }
     let read_unit = |unit: &Unit, state: &mut ReadState, emit: &mut dyn FnMut(Chunk) -> bool| {
         let path = &dataset.files[unit.file];

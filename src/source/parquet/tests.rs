@@ -41,16 +41,17 @@ fn a_shuffled_read_gives_the_same_chunks_on_any_number_of_decoding_threads() {
         shuffle: Some(11),
         decoder: None,
         stages: Vec::new(),
+        shard: None,
     };
     let progress = Progress::new("test", crate::progress::Total::Rows(0), true);
     let read = |decoders: usize| {
         let mut chunks = Vec::new();
         let mut state = ReadState::default();
-        read_shuffled(
+        read_units(
             decoders,
             &dataset,
             &spec,
-            11,
+            Some(11),
             &progress,
             &mut state,
             &mut |c| {

@@ -167,6 +167,10 @@ impl PlannedStep for PlannedPca {
         true
     }
 
+    fn shards(&self) -> bool {
+        matches!(self.params.solver, PcaSolver::Exact | PcaSolver::Tsqr)
+    }
+
     fn memory_bytes(&self, width: usize, rows: Option<u64>) -> u64 {
         solver_bytes(&self.params, self.params.solver, width, rows)
     }

@@ -1,0 +1,418 @@
+//! Sharded fits for cluster job arrays: a map and a reduce. `dimred run --shard I/N`
+//! reads only shard I's part of the input (`source::Shard`), fits it, and saves the
+//! fit's partial state to `output.dir/partials/` and nothing else; `dimred merge` checks
+//! that all N partials of this pipeline are there, merges them in shard order (whatever
+//! order they finished in), finishes the fit and writes the model and the report as
+//! `run` does, without the output pass (`dimred transform --shard` makes that, in
+//! pieces). Only a fit that is one pass of mergeable statistics shards (exact and TSQR
+//! PCA); the others are refused before reading.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::RunOptions;
+use super::fit::{Fitted, first_input};
+use super::run::{RunOutcome, finish};
+use crate::config::{MissingPolicy, Plan, RawPipeline};
+use crate::engine::{PassStats, stream};
+use crate::error::{Error, Result};
+use crate::sink::lock::OutputLock;
+use crate::sink::{prepare_dir, write_atomic};
+use crate::source::{MissingMode, Shard};
+use crate::steps::{Fit, FittedPipeline, MergeFit, PartialState};
+
+pub const PARTIAL_FORMAT: &str = "dimred-partial/1";
+pub const PARTIALS_DIR: &str = "partials";
+
+/// The environment variable that gives a Kubernetes Indexed Job's shard count
+/// (`JOB_COMPLETION_INDEX` gives the index; Kubernetes has no variable for the count).
+pub const SHARDS_ENV: &str = "DIMRED_SHARDS";
+
+/// `I/N` (0 ≤ I < N), or `auto`: from a Slurm job array (`SLURM_ARRAY_TASK_ID` −
+/// `SLURM_ARRAY_TASK_MIN` of `SLURM_ARRAY_TASK_COUNT`) or a Kubernetes Indexed Job
+/// (`JOB_COMPLETION_INDEX` of `DIMRED_SHARDS`).
+pub fn parse_shard(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Shard> {
+    if text == "auto" {
+        return shard_from_env(env);
+    }
+    let bad = || {
+        Error::config(format!(
+            "--shard {text}: write I/N with 0 ≤ I < N (such as 0/4), or auto inside a Slurm job array or a Kubernetes Indexed Job"
+        ))
+    };
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let index: usize = i.trim().parse().map_err(|_| bad())?;
+    let count: usize = n.trim().parse().map_err(|_| bad())?;
+    if count == 0 || index >= count {
+        return Err(bad());
+    }
+    Ok(Shard { index, count })
+}
+
+fn shard_from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Shard> {
+    let number = |name: &str| -> Result<Option<usize>> {
+        match env(name) {
+            None => Ok(None),
+            Some(v) => v.trim().parse().map(Some).map_err(|_| {
+                Error::config(format!("--shard auto: {name}={v} is not a whole number"))
+            }),
+        }
+    };
+    let (index, count) = if let Some(id) = number("SLURM_ARRAY_TASK_ID")? {
+        let min = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
+        let count = number("SLURM_ARRAY_TASK_COUNT")?.ok_or_else(|| {
+            Error::config(
+                "--shard auto: SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not",
+            )
+        })?;
+        (
+            id.checked_sub(min).ok_or_else(|| {
+                Error::config(format!(
+                    "--shard auto: SLURM_ARRAY_TASK_ID={id} is below SLURM_ARRAY_TASK_MIN={min}"
+                ))
+            })?,
+            count,
+        )
+    } else if let Some(index) = number("JOB_COMPLETION_INDEX")? {
+        let count = number(SHARDS_ENV)?.ok_or_else(|| {
+            Error::config(format!(
+                "--shard auto: in a Kubernetes Indexed Job set {SHARDS_ENV} to the job's completions"
+            ))
+        })?;
+        (index, count)
+    } else {
+        return Err(Error::config(
+            "--shard auto: not inside a Slurm job array (SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX); give --shard I/N",
+        ));
+    };
+    if count == 0 || index >= count {
+        return Err(Error::config(format!(
+            "--shard auto: shard {index} of {count} from the environment is out of range (array indices must be consecutive)"
+        )));
+    }
+    Ok(Shard { index, count })
+}
+
+/// The read's missing-value mode (`sharded_step` refuses `impute_mean`, whose means
+/// would need a pass over every shard first).
+fn missing_mode(plan: &Plan) -> MissingMode {
+    match plan.missing {
+        MissingPolicy::SkipRow => MissingMode::SkipRow,
+        _ => MissingMode::Error,
+    }
+}
+
+/// One shard's partial fit as saved.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Partial {
+    pub format: String,
+    pub dimred_version: String,
+    pub pipeline: String,
+    pub shard: usize,
+    pub shards: usize,
+    pub rows_read: u64,
+    pub rows_kept: u64,
+    pub seconds: f64,
+    pub state: PartialState,
+}
+
+/// `partials/shard-I-of-N.json`.
+pub fn partial_path(output_dir: &Path, shard: Shard) -> PathBuf {
+    output_dir
+        .join(PARTIALS_DIR)
+        .join(format!("shard-{}-of-{}.json", shard.index, shard.count))
+}
+
+/// The one step a sharded pipeline fits, or why it cannot be sharded.
+fn sharded_step(plan: &Plan) -> Result<&dyn crate::steps::PlannedStep> {
+    let refuse = |why: String| {
+        Err(Error::config(format!(
+            "this pipeline cannot be sharded: {why}; a sharded fit is one pass of mergeable statistics: a pca step with solver exact or tsqr (after an optional scale step)"
+        )))
+    };
+    if plan.missing == MissingPolicy::ImputeMean {
+        return refuse("input.missing: impute_mean needs a pass of its own first".into());
+    }
+    match plan.steps.as_slice() {
+        [step] if step.shards() => Ok(step.as_ref()),
+        [step] => refuse(format!(
+            "its {} step{} needs passes in order or cannot merge",
+            step.kind(),
+            if step.kind() == "pca" {
+                " (with this solver)"
+            } else {
+                ""
+            }
+        )),
+        steps => refuse(format!(
+            "it fits {} steps one after another ({})",
+            steps.len(),
+            steps
+                .iter()
+                .map(|s| s.kind())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+fn start_merge(plan: &Plan) -> Result<Box<dyn MergeFit>> {
+    match sharded_step(plan)?.start(&first_input(plan))? {
+        Fit::Merge(state) => Ok(state),
+        _ => Err(Error::internal(
+            "a shardable step did not start a mergeable fit",
+        )),
+    }
+}
+
+/// `dimred run --shard`: fits this shard's part and saves the partial state.
+pub fn run_shard(raw: RawPipeline, shard: Shard, options: &RunOptions) -> Result<PathBuf> {
+    let plan = Plan::resolve(raw)?;
+    let mut state = start_merge(&plan)?;
+    prepare_dir(&plan.output_dir.join(PARTIALS_DIR))?;
+    let mut spec = plan.read_spec(missing_mode(&plan), false);
+    spec.shard = Some(shard);
+    let pass = state
+        .next_pass()
+        .ok_or_else(|| Error::internal("a shardable fit asked for no pass"))?;
+    let label = format!("{pass} {}", shard);
+    let stats = stream(&plan.dataset, &spec, &label, options.quiet, |chunk| {
+        state.update(chunk.features.as_ref())
+    })?;
+    let partial = Partial {
+        format: PARTIAL_FORMAT.into(),
+        dimred_version: env!("CARGO_PKG_VERSION").into(),
+        pipeline: plan.raw.name.clone(),
+        shard: shard.index,
+        shards: shard.count,
+        rows_read: stats.rows_read,
+        rows_kept: stats.rows_kept,
+        seconds: stats.seconds,
+        state: state.save(),
+    };
+    let path = partial_path(&plan.output_dir, shard);
+    let text = serde_json::to_string(&partial).expect("a partial serialises");
+    write_atomic(&path, text.as_bytes())?;
+    Ok(path)
+}
+
+/// The partials in `dir`, checked: one shard count, every shard once, this pipeline and
+/// this version. In shard order.
+fn load_partials(dir: &Path, fingerprint: &str) -> Result<Vec<Partial>> {
+    let no_partials = || {
+        Error::config(format!(
+            "no partial states in {}: run the shards first (dimred run PIPELINE --shard I/N)",
+            dir.display()
+        ))
+    };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(no_partials()),
+        Err(e) => return Err(Error::io("read partial states in", dir, e)),
+    };
+    let mut found: Vec<(usize, usize, PathBuf)> = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(rest) = name
+            .strip_prefix("shard-")
+            .and_then(|r| r.strip_suffix(".json"))
+        else {
+            continue;
+        };
+        if let Some((i, n)) = rest.split_once("-of-")
+            && let (Ok(i), Ok(n)) = (i.parse::<usize>(), n.parse::<usize>())
+        {
+            found.push((i, n, entry.path()));
+        }
+    }
+    if found.is_empty() {
+        return Err(no_partials());
+    }
+    let mut counts: Vec<usize> = found.iter().map(|f| f.1).collect();
+    counts.sort_unstable();
+    counts.dedup();
+    if counts.len() > 1 {
+        return Err(Error::config(format!(
+            "{} holds partial states of different shard counts ({}): remove the stale ones",
+            dir.display(),
+            counts
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let n = counts[0];
+    found.sort();
+    let missing: Vec<String> = (0..n)
+        .filter(|i| !found.iter().any(|f| f.0 == *i))
+        .map(|i| i.to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::config(format!(
+            "{}: shard(s) {} of {n} have no partial state yet: run them first",
+            dir.display(),
+            missing.join(", ")
+        )));
+    }
+    let mut partials = Vec::with_capacity(n);
+    for (i, _, path) in found {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Error::io("read partial state", &path, e))?;
+        let partial: Partial = serde_json::from_str(&text).map_err(|e| {
+            Error::config(format!(
+                "{}: not a dimred partial state: {e}",
+                path.display()
+            ))
+        })?;
+        let named = |what: &str| Error::config(format!("{}: {what}", path.display()));
+        if partial.format != PARTIAL_FORMAT {
+            return Err(named(&format!(
+                "format '{}' is not '{PARTIAL_FORMAT}'",
+                partial.format
+            )));
+        }
+        if partial.dimred_version != env!("CARGO_PKG_VERSION") {
+            return Err(named(&format!(
+                "written by dimred {}, this is {}: rerun the shard",
+                partial.dimred_version,
+                env!("CARGO_PKG_VERSION")
+            )));
+        }
+        if (partial.shard, partial.shards) != (i, n) {
+            return Err(named(&format!(
+                "holds shard {}/{}, not the {i}/{n} its name says",
+                partial.shard, partial.shards
+            )));
+        }
+        if partial.state.fingerprint != fingerprint {
+            return Err(named(
+                "was fitted for another pipeline (its input or steps differ): rerun the shard",
+            ));
+        }
+        partials.push(partial);
+    }
+    Ok(partials)
+}
+
+/// `dimred merge`: the shards' partials merged in shard order, the fit finished, the
+/// model and the report written.
+pub fn merge(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
+    let started = Instant::now();
+    let plan = Plan::resolve(raw)?;
+    let mut state = start_merge(&plan)?;
+    let input = first_input(&plan);
+    let partials = load_partials(&plan.output_dir.join(PARTIALS_DIR), &input.fingerprint)?;
+    let pass = state
+        .next_pass()
+        .ok_or_else(|| Error::internal("a shardable fit asked for no pass"))?;
+    let mut total = PassStats::default();
+    let mut passes = Vec::with_capacity(partials.len());
+    for p in &partials {
+        state.merge(&p.state)?;
+        let stats = PassStats {
+            rows_read: p.rows_read,
+            rows_kept: p.rows_kept,
+            seconds: p.seconds,
+        };
+        passes.push(stats.report(&format!("{pass} {}/{}", p.shard, p.shards)));
+        total.rows_read += p.rows_read;
+        total.rows_kept += p.rows_kept;
+        total.seconds += p.seconds;
+    }
+    if total.rows_kept == 0 {
+        return Err(Error::data(format!(
+            "the {} shards of {} read no rows",
+            partials.len(),
+            plan.dataset.path
+        )));
+    }
+    state.end_pass(&total)?;
+    if state.next_pass().is_some() {
+        return Err(Error::internal("a shardable fit asked for a second pass"));
+    }
+    let step = state.finish()?;
+    let mut pipeline = FittedPipeline::default();
+    pipeline.push(step);
+    let fitted = Fitted {
+        pipeline,
+        first_pass: total,
+    };
+    prepare_dir(&plan.output_dir)?;
+    let _lock = OutputLock::acquire(&plan.output_dir)?;
+    let missing = missing_mode(&plan);
+    finish(
+        &plan,
+        fitted,
+        passes,
+        missing,
+        options.quiet,
+        started,
+        false,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn shards_parse_from_flags_and_schedulers() {
+        let none = env(&[]);
+        assert_eq!(
+            parse_shard("2/5", &none).unwrap(),
+            Shard { index: 2, count: 5 }
+        );
+        for bad in ["5/5", "1/0", "a/3", "3", "-1/3"] {
+            assert!(parse_shard(bad, &none).is_err(), "{bad}");
+        }
+        let slurm = env(&[
+            ("SLURM_ARRAY_TASK_ID", "12"),
+            ("SLURM_ARRAY_TASK_MIN", "10"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+        ]);
+        assert_eq!(
+            parse_shard("auto", &slurm).unwrap(),
+            Shard { index: 2, count: 4 }
+        );
+        let k8s = env(&[("JOB_COMPLETION_INDEX", "3"), ("DIMRED_SHARDS", "8")]);
+        assert_eq!(
+            parse_shard("auto", &k8s).unwrap(),
+            Shard { index: 3, count: 8 }
+        );
+        let err = parse_shard("auto", &none).unwrap_err().to_string();
+        assert!(err.contains("not inside a Slurm job array"), "{err}");
+        let half = env(&[("JOB_COMPLETION_INDEX", "3")]);
+        assert!(
+            parse_shard("auto", &half)
+                .unwrap_err()
+                .to_string()
+                .contains("DIMRED_SHARDS")
+        );
+    }
+
+    #[test]
+    fn shard_ranges_cover_every_unit_once_in_order() {
+        for units in [0usize, 1, 5, 19, 64] {
+            for count in 1..=7 {
+                let mut next = 0;
+                for index in 0..count {
+                    let r = Shard { index, count }.range(units);
+                    assert_eq!(r.start, next);
+                    next = r.end;
+                }
+                assert_eq!(next, units);
+            }
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! Sharded fits: `run --shard I/N` on each part, `merge`, and `transform --shard` give the
+//! unsharded fit and output (1e-10), whatever order the shards finished in; what cannot
+//! shard, a missing shard and a partial of another pipeline are one-line errors.
+
+use std::path::Path;
+
+use super::common::*;
+
+/// 50,000 × 20 in row groups of 4,000 rows (13 groups: the shards' parts are uneven).
+fn data(dir: &Path) -> std::path::PathBuf {
+    let data = dir.join("d.parquet");
+    dimred()
+        .args(["generate", "--rows", "50000", "--cols", "20", "--rank", "4"])
+        .args(["--seed", "5", "--row-group-rows", "4000", "-q", "--output"])
+        .arg(&data)
+        .assert()
+        .success();
+    data
+}
+
+fn write_pipeline(dir: &Path, data: &Path, solver: &str) -> std::path::PathBuf {
+    pipeline(
+        dir,
+        &format!(
+            "name: sharded\ninput:\n  path: {}\nsteps:\n  - scale: {{ method: standard }}\n  - pca: {{ n_components: 4, solver: {solver} }}\noutput:\n  dir: {}\n",
+            data.display(),
+            dir.join("out").display()
+        ),
+    )
+}
+
+fn ok(args: &[&str], pipeline: &Path) {
+    dimred()
+        .args(&args[..1])
+        .arg(pipeline)
+        .args(&args[1..])
+        .assert()
+        .success();
+}
+
+fn fails(args: &[&str], pipeline: &Path, code: i32) -> String {
+    let assert = dimred()
+        .args(&args[..1])
+        .arg(pipeline)
+        .args(&args[1..])
+        .assert()
+        .code(code);
+    let err = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    err
+}
+
+#[test]
+fn sharded_fits_merge_to_the_unsharded_fit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data(tmp.path());
+    for solver in ["exact", "tsqr"] {
+        let p = write_pipeline(tmp.path(), &data, solver);
+        let full = tmp.path().join(format!("full-{solver}"));
+        ok(
+            &[
+                "run",
+                "-q",
+                "--set",
+                &format!("output.dir={}", full.display()),
+            ],
+            &p,
+        );
+        // the shards finish in any order
+        for shard in ["2/3", "0/3", "1/3"] {
+            ok(&["run", "-q", "--shard", shard], &p);
+        }
+        let out = tmp.path().join("out");
+        assert!(
+            !out.join("model.json").exists(),
+            "a shard writes its partial only"
+        );
+        ok(&["merge", "-q"], &p);
+        let (a, b) = (
+            json(&full.join("model.json")),
+            json(&out.join("model.json")),
+        );
+        assert_eq!(a["n_samples_seen_"], b["n_samples_seen_"]);
+        for key in ["components_", "explained_variance_", "mean_", "scale_"] {
+            let flat = |v: &serde_json::Value| match v[0].is_array() {
+                true => matrix(v).concat(),
+                false => floats(v),
+            };
+            let (x, y) = (flat(&a[key]), flat(&b[key]));
+            assert_vec_close(&y, &x, 1e-10, &format!("{solver} {key}"));
+        }
+        let report = json(&out.join("report.json"));
+        assert_eq!(report["n_samples"], 50000);
+        assert_eq!(report["passes"].as_array().unwrap().len(), 3);
+        assert!(!out.join("reduced.parquet").exists());
+
+        // transform in shards: every row once, in order, as the unsharded output
+        let reduced = out.join("reduced.parquet");
+        let model = out.join("model.json");
+        let mut rows: Vec<Vec<f64>> = vec![Vec::new(); 4];
+        for i in 0..3 {
+            dimred()
+                .args(["transform", "-q", "--model"])
+                .arg(&model)
+                .arg("--input")
+                .arg(&data)
+                .arg("--output")
+                .arg(&reduced)
+                .args(["--shard", &format!("{i}/3")])
+                .assert()
+                .success();
+            let part = parquet_columns(&out.join(format!("reduced-{i}-of-3.parquet")));
+            for (j, (_, values)) in part.into_iter().enumerate() {
+                rows[j].extend(values);
+            }
+        }
+        let whole = parquet_columns(&full.join("reduced.parquet"));
+        for (j, (name, values)) in whole.iter().enumerate() {
+            assert_vec_close(&rows[j], values, 1e-10, name);
+        }
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+}
+
+#[test]
+fn a_rerun_shard_writes_the_same_partial() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data(tmp.path());
+    let p = write_pipeline(tmp.path(), &data, "exact");
+    let partial = tmp.path().join("out/partials/shard-1-of-4.json");
+    ok(&["run", "-q", "--shard", "1/4"], &p);
+    let first = std::fs::read(&partial).unwrap();
+    ok(&["run", "-q", "--shard", "1/4"], &p);
+    let second = std::fs::read(&partial).unwrap();
+    // the same state; only the pass's seconds may differ
+    let strip = |b: &[u8]| {
+        let mut v: serde_json::Value = serde_json::from_slice(b).unwrap();
+        v["seconds"] = serde_json::Value::Null;
+        v
+    };
+    assert_eq!(strip(&first), strip(&second));
+    assert_eq!(files_in(&tmp.path().join("out/partials")).len(), 1);
+}
+
+#[test]
+fn shard_auto_reads_the_scheduler_and_plain_runs_ignore_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data(tmp.path());
+    let p = write_pipeline(tmp.path(), &data, "exact");
+    dimred()
+        .args(["run"])
+        .arg(&p)
+        .args(["-q", "--shard", "auto"])
+        .env("SLURM_ARRAY_TASK_ID", "7")
+        .env("SLURM_ARRAY_TASK_MIN", "5")
+        .env("SLURM_ARRAY_TASK_COUNT", "3")
+        .assert()
+        .success();
+    assert!(tmp.path().join("out/partials/shard-2-of-3.json").exists());
+    dimred()
+        .args(["run"])
+        .arg(&p)
+        .args(["-q", "--shard", "auto"])
+        .env("JOB_COMPLETION_INDEX", "0")
+        .env("DIMRED_SHARDS", "3")
+        .assert()
+        .success();
+    assert!(tmp.path().join("out/partials/shard-0-of-3.json").exists());
+    // two of three: the merge names the missing one
+    let err = fails(&["merge", "-q"], &p, 2);
+    assert!(
+        err.contains("shard(s) 1 of 3 have no partial state"),
+        "{err}"
+    );
+    // outside a job array, auto is an error; without --shard the environment is ignored
+    let err = fails(&["run", "-q", "--shard", "auto"], &p, 2);
+    assert!(err.contains("not inside a Slurm job array"), "{err}");
+    dimred()
+        .args(["run"])
+        .arg(&p)
+        .arg("-q")
+        .env("SLURM_ARRAY_TASK_ID", "1")
+        .env("SLURM_ARRAY_TASK_COUNT", "3")
+        .assert()
+        .success();
+    assert!(tmp.path().join("out/reduced.parquet").exists());
+}
+
+#[test]
+fn what_cannot_shard_or_merge_says_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data(tmp.path());
+    for solver in ["randomized", "incremental"] {
+        let p = write_pipeline(tmp.path(), &data, solver);
+        let err = fails(&["run", "-q", "--shard", "0/2"], &p, 2);
+        assert!(err.contains("cannot be sharded"), "{err}");
+        assert!(err.contains("solver exact or tsqr"), "{err}");
+    }
+    let p = write_pipeline(tmp.path(), &data, "exact");
+    let err = fails(&["run", "-q", "--shard", "2/2"], &p, 2);
+    assert!(err.contains("0 ≤ I < N"), "{err}");
+    let err = fails(&["merge", "-q"], &p, 2);
+    assert!(err.contains("no partial states"), "{err}");
+    // a partial of another pipeline (other components) is not merged
+    ok(&["run", "-q", "--shard", "0/2"], &p);
+    ok(
+        &[
+            "run",
+            "-q",
+            "--shard",
+            "1/2",
+            "--set",
+            "steps.1.pca.n_components=3",
+        ],
+        &p,
+    );
+    let err = fails(&["merge", "-q"], &p, 2);
+    assert!(err.contains("shard-1-of-2.json"), "{err}");
+    assert!(err.contains("another pipeline"), "{err}");
+    assert!(!tmp.path().join("out/model.json").exists());
+}
