@@ -4,6 +4,7 @@ mod bad_input;
 mod chunking;
 mod commands;
 mod common;
+mod deploy;
 mod embedding;
 mod fuzz;
 mod golden;

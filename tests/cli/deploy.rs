@@ -1,0 +1,110 @@
+//! The deployment files parse and run the right commands: the Kubernetes manifests as
+//! YAML (Indexed Jobs with per-index retries, failing an index on dimred's config and data
+//! exit codes and ignoring disruptions), the Slurm scripts as the chain submit.sh makes.
+//! tests/slurm/run.sh (run by .ci/run) submits that chain to a real slurmctld and slurmd.
+
+use serde_json::Value;
+
+use super::common::*;
+
+fn manifest(name: &str) -> Value {
+    let text = std::fs::read_to_string(root().join("deploy/k8s").join(name)).unwrap();
+    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn args(job: &Value) -> Vec<String> {
+    job["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn env(job: &Value, name: &str) -> Option<String> {
+    job["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()?
+        .iter()
+        .find(|e| e["name"] == name)
+        .map(|e| e["value"].as_str().unwrap().to_string())
+}
+
+/// FailIndex/FailJob on exit codes 2 and 3, Ignore on DisruptionTarget.
+fn fails_fast_on_bad_input(job: &Value, action: &str) {
+    let rules = job["spec"]["podFailurePolicy"]["rules"].as_array().unwrap();
+    assert!(rules.iter().any(|r| r["action"] == action
+        && r["onExitCodes"]["operator"] == "In"
+        && r["onExitCodes"]["values"] == serde_json::json!([2, 3])));
+    assert!(
+        rules
+            .iter()
+            .any(|r| r["action"] == "Ignore"
+                && r["onPodConditions"][0]["type"] == "DisruptionTarget")
+    );
+    assert_eq!(job["spec"]["template"]["spec"]["restartPolicy"], "Never");
+}
+
+#[test]
+fn kubernetes_jobs_are_indexed_shards_a_merge_and_a_transform() {
+    let fit = manifest("fit-job.yaml");
+    assert_eq!(fit["kind"], "Job");
+    assert_eq!(fit["spec"]["completionMode"], "Indexed");
+    assert!(fit["spec"]["backoffLimitPerIndex"].as_u64().unwrap() >= 1);
+    fails_fast_on_bad_input(&fit, "FailIndex");
+    let a = args(&fit);
+    assert_eq!(&a[..2], ["run", "/config/pipeline.yaml"]);
+    assert!(a.windows(2).any(|w| w == ["--shard", "auto"]));
+    // the shard count dimred reads is the job's completions
+    let n = fit["spec"]["completions"].as_u64().unwrap().to_string();
+    assert_eq!(env(&fit, "DIMRED_SHARDS"), Some(n.clone()));
+
+    let merge = manifest("merge-job.yaml");
+    assert_eq!(merge["kind"], "Job");
+    fails_fast_on_bad_input(&merge, "FailJob");
+    assert_eq!(&args(&merge)[..2], ["merge", "/config/pipeline.yaml"]);
+    // the merge reads what the shards wrote
+    let out = |a: &[String]| a.iter().find(|s| s.starts_with("output.dir=")).cloned();
+    assert_eq!(out(&args(&merge)), out(&a));
+
+    let transform = manifest("transform-job.yaml");
+    assert_eq!(transform["spec"]["completionMode"], "Indexed");
+    fails_fast_on_bad_input(&transform, "FailIndex");
+    let t = args(&transform);
+    assert_eq!(t[0], "transform");
+    assert!(t.windows(2).any(|w| w == ["--shard", "auto"]));
+    assert!(
+        t.windows(2)
+            .any(|w| w == ["--model", "/data/out/model.json"])
+    );
+    assert_eq!(env(&transform, "DIMRED_SHARDS"), Some(n));
+}
+
+#[test]
+fn slurm_scripts_chain_fit_merge_and_transform() {
+    let read = |f: &str| std::fs::read_to_string(root().join("deploy/slurm").join(f)).unwrap();
+    assert!(read("fit.sbatch").contains("run \"$1\" --shard auto"));
+    assert!(read("merge.sbatch").contains("merge \"$1\""));
+    assert!(read("transform.sbatch").contains("--shard auto"));
+    let submit: String = read("submit.sh")
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    // each job waits for the one before, and a failure cancels the rest of the chain
+    assert_eq!(submit.matches("--dependency=\"afterok:").count(), 2);
+    assert_eq!(submit.matches("--kill-on-invalid-dep=yes").count(), 2);
+    assert_eq!(submit.matches("--array=\"0-$last\"").count(), 2);
+    for script in [
+        "submit.sh",
+        "fit.sbatch",
+        "merge.sbatch",
+        "transform.sbatch",
+    ] {
+        let status = std::process::Command::new("bash")
+            .args(["-n"])
+            .arg(root().join("deploy/slurm").join(script))
+            .status()
+            .unwrap();
+        assert!(status.success(), "{script} does not parse");
+    }
+}

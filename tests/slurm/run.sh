@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# The sharded run on a real Slurm: starts munged (when none runs), slurmctld and slurmd for
+# this host from a throwaway configuration, submits deploy/slurm/submit.sh (a 3-task fit
+# array, the merge, a 3-task transform array) on generated data, waits for the chain, checks
+# the merged model equals an unsharded fit (1e-10) and the shard outputs hold every row once,
+# then submits a chain whose shard fails and checks the rest is cancelled, not left pending.
+# Stops the daemons it started. Needs root and slurm-wlm (slurmctld, slurmd, munge).
+#
+#   tests/slurm/run.sh [path/to/dimred]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+dimred=$(realpath "${1:-target/release/dimred}")
+work=$(mktemp -d /tmp/dimred-slurm.XXXXXX)
+chmod 755 "$work"
+started=()
+cleanup() {
+    for pid in "${started[@]}"; do kill "$pid" 2>/dev/null || true; done
+    sleep 1
+    for pid in "${started[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+say() { echo "[slurm test] $*"; }
+
+for tool in slurmctld slurmd sbatch squeue sacct munged scontrol; do
+    command -v "$tool" >/dev/null || { say "missing $tool (apt-get install slurm-wlm)"; exit 1; }
+done
+
+# munge: the authentication Slurm's daemons and commands share
+if ! munge -n >/dev/null 2>&1; then
+    if [ ! -s /etc/munge/munge.key ]; then
+        mungekey --create --keyfile /etc/munge/munge.key 2>/dev/null \
+            || dd if=/dev/urandom bs=1 count=1024 of=/etc/munge/munge.key status=none
+        chmod 400 /etc/munge/munge.key
+    fi
+    chown -R munge:munge /etc/munge /var/lib/munge /var/log/munge 2>/dev/null || true
+    mkdir -p /run/munge && chown munge:munge /run/munge
+    runuser -u munge -- munged
+    for _ in $(seq 50); do munge -n >/dev/null 2>&1 && break; sleep 0.1; done
+    munge -n >/dev/null || { say "munged did not start"; exit 1; }
+    started+=("$(pgrep -u munge -x munged | head -1)")
+fi
+
+host=$(hostname -s)
+cpus=$(nproc)
+mem=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 / 2 ))
+mkdir -p "$work/ctld" "$work/spool" "$work/logs"
+cat > "$work/slurm.conf" <<CONF
+ClusterName=dimredtest
+SlurmctldHost=$host
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SwitchType=switch/none
+MpiDefault=none
+ReturnToService=2
+SchedulerType=sched/builtin
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+StateSaveLocation=$work/ctld
+SlurmdSpoolDir=$work/spool
+SlurmctldPidFile=$work/slurmctld.pid
+SlurmdPidFile=$work/slurmd.pid
+SlurmctldLogFile=$work/logs/slurmctld.log
+SlurmdLogFile=$work/logs/slurmd.log
+SlurmctldPort=16817
+SlurmdPort=16818
+JobCompType=jobcomp/none
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+MinJobAge=600
+NodeName=$host CPUs=$cpus RealMemory=$mem State=UNKNOWN
+PartitionName=test Nodes=$host Default=YES MaxTime=INFINITE State=UP
+CONF
+export SLURM_CONF=$work/slurm.conf
+slurmctld -D -i -f "$SLURM_CONF" >"$work/logs/slurmctld.out" 2>&1 &
+started+=($!)
+slurmd -D -f "$SLURM_CONF" -N "$host" >"$work/logs/slurmd.out" 2>&1 &
+started+=($!)
+for _ in $(seq 100); do
+    state=$(sinfo -h -N -o %t 2>/dev/null | head -1 || true)
+    case $state in idle*|mix*|alloc*) break ;; esac
+    sleep 0.2
+done
+sinfo -h -N -o "%N %t %c" || { say "slurmctld did not answer"; tail "$work"/logs/*; exit 1; }
+case $(sinfo -h -N -o %t | head -1) in idle*|mix*|alloc*) ;; *)
+    say "the node did not come up"; tail -n 20 "$work"/logs/*; exit 1 ;;
+esac
+
+# data and pipeline
+mkdir -p "$work/data"
+"$dimred" generate --rows 60000 --cols 24 --rank 4 --seed 9 --row-group-rows 5000 -q \
+    --output "$work/data/part-0.parquet"
+"$dimred" generate --rows 30000 --cols 24 --rank 4 --seed 10 --row-group-rows 5000 -q \
+    --output "$work/data/part-1.parquet"
+rm -f "$work"/data/*.eigenvalues.json
+cat > "$work/pipeline.yaml" <<YAML
+name: slurm-sharded
+input:
+  path: placeholder
+steps:
+  - scale: { method: standard }
+  - pca: { n_components: 4, solver: exact }
+output:
+  dir: placeholder
+YAML
+"$dimred" run "$work/pipeline.yaml" -q --set "input.path=$work/data" --set "output.dir=$work/full" >/dev/null
+
+wait_for() { # job ids...: until none is pending or running
+    for _ in $(seq 600); do
+        [ -z "$(squeue -h -j "$(IFS=,; echo "$*")" 2>/dev/null)" ] && return 0
+        sleep 0.5
+    done
+    say "jobs $* did not finish"; squeue; tail -n 30 "$work"/logs/*; return 1
+}
+
+cd "$work"
+say "submitting the chain"
+ids=$(DIMRED=$dimred "$root/deploy/slurm/submit.sh" "$work/pipeline.yaml" 3 "$work/data" "$work/out" \
+    --cpus-per-task=1)
+say "$ids"
+read -r _ fit _ merge _ transform <<<"$ids"
+wait_for "$fit" "$merge" "$transform"
+for f in partials/shard-0-of-3.json partials/shard-1-of-3.json partials/shard-2-of-3.json \
+    model.json report.json report.html reduced-0-of-3.parquet reduced-1-of-3.parquet reduced-2-of-3.parquet; do
+    [ -s "out/$f" ] || { say "missing out/$f"; ls -R out; cat ./*.log; exit 1; }
+done
+python3 - "$work" <<'PY'
+import json, sys
+work = sys.argv[1]
+a = json.load(open(f"{work}/full/model.json"))
+b = json.load(open(f"{work}/out/model.json"))
+def flat(v):
+    return [x for r in v for x in (r if isinstance(r, list) else [r])]
+assert a["n_samples_seen_"] == b["n_samples_seen_"] == 90000, (a["n_samples_seen_"], b["n_samples_seen_"])
+for key in ["components_", "explained_variance_", "mean_", "scale_"]:
+    x, y = flat(a[key]), flat(b[key])
+    scale = max(abs(v) for v in x)
+    worst = max(abs(p - q) for p, q in zip(x, y))
+    assert worst <= 1e-10 * scale, (key, worst, scale)
+    print(f"[slurm test] {key}: max difference {worst:.1e} (scale {scale:.3g})")
+PY
+rows=0
+for i in 0 1 2; do
+    n=$("$dimred" scan "out/reduced-$i-of-3.parquet" --json -q | python3 -c "import json,sys; print(json.load(sys.stdin)['rows'])")
+    rows=$((rows + n))
+done
+[ "$rows" = 90000 ] || { say "the shard outputs hold $rows rows, not 90000"; exit 1; }
+say "3 fit shards, merge and 3 transform shards: model equal to the unsharded fit, 90000 rows written"
+
+say "a chain whose shard fails is cancelled, not left pending"
+ids=$(DIMRED=$dimred "$root/deploy/slurm/submit.sh" "$work/pipeline.yaml" 2 "$work/missing-input" "$work/bad" \
+    --cpus-per-task=1)
+read -r _ fit _ merge _ transform <<<"$ids"
+wait_for "$fit" "$merge" "$transform"
+[ ! -e bad/model.json ] || { say "a model was written from a failed fit"; exit 1; }
+grep -q "missing-input" dimred-fit-"$fit"_0.log || { say "the shard's log lacks its error"; cat dimred-fit-"$fit"_0.log; exit 1; }
+say "ok: the failed fit's merge and transform were cancelled"
