@@ -66,6 +66,10 @@ pub struct RunArgs {
 pub struct MergeArgs {
     /// The pipeline YAML file the shards ran.
     pub pipeline: PathBuf,
+    /// Merge the shards into the fit state saved in this earlier output folder
+    /// (DIR/state/fit.json): a scheduled update fits only the new partition.
+    #[arg(long = "with", value_name = "DIR")]
+    pub with: Option<PathBuf>,
     /// Override a pipeline key, as for `run`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,

@@ -123,6 +123,7 @@ fn dispatch(command: Command) -> Result<()> {
             let raw = load(&args.pipeline, &args.overrides, &None)?;
             let outcome = dimred::merge(
                 raw,
+                args.with.as_deref(),
                 &dimred::RunOptions {
                     quiet: args.quiet,
                     resume: false,

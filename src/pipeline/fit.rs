@@ -5,11 +5,12 @@
 use faer::Mat;
 
 use super::RunOptions;
+use super::saved::{FitState, Partition, utc_now};
 use crate::config::{MissingPolicy, Plan};
 use crate::engine::{PassReport, PassStats, column_pass, stream};
 use crate::error::{Error, Result};
 use crate::source::{MissingMode, ReadSpec};
-use crate::steps::{DriveContext, FitStep, FittedPipeline, FittedStep, StepInput};
+use crate::steps::{DriveContext, Fit, FitStep, FittedPipeline, FittedStep, MergeFit, StepInput};
 
 /// How the reads treat missing values: for `impute_mean`, a first pass learns the means.
 pub fn missing_mode(plan: &Plan, quiet: bool, passes: &mut Vec<PassReport>) -> Result<MissingMode> {
@@ -44,20 +45,23 @@ pub struct Fitted {
     pub pipeline: FittedPipeline,
     /// The first fit pass (rows read and kept: report.json's `rows_read`, `rows_skipped`).
     pub first_pass: PassStats,
+    /// The merged state of a fit that shards, and the partitions in it (state/fit.json).
+    pub state: Option<FitState>,
 }
 
-/// The first step's input: the features, and the pipeline's fingerprint (of its input
-/// section and steps) that its partial states carry.
+/// The first step's input: the features, and the pipeline's fingerprint that its partial
+/// states carry.
 pub(super) fn first_input(plan: &Plan) -> StepInput {
-    let mut input = plan.raw.input.clone();
-    // the rows per chunk change no bit of a fit: shards and merge may differ in them
-    input.batch_rows = None;
+    // Not the input's path (partitions of one dataset arrive under new paths) nor its rows
+    // per chunk (they change no bit of a fit): the features by name, the missing-value
+    // policy and the steps.
+    let what = (&plan.feature_names, plan.missing, &plan.raw.steps);
     StepInput {
         names: plan.feature_names.clone(),
         source: plan.dataset.path.clone(),
         total_rows: plan.dataset.total_rows,
         fingerprint: crate::steps::state::fingerprint(
-            &serde_json::to_string(&(&input, &plan.raw.steps)).expect("the pipeline serialises"),
+            &serde_json::to_string(&what).expect("the pipeline serialises"),
         ),
     }
 }
@@ -71,36 +75,70 @@ pub fn fit(
 ) -> Result<Fitted> {
     let mut fitted = FittedPipeline::default();
     let mut first_pass = None;
+    let mut kept = None;
     let mut input = first_input(plan);
     for planned in &plan.steps {
-        let step: Box<dyn FittedStep> = match planned.start(&input)?.streamed() {
-            Ok(state) => stream_passes(
-                plan,
-                spec,
-                planned.label(),
-                options.quiet,
-                &fitted,
-                state,
-                passes,
-                &mut first_pass,
-            )?,
-            Err(state) => {
-                let ctx = DriveContext {
-                    dataset: &plan.dataset,
+        let fit = planned.start(&input)?;
+        // a fit that shards keeps its merged state, for a later `merge --with`
+        let keeps_state =
+            plan.steps.len() == 1 && planned.shards() && plan.missing != MissingPolicy::ImputeMean;
+        let step: Box<dyn FittedStep> = match fit {
+            Fit::Merge(mut state) if keeps_state => {
+                let mut saved = None;
+                stream_passes(
+                    plan,
                     spec,
-                    prefix: &fitted,
-                    input: input.clone(),
-                    output_dir: &plan.output_dir,
-                    quiet: options.quiet,
-                    resume: options.resume,
-                    raw_input: serde_json::to_value(&plan.raw.input)
-                        .expect("the input section serialises"),
-                    raw_steps: &plan.raw.steps,
-                };
-                let (step, made) = state.fit(&ctx)?;
-                passes.extend(made);
-                step
+                    planned.label(),
+                    options.quiet,
+                    &fitted,
+                    state.as_mut(),
+                    passes,
+                    &mut first_pass,
+                    &mut |s: &(dyn MergeFit + 'static)| saved = Some(s.save()),
+                )?;
+                kept = saved.map(|state| FitState {
+                    state,
+                    partitions: vec![Partition {
+                        input: plan.dataset.path.clone(),
+                        rows: first_pass.as_ref().map_or(0, |p| p.rows_kept),
+                        added: utc_now(),
+                    }],
+                });
+                state.finish()?
             }
+            fit => match fit.streamed() {
+                Ok(mut state) => {
+                    stream_passes(
+                        plan,
+                        spec,
+                        planned.label(),
+                        options.quiet,
+                        &fitted,
+                        state.as_mut(),
+                        passes,
+                        &mut first_pass,
+                        &mut |_| {},
+                    )?;
+                    state.finish()?
+                }
+                Err(state) => {
+                    let ctx = DriveContext {
+                        dataset: &plan.dataset,
+                        spec,
+                        prefix: &fitted,
+                        input: input.clone(),
+                        output_dir: &plan.output_dir,
+                        quiet: options.quiet,
+                        resume: options.resume,
+                        raw_input: serde_json::to_value(&plan.raw.input)
+                            .expect("the input section serialises"),
+                        raw_steps: &plan.raw.steps,
+                    };
+                    let (step, made) = state.fit(&ctx)?;
+                    passes.extend(made);
+                    step
+                }
+            },
         };
         if let Some(n) = step.n_samples() {
             input.total_rows = Some(n);
@@ -114,22 +152,24 @@ pub fn fit(
     Ok(Fitted {
         pipeline: fitted,
         first_pass: first_pass.unwrap_or_default(),
+        state: kept,
     })
 }
 
 /// Runs the passes a fit asks for, each chunk through the steps fitted before it; with a
 /// `label`, that column is read beside the features and handed over as text.
 #[allow(clippy::too_many_arguments)]
-fn stream_passes(
+fn stream_passes<S: FitStep + ?Sized>(
     plan: &Plan,
     spec: &ReadSpec,
     label: Option<&str>,
     quiet: bool,
     prefix: &FittedPipeline,
-    mut state: Box<dyn FitStep>,
+    state: &mut S,
     passes: &mut Vec<PassReport>,
     first_pass: &mut Option<PassStats>,
-) -> Result<Box<dyn FittedStep>> {
+    before_end: &mut dyn FnMut(&S),
+) -> Result<()> {
     let mut scratch = Mat::zeros(0, 0);
     let mut labelled = spec.clone();
     if let Some(name) = label {
@@ -156,9 +196,10 @@ fn stream_passes(
         })?;
         passes.push(stats.report(&pass));
         first_pass.get_or_insert_with(|| stats.clone());
+        before_end(state);
         state.end_pass(&stats)?;
     }
-    state.finish()
+    Ok(())
 }
 
 /// A chunk's labels as text; a missing one is a data error naming its row.

@@ -5,6 +5,7 @@
 pub mod export;
 mod fit;
 mod run;
+pub mod saved;
 pub mod shard;
 mod transform;
 

@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use super::RunOptions;
 use super::export::{self, OnnxOptions};
 use super::fit::{self, Fitted};
+use super::saved::{PARTIAL_FORMAT, Partial, state_path};
 use crate::config::{Plan, RawPipeline};
 use crate::engine::{PassReport, stream, write_chunks};
 use crate::error::Result;
@@ -74,6 +75,28 @@ pub(super) fn finish(
         write_atomic(&onnx_path, &graph)?;
     }
 
+    // the merged state of a fit that shards, for a later `merge --with`
+    let state_file = match &fitted.state {
+        Some(kept) => {
+            let path = state_path(&plan.output_dir);
+            Partial {
+                format: PARTIAL_FORMAT.into(),
+                dimred_version: env!("CARGO_PKG_VERSION").into(),
+                pipeline: plan.raw.name.clone(),
+                shard: 0,
+                shards: 1,
+                rows_read: fitted.first_pass.rows_read,
+                rows_kept: fitted.first_pass.rows_kept,
+                seconds: fitted.first_pass.seconds,
+                partitions: kept.partitions.clone(),
+                state: kept.state.clone(),
+            }
+            .write(&path)?;
+            Some(path)
+        }
+        None => None,
+    };
+
     let report_path = plan.output_dir.join("report.json");
     let mut outputs = Vec::new();
     if plan.raw.output.reduced && output_pass {
@@ -84,6 +107,7 @@ pub(super) fn finish(
     if plan.raw.output.onnx {
         outputs.push(onnx_path);
     }
+    outputs.extend(state_file);
     outputs.push(report_path.clone());
     outputs.extend(report_paths(&plan.output_dir));
     for step in &fitted.pipeline.steps {
@@ -299,6 +323,9 @@ fn report(
     }
     if let Some(m) = &plan.memory {
         sections.insert("memory".into(), serde_json::json!(m));
+    }
+    if let Some(kept) = &fitted.state {
+        sections.insert("partitions".into(), serde_json::json!(kept.partitions));
     }
     doc.extend(sections);
     Report::from_document(doc)

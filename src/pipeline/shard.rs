@@ -10,20 +10,18 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
-
 use super::RunOptions;
 use super::fit::{Fitted, first_input};
 use super::run::{RunOutcome, finish};
+use super::saved::{FitState, PARTIAL_FORMAT, Partial, Partition, state_path, utc_now};
 use crate::config::{MissingPolicy, Plan, RawPipeline};
 use crate::engine::{PassStats, stream};
 use crate::error::{Error, Result};
 use crate::sink::lock::OutputLock;
-use crate::sink::{prepare_dir, write_atomic};
+use crate::sink::prepare_dir;
 use crate::source::{MissingMode, Shard};
-use crate::steps::{Fit, FittedPipeline, MergeFit, PartialState};
+use crate::steps::{Fit, FittedPipeline, MergeFit};
 
-pub const PARTIAL_FORMAT: &str = "dimred-partial/1";
 pub const PARTIALS_DIR: &str = "partials";
 
 /// The environment variable that gives a Kubernetes Indexed Job's shard count
@@ -104,20 +102,6 @@ fn missing_mode(plan: &Plan) -> MissingMode {
     }
 }
 
-/// One shard's partial fit as saved.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Partial {
-    pub format: String,
-    pub dimred_version: String,
-    pub pipeline: String,
-    pub shard: usize,
-    pub shards: usize,
-    pub rows_read: u64,
-    pub rows_kept: u64,
-    pub seconds: f64,
-    pub state: PartialState,
-}
-
 /// `partials/shard-I-of-N.json`.
 pub fn partial_path(output_dir: &Path, shard: Shard) -> PathBuf {
     output_dir
@@ -190,11 +174,11 @@ pub fn run_shard(raw: RawPipeline, shard: Shard, options: &RunOptions) -> Result
         rows_read: stats.rows_read,
         rows_kept: stats.rows_kept,
         seconds: stats.seconds,
+        partitions: Vec::new(),
         state: state.save(),
     };
     let path = partial_path(&plan.output_dir, shard);
-    let text = serde_json::to_string(&partial).expect("a partial serialises");
-    write_atomic(&path, text.as_bytes())?;
+    partial.write(&path)?;
     Ok(path)
 }
 
@@ -259,47 +243,24 @@ fn load_partials(dir: &Path, fingerprint: &str) -> Result<Vec<Partial>> {
     }
     let mut partials = Vec::with_capacity(n);
     for (i, _, path) in found {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| Error::io("read partial state", &path, e))?;
-        let partial: Partial = serde_json::from_str(&text).map_err(|e| {
-            Error::config(format!(
-                "{}: not a dimred partial state: {e}",
-                path.display()
-            ))
-        })?;
-        let named = |what: &str| Error::config(format!("{}: {what}", path.display()));
-        if partial.format != PARTIAL_FORMAT {
-            return Err(named(&format!(
-                "format '{}' is not '{PARTIAL_FORMAT}'",
-                partial.format
-            )));
-        }
-        if partial.dimred_version != env!("CARGO_PKG_VERSION") {
-            return Err(named(&format!(
-                "written by dimred {}, this is {}: rerun the shard",
-                partial.dimred_version,
-                env!("CARGO_PKG_VERSION")
-            )));
-        }
+        let partial = Partial::load(&path, fingerprint)?;
         if (partial.shard, partial.shards) != (i, n) {
-            return Err(named(&format!(
-                "holds shard {}/{}, not the {i}/{n} its name says",
-                partial.shard, partial.shards
+            return Err(Error::config(format!(
+                "{}: holds shard {}/{}, not the {i}/{n} its name says",
+                path.display(),
+                partial.shard,
+                partial.shards
             )));
-        }
-        if partial.state.fingerprint != fingerprint {
-            return Err(named(
-                "was fitted for another pipeline (its input or steps differ): rerun the shard",
-            ));
         }
         partials.push(partial);
     }
     Ok(partials)
 }
 
-/// `dimred merge`: the shards' partials merged in shard order, the fit finished, the
-/// model and the report written.
-pub fn merge(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
+/// `dimred merge`: the shards' partials merged in shard order (after the fit state saved
+/// in `with`, an earlier run's or merge's output folder), the fit finished, the model, the
+/// report and the merged state written.
+pub fn merge(raw: RawPipeline, with: Option<&Path>, options: &RunOptions) -> Result<RunOutcome> {
     let started = Instant::now();
     let plan = Plan::resolve(raw)?;
     let mut state = start_merge(&plan)?;
@@ -309,7 +270,33 @@ pub fn merge(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
         .next_pass()
         .ok_or_else(|| Error::internal("a shardable fit asked for no pass"))?;
     let mut total = PassStats::default();
-    let mut passes = Vec::with_capacity(partials.len());
+    let mut passes = Vec::with_capacity(partials.len() + 1);
+    let mut partitions = Vec::new();
+    if let Some(dir) = with {
+        let path = state_path(dir);
+        if !path.exists() {
+            return Err(Error::config(format!(
+                "--with {}: no saved fit state ({} is written by a run or merge of a pipeline that shards)",
+                dir.display(),
+                path.display()
+            )));
+        }
+        let old = Partial::load(&path, &input.fingerprint)?;
+        state.merge(&old.state)?;
+        passes.push(
+            PassStats {
+                rows_read: old.rows_read,
+                rows_kept: old.rows_kept,
+                seconds: old.seconds,
+            }
+            .report(&format!("{pass} (saved in {})", dir.display())),
+        );
+        total.rows_read += old.rows_read;
+        total.rows_kept += old.rows_kept;
+        total.seconds += old.seconds;
+        partitions = old.partitions;
+    }
+    let mut new_rows = 0;
     for p in &partials {
         state.merge(&p.state)?;
         let stats = PassStats {
@@ -321,7 +308,14 @@ pub fn merge(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
         total.rows_read += p.rows_read;
         total.rows_kept += p.rows_kept;
         total.seconds += p.seconds;
+        new_rows += p.rows_kept;
     }
+    partitions.push(Partition {
+        input: plan.dataset.path.clone(),
+        rows: new_rows,
+        added: utc_now(),
+    });
+    let saved = state.save();
     if total.rows_kept == 0 {
         return Err(Error::data(format!(
             "the {} shards of {} read no rows",
@@ -339,6 +333,10 @@ pub fn merge(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
     let fitted = Fitted {
         pipeline,
         first_pass: total,
+        state: Some(FitState {
+            state: saved,
+            partitions,
+        }),
     };
     prepare_dir(&plan.output_dir)?;
     let _lock = OutputLock::acquire(&plan.output_dir)?;

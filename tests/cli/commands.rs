@@ -205,13 +205,16 @@ fn output_reduced_false_fits_without_the_output_pass() {
             "model.npz",
             "report.html",
             "report.json",
-            "report_sample.json"
+            "report_sample.json",
+            "state"
         ]
     );
+    // the merged fit state, for a later `merge --with`
+    assert_eq!(files_in(&out.join("state")), vec!["fit.json"]);
     let report = json(&out.join("report.json"));
     assert_eq!(report["passes"].as_array().unwrap().len(), 1);
     assert_eq!(report["rows_written"], 0);
-    assert_eq!(report["outputs"].as_array().unwrap().len(), 5);
+    assert_eq!(report["outputs"].as_array().unwrap().len(), 6);
     // no output pass, no sample: the evaluation says why it has no scores
     let note = report["evaluation"]["note"].as_str().unwrap();
     assert!(note.contains("output.reduced"), "{note}");

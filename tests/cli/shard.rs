@@ -219,3 +219,102 @@ fn what_cannot_shard_or_merge_says_why() {
     assert!(err.contains("another pipeline"), "{err}");
     assert!(!tmp.path().join("out/model.json").exists());
 }
+
+#[test]
+fn three_days_of_partitions_merge_to_one_fit_on_all_of_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let all = tmp.path().join("all");
+    std::fs::create_dir_all(&all).unwrap();
+    for day in 1..=3 {
+        let data = tmp.path().join(format!("day-{day}.parquet"));
+        dimred()
+            .args(["generate", "--rows", "20000", "--cols", "12", "--rank", "3"])
+            .args(["--seed", &day.to_string(), "--row-group-rows", "3000", "-q"])
+            .arg("--output")
+            .arg(&data)
+            .assert()
+            .success();
+        std::fs::copy(&data, all.join(format!("day-{day}.parquet"))).unwrap();
+    }
+    let p = pipeline(
+        tmp.path(),
+        "name: nightly\ninput:\n  path: none\nsteps:\n  - scale: { method: standard }\n  - pca: { n_components: 3 }\noutput:\n  dir: none\n",
+    );
+    let at = |what: &str| tmp.path().join(what).display().to_string();
+    let set = |day: &str, out: &str| {
+        vec![
+            "--set".to_string(),
+            format!("input.path={}", at(day)),
+            "--set".to_string(),
+            format!("output.dir={}", at(out)),
+        ]
+    };
+    let go = |args: Vec<String>| {
+        dimred()
+            .arg(&args[0])
+            .arg(&p)
+            .args(&args[1..])
+            .assert()
+            .success();
+    };
+    // day 1: a plain run keeps its state
+    go([
+        vec!["run".into(), "-q".into()],
+        set("day-1.parquet", "out-1"),
+    ]
+    .concat());
+    assert!(tmp.path().join("out-1/state/fit.json").exists());
+    // days 2 and 3: two shards each, merged into the day before's state
+    for (day, before) in [(2, 1), (3, 2)] {
+        let (data, out) = (format!("day-{day}.parquet"), format!("out-{day}"));
+        for shard in ["1/2", "0/2"] {
+            go([
+                vec!["run".into(), "-q".into(), "--shard".into(), shard.into()],
+                set(&data, &out),
+            ]
+            .concat());
+        }
+        let with = vec!["--with".to_string(), at(&format!("out-{before}"))];
+        go([vec!["merge".into(), "-q".into()], set(&data, &out), with].concat());
+    }
+    go([vec!["run".into(), "-q".into()], set("all", "full")].concat());
+    let (a, b) = (
+        json(&tmp.path().join("full/model.json")),
+        json(&tmp.path().join("out-3/model.json")),
+    );
+    assert_eq!(b["n_samples_seen_"], 60000);
+    for key in ["components_", "explained_variance_", "mean_", "scale_"] {
+        let flat = |v: &serde_json::Value| match v[0].is_array() {
+            true => matrix(v).concat(),
+            false => floats(v),
+        };
+        assert_vec_close(&flat(&b[key]), &flat(&a[key]), 1e-10, key);
+    }
+    let partitions = json(&tmp.path().join("out-3/report.json"))["partitions"].clone();
+    let seen: Vec<(String, u64)> = partitions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            assert!(p["added"].as_str().unwrap().ends_with('Z'));
+            (
+                p["input"].as_str().unwrap().to_string(),
+                p["rows"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, u64)> = (1..=3)
+        .map(|d| (at(&format!("day-{d}.parquet")), 20000))
+        .collect();
+    assert_eq!(seen, want);
+    // a folder without a saved state says so
+    let assert = dimred()
+        .arg("merge")
+        .arg(&p)
+        .args(set("day-3.parquet", "out-3"))
+        .args(["--with", &at("all")])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(err.contains("no saved fit state"), "{err}");
+}
