@@ -108,3 +108,36 @@ fn slurm_scripts_chain_fit_merge_and_transform() {
         assert!(status.success(), "{script} does not parse");
     }
 }
+
+#[test]
+fn scheduled_updates_merge_each_night_into_the_night_before() {
+    let cron = manifest("cronjob.yaml");
+    assert_eq!(cron["kind"], "CronJob");
+    assert_eq!(cron["spec"]["concurrencyPolicy"], "Forbid");
+    let job = &cron["spec"]["jobTemplate"];
+    fails_fast_on_bad_input(job, "FailJob");
+    let script = job["spec"]["template"]["spec"]["containers"][0]["args"][0]
+        .as_str()
+        .unwrap();
+    assert!(script.contains("dimred run /config/pipeline.yaml --shard 0/1"));
+    assert!(script.contains("dimred merge /config/pipeline.yaml --with"));
+
+    let read = |f: &str| std::fs::read_to_string(root().join("deploy/slurm").join(f)).unwrap();
+    let line = read("nightly.scrontab")
+        .lines()
+        .find(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .unwrap()
+        .to_string();
+    // minute hour day month weekday, then the command
+    assert!(line.split_whitespace().count() > 5, "{line}");
+    assert!(line.contains("nightly.sh"), "{line}");
+    let nightly = read("nightly.sh");
+    assert!(nightly.contains("--dependency=\"afterok:$fit\" --kill-on-invalid-dep=yes"));
+    assert!(read("merge.sbatch").contains("--with"));
+    let status = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(root().join("deploy/slurm/nightly.sh"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
