@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The sharded run on a real Slurm: starts munged (when none runs), slurmctld and slurmd for
 # this host from a throwaway configuration, submits deploy/slurm/submit.sh (a 3-task fit
-# array, the merge, a 3-task transform array) on generated data, waits for the chain, checks
-# the merged model equals an unsharded fit (1e-10) and the shard outputs hold every row once,
+# array, the merge, a 3-task transform array) on generated data in two files and on the
+# sample data, waits for each chain, checks the merged model equals an unsharded fit (1e-10)
+# and the shard outputs hold every row once,
 # then submits a chain whose shard fails and checks the rest is cancelled, not left pending.
 # Stops the daemons it started. Needs root and slurm-wlm (slurmctld, slurmd, munge).
 #
@@ -15,6 +16,10 @@ work=$(mktemp -d /tmp/dimred-slurm.XXXXXX)
 chmod 755 "$work"
 started=()
 cleanup() {
+    # the daemons by their pid files, then whatever else this script started
+    for f in "$work/slurmd.pid" "$work/slurmctld.pid"; do
+        [ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+    done
     for pid in "${started[@]}"; do kill "$pid" 2>/dev/null || true; done
     sleep 1
     for pid in "${started[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
@@ -117,6 +122,32 @@ wait_for() { # job ids...: until none is pending or running
     say "jobs $* did not finish"; squeue; tail -n 30 "$work"/logs/*; return 1
 }
 
+same_model() { # FULL OUT ROWS: the merged model equals the single-machine fit
+    python3 - "$1" "$2" "$3" <<'PY'
+import json, sys
+full, out, rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
+a = json.load(open(f"{full}/model.json"))
+b = json.load(open(f"{out}/model.json"))
+def flat(v):
+    return [x for r in v for x in (r if isinstance(r, list) else [r])]
+assert a["n_samples_seen_"] == b["n_samples_seen_"] == rows, (a["n_samples_seen_"], b["n_samples_seen_"])
+for key in ["components_", "explained_variance_", "mean_", "scale_"]:
+    x, y = flat(a[key]), flat(b[key])
+    scale = max(abs(v) for v in x)
+    worst = max(abs(p - q) for p, q in zip(x, y))
+    assert worst <= 1e-10 * scale, (key, worst, scale)
+    print(f"[slurm test] {key}: max difference {worst:.1e} (scale {scale:.3g})")
+PY
+}
+shard_rows() { # STEM: rows in STEM-0-of-3 … STEM-2-of-3.parquet
+    local rows=0 n
+    for i in 0 1 2; do
+        n=$("$dimred" scan "$1-$i-of-3.parquet" --json -q | python3 -c "import json,sys; print(json.load(sys.stdin)['rows'])")
+        rows=$((rows + n))
+    done
+    echo "$rows"
+}
+
 cd "$work"
 say "submitting the chain"
 ids=$(DIMRED=$dimred "$root/deploy/slurm/submit.sh" "$work/pipeline.yaml" 3 "$work/data" "$work/out" \
@@ -128,28 +159,20 @@ for f in partials/shard-0-of-3.json partials/shard-1-of-3.json partials/shard-2-
     model.json report.json report.html reduced-0-of-3.parquet reduced-1-of-3.parquet reduced-2-of-3.parquet; do
     [ -s "out/$f" ] || { say "missing out/$f"; ls -R out; cat ./*.log; exit 1; }
 done
-python3 - "$work" <<'PY'
-import json, sys
-work = sys.argv[1]
-a = json.load(open(f"{work}/full/model.json"))
-b = json.load(open(f"{work}/out/model.json"))
-def flat(v):
-    return [x for r in v for x in (r if isinstance(r, list) else [r])]
-assert a["n_samples_seen_"] == b["n_samples_seen_"] == 90000, (a["n_samples_seen_"], b["n_samples_seen_"])
-for key in ["components_", "explained_variance_", "mean_", "scale_"]:
-    x, y = flat(a[key]), flat(b[key])
-    scale = max(abs(v) for v in x)
-    worst = max(abs(p - q) for p, q in zip(x, y))
-    assert worst <= 1e-10 * scale, (key, worst, scale)
-    print(f"[slurm test] {key}: max difference {worst:.1e} (scale {scale:.3g})")
-PY
-rows=0
-for i in 0 1 2; do
-    n=$("$dimred" scan "out/reduced-$i-of-3.parquet" --json -q | python3 -c "import json,sys; print(json.load(sys.stdin)['rows'])")
-    rows=$((rows + n))
-done
-[ "$rows" = 90000 ] || { say "the shard outputs hold $rows rows, not 90000"; exit 1; }
+same_model "$work/full" "$work/out" 90000
+[ "$(shard_rows out/reduced)" = 90000 ] || { say "the shard outputs do not hold 90000 rows"; exit 1; }
 say "3 fit shards, merge and 3 transform shards: model equal to the unsharded fit, 90000 rows written"
+
+say "the sample data: one CSV file in 3 shards (two of them read nothing)"
+"$dimred" run "$root/pipelines/breast_cancer_pca.yaml" -q --set "input.path=$root/sample-data/breast_cancer.csv" \
+    --set "output.dir=$work/bc-full" >/dev/null
+ids=$(DIMRED=$dimred "$root/deploy/slurm/submit.sh" "$root/pipelines/breast_cancer_pca.yaml" 3 \
+    "$root/sample-data/breast_cancer.csv" "$work/bc" --cpus-per-task=1)
+read -r _ fit _ merge _ transform <<<"$ids"
+wait_for "$fit" "$merge" "$transform"
+same_model "$work/bc-full" "$work/bc" 569
+[ "$(shard_rows bc/reduced)" = 569 ] || { say "the shard outputs do not hold 569 rows"; exit 1; }
+say "breast cancer sharded: model equal to the single run, 569 rows written"
 
 say "a chain whose shard fails is cancelled, not left pending"
 ids=$(DIMRED=$dimred "$root/deploy/slurm/submit.sh" "$work/pipeline.yaml" 2 "$work/missing-input" "$work/bad" \
