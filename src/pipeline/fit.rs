@@ -66,6 +66,12 @@ pub(super) fn first_input(plan: &Plan) -> StepInput {
     }
 }
 
+/// Whether `plan`'s fit is one pass of mergeable statistics, so that it can run as shards
+/// and keep its merged state: a single step that shards, without a means pass first.
+pub(super) fn shards(plan: &Plan) -> bool {
+    plan.missing != MissingPolicy::ImputeMean && matches!(plan.steps.as_slice(), [s] if s.shards())
+}
+
 /// Fits every step of `plan`, reading with `spec`.
 pub fn fit(
     plan: &Plan,
@@ -80,8 +86,7 @@ pub fn fit(
     for planned in &plan.steps {
         let fit = planned.start(&input)?;
         // a fit that shards keeps its merged state, for a later `merge --with`
-        let keeps_state =
-            plan.steps.len() == 1 && planned.shards() && plan.missing != MissingPolicy::ImputeMean;
+        let keeps_state = shards(plan);
         let step: Box<dyn FittedStep> = match fit {
             Fit::Merge(mut state) if keeps_state => {
                 let mut saved = None;

@@ -116,11 +116,13 @@ fn sharded_step(plan: &Plan) -> Result<&dyn crate::steps::PlannedStep> {
             "this pipeline cannot be sharded: {why}; a sharded fit is one pass of mergeable statistics: a pca step with solver exact or tsqr (after an optional scale step)"
         )))
     };
+    if super::fit::shards(plan) {
+        return Ok(plan.steps[0].as_ref());
+    }
     if plan.missing == MissingPolicy::ImputeMean {
         return refuse("input.missing: impute_mean needs a pass of its own first".into());
     }
     match plan.steps.as_slice() {
-        [step] if step.shards() => Ok(step.as_ref()),
         [step] => refuse(format!(
             "its {} step{} needs passes in order or cannot merge",
             step.kind(),
