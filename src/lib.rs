@@ -8,6 +8,7 @@
 
 pub mod blocks;
 pub mod chunk;
+pub mod cloud;
 pub mod config;
 pub mod embed;
 pub mod engine;

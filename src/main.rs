@@ -103,7 +103,7 @@ fn dispatch(command: Command) -> Result<()> {
                         resume: false,
                     },
                 )?;
-                emit(&format!("wrote {} (shard {shard})\n", path.display()));
+                emit(&format!("wrote {path} (shard {shard})\n"));
                 return Ok(());
             }
             let outcome = dimred::run(
@@ -150,7 +150,7 @@ fn dispatch(command: Command) -> Result<()> {
                 plan.dataset.format.name(),
                 plan.features.len(),
                 plan.passthrough.len(),
-                plan.output_dir.display()
+                plan.output_shown()
             ));
             if let Some(m) = &plan.memory {
                 emit(&format!(

@@ -35,7 +35,13 @@ pub struct Plan {
     /// first step does not absorb one starts with a scale step (`none` when none was
     /// written), whose pass learns the raw means and counts the rows.
     pub steps: Vec<Box<dyn PlannedStep>>,
+    /// Where the outputs are written: `output.dir`, or for object storage a local staging
+    /// folder uploaded to `output_url` when the command succeeds.
     pub output_dir: PathBuf,
+    /// `output.dir` when it is an object storage URL (without a trailing slash).
+    pub output_url: Option<String>,
+    /// The staging folder behind `output_url`, removed when the plan is dropped.
+    pub staging: Option<crate::cloud::Staging>,
     /// The `report:` section, checked against the columns.
     pub report: ReportPlan,
 }
@@ -137,11 +143,20 @@ impl Plan {
             .iter()
             .map(|&c| dataset.columns[c].name.clone())
             .collect();
+        let output_url = crate::cloud::is_url(&raw.output.dir)
+            .then(|| raw.output.dir.trim().trim_end_matches('/').to_string());
+        let staging = output_url
+            .as_ref()
+            .map(|_| crate::cloud::Staging::new("out"));
         Ok(Plan {
             batch_rows,
             memory,
             missing: raw.input.missing,
-            output_dir: PathBuf::from(&raw.output.dir),
+            output_dir: staging
+                .as_ref()
+                .map_or_else(|| PathBuf::from(&raw.output.dir), |s| s.dir.clone()),
+            output_url,
+            staging,
             scale,
             steps,
             features,
@@ -151,6 +166,22 @@ impl Plan {
             report,
             raw,
         })
+    }
+
+    /// Where an output file ends up, as users name it: under `output.dir` as written, an
+    /// object storage URL included.
+    pub fn shown(&self, path: &std::path::Path) -> String {
+        match (&self.output_url, path.strip_prefix(&self.output_dir)) {
+            (Some(url), Ok(relative)) => crate::cloud::join(url, &relative.to_string_lossy()),
+            _ => path.display().to_string(),
+        }
+    }
+
+    /// Where the outputs go, as users name it.
+    pub fn output_shown(&self) -> String {
+        self.output_url
+            .clone()
+            .unwrap_or_else(|| self.output_dir.display().to_string())
     }
 
     /// The kind of the last step (the reducer whose coordinates are written).
@@ -332,7 +363,9 @@ fn size_chunks(
     let given = raw.input.batch_rows.filter(|&b| b > 0);
     let columns: Vec<usize> = features.iter().chain(passthrough).copied().collect();
     let demand = Demand {
-        reader_bytes: (dataset.reader_bytes(&columns) as f64 * budget::READER_FACTOR) as u64,
+        reader_bytes: (dataset.reader_bytes(&columns) as f64
+            * budget::READER_FACTOR
+            * dataset.row_groups_in_flight() as f64) as u64,
         state_bytes: state.bytes,
         row_bytes: (columns.len().max(1) * 8) as u64,
         chunks: if raw.output.reduced || raw.report.evaluate.is_some() {

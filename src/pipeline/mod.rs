@@ -4,6 +4,7 @@
 
 pub mod export;
 mod fit;
+mod remote;
 mod run;
 pub mod saved;
 pub mod shard;

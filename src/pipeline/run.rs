@@ -10,17 +10,18 @@ use serde_json::{Map, Value, json};
 use super::RunOptions;
 use super::export::{self, OnnxOptions};
 use super::fit::{self, Fitted};
+use super::remote;
 use super::saved::{PARTIAL_FORMAT, Partial, state_path};
 use crate::config::{Plan, RawPipeline};
 use crate::engine::{PassReport, stream, write_chunks};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{Header, Model};
 use crate::report::collect::{Collected, Collector, report_paths, write_report_files};
 use crate::report::sample::Loadings;
 use crate::report::{ErrorStats, ErrorSummary, InputReport, Report, peak_rss_bytes, table};
 use crate::sink::lock::OutputLock;
 use crate::sink::parquet::ParquetSink;
-use crate::sink::{prepare_dir, remove_stale_temporaries, write_atomic};
+use crate::sink::{remove_stale_temporaries, write_atomic};
 use crate::source::MissingMode;
 use crate::steps::{FittedPipeline, RunFacts};
 
@@ -33,14 +34,25 @@ pub struct RunOutcome {
 pub fn run(raw: RawPipeline, options: &RunOptions) -> Result<RunOutcome> {
     let started = Instant::now();
     let plan = Plan::resolve(raw)?;
-    prepare_dir(&plan.output_dir)?;
+    if options.resume && plan.output_url.is_some() {
+        return Err(Error::config(
+            "--resume continues from the checkpoint in a local output.dir; with object storage, run into a local folder",
+        ));
+    }
+    fit_and_finish(&plan, options, started).map_err(|e| remote::named(e, &plan))
+}
+
+fn fit_and_finish(plan: &Plan, options: &RunOptions, started: Instant) -> Result<RunOutcome> {
+    remote::prepare_output(plan)?;
     let _lock = OutputLock::acquire(&plan.output_dir)?;
     remove_stale_temporaries(&plan.output_dir);
     let mut passes = Vec::new();
-    let missing = fit::missing_mode(&plan, options.quiet, &mut passes)?;
+    let missing = fit::missing_mode(plan, options.quiet, &mut passes)?;
     let spec = plan.read_spec(missing.clone(), false);
-    let fitted = fit::fit(&plan, &spec, options, &mut passes)?;
-    finish(&plan, fitted, passes, missing, options.quiet, started, true)
+    let fitted = fit::fit(plan, &spec, options, &mut passes)?;
+    let outcome = finish(plan, fitted, passes, missing, options.quiet, started, true)?;
+    remote::publish(plan)?;
+    Ok(outcome)
 }
 
 /// After the fit: the output pass (when `output_pass`; `merge` leaves it to the shards'
@@ -120,7 +132,7 @@ pub(super) fn finish(
         sink.finish()?;
         outputs.push(path);
     }
-    let outputs = outputs.iter().map(|p| p.display().to_string()).collect();
+    let outputs = outputs.iter().map(|p| plan.shown(p)).collect();
     let report = report(
         plan,
         &fitted,

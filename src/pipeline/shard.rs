@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use super::RunOptions;
 use super::fit::{Fitted, first_input};
+use super::remote;
 use super::run::{RunOutcome, finish};
 use super::saved::{FitState, PARTIAL_FORMAT, Partial, Partition, state_path, utc_now};
 use crate::config::{MissingPolicy, Plan, RawPipeline};
@@ -154,11 +155,16 @@ fn start_merge(plan: &Plan) -> Result<Box<dyn MergeFit>> {
 }
 
 /// `dimred run --shard`: fits this shard's part and saves the partial state.
-pub fn run_shard(raw: RawPipeline, shard: Shard, options: &RunOptions) -> Result<PathBuf> {
+pub fn run_shard(raw: RawPipeline, shard: Shard, options: &RunOptions) -> Result<String> {
     let plan = Plan::resolve(raw)?;
-    let mut state = start_merge(&plan)?;
+    fit_shard(&plan, shard, options).map_err(|e| remote::named(e, &plan))
+}
+
+fn fit_shard(plan: &Plan, shard: Shard, options: &RunOptions) -> Result<String> {
+    let mut state = start_merge(plan)?;
+    remote::prepare_output(plan)?;
     prepare_dir(&plan.output_dir.join(PARTIALS_DIR))?;
-    let mut spec = plan.read_spec(missing_mode(&plan), false);
+    let mut spec = plan.read_spec(missing_mode(plan), false);
     spec.shard = Some(shard);
     let pass = state
         .next_pass()
@@ -181,7 +187,8 @@ pub fn run_shard(raw: RawPipeline, shard: Shard, options: &RunOptions) -> Result
     };
     let path = partial_path(&plan.output_dir, shard);
     partial.write(&path)?;
-    Ok(path)
+    remote::publish(plan)?;
+    Ok(plan.shown(&path))
 }
 
 /// The partials in `dir`, checked: one shard count, every shard once, this pipeline and
@@ -265,9 +272,18 @@ fn load_partials(dir: &Path, fingerprint: &str) -> Result<Vec<Partial>> {
 pub fn merge(raw: RawPipeline, with: Option<&Path>, options: &RunOptions) -> Result<RunOutcome> {
     let started = Instant::now();
     let plan = Plan::resolve(raw)?;
-    let mut state = start_merge(&plan)?;
-    let input = first_input(&plan);
-    let partials = load_partials(&plan.output_dir.join(PARTIALS_DIR), &input.fingerprint)?;
+    merge_plan(&plan, with, options, started).map_err(|e| remote::named(e, &plan))
+}
+
+fn merge_plan(
+    plan: &Plan,
+    with: Option<&Path>,
+    options: &RunOptions,
+    started: Instant,
+) -> Result<RunOutcome> {
+    let mut state = start_merge(plan)?;
+    let input = first_input(plan);
+    let partials = load_partials(&remote::fetched(plan, PARTIALS_DIR)?, &input.fingerprint)?;
     let pass = state
         .next_pass()
         .ok_or_else(|| Error::internal("a shardable fit asked for no pass"))?;
@@ -275,15 +291,24 @@ pub fn merge(raw: RawPipeline, with: Option<&Path>, options: &RunOptions) -> Res
     let mut passes = Vec::with_capacity(partials.len() + 1);
     let mut partitions = Vec::new();
     if let Some(dir) = with {
-        let path = state_path(dir);
+        let (local, _fetched) = remote::earlier_output(dir)?;
+        let path = state_path(&local);
         if !path.exists() {
             return Err(Error::config(format!(
                 "--with {}: no saved fit state ({} is written by a run or merge of a pipeline that shards)",
                 dir.display(),
-                path.display()
+                state_path(dir).display()
             )));
         }
-        let old = Partial::load(&path, &input.fingerprint)?;
+        let old = Partial::load(&path, &input.fingerprint).map_err(|e| {
+            let shown = state_path(dir).display().to_string();
+            match e {
+                Error::Config(text) => {
+                    Error::Config(text.replace(&path.display().to_string(), &shown))
+                }
+                other => other,
+            }
+        })?;
         state.merge(&old.state)?;
         passes.push(
             PassStats {
@@ -340,18 +365,12 @@ pub fn merge(raw: RawPipeline, with: Option<&Path>, options: &RunOptions) -> Res
             partitions,
         }),
     };
-    prepare_dir(&plan.output_dir)?;
+    remote::prepare_output(plan)?;
     let _lock = OutputLock::acquire(&plan.output_dir)?;
-    let missing = missing_mode(&plan);
-    finish(
-        &plan,
-        fitted,
-        passes,
-        missing,
-        options.quiet,
-        started,
-        false,
-    )
+    let missing = missing_mode(plan);
+    let outcome = finish(plan, fitted, passes, missing, options.quiet, started, false)?;
+    remote::publish(plan)?;
+    Ok(outcome)
 }
 
 #[cfg(test)]

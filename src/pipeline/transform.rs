@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use faer::Mat;
 
+use crate::cloud;
 use crate::config::{DEFAULT_BATCH_ROWS, MissingPolicy};
 use crate::engine::{PassStats, write_chunks};
 use crate::error::{Error, Result};
@@ -41,7 +42,15 @@ pub fn transform(
     output: &Path,
     options: TransformOptions,
 ) -> Result<(PassStats, PathBuf)> {
-    let model = Model::load(model_path)?;
+    // a model in object storage is fetched whole (it is small), into a folder removed at the end
+    let (model_file, _fetched) = fetch_model(model_path)?;
+    let model = Model::load(&model_file).map_err(|e| match e {
+        Error::Config(text) => Error::Config(text.replace(
+            &model_file.display().to_string(),
+            &model_path.display().to_string(),
+        )),
+        other => other,
+    })?;
     let fitted = model.pipeline(model_path)?;
     let header = &model.header;
     let is_parquet = output
@@ -96,16 +105,29 @@ pub fn transform(
         .filter_map(|name| dataset.column_index(name))
         .collect();
     let target = options.shard.map(|s| shard_output(output, s));
-    let output = target.as_deref().unwrap_or(output);
+    let target = target.as_deref().unwrap_or(output);
+    // object storage: written into a local staging folder, uploaded once complete
+    let remote = cloud::is_remote(target).then(|| cloud::Staging::new("transform"));
+    let output = match &remote {
+        Some(staging) => &staging.dir.join(target.file_name().unwrap_or_default()),
+        None => target,
+    };
     let folder = output
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     prepare_dir(folder)?;
-    // shards write their own files side by side: only a whole transform locks the folder
+    if remote.is_some() {
+        let parent = target
+            .parent()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        cloud::check_writable(&parent)?;
+    }
+    // shards write their own files side by side: only a whole local transform locks the folder
     let _lock = match options.shard {
-        None => Some(OutputLock::acquire(folder)?),
-        Some(_) => None,
+        None if remote.is_none() => Some(OutputLock::acquire(folder)?),
+        _ => None,
     };
     let missing = match header.missing {
         _ if options.inverse => MissingMode::Error,
@@ -147,5 +169,29 @@ pub fn transform(
             })
         },
     )?;
-    Ok((stats, output.to_path_buf()))
+    if remote.is_some() {
+        cloud::upload_file(output, &target.display().to_string())?;
+    }
+    Ok((stats, target.to_path_buf()))
+}
+
+/// The model file to read: `model_path` itself, or a copy of it fetched from object storage
+/// with the folder holding it (removed when dropped).
+fn fetch_model(model_path: &Path) -> Result<(PathBuf, Option<cloud::Staging>)> {
+    if !cloud::is_remote(model_path) {
+        return Ok((model_path.to_path_buf(), None));
+    }
+    let url = model_path.display().to_string();
+    let bytes = cloud::download(&url)?.ok_or_else(|| {
+        Error::io(
+            "read model",
+            model_path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such object"),
+        )
+    })?;
+    let staging = cloud::Staging::new("model");
+    prepare_dir(&staging.dir)?;
+    let file = staging.dir.join("model.json");
+    std::fs::write(&file, bytes).map_err(|e| Error::io("write", &file, e))?;
+    Ok((file, Some(staging)))
 }

@@ -34,7 +34,11 @@ impl<R: Read> Read for Counting<R> {
 type CsvReader = csv::Reader<Box<dyn Read + Send>>;
 
 fn open(path: &Path) -> Result<(CsvReader, Arc<AtomicU64>)> {
-    let file = File::open(path).map_err(|e| Error::io("open input", path, e))?;
+    let file: Box<dyn Read + Send> = if crate::cloud::is_remote(path) {
+        crate::cloud::read_stream(path)?
+    } else {
+        Box::new(File::open(path).map_err(|e| Error::io("open input", path, e))?)
+    };
     let count = Arc::new(AtomicU64::new(0));
     let counted = Counting {
         inner: file,

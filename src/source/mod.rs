@@ -79,7 +79,10 @@ pub struct ColumnInfo {
 pub struct Dataset {
     /// What the user wrote, for messages and reports.
     pub path: String,
+    /// Local paths, or `scheme://bucket/key` URLs for object storage.
     pub files: Vec<PathBuf>,
+    /// Each file's length in bytes.
+    pub file_sizes: Vec<u64>,
     pub format: Format,
     pub columns: Vec<ColumnInfo>,
     /// Known from Parquet metadata; `None` for CSV.
@@ -159,7 +162,7 @@ pub trait RowDecoder: std::fmt::Debug + Send + Sync {
 
 impl Dataset {
     pub fn open(path: &str) -> Result<Dataset> {
-        let files = list_files(path)?;
+        let (files, file_sizes): (Vec<PathBuf>, Vec<u64>) = list_files(path)?.into_iter().unzip();
         let format = Format::of(&files[0]).expect("list_files keeps known formats only");
         if let Some(other) = files.iter().find(|f| Format::of(f) != Some(format)) {
             return Err(Error::config(format!(
@@ -172,13 +175,12 @@ impl Dataset {
         let mut total_bytes = 0u64;
         let mut columns: Option<Vec<ColumnInfo>> = None;
         let mut column_chunk_bytes: Vec<u64> = Vec::new();
-        for file in &files {
-            let meta = std::fs::metadata(file).map_err(|e| Error::io("open input", file, e))?;
-            total_bytes += meta.len();
+        for (file, &size) in files.iter().zip(&file_sizes) {
+            total_bytes += size;
             let (cols, rows) = match format {
                 Format::Csv => (csv::header(file)?, None),
                 Format::Parquet => {
-                    let (cols, rows, chunk_bytes) = parquet::schema(file)?;
+                    let (cols, rows, chunk_bytes) = parquet::schema(file, size)?;
                     column_chunk_bytes.resize(chunk_bytes.len().max(column_chunk_bytes.len()), 0);
                     for (most, b) in column_chunk_bytes.iter_mut().zip(chunk_bytes) {
                         *most = (*most).max(b);
@@ -199,6 +201,7 @@ impl Dataset {
         Ok(Dataset {
             path: path.to_string(),
             files,
+            file_sizes,
             format,
             columns: columns.expect("at least one file"),
             total_rows,
@@ -214,6 +217,23 @@ impl Dataset {
             .iter()
             .filter_map(|&c| self.column_chunk_bytes.get(c))
             .sum()
+    }
+
+    /// Row groups a read holds at once: from object storage one is fetched while the one
+    /// before it is decoded.
+    pub fn row_groups_in_flight(&self) -> u64 {
+        if self.format == Format::Parquet && self.is_remote() {
+            parquet::REMOTE_DECODERS as u64
+        } else {
+            1
+        }
+    }
+
+    /// Whether the files are in object storage.
+    pub fn is_remote(&self) -> bool {
+        self.files
+            .first()
+            .is_some_and(|f| crate::cloud::is_remote(f))
     }
 
     pub fn column_index(&self, name: &str) -> Option<usize> {
@@ -253,18 +273,24 @@ impl Dataset {
                 emit,
             );
         }
+        if self.format == Format::Parquet && self.is_remote() {
+            // a row group is fetched while the one before it is decoded
+            let decoders = parquet::REMOTE_DECODERS;
+            return parquet::read_units(decoders, self, spec, None, progress, &mut state, emit);
+        }
         if let (Some(_), Format::Parquet) = (spec.shard, self.format) {
             return parquet::read_units(1, self, spec, None, progress, &mut state, emit);
         }
         let files = match spec.shard {
-            Some(shard) => &self.files[shard.range(self.files.len())],
-            None => &self.files[..],
+            Some(shard) => shard.range(self.files.len()),
+            None => 0..self.files.len(),
         };
-        for file in files {
+        for f in files {
+            let file = &self.files[f];
             let go_on = match self.format {
                 Format::Csv => csv::read(self, file, spec, progress, &mut state, emit),
                 Format::Parquet => {
-                    parquet::guarded(|| parquet::read(self, file, spec, progress, &mut state, emit))
+                    parquet::guarded(|| parquet::read(self, f, spec, progress, &mut state, emit))
                 }
             }
             .map_err(|e| e.in_file(file))?;
@@ -386,7 +412,31 @@ impl ReadState {
     }
 }
 
-fn list_files(path: &str) -> Result<Vec<PathBuf>> {
+/// The input's files with their sizes, in sorted order.
+fn list_files(path: &str) -> Result<Vec<(PathBuf, u64)>> {
+    let found: Vec<(PathBuf, u64)> = if crate::cloud::is_url(path) {
+        crate::cloud::list(path, |p| Format::of(p).is_some())?
+            .into_iter()
+            .map(|o| (o.url, o.size))
+            .collect()
+    } else {
+        local_files(path)?
+            .into_iter()
+            .map(|f| {
+                let size = std::fs::metadata(&f).map_err(|e| Error::io("open input", &f, e))?;
+                Ok((f, size.len()))
+            })
+            .collect::<Result<_>>()?
+    };
+    if found.is_empty() {
+        return Err(Error::config(format!(
+            "input {path}: no .csv, .csv.gz or .parquet files found"
+        )));
+    }
+    Ok(found)
+}
+
+fn local_files(path: &str) -> Result<Vec<PathBuf>> {
     let is_glob = path.contains(['*', '?', '[']);
     let mut files: Vec<PathBuf> = if is_glob {
         let paths = glob::glob(path)
@@ -420,11 +470,6 @@ fn list_files(path: &str) -> Result<Vec<PathBuf>> {
     };
     files.retain(|f| Format::of(f).is_some());
     files.sort();
-    if files.is_empty() {
-        return Err(Error::config(format!(
-            "input {path}: no .csv, .csv.gz or .parquet files found"
-        )));
-    }
     Ok(files)
 }
 

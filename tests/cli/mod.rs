@@ -2,6 +2,7 @@ mod architecture;
 mod autoencoder;
 mod bad_input;
 mod chunking;
+mod cloud;
 mod commands;
 mod common;
 mod deploy;

@@ -123,21 +123,7 @@ wait_for() { # job ids...: until none is pending or running
 }
 
 same_model() { # FULL OUT ROWS: the merged model equals the single-machine fit
-    python3 - "$1" "$2" "$3" <<'PY'
-import json, sys
-full, out, rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
-a = json.load(open(f"{full}/model.json"))
-b = json.load(open(f"{out}/model.json"))
-def flat(v):
-    return [x for r in v for x in (r if isinstance(r, list) else [r])]
-assert a["n_samples_seen_"] == b["n_samples_seen_"] == rows, (a["n_samples_seen_"], b["n_samples_seen_"])
-for key in ["components_", "explained_variance_", "mean_", "scale_"]:
-    x, y = flat(a[key]), flat(b[key])
-    scale = max(abs(v) for v in x)
-    worst = max(abs(p - q) for p, q in zip(x, y))
-    assert worst <= 1e-10 * scale, (key, worst, scale)
-    print(f"[slurm test] {key}: max difference {worst:.1e} (scale {scale:.3g})")
-PY
+    python3 "$root/tests/same_model.py" "$1/model.json" "$2/model.json" "$3" "slurm test"
 }
 shard_rows() { # STEM: rows in STEM-0-of-3 … STEM-2-of-3.parquet
     local rows=0 n

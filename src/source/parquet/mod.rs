@@ -16,8 +16,10 @@ use arrow_array::{Array, ArrowPrimitiveType, RecordBatch, RecordBatchReader};
 use arrow_schema::{DataType, Schema};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
 };
+use parquet::schema::types::SchemaDescriptor;
 
 use super::{ColumnInfo, ColumnKind, Dataset, ReadSpec, ReadState, finish_chunk};
 use crate::chunk::Chunk;
@@ -35,20 +37,53 @@ pub(super) fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     })
 }
 
-fn builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>> {
-    guarded(|| unguarded_builder(path)).map_err(|e| e.in_file(path))
+/// A file's footer, read and checked: from the file, or from object storage (`size` is
+/// its length, known from the listing).
+fn load_meta(path: &Path, size: u64) -> Result<ArrowReaderMetadata> {
+    guarded(|| unguarded_meta(path, size)).map_err(|e| e.in_file(path))
 }
 
-fn unguarded_builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>> {
-    let file = File::open(path).map_err(|e| Error::io("open input", path, e))?;
-    if file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
+fn unguarded_meta(path: &Path, size: u64) -> Result<ArrowReaderMetadata> {
+    if size == 0 {
         return Err(Error::data("the file is empty").in_file(path));
     }
-    let len = file.metadata().map_or(0, |m| m.len());
-    let b = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| Error::data(format!("not a readable Parquet file: {e}")).in_file(path))?;
-    check_metadata(b.metadata(), len).map_err(|e| e.in_file(path))?;
-    Ok(b)
+    let meta = if crate::cloud::is_remote(path) {
+        crate::cloud::parquet_metadata(path, size)?
+    } else {
+        let file = File::open(path).map_err(|e| Error::io("open input", path, e))?;
+        ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
+            .map_err(|e| Error::data(format!("not a readable Parquet file: {e}")).in_file(path))?
+    };
+    check_metadata(meta.metadata(), size).map_err(|e| e.in_file(path))?;
+    Ok(meta)
+}
+
+/// A reader of one file's row groups (all of them, or `groups`), projected to the spec's
+/// columns. A remote file's row group is fetched whole, then decoded from memory.
+fn row_groups(
+    path: &Path,
+    size: u64,
+    meta: &ArrowReaderMetadata,
+    spec: &ReadSpec,
+    group: Option<usize>,
+) -> Result<ParquetRecordBatchReader> {
+    let mask = projection(meta.parquet_schema(), spec);
+    if crate::cloud::is_remote(path) {
+        let group = group.ok_or_else(|| {
+            Error::internal("a remote Parquet file is read one row group at a time")
+        })?;
+        return crate::cloud::row_group(path, size, meta, mask, group, spec.batch_rows);
+    }
+    let file = File::open(path).map_err(|e| Error::io("open input", path, e))?;
+    let b = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta.clone())
+        .with_projection(mask)
+        .with_batch_size(spec.batch_rows);
+    let b = match group {
+        Some(g) => b.with_row_groups(vec![g]),
+        None => b,
+    };
+    b.build()
+        .map_err(|e| Error::data(format!("not a readable Parquet file: {e}")))
 }
 
 /// The footer's promises checked against the file before anything is read: a damaged
@@ -137,8 +172,8 @@ pub fn is_numeric(ty: &DataType) -> bool {
 /// The file's columns, its rows, and each column's largest column chunk (uncompressed
 /// bytes over its row groups): the reader holds a row group's pages of the columns it
 /// decodes, so that is memory a pass needs beside its chunks.
-pub(super) fn schema(path: &Path) -> Result<(Vec<ColumnInfo>, u64, Vec<u64>)> {
-    let b = builder(path)?;
+pub(super) fn schema(path: &Path, size: u64) -> Result<(Vec<ColumnInfo>, u64, Vec<u64>)> {
+    let b = load_meta(path, size)?;
     let rows = b.metadata().file_metadata().num_rows().max(0) as u64;
     let mut chunk_bytes = vec![0u64; b.schema().fields().len()];
     for group in b.metadata().row_groups() {
@@ -166,7 +201,7 @@ pub(super) fn schema(path: &Path) -> Result<(Vec<ColumnInfo>, u64, Vec<u64>)> {
     Ok((cols, rows, chunk_bytes))
 }
 
-fn projection(b: &ParquetRecordBatchReaderBuilder<File>, spec: &ReadSpec) -> ProjectionMask {
+fn projection(schema: &SchemaDescriptor, spec: &ReadSpec) -> ProjectionMask {
     let mut wanted: Vec<usize> = spec
         .features
         .iter()
@@ -175,24 +210,20 @@ fn projection(b: &ParquetRecordBatchReaderBuilder<File>, spec: &ReadSpec) -> Pro
         .collect();
     wanted.sort_unstable();
     wanted.dedup();
-    ProjectionMask::roots(b.parquet_schema(), wanted.iter().copied())
+    ProjectionMask::roots(schema, wanted.iter().copied())
 }
 
 pub(super) fn read(
     dataset: &Dataset,
-    path: &Path,
+    file: usize,
     spec: &ReadSpec,
     progress: &Progress,
     state: &mut ReadState,
     emit: &mut dyn FnMut(Chunk) -> bool,
 ) -> Result<bool> {
-    let b = builder(path)?;
-    let mask = projection(&b, spec);
-    let reader = b
-        .with_projection(mask)
-        .with_batch_size(spec.batch_rows)
-        .build()
-        .map_err(|e| Error::data(format!("not a readable Parquet file: {e}")))?;
+    let (path, size) = (&dataset.files[file], dataset.file_sizes[file]);
+    let meta = load_meta(path, size)?;
+    let reader = row_groups(path, size, &meta, spec, None)?;
     let at = Positions::of(&reader.schema(), dataset, spec)?;
     let mut file_row: u64 = 0;
     for batch in reader {
@@ -224,6 +255,9 @@ struct Unit {
 /// that wait.
 pub(super) const SHUFFLED_DECODERS: usize = 2;
 
+/// Threads reading an object store's row groups: one fetches while the other decodes.
+pub(super) const REMOTE_DECODERS: usize = 2;
+
 /// Reads row groups one by one: every row group of every file once, in an order shuffled
 /// by `seed` when given (Fisher–Yates on the list of row groups), else only the shard's
 /// range of them (`spec.shard`) in file order. Each row keeps its index in the dataset.
@@ -242,8 +276,8 @@ pub(super) fn read_units(
     let mut units = Vec::new();
     let mut row = 0u64;
     for (f, path) in dataset.files.iter().enumerate() {
-        let b = builder(path)?;
-        let meta = b.metadata().clone();
+        let arrow_meta = load_meta(path, dataset.file_sizes[f])?;
+        let meta = arrow_meta.metadata().clone();
         let mut file_row = 0u64;
         for (g, rg) in meta.row_groups().iter().enumerate() {
             units.push(Unit {
@@ -256,11 +290,7 @@ pub(super) fn read_units(
             row += n;
             file_row += n;
         }
-        metas.push(
-            ArrowReaderMetadata::try_new(meta, ArrowReaderOptions::default()).map_err(|e| {
-                Error::data(format!("not a readable Parquet file: {e}")).in_file(path)
-            })?,
-        );
+        metas.push(arrow_meta);
     }
     if let Some(seed) = seed {
         let mut rng = crate::rng::Rng::new(seed);
@@ -275,16 +305,8 @@ pub(super) fn read_units(
     let read_unit = |unit: &Unit, state: &mut ReadState, emit: &mut dyn FnMut(Chunk) -> bool| {
         let path = &dataset.files[unit.file];
         guarded(|| -> Result<bool> {
-            let file = File::open(path).map_err(|e| Error::io("open input", path, e))?;
-            let b =
-                ParquetRecordBatchReaderBuilder::new_with_metadata(file, metas[unit.file].clone());
-            let mask = projection(&b, spec);
-            let reader = b
-                .with_projection(mask)
-                .with_row_groups(vec![unit.group])
-                .with_batch_size(spec.batch_rows)
-                .build()
-                .map_err(|e| Error::data(format!("not a readable Parquet file: {e}")))?;
+            let size = dataset.file_sizes[unit.file];
+            let reader = row_groups(path, size, &metas[unit.file], spec, Some(unit.group))?;
             let at = Positions::of(&reader.schema(), dataset, spec)?;
             let (mut first_row, mut file_row) = (unit.first_row, unit.file_row);
             for batch in reader {
