@@ -495,24 +495,6 @@ mod imp {
         })
     }
 
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn a_service_error_is_one_plain_line_with_its_code() {
-            let body = "Generic S3 error: Client error with status 403 Forbidden: <?xml version=\"1.0\"?>\n<Error><Code>SignatureDoesNotMatch</Code><Message>The signature does not match.</Message></Error>";
-            assert_eq!(
-                plain(&body),
-                "the credentials were refused (SignatureDoesNotMatch: The signature does not match.)"
-            );
-            let bucket = "<Error><Code>NoSuchBucket</Code></Error>";
-            assert_eq!(plain(&bucket), "no such bucket (NoSuchBucket)");
-            let other = "error sending request\n  for url <?xml junk";
-            assert_eq!(plain(&other), "error sending request for url");
-        }
-    }
-
     /// Proves the bucket is there and takes writes before any data is read (a probe
     /// object, written and deleted), so a long fit never ends in "access denied".
     pub fn check_writable(url: &str) -> Result<()> {
@@ -530,6 +512,24 @@ mod imp {
             let _ = store.delete(&key).await;
             Ok(())
         })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn a_service_error_is_one_plain_line_with_its_code() {
+            let body = "Generic S3 error: Client error with status 403 Forbidden: <?xml version=\"1.0\"?>\n<Error><Code>SignatureDoesNotMatch</Code><Message>The signature does not match.</Message></Error>";
+            assert_eq!(
+                plain(&body),
+                "the credentials were refused (SignatureDoesNotMatch: The signature does not match.)"
+            );
+            let bucket = "<Error><Code>NoSuchBucket</Code></Error>";
+            assert_eq!(plain(&bucket), "no such bucket (NoSuchBucket)");
+            let other = "error sending request\n  for url <?xml junk";
+            assert_eq!(plain(&other), "error sending request for url");
+        }
     }
 }
 

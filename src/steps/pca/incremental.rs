@@ -4,16 +4,16 @@
 //! Rows are cut into batches of `batch_size` whatever the chunk size; as in scikit-learn's
 //! `gen_batches(..., min_batch_size=n_components)`, a last batch smaller than the number
 //! of components kept is folded into the previous one, so one full batch is held back
-//! until the next arrives. Memory is O((k + batch_size) × p).
+//! until the next arrives. Memory is O(batch_size × p + p²).
 
-use faer::{Mat, MatRef};
+use faer::{Mat, MatRef, Side};
 
 use super::fitted::{Common, finished};
 use super::params::NComponents;
 use super::{Pca, choose_k, finish};
 use crate::engine::PassStats;
 use crate::error::{Error, Result};
-use crate::stats::ColumnsAccumulator;
+use crate::stats::{ColumnsAccumulator, Moments};
 use crate::steps::scale::{Scaler, shift_scale_into};
 use crate::steps::{FitStep, FittedStep, check_rows};
 
@@ -33,6 +33,8 @@ pub struct IncrementalPca {
     batch: Mat<f64>,
     filled: usize,
     held: Option<Mat<f64>>,
+    /// The centered batch (reused).
+    scratch: Mat<f64>,
 }
 
 impl IncrementalPca {
@@ -50,6 +52,7 @@ impl IncrementalPca {
             batch: Mat::zeros(batch_size, p),
             filled: 0,
             held: None,
+            scratch: Mat::zeros(0, 0),
         }
     }
 
@@ -74,7 +77,12 @@ impl IncrementalPca {
         Ok(())
     }
 
-    /// One `partial_fit` step on a batch of rows.
+    /// One `partial_fit` step on a batch of rows. scikit-learn takes the SVD of the
+    /// stacked matrix [diag(s)·V; X − x̄_batch; √(n₀m/n)·(x̄₀ − x̄_batch)]; its V and s are the
+    /// eigenvectors and the square roots of the eigenvalues of that matrix's Gram matrix,
+    /// diag(s)·V's Gram + the batch's co-moment + the mean correction's outer product. The
+    /// co-moment is the exact solver's product (half of a Householder QR's work, at the
+    /// matrix product's speed), and the eigenproblem is p × p whatever the batch.
     fn partial_fit(&mut self, x: MatRef<'_, f64>) -> Result<()> {
         let (m, p) = (x.nrows(), self.p);
         if self.n == 0 && m < self.keep {
@@ -84,63 +92,54 @@ impl IncrementalPca {
                 self.keep
             )));
         }
+        let block = Moments::of_block_with(x, &mut self.scratch);
         // _incremental_mean_and_var
         let n0 = self.n as f64;
         let total = n0 + m as f64;
-        let mut batch_mean = vec![0.0; p];
         let mut new_mean = vec![0.0; p];
         let mut new_var = vec![0.0; p];
         for j in 0..p {
-            let col = x.col(j);
-            let sum: f64 = col.iter().sum();
-            let bm = sum / m as f64;
-            let m2: f64 = col.iter().map(|v| (v - bm) * (v - bm)).sum();
-            batch_mean[j] = bm;
+            let bm = block.mean[j];
+            let m2 = block.co_moment[(j, j)];
             let delta = bm - self.mean[j];
             new_mean[j] = self.mean[j] + delta * m as f64 / total;
             let old_m2 = self.var[j] * n0;
             new_var[j] = (old_m2 + m2 + delta * delta * n0 * m as f64 / total) / total;
         }
+        let mut gram = block.co_moment;
         let k_prev = self.components.nrows();
         let rows = if self.n == 0 { m } else { k_prev + m + 1 };
-        let mut stacked = Mat::<f64>::zeros(rows, p);
-        if self.n == 0 {
+        if self.n > 0 {
+            let c2 = n0 * m as f64 / total;
+            let d: Vec<f64> = (0..p).map(|j| self.mean[j] - block.mean[j]).collect();
+            let weighted = Mat::from_fn(k_prev, p, |r, c| {
+                self.singular_values[r] * self.components[(r, c)]
+            });
             for j in 0..p {
-                for i in 0..m {
-                    stacked[(i, j)] = x[(i, j)] - new_mean[j];
+                for i in j..p {
+                    let mut add = c2 * d[i] * d[j];
+                    for r in 0..k_prev {
+                        add += weighted[(r, i)] * weighted[(r, j)];
+                    }
+                    gram[(i, j)] += add;
                 }
-            }
-        } else {
-            let correction = ((n0 / total) * m as f64).sqrt();
-            for j in 0..p {
-                for r in 0..k_prev {
-                    stacked[(r, j)] = self.singular_values[r] * self.components[(r, j)];
-                }
-                for i in 0..m {
-                    stacked[(k_prev + i, j)] = x[(i, j)] - batch_mean[j];
-                }
-                stacked[(k_prev + m, j)] = correction * (self.mean[j] - batch_mean[j]);
             }
         }
-        // Only S and V are needed: the SVD of the p × p R factor has them, at a fraction
-        // of the cost of the tall matrix's SVD (which would also build U).
-        let reduced = if stacked.nrows() > p {
-            super::tsqr::upper_r(stacked.as_ref())
-        } else {
-            stacked
-        };
-        let svd = reduced
-            .thin_svd()
-            .map_err(|e| Error::Numeric(format!("incremental PCA: SVD did not converge: {e:?}")))?;
-        let s = svd.S().column_vector();
-        let v = svd.V();
-        let mut order: Vec<usize> = (0..s.nrows()).collect();
-        order.sort_by(|&a, &b| s[b].total_cmp(&s[a]));
+        let evd = gram.self_adjoint_eigen(Side::Lower).map_err(|e| {
+            Error::Numeric(format!(
+                "incremental PCA: eigen-decomposition did not converge: {e:?}"
+            ))
+        })?;
+        let values = evd.S().column_vector();
+        let vectors = evd.U();
+        // descending; the stacked matrix has min(rows, p) singular values
+        let order: Vec<usize> = (0..p).rev().take(rows.min(p)).collect();
         let keep = self.keep.min(order.len());
-        self.components = Mat::from_fn(keep, p, |r, c| v[(c, order[r])]);
+        self.components = Mat::from_fn(keep, p, |r, c| vectors[(c, order[r])]);
         super::flip_signs(&mut self.components);
-        self.singular_values = order[..keep].iter().map(|&i| s[i]).collect();
-        self.last_spectrum = order.iter().map(|&i| s[i]).collect();
+        let singular = |i: usize| values[i].max(0.0).sqrt();
+        self.singular_values = order[..keep].iter().map(|&i| singular(i)).collect();
+        self.last_spectrum = order.iter().map(|&i| singular(i)).collect();
         self.n += m as u64;
         self.mean = new_mean;
         self.var = new_var;
@@ -193,7 +192,7 @@ impl IncrementalPca {
 // The fit lifecycle of this solver (see `steps::FitStep`).
 
 /// Incremental solver: a per-column pass for the scaler (when it needs statistics), then
-/// scikit-learn's IncrementalPCA over the scaled rows. Memory O((k + batch_size) × p).
+/// scikit-learn's IncrementalPCA over the scaled rows. Memory O(batch_size × p + p²).
 pub(super) struct IncrementalFit {
     common: Common,
     columns: Option<ColumnsAccumulator>,
@@ -279,7 +278,7 @@ impl FitStep for IncrementalFit {
         self.columns
             .as_ref()
             .map_or(0, ColumnsAccumulator::size_bytes)
-            + (3 * batch + self.keep) * p * 8
+            + (3 * batch + self.keep + 3 * p) * p * 8
     }
 
     fn finish(self: Box<Self>) -> Result<Box<dyn FittedStep>> {

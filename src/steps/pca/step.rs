@@ -17,7 +17,7 @@ use crate::steps::{Fit, PlannedStep, StepInput};
 pub const AUTO_EXACT_MAX_FEATURES: usize = 4096;
 
 /// `solver: auto`: exact while the p × p co-moment is small; beyond, randomized for a
-/// small integer k (k < p / 10), else incremental (memory O((k + batch) × p)).
+/// small integer k (k < p / 10), else incremental (memory O(batch × p + p²)).
 pub fn resolve_solver(solver: PcaSolver, n_components: NComponents, p: usize) -> PcaSolver {
     match solver {
         PcaSolver::Auto if p <= AUTO_EXACT_MAX_FEATURES => PcaSolver::Exact,
@@ -239,7 +239,9 @@ fn solver_bytes(params: &PcaParams, solver: PcaSolver, p: usize, rows: Option<u6
         PcaSolver::Incremental => {
             let b = params.batch_size.map_or(5 * p, |b| b as u64);
             let b = rows.map_or(b, |r| b.min(r.max(1)));
-            5 * b * p + 2 * k * p
+            // the batch held back, the one filling, the centered copy (and a margin); the
+            // Gram matrix, its eigenvectors and the eigensolver's workspace
+            4 * b * p + 4 * p * p + 2 * k * p
         }
     };
     words * 8
