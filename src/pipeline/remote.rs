@@ -92,22 +92,26 @@ pub fn named(e: Error, plan: &Plan) -> Error {
         return e;
     };
     let staged = plan.output_dir.display().to_string();
-    let fetched = |text: String| {
-        text.replace(&format!("{staged}/.fetched-"), &format!("{url}/"))
-            .replace(&staged, url)
-    };
+    let e = renamed(e, &format!("{staged}/.fetched-"), &format!("{url}/"));
+    renamed(e, &staged, url)
+}
+
+/// `e` with every mention of the local path `local` (a copy fetched or staged for the
+/// command) replaced by `shown`, what the user named.
+pub fn renamed(e: Error, local: &str, shown: &str) -> Error {
+    let swap = |text: String| text.replace(local, shown);
     match e {
-        Error::Config(text) => Error::Config(fetched(text)),
+        Error::Config(text) => Error::Config(swap(text)),
         Error::Data {
             mut position,
             message,
         } => {
             position.file = position
                 .file
-                .map(|f| PathBuf::from(fetched(f.display().to_string())));
+                .map(|f| PathBuf::from(swap(f.display().to_string())));
             Error::Data {
                 position,
-                message: fetched(message),
+                message: swap(message),
             }
         }
         Error::Io {
@@ -116,7 +120,7 @@ pub fn named(e: Error, plan: &Plan) -> Error {
             source,
         } => Error::Io {
             action,
-            path: PathBuf::from(fetched(path.display().to_string())),
+            path: PathBuf::from(swap(path.display().to_string())),
             source,
         },
         other => other,

@@ -302,12 +302,7 @@ fn merge_plan(
         }
         let old = Partial::load(&path, &input.fingerprint).map_err(|e| {
             let shown = state_path(dir).display().to_string();
-            match e {
-                Error::Config(text) => {
-                    Error::Config(text.replace(&path.display().to_string(), &shown))
-                }
-                other => other,
-            }
+            remote::renamed(e, &path.display().to_string(), &shown)
         })?;
         state.merge(&old.state)?;
         passes.push(

@@ -44,12 +44,9 @@ pub fn transform(
 ) -> Result<(PassStats, PathBuf)> {
     // a model in object storage is fetched whole (it is small), into a folder removed at the end
     let (model_file, _fetched) = fetch_model(model_path)?;
-    let model = Model::load(&model_file).map_err(|e| match e {
-        Error::Config(text) => Error::Config(text.replace(
-            &model_file.display().to_string(),
-            &model_path.display().to_string(),
-        )),
-        other => other,
+    let model = Model::load(&model_file).map_err(|e| {
+        let shown = model_path.display().to_string();
+        super::remote::renamed(e, &model_file.display().to_string(), &shown)
     })?;
     let fitted = model.pipeline(model_path)?;
     let header = &model.header;
