@@ -152,6 +152,7 @@ fn dispatch(command: Command) -> Result<()> {
                 plan.passthrough.len(),
                 plan.output_shown()
             ));
+            emit(&plan.rows.describe());
             if let Some(m) = &plan.memory {
                 emit(&format!(
                     "memory: limit {} MiB, batch_rows {}, estimated peak {} MiB (process {} + reader {} + steps {} + {} chunks of {} MiB)\n",

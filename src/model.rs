@@ -27,6 +27,10 @@ pub struct Header {
     pub dimred_version: String,
     pub pipeline: String,
     pub missing: MissingPolicy,
+    /// The pipeline's `filter` and `derive` steps as written: `transform` runs them on new
+    /// data before the fitted steps, so `feature_names_in_` may name derived columns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub row_steps: Vec<crate::steps::RawStep>,
     pub passthrough: Vec<String>,
     pub output_columns: Vec<String>,
     pub feature_names_in_: Vec<String>,

@@ -52,6 +52,7 @@ pub fn scan(path: &str, batch_rows: usize, quiet: bool) -> Result<ScanReport> {
         decoder: None,
         stages: Vec::new(),
         shard: None,
+        reads: Vec::new(),
     };
     let (stats, pass) = column_pass(&dataset, &spec, "scan", quiet)?;
     let rows = pass.rows_read;

@@ -139,7 +139,18 @@ fn yes() -> bool {
 impl RawPipeline {
     /// Parses pipeline text; `origin` names the file in error messages.
     pub fn from_yaml(text: &str, origin: &str) -> Result<RawPipeline> {
-        serde_saphyr::from_str::<RawPipeline>(text).map_err(|e| yaml_error(&e, origin, text))
+        let mut raw = serde_saphyr::from_str::<RawPipeline>(text)
+            .map_err(|e| yaml_error(&e, origin, text))?;
+        // Row steps' expressions are checked later, against the input: their messages
+        // name the file, line and column they were written at.
+        for step in &mut raw.steps {
+            match step {
+                RawStep::Filter(e) => e.locate(origin),
+                RawStep::Derive(d) => d.0.iter_mut().for_each(|(_, e)| e.locate(origin)),
+                _ => {}
+            }
+        }
+        Ok(raw)
     }
 
     pub fn load(path: &Path) -> Result<RawPipeline> {

@@ -14,6 +14,7 @@ use crate::engine::budget::{self, Budget, Demand};
 use crate::error::{Error, Result};
 use crate::source::{ColumnKind, Dataset, MissingMode, ReadSpec};
 use crate::steps::PlannedStep;
+use crate::steps::rows::{RowPlan, RowStep};
 use crate::steps::scale::PlannedScale;
 
 #[derive(Debug)]
@@ -44,6 +45,9 @@ pub struct Plan {
     pub staging: Option<crate::cloud::Staging>,
     /// The `report:` section, checked against the columns.
     pub report: ReportPlan,
+    /// The row steps (`filter`, `derive`): the reader's stages, whose derived columns the
+    /// dataset's columns end with.
+    pub rows: RowPlan,
 }
 
 impl Plan {
@@ -61,7 +65,16 @@ impl Plan {
         check_order(&raw.steps, &mut problems);
 
         // The input must exist before the columns can be checked.
-        let dataset = Dataset::open(&raw.input.path)?;
+        let mut dataset = Dataset::open(&raw.input.path)?;
+        // Row steps first: the columns they derive are selectable as features.
+        let row_steps: Vec<(usize, RowStep<'_>)> = raw
+            .steps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.row_step().map(|r| (i, r)))
+            .collect();
+        let rows = crate::steps::rows::plan(&row_steps, &dataset, &mut problems);
+        dataset.add_derived(rows.derived.clone());
 
         let mut passthrough = Vec::new();
         for name in &raw.input.passthrough {
@@ -100,6 +113,7 @@ impl Plan {
             &dataset,
             &features,
             &passthrough,
+            &rows,
             &state,
             &mut problems,
         );
@@ -164,6 +178,7 @@ impl Plan {
             passthrough,
             dataset,
             report,
+            rows,
             raw,
         })
     }
@@ -201,8 +216,9 @@ impl Plan {
             missing,
             shuffle: None,
             decoder: None,
-            stages: Vec::new(),
+            stages: self.rows.stages.clone(),
             shard: None,
+            reads: self.rows.reads.clone(),
         }
     }
 }
@@ -279,12 +295,21 @@ fn check_order(steps: &[RawStep], problems: &mut Vec<String>) {
     let mut seen: Vec<&str> = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         let kind = step.kind();
+        if step.row_step().is_some() {
+            if !seen.is_empty() {
+                problems.push(format!(
+                    "steps[{i}]: {kind} must come before the fitted steps ({} is before it), so that every statistic sees the same rows and columns",
+                    seen[0]
+                ));
+            }
+            continue;
+        }
         if seen.contains(&kind) {
             problems.push(format!("steps[{i}]: only one {kind} step is allowed"));
         }
         match step {
             RawStep::Scale(_) if !seen.is_empty() => problems.push(format!(
-                "steps[{i}]: scale must come first, before the other steps"
+                "steps[{i}]: scale must come first, before the other steps (after any filter and derive steps)"
             )),
             RawStep::Pca(_) if seen.contains(&"autoencoder") => problems.push(format!(
                 "steps[{i}]: pca must come before autoencoder (an autoencoder may be trained on PCA scores, not the reverse)"
@@ -323,7 +348,7 @@ fn plan_steps(
     let mut steps: Vec<Box<dyn PlannedStep>> = Vec::new();
     let mut width = (p > 0).then_some(p);
     let mut memory = StepMemory::default();
-    for step in raw {
+    for step in raw.iter().filter(|s| s.row_step().is_none()) {
         if let RawStep::Scale(s) = step {
             scale = Some(s.method);
             continue;
@@ -357,11 +382,22 @@ fn size_chunks(
     dataset: &Dataset,
     features: &[usize],
     passthrough: &[usize],
+    rows: &RowPlan,
     state: &StepMemory,
     problems: &mut Vec<String>,
 ) -> (usize, Option<Budget>) {
     let given = raw.input.batch_rows.filter(|&b| b > 0);
-    let columns: Vec<usize> = features.iter().chain(passthrough).copied().collect();
+    let mut columns: Vec<usize> = features.iter().chain(passthrough).copied().collect();
+    // Row stages read their columns too, and a filter makes a filtered copy of the batch.
+    columns.extend(
+        rows.reads
+            .iter()
+            .filter(|c| !columns.contains(c))
+            .collect::<Vec<_>>(),
+    );
+    if !rows.filters.is_empty() {
+        columns.extend(features.iter().chain(passthrough));
+    }
     let demand = Demand {
         reader_bytes: (dataset.reader_bytes(&columns) as f64
             * budget::READER_FACTOR

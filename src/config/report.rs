@@ -352,7 +352,7 @@ impl ReportPlan {
 /// Non-numeric Parquet types a label may have (numbers always may; CSV columns are typed
 /// when read).
 pub(super) fn label_type_ok(ty: &str) -> bool {
-    // plain words (see `source::parquet::plain_type`): text, boolean, or a dictionary of
+    // plain words (see `source::numeric::plain_type`): text, boolean, or a dictionary of
     // them (a pandas categorical)
     matches!(
         ty,

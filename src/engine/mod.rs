@@ -59,6 +59,9 @@ pub struct PassStats {
     pub rows_read: u64,
     pub rows_kept: u64,
     pub seconds: f64,
+    /// Each `filter` step's rows in and out in this pass, when the fit recorded them (its
+    /// first pass).
+    pub filtered: Vec<(u64, u64)>,
 }
 
 /// One pass as report.json lists it.

@@ -326,6 +326,7 @@ fn fitted_codes(
         rows_read: n as u64,
         rows_kept: n as u64,
         seconds: 0.0,
+        filtered: Vec::new(),
     };
     while state.next_pass().is_some() {
         if labels.is_empty() {

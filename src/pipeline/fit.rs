@@ -19,7 +19,10 @@ pub fn missing_mode(plan: &Plan, quiet: bool, passes: &mut Vec<PassReport>) -> R
         MissingPolicy::SkipRow => MissingMode::SkipRow,
         MissingPolicy::ImputeMean => {
             let spec = plan.read_spec(MissingMode::Keep, false);
-            let (columns, stats) = column_pass(&plan.dataset, &spec, "means", quiet)?;
+            let before = plan.rows.counts();
+            let (columns, mut stats) = column_pass(&plan.dataset, &spec, "means", quiet)?;
+            stats.filtered = filtered(plan, &before);
+            no_rows_left(plan, &stats)?;
             passes.push(stats.report("means"));
             let means = columns
                 .iter()
@@ -185,7 +188,8 @@ fn stream_passes<S: FitStep + ?Sized>(
         labelled.passthrough = vec![column];
     }
     while let Some(pass) = state.next_pass() {
-        let stats = stream(&plan.dataset, &labelled, &pass, quiet, |chunk| {
+        let before = plan.rows.counts();
+        let mut stats = stream(&plan.dataset, &labelled, &pass, quiet, |chunk| {
             let x = chunk.features.as_ref();
             let forwarded;
             let x = if prefix.steps.is_empty() {
@@ -200,11 +204,45 @@ fn stream_passes<S: FitStep + ?Sized>(
             }
         })?;
         passes.push(stats.report(&pass));
+        if first_pass.is_none() {
+            stats.filtered = filtered(plan, &before);
+            no_rows_left(plan, &stats)?;
+        }
         first_pass.get_or_insert_with(|| stats.clone());
         before_end(state);
         state.end_pass(&stats)?;
     }
     Ok(())
+}
+
+/// Each filter's rows in and out since `before` (its counts then).
+fn filtered(plan: &Plan, before: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    plan.rows
+        .counts()
+        .iter()
+        .zip(before)
+        .map(|(after, before)| (after.0 - before.0, after.1 - before.1))
+        .collect()
+}
+
+/// A filter that kept no row is said by name, rather than as an empty input.
+fn no_rows_left(plan: &Plan, stats: &PassStats) -> Result<()> {
+    if stats.rows_kept > 0 || stats.rows_read == 0 {
+        return Ok(());
+    }
+    let Some((filter, (rows_in, _))) = plan
+        .rows
+        .filters
+        .iter()
+        .zip(&stats.filtered)
+        .find(|(_, (_, out))| *out == 0)
+    else {
+        return Ok(());
+    };
+    Err(Error::data(format!(
+        "steps[{}].filter '{}' kept none of the {rows_in} rows it was given (of {} read from {}); there is nothing to fit",
+        filter.step, filter.text, stats.rows_read, plan.dataset.path
+    )))
 }
 
 /// A chunk's labels as text; a missing one is a data error naming its row.

@@ -18,7 +18,9 @@ use crate::error::{Error, Result};
 use crate::model::{Header, Model};
 use crate::report::collect::{Collected, Collector, report_paths, write_report_files};
 use crate::report::sample::Loadings;
-use crate::report::{ErrorStats, ErrorSummary, InputReport, Report, peak_rss_bytes, table};
+use crate::report::{
+    ErrorStats, ErrorSummary, FilterReport, InputReport, Report, peak_rss_bytes, table,
+};
 use crate::sink::lock::OutputLock;
 use crate::sink::parquet::ParquetSink;
 use crate::sink::{remove_stale_temporaries, write_atomic};
@@ -155,6 +157,7 @@ fn header(plan: &Plan, fitted: &Fitted) -> Header {
         dimred_version: env!("CARGO_PKG_VERSION").into(),
         pipeline: plan.raw.name.clone(),
         missing: plan.missing,
+        row_steps: plan.rows.written.clone(),
         passthrough: plan
             .passthrough
             .iter()
@@ -300,6 +303,19 @@ fn report(
     started: Instant,
 ) -> Result<Report> {
     let first = &fitted.first_pass;
+    let filters: Vec<FilterReport> = plan
+        .rows
+        .filters
+        .iter()
+        .zip(&first.filtered)
+        .map(|(f, &(rows_in, rows_out))| FilterReport {
+            step: f.step,
+            filter: f.text.clone(),
+            rows_in,
+            rows_out,
+        })
+        .collect();
+    let filtered: u64 = filters.iter().map(|f| f.rows_in - f.rows_out).sum();
     let mut doc = match json!({
         "dimred_version": env!("CARGO_PKG_VERSION"),
         "pipeline": plan.raw,
@@ -314,7 +330,7 @@ fn report(
         "feature_names": plan.feature_names,
         "output_columns": fitted.pipeline.output_names(false),
         "rows_read": first.rows_read,
-        "rows_skipped": first.rows_read - first.rows_kept,
+        "rows_skipped": (first.rows_read - first.rows_kept).saturating_sub(filtered),
         "rows_written": output.rows_written,
         "passes": passes,
         "seconds_total": started.elapsed().as_secs_f64(),
@@ -332,6 +348,9 @@ fn report(
     }
     if let Some(e) = &output.collected.embedding {
         sections.insert("embedding".into(), e.section.clone());
+    }
+    if !filters.is_empty() {
+        sections.insert("filters".into(), serde_json::json!(filters));
     }
     if let Some(m) = &plan.memory {
         sections.insert("memory".into(), serde_json::json!(m));

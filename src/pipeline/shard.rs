@@ -310,6 +310,7 @@ fn merge_plan(
                 rows_read: old.rows_read,
                 rows_kept: old.rows_kept,
                 seconds: old.seconds,
+                filtered: Vec::new(),
             }
             .report(&format!("{pass} (saved in {})", dir.display())),
         );
@@ -325,6 +326,7 @@ fn merge_plan(
             rows_read: p.rows_read,
             rows_kept: p.rows_kept,
             seconds: p.seconds,
+            filtered: Vec::new(),
         };
         passes.push(stats.report(&format!("{pass} {}/{}", p.shard, p.shards)));
         total.rows_read += p.rows_read;

@@ -14,6 +14,7 @@ use crate::model::Model;
 use crate::sink::lock::OutputLock;
 use crate::sink::prepare_dir;
 use crate::source::{Dataset, MissingMode, ReadSpec, Shard};
+use crate::steps::rows::RowStep;
 
 /// What `dimred transform` writes.
 #[derive(Debug, Clone, Copy, Default)]
@@ -71,7 +72,26 @@ pub fn transform(
             "--inverse and --reconstruction-error need an inverse map, which the model's {kind} step does not have"
         )));
     }
-    let dataset = Dataset::open(input)?;
+    let mut dataset = Dataset::open(input)?;
+    // the model's filter and derive steps, run on the new data as in the fit (not on
+    // reduced rows mapped back)
+    let row_steps: Vec<(usize, RowStep<'_>)> = header
+        .row_steps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.row_step().map(|r| (i, r)))
+        .filter(|_| !options.inverse)
+        .collect();
+    let mut problems = Vec::new();
+    let rows = crate::steps::rows::plan(&row_steps, &dataset, &mut problems);
+    if !problems.is_empty() {
+        return Err(Error::config(format!(
+            "{}: its row steps do not apply to {input}: {}",
+            model_path.display(),
+            problems.join("; ")
+        )));
+    }
+    dataset.add_derived(rows.derived.clone());
     let wanted = if options.inverse {
         &header.output_columns
     } else {
@@ -140,8 +160,9 @@ pub fn transform(
         missing,
         shuffle: None,
         decoder: None,
-        stages: Vec::new(),
+        stages: rows.stages.clone(),
         shard: options.shard,
+        reads: rows.reads.clone(),
     };
     let with_error = options.reconstruction_error;
     let names = if options.inverse {

@@ -160,6 +160,19 @@ pub fn render(report: &Report, sample: Option<&ReportSample>) -> String {
 
 fn run_section(out: &mut String, report: &Report) {
     out.push_str("<section id=\"run\">\n<h2>The run</h2>\n<table>\n");
+    let filters = report.filters.iter().map(|f| {
+        (
+            "filter",
+            format!(
+                "steps[{}] {}: kept {} of {} rows ({:.1} %)",
+                f.step,
+                f.filter,
+                thousands(f.rows_out),
+                thousands(f.rows_in),
+                100.0 * f.rows_out as f64 / f.rows_in.max(1) as f64
+            ),
+        )
+    });
     let rows = [
         (
             "input",
@@ -167,6 +180,10 @@ fn run_section(out: &mut String, report: &Report) {
         ),
         ("files", report.input.files.join(", ")),
         ("rows read", thousands(report.rows_read)),
+    ]
+    .into_iter()
+    .chain(filters)
+    .chain([
         ("rows skipped", thousands(report.rows_skipped)),
         ("rows written", thousands(report.rows_written)),
         ("seconds in total", format!("{:.3}", report.seconds_total)),
@@ -177,7 +194,7 @@ fn run_section(out: &mut String, report: &Report) {
                 .map_or("unknown".into(), |b| format!("{:.1} MB", b as f64 / 1e6)),
         ),
         ("outputs", report.outputs.join(", ")),
-    ];
+    ]);
     for (k, v) in rows {
         let _ = writeln!(out, "<tr><th>{}</th><td>{}</td></tr>", k, escape(&v));
     }
@@ -579,6 +596,7 @@ mod tests {
             }),
             rows_read: 1000,
             rows_skipped: 0,
+            filters: Vec::new(),
             rows_written: 1000,
             passes: vec![PassReport {
                 name: "epoch 1".into(),

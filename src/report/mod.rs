@@ -45,7 +45,12 @@ pub struct Report {
     #[serde(flatten)]
     pub sections: serde_json::Map<String, serde_json::Value>,
     pub rows_read: u64,
+    /// Rows dropped for missing values (`input.missing: skip_row`).
     pub rows_skipped: u64,
+    /// Each `filter` step's rows in and out over the fit's first pass (absent without
+    /// filters).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<FilterReport>,
     pub rows_written: u64,
     pub passes: Vec<PassReport>,
     pub seconds_total: f64,
@@ -58,6 +63,16 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub evaluation: Option<crate::evaluate::EvaluationReport>,
     pub outputs: Vec<String>,
+}
+
+/// One `filter` step in report.json.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FilterReport {
+    /// Its index in `steps`.
+    pub step: usize,
+    pub filter: String,
+    pub rows_in: u64,
+    pub rows_out: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

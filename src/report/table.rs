@@ -61,6 +61,12 @@ pub fn render(report: &Report) -> String {
             e.mean, e.p50, e.p99, e.max
         ));
     }
+    for f in &report.filters {
+        out.push_str(&format!(
+            "filter '{}': kept {} of {} rows\n",
+            f.filter, f.rows_out, f.rows_in
+        ));
+    }
     if report.rows_skipped > 0 {
         out.push_str(&format!(
             "rows skipped for missing values: {}\n",

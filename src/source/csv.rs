@@ -95,6 +95,40 @@ pub(super) fn header(path: &Path) -> Result<Vec<ColumnInfo>> {
         .collect())
 }
 
+/// What `columns` hold in the file's first `rows` data rows: numbers (missing cells
+/// aside) or text. Row steps need the types of the columns they name before reading.
+pub(super) fn peek_kinds(path: &Path, columns: &[usize], rows: usize) -> Result<Vec<ColumnKind>> {
+    let (mut reader, _) = open(path)?;
+    let mut numeric = vec![true; columns.len()];
+    let mut record = csv::ByteRecord::new();
+    for _ in 0..rows {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_error(e).in_file(path)),
+        }
+        for (k, &c) in columns.iter().enumerate() {
+            let text = record
+                .get(c)
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
+            if parse_number(text.trim()).is_none() {
+                numeric[k] = false;
+            }
+        }
+    }
+    Ok(numeric
+        .into_iter()
+        .map(|n| {
+            if n {
+                ColumnKind::Numeric
+            } else {
+                ColumnKind::Other("text".into())
+            }
+        })
+        .collect())
+}
+
 /// Cells read as missing rather than as text.
 fn is_missing(text: &str) -> bool {
     matches!(
@@ -119,8 +153,12 @@ pub(super) fn read(
     emit: &mut dyn FnMut(Chunk) -> bool,
 ) -> Result<bool> {
     let (mut reader, bytes) = open(path)?;
-    let width = dataset.columns.len();
+    // derived columns are not in the file: the stages compute them
+    let width = dataset.file_width();
     let p = spec.features.len();
+    // Text kept beside the features: the passthrough columns, and with stages the other
+    // columns their expressions name.
+    let texts = text_columns(spec, width);
     let batch = spec.batch_rows;
     let lenient = matches!(spec.missing, MissingMode::Lenient);
     let mut record = csv::ByteRecord::new();
@@ -131,7 +169,7 @@ pub(super) fn read(
         // Grown on demand, so a huge batch_rows on a small file costs nothing.
         let mut features = state.take_mat(batch.min(4096), p);
         let mut pass_text: Vec<Vec<Option<String>>> =
-            vec![Vec::with_capacity(batch.min(4096)); spec.passthrough.len()];
+            vec![Vec::with_capacity(batch.min(4096)); texts.len()];
         let mut non_numeric = vec![0u64; if lenient { p } else { 0 }];
         let mut n = 0usize;
         let row0 = file_row + 1;
@@ -158,6 +196,9 @@ pub(super) fn read(
                 features.resize_with(grown, p, |_, _| 0.0);
             }
             for (j, &c) in spec.features.iter().enumerate() {
+                if c >= width {
+                    continue;
+                }
                 let text = std::str::from_utf8(&record[c]).unwrap_or("\u{FFFD}").trim();
                 let value = match parse_number(text) {
                     Some(v) => v,
@@ -173,7 +214,7 @@ pub(super) fn read(
                 };
                 features[(n, j)] = value;
             }
-            for (k, &c) in spec.passthrough.iter().enumerate() {
+            for (k, &c) in texts.iter().enumerate() {
                 let text = String::from_utf8_lossy(&record[c]).trim().to_string();
                 pass_text[k].push(if text.is_empty() { None } else { Some(text) });
             }
@@ -187,10 +228,12 @@ pub(super) fn read(
         } else {
             features
         };
-        let passthrough = if spec.passthrough.is_empty() {
+        let passthrough = if texts.is_empty() {
             None
         } else {
-            Some(passthrough_batch(dataset, spec, state, pass_text, row0)?)
+            Some(passthrough_batch(
+                dataset, spec, &texts, state, pass_text, row0,
+            )?)
         };
         progress.advance(n as u64, state.bytes_done + bytes.load(Ordering::Relaxed));
         let (features, passthrough, staged) = if spec.stages.is_empty() {
@@ -219,12 +262,32 @@ pub(super) fn read(
     Ok(true)
 }
 
+/// The columns read as text: the passthrough columns stored in the file, then with
+/// stages the other file columns they read (features are read as numbers).
+fn text_columns(spec: &ReadSpec, width: usize) -> Vec<usize> {
+    let mut columns: Vec<usize> = spec
+        .passthrough
+        .iter()
+        .copied()
+        .filter(|&c| c < width)
+        .collect();
+    if !spec.stages.is_empty() {
+        for &c in &spec.reads {
+            if c < width && !spec.features.contains(&c) && !columns.contains(&c) {
+                columns.push(c);
+            }
+        }
+    }
+    columns
+}
+
 /// Builds the arrow columns of the passthrough values. The first chunk of the dataset
 /// fixes each column's type (int64 if every value is an integer, else float64 if every
 /// value is a number, else text), so the output schema is the same for every chunk.
 fn passthrough_batch(
     dataset: &Dataset,
     spec: &ReadSpec,
+    columns: &[usize],
     state: &mut ReadState,
     text: Vec<Vec<Option<String>>>,
     row0: u64,
@@ -232,13 +295,15 @@ fn passthrough_batch(
     let schema = match &state.passthrough_schema {
         Some(s) => s.clone(),
         None => {
-            let fields: Vec<Field> = spec
-                .passthrough
+            let fields: Vec<Field> = columns
                 .iter()
                 .zip(&text)
                 .map(|(&c, values)| {
                     let present = || values.iter().flatten();
-                    let ty = if present().all(|v| v.parse::<i64>().is_ok()) {
+                    // A column only a stage reads is a number or text: whole numbers in
+                    // its first rows must not fix it as integers.
+                    let integers = spec.passthrough.contains(&c);
+                    let ty = if integers && present().all(|v| v.parse::<i64>().is_ok()) {
                         DataType::Int64
                     } else if present().all(|v| v.parse::<f64>().is_ok()) {
                         DataType::Float64

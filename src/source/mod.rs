@@ -6,6 +6,7 @@
 
 mod csv;
 pub mod labels;
+mod numeric;
 mod parquet;
 mod stage;
 
@@ -19,7 +20,7 @@ use faer::Mat;
 use crate::chunk::Chunk;
 use crate::error::{Error, Result};
 use crate::progress::{Progress, Total};
-pub use parquet::plain_type;
+pub use numeric::plain_type;
 use stage::Kept;
 pub use stage::RowStage;
 
@@ -91,6 +92,9 @@ pub struct Dataset {
     /// Parquet: per column, its largest column chunk in any file (uncompressed bytes);
     /// empty for CSV.
     pub column_chunk_bytes: Vec<u64>,
+    /// How many of `columns`, at the end, are derived by row steps rather than stored in
+    /// the files (`add_derived`).
+    pub derived: usize,
 }
 
 /// What to do with a missing (empty, null, NaN) or infinite feature value while reading.
@@ -124,6 +128,9 @@ pub struct ReadSpec {
     pub stages: Vec<std::sync::Arc<dyn RowStage>>,
     /// Read only this shard's part of the input (`Shard::range`).
     pub shard: Option<Shard>,
+    /// File columns the stages read beside the features and passthrough columns (the
+    /// columns their expressions name).
+    pub reads: Vec<usize>,
 }
 
 /// Shard `index` of `count` (0-based) of a sharded run. Its part of the input is a
@@ -207,7 +214,42 @@ impl Dataset {
             total_rows,
             total_bytes,
             column_chunk_bytes,
+            derived: 0,
         })
+    }
+
+    /// Appends the columns row steps derive: from then on they are columns like the
+    /// files' own (`input.features` selects them), which the reader computes.
+    pub fn add_derived(&mut self, columns: Vec<ColumnInfo>) {
+        self.derived += columns.len();
+        self.columns.extend(columns);
+    }
+
+    /// The kinds of `columns` (file columns): as the metadata says, or for CSV, whose
+    /// header says nothing of types, from the first file's first rows (numbers or text).
+    pub fn peek_kinds(&self, columns: &[usize]) -> Result<Vec<ColumnKind>> {
+        let unknown: Vec<usize> = columns
+            .iter()
+            .copied()
+            .filter(|&c| self.columns[c].kind == ColumnKind::Unknown)
+            .collect();
+        let mut peeked = match (unknown.is_empty(), self.format) {
+            (false, Format::Csv) => csv::peek_kinds(&self.files[0], &unknown, PEEK_ROWS)?,
+            _ => Vec::new(),
+        }
+        .into_iter();
+        Ok(columns
+            .iter()
+            .map(|&c| match &self.columns[c].kind {
+                ColumnKind::Unknown => peeked.next().unwrap_or(ColumnKind::Unknown),
+                known => known.clone(),
+            })
+            .collect())
+    }
+
+    /// Columns stored in the files (the first ones; derived columns follow).
+    pub fn file_width(&self) -> usize {
+        self.columns.len() - self.derived
     }
 
     /// Bytes the reader holds beside its chunks when it decodes `columns`: a row group's
@@ -301,6 +343,9 @@ impl Dataset {
         Ok(())
     }
 }
+
+/// Rows `peek_kinds` reads of a CSV file.
+const PEEK_ROWS: usize = 1000;
 
 /// Chunks in flight between two threads. Two keeps both sides busy; more only costs memory.
 pub const CHANNEL_CHUNKS: usize = 2;

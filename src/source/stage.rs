@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, Float64Array, RecordBatch};
+use arrow_array::{ArrayRef, Float64Array, RecordBatch, RecordBatchOptions};
 use arrow_schema::{DataType, Field, Schema};
 use faer::Mat;
 
@@ -50,48 +50,81 @@ pub(crate) fn run(spec: &ReadSpec, batch: &RecordBatch) -> Result<(RecordBatch, 
     Ok((batch, kept.map(|rows| Kept { read, rows })))
 }
 
-/// A CSV chunk through the stages: its features (as float64 columns named as in the
-/// file) and passthrough columns in one batch, then split back.
+/// A CSV chunk through the stages: its features stored in the file (as float64 columns
+/// named as in the file, missing values as nulls, as Parquet holds them) and its text
+/// columns (passthrough, and the other columns the stages read) in one batch; then the
+/// features, derived ones included, and the passthrough columns taken out by name.
 pub(crate) fn run_on_chunk(
     dataset: &Dataset,
     spec: &ReadSpec,
     features: Mat<f64>,
-    passthrough: Option<RecordBatch>,
+    texts: Option<RecordBatch>,
 ) -> Result<(Mat<f64>, Option<RecordBatch>, Option<Kept>)> {
-    let p = features.ncols();
-    let mut fields: Vec<Field> = spec
-        .features
-        .iter()
-        .map(|&c| Field::new(dataset.columns[c].name.clone(), DataType::Float64, true))
-        .collect();
-    let mut arrays: Vec<ArrayRef> = (0..p)
-        .map(|j| {
-            Arc::new(Float64Array::from_iter_values(
-                features.col(j).iter().copied(),
-            )) as ArrayRef
-        })
-        .collect();
-    if let Some(batch) = &passthrough {
+    let width = dataset.file_width();
+    let mut fields: Vec<Field> = Vec::new();
+    let mut arrays: Vec<ArrayRef> = Vec::new();
+    for (j, &c) in spec.features.iter().enumerate() {
+        if c < width {
+            fields.push(Field::new(
+                dataset.columns[c].name.clone(),
+                DataType::Float64,
+                true,
+            ));
+            arrays.push(Arc::new(Float64Array::from_iter(
+                features.col(j).iter().map(|&v| (!v.is_nan()).then_some(v)),
+            )));
+        }
+    }
+    if let Some(batch) = &texts {
         fields.extend(batch.schema().fields().iter().map(|f| f.as_ref().clone()));
         arrays.extend(batch.columns().iter().cloned());
     }
-    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+    let options = RecordBatchOptions::new().with_row_count(Some(features.nrows()));
+    let batch = RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), arrays, &options)
         .map_err(|e| Error::internal(format!("cannot assemble a batch for the row stages: {e}")))?;
     let (staged, kept) = run(spec, &batch)?;
-    let n = staged.num_rows();
-    let features = Mat::from_fn(n, p, |i, j| {
-        let column = staged.column(j);
-        let values = column.as_any().downcast_ref::<Float64Array>();
-        values.map_or(
-            f64::NAN,
-            |v| if v.is_null(i) { f64::NAN } else { v.value(i) },
+    let column = |c: usize| -> Result<&ArrayRef> {
+        let name = &dataset.columns[c].name;
+        staged.column_by_name(name).ok_or_else(|| {
+            Error::internal(format!("column '{name}' is missing after the row stages"))
+        })
+    };
+    let mut out = Mat::zeros(staged.num_rows(), spec.features.len());
+    for (j, &c) in spec.features.iter().enumerate() {
+        let slice = out
+            .col_mut(j)
+            .try_as_col_major_mut()
+            .expect("owned column is contiguous")
+            .as_slice_mut();
+        super::numeric::copy_numeric(column(c)?.as_ref(), slice)
+            .map_err(|e| e.at_column(&dataset.columns[c].name))?;
+    }
+    let passthrough = if spec.passthrough.is_empty() {
+        None
+    } else {
+        let fields: Vec<Field> = spec
+            .passthrough
+            .iter()
+            .map(|&c| {
+                Ok(Field::new(
+                    dataset.columns[c].name.clone(),
+                    column(c)?.data_type().clone(),
+                    true,
+                ))
+            })
+            .collect::<Result<_>>()?;
+        let arrays: Vec<ArrayRef> = spec
+            .passthrough
+            .iter()
+            .map(|&c| column(c).cloned())
+            .collect::<Result<_>>()?;
+        Some(
+            RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| {
+                Error::internal(format!("cannot take the passthrough columns back: {e}"))
+            })?,
         )
-    });
-    let passthrough = passthrough
-        .map(|batch| staged.project(&(p..p + batch.num_columns()).collect::<Vec<_>>()))
-        .transpose()
-        .map_err(|e| Error::internal(format!("cannot take the passthrough columns back: {e}")))?;
-    Ok((features, passthrough, kept))
+    };
+    Ok((out, passthrough, kept))
 }
 
 #[cfg(test)]
@@ -142,6 +175,7 @@ mod tests {
             decoder: None,
             stages,
             shard: None,
+            reads: Vec::new(),
         };
         let mut rows = Vec::new();
         let mut err = None;

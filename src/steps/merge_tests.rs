@@ -53,6 +53,7 @@ fn stats(rows: usize) -> PassStats {
         rows_read: rows as u64,
         rows_kept: rows as u64,
         seconds: 0.0,
+        filtered: Vec::new(),
     }
 }
 

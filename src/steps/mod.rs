@@ -24,6 +24,7 @@ pub mod lda;
 mod merge_tests;
 pub mod pca;
 pub mod random_projection;
+pub mod rows;
 pub mod scale;
 pub mod state;
 
@@ -51,6 +52,9 @@ pub enum RawStep {
     RandomProjection(random_projection::RandomProjectionParams),
     Lda(lda::params::LdaParams),
     KernelPca(kernel_pca::KernelPcaParams),
+    /// Row steps: evaluated by the reader on each chunk, before the fitted steps.
+    Filter(rows::RowExpr),
+    Derive(rows::DeriveParams),
 }
 
 impl RawStep {
@@ -62,6 +66,17 @@ impl RawStep {
             RawStep::RandomProjection(_) => "random_projection",
             RawStep::Lda(_) => "lda",
             RawStep::KernelPca(_) => "kernel_pca",
+            RawStep::Filter(_) => "filter",
+            RawStep::Derive(_) => "derive",
+        }
+    }
+
+    /// A row step (`filter`, `derive`), which the reader runs rather than a fit.
+    pub fn row_step(&self) -> Option<rows::RowStep<'_>> {
+        match self {
+            RawStep::Filter(e) => Some(rows::RowStep::Filter(e)),
+            RawStep::Derive(d) => Some(rows::RowStep::Derive(d)),
+            _ => None,
         }
     }
 }
@@ -304,6 +319,7 @@ pub fn plan_step(raw: &RawStep) -> Box<dyn PlannedStep> {
         }
         RawStep::Lda(p) => Box::new(lda::PlannedLda::new(p.clone())),
         RawStep::KernelPca(p) => Box::new(kernel_pca::PlannedKernelPca::new(p.clone())),
+        RawStep::Filter(_) | RawStep::Derive(_) => Box::new(rows::InReader(raw.kind())),
     }
 }
 

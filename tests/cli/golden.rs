@@ -19,7 +19,8 @@ use serde_json::{Map, Value, json};
 use super::common::*;
 
 /// Fields that differ between two runs of the same pipeline.
-const VOLATILE: [&str; 7] = [
+const VOLATILE: [&str; 8] = [
+    "added",
     "dimred_version",
     "seconds",
     "seconds_total",

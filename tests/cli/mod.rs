@@ -18,6 +18,7 @@ mod pipelines;
 mod random_projection;
 mod reference;
 mod report;
+mod rows;
 mod shard;
 mod solvers;
 mod transform;

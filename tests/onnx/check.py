@@ -11,7 +11,8 @@ pipeline's input and compares every output with reduced.parquet; then it exports
 and float32 graphs with the reconstruction error and compares them with
 `dimred transform --reconstruction-error`. float64 graphs must agree to 1e-10 and float32
 graphs to 1e-5, relative to each column's largest value; an autoencoder's network is f32
-in dimred itself, so its graphs are held to 1e-5 in both types. Last, model.npz rebuilds a
+in dimred itself, so its graphs are held to 1e-5 in both types. A model with `filter` and
+`derive` steps gets its input from Python polars running them on the whole file. Last, model.npz rebuilds a
 scikit-learn StandardScaler and PCA whose transform matches reduced.parquet.
 """
 
@@ -41,6 +42,23 @@ def read_table(path):
     if path.endswith(".parquet"):
         return pq.read_table(os.path.join(ROOT, path))
     return pcsv.read_csv(os.path.join(ROOT, path))
+
+
+def apply_row_steps(table, steps):
+    """A model's `filter` and `derive` steps, run by Python polars on the whole table."""
+    if not steps:
+        return table
+    import polars as pl
+
+    df = pl.from_arrow(table)
+    for step in steps:
+        if "filter" in step:
+            query = f"SELECT * FROM data WHERE {step['filter']}"
+        else:
+            derived = ", ".join(f'{e} AS "{n}"' for n, e in step["derive"].items())
+            query = f"SELECT *, {derived} FROM data"
+        df = pl.SQLContext(data=df).execute(query, eager=True)
+    return df.to_arrow()
 
 
 def matrix(table, names):
@@ -105,7 +123,8 @@ def main():
         dimred("run", yaml, "--set", f"output.dir={out}", "--set", "output.onnx=true", "--quiet")
         model = json.load(open(os.path.join(out, "model.json")))
         assert model["missing"] != "skip_row", f"{name}: the graph cannot drop rows"
-        x = matrix(read_table(source), model["feature_names_in_"])
+        # row steps: the graph starts from the features after them (polars computes them here)
+        x = matrix(apply_row_steps(read_table(source), model.get("row_steps")), model["feature_names_in_"])
         columns = model["output_columns"]
         f32_network = "autoencoder" in model["steps"]
         tol64 = 1e-5 if f32_network else 1e-10

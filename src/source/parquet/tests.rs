@@ -1,5 +1,7 @@
 //! The Parquet reader's unit tests.
 
+use arrow_schema::DataType;
+
 use super::*;
 use arrow_schema::Field;
 
@@ -42,6 +44,7 @@ fn a_shuffled_read_gives_the_same_chunks_on_any_number_of_decoding_threads() {
         decoder: None,
         stages: Vec::new(),
         shard: None,
+        reads: Vec::new(),
     };
     let progress = Progress::new("test", crate::progress::Total::Rows(0), true);
     let read = |decoders: usize| {
