@@ -252,6 +252,7 @@ pub fn plan(
 }
 
 /// Where a problem with an expression is: `file:line:column: steps[i].kind`.
+#[cfg(feature = "sql")]
 pub(crate) fn place(i: usize, kind: &str, expr: &RowExpr, column: Option<&str>) -> String {
     let key = match column {
         Some(name) => format!("steps[{i}].{kind}.{name}"),
