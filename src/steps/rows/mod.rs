@@ -169,7 +169,7 @@ pub struct RowPlan {
     pub written: Vec<crate::steps::RawStep>,
 }
 
-/// One row step as written, with its index among the pipeline's steps.
+/// One row step as written (`RawStep::row_step`).
 #[derive(Debug, Clone, Copy)]
 pub enum RowStep<'a> {
     Filter(&'a RowExpr),
@@ -177,10 +177,6 @@ pub enum RowStep<'a> {
 }
 
 impl RowPlan {
-    pub fn is_empty(&self) -> bool {
-        self.stages.is_empty()
-    }
-
     /// What `dimred validate` says of the row steps: one line per filter, one for the
     /// derived columns and their types.
     pub fn describe(&self) -> String {
@@ -206,17 +202,6 @@ impl RowPlan {
     /// Each filter's rows in and out so far (see `FilterCount`).
     pub fn counts(&self) -> Vec<(u64, u64)> {
         self.filters.iter().map(|f| f.count.get()).collect()
-    }
-
-    /// model.json's `row_steps`: each step as the pipeline wrote it.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.written).expect("row steps serialise")
-    }
-
-    /// The row steps model.json's `row_steps` holds, as the pipeline wrote them.
-    pub fn steps_from_json(value: &serde_json::Value) -> Result<Vec<crate::steps::RawStep>> {
-        serde_json::from_value(value.clone())
-            .map_err(|e| Error::config(format!("model field 'row_steps' is malformed: {e}")))
     }
 }
 
