@@ -101,7 +101,7 @@ if [[ $WIDE == 1 ]]; then
   RES="$RES/wide"  # run_timed writes here
   W="$RES"
   mkdir -p "$DATA_DIR" "$W"
-  rm -rf "$W"/dimred_wide
+  rm -rf "$W"/dimred_wide "$W"/dimred_wide_decode "$W"/dimred_wide_tol
   rm -f "$W"/*.time "$W"/*.out "$W"/*.err "$W"/*.rc "$W"/*.yaml "$W"/table.md
   log "wide data"
   WDATA="$DATA_DIR/synth_${WIDE_ROWS}x${WIDE_COLS}_r${RANK}_s${SEED}_f32.parquet"
@@ -130,6 +130,14 @@ YAML
   log "wide: dimred"
   warm "$WDATA"
   run_timed dimred_wide "$BIN" run "$W/pipeline_wide.yaml" --quiet
+  # the same fit without the spill file (every pass decodes the Parquet file), and one that
+  # stops the power iterations once the 16 variances settle to 1e-3
+  warm "$WDATA"
+  run_timed dimred_wide_decode "$BIN" run "$W/pipeline_wide.yaml" --quiet \
+    --set "output.dir=$W/dimred_wide_decode" --set input.spill=false
+  warm "$WDATA"
+  run_timed dimred_wide_tol "$BIN" run "$W/pipeline_wide.yaml" --quiet \
+    --set "output.dir=$W/dimred_wide_tol" --set steps.0.pca.tol=0.001
   log "wide: scikit-learn under prlimit --as=$SK_CAP"
   warm "$WDATA"
   run_timed sk_wide_f64 "${CAP[@]}" "${PYENV[@]}" "$PY" "$BENCH/sk_wide.py" "$WDATA" "$K" float64

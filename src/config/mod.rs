@@ -64,6 +64,11 @@ pub struct RawInput {
     pub batch_rows: Option<usize>,
     #[serde(default)]
     pub missing: MissingPolicy,
+    /// A fit that reads the data several times (the randomized solver) keeps the chunks
+    /// of its first pass in a temporary file in the output folder and reads that on
+    /// later passes instead of decoding the input again; `false` decodes every pass.
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub spill: bool,
 }
 
 /// Which columns are features. Passthrough columns are never features.
@@ -130,6 +135,10 @@ impl From<OnnxDtype> for crate::onnx::DType {
             OnnxDtype::Float64 => crate::onnx::DType::Float64,
         }
     }
+}
+
+fn is_yes(value: &bool) -> bool {
+    *value
 }
 
 fn yes() -> bool {

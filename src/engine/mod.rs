@@ -7,6 +7,7 @@
 //! the data.
 
 pub mod budget;
+pub mod spill;
 
 use std::path::Path;
 use std::time::Instant;
@@ -119,29 +120,40 @@ pub fn stream_recycling(
                 let _ = tx.send(Err(e));
             }
         });
-        let mut result = Ok(());
-        for item in rx.iter() {
-            let step = item.and_then(|chunk| {
-                stats.rows_read += chunk.rows_read as u64;
-                stats.rows_kept += chunk.nrows() as u64;
-                consume(&chunk)?;
-                recycle_tx.give_back(chunk);
-                Ok(())
-            });
-            if let Err(e) = step {
-                result = Err(e);
-                break;
-            }
-        }
-        drop(rx);
-        if reader.join().is_err() {
-            return Err(Error::internal("the reader thread panicked"));
-        }
-        result
+        drain(rx, reader, "reader", |chunk| {
+            stats.rows_read += chunk.rows_read as u64;
+            stats.rows_kept += chunk.nrows() as u64;
+            consume(&chunk)?;
+            recycle_tx.give_back(chunk);
+            Ok(())
+        })
     });
     progress.finish();
     stats.seconds = started.elapsed().as_secs_f64();
     result.map(|()| stats)
+}
+
+/// The consuming side of a pass: each item the reader thread sends goes to `each` until
+/// the channel closes or an error (the reader's or `each`'s) ends the pass; dropping the
+/// receiver then stops the reader at its next send, and the reader is joined.
+fn drain<T>(
+    rx: crossbeam_channel::Receiver<Result<T>>,
+    reader: std::thread::ScopedJoinHandle<'_, ()>,
+    name: &str,
+    mut each: impl FnMut(T) -> Result<()>,
+) -> Result<()> {
+    let mut result = Ok(());
+    for item in rx.iter() {
+        if let Err(e) = item.and_then(&mut each) {
+            result = Err(e);
+            break;
+        }
+    }
+    drop(rx);
+    if reader.join().is_err() {
+        return Err(Error::internal(format!("the {name} thread panicked")));
+    }
+    result
 }
 
 /// The output pass: reader → `map` (this thread) → writer thread. `map` turns a chunk into

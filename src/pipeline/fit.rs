@@ -7,6 +7,7 @@ use faer::Mat;
 use super::RunOptions;
 use super::saved::{FitState, Partition, utc_now};
 use crate::config::{MissingPolicy, Plan};
+use crate::engine::spill::{self, SpillWriter};
 use crate::engine::{PassReport, PassStats, column_pass, stream};
 use crate::error::{Error, Result};
 use crate::source::{MissingMode, ReadSpec};
@@ -187,7 +188,25 @@ fn stream_passes<S: FitStep + ?Sized>(
             .ok_or_else(|| Error::internal("a label column the plan checked is gone"))?;
         labelled.passthrough = vec![column];
     }
+    // a fit that reads the rows again keeps them from its first pass (`engine::spill`)
+    let mut writer = None;
+    let mut spilled = None;
     while let Some(pass) = state.next_pass() {
+        let cores = rayon::current_num_threads().max(1);
+        if let Some(spill) = &spilled {
+            state.set_threads(cores);
+            let stats = spill::stream(spill, &pass, quiet, |x| state.update(x))?;
+            passes.push(stats.report(&pass));
+            before_end(state);
+            state.end_pass(&stats)?;
+            continue;
+        }
+        if first_pass.is_none() && label.is_none() && plan.raw.input.spill && state.rereads() {
+            writer = SpillWriter::create(&plan.output_dir)
+                .map_err(|why| keep_decoding(&why, quiet))
+                .ok();
+        }
+        state.set_threads((cores - 1).max(1));
         let before = plan.rows.counts();
         let mut stats = stream(&plan.dataset, &labelled, &pass, quiet, |chunk| {
             let x = chunk.features.as_ref();
@@ -198,11 +217,17 @@ fn stream_passes<S: FitStep + ?Sized>(
                 forwarded = prefix.forward(x, &mut scratch);
                 forwarded.as_ref()
             };
+            if let Some(w) = &mut writer {
+                w.push(x, chunk.rows_read);
+            }
             match label {
                 Some(name) => state.update_labelled(x, &labels(chunk, name)?),
                 None => state.update(x),
             }
         })?;
+        if let Some(w) = writer.take() {
+            spilled = w.finish().map_err(|why| keep_decoding(&why, quiet)).ok();
+        }
         passes.push(stats.report(&pass));
         if first_pass.is_none() {
             stats.filtered = filtered(plan, &before);
@@ -213,6 +238,15 @@ fn stream_passes<S: FitStep + ?Sized>(
         state.end_pass(&stats)?;
     }
     Ok(())
+}
+
+/// A spill file that could not be kept costs speed, not the run: said in one line.
+fn keep_decoding(why: &str, quiet: bool) {
+    if !quiet {
+        eprintln!(
+            "note: could not keep the first pass's rows in a local file ({why}); later passes decode the input again"
+        );
+    }
 }
 
 /// Each filter's rows in and out since `before` (its counts then).

@@ -92,6 +92,8 @@ pub struct Dataset {
     /// Parquet: per column, its largest column chunk in any file (uncompressed bytes);
     /// empty for CSV.
     pub column_chunk_bytes: Vec<u64>,
+    /// The largest file's footer in memory (`metadata_bytes`).
+    pub metadata_bytes: u64,
     /// How many of `columns`, at the end, are derived by row steps rather than stored in
     /// the files (`add_derived`).
     pub derived: usize,
@@ -182,12 +184,14 @@ impl Dataset {
         let mut total_bytes = 0u64;
         let mut columns: Option<Vec<ColumnInfo>> = None;
         let mut column_chunk_bytes: Vec<u64> = Vec::new();
+        let mut metadata_bytes = 0u64;
         for (file, &size) in files.iter().zip(&file_sizes) {
             total_bytes += size;
             let (cols, rows) = match format {
                 Format::Csv => (csv::header(file)?, None),
                 Format::Parquet => {
-                    let (cols, rows, chunk_bytes) = parquet::schema(file, size)?;
+                    let (cols, rows, chunk_bytes, footer) = parquet::schema(file, size)?;
+                    metadata_bytes = metadata_bytes.max(footer);
                     column_chunk_bytes.resize(chunk_bytes.len().max(column_chunk_bytes.len()), 0);
                     for (most, b) in column_chunk_bytes.iter_mut().zip(chunk_bytes) {
                         *most = (*most).max(b);
@@ -214,6 +218,7 @@ impl Dataset {
             total_rows,
             total_bytes,
             column_chunk_bytes,
+            metadata_bytes,
             derived: 0,
         })
     }
@@ -259,6 +264,11 @@ impl Dataset {
             .iter()
             .filter_map(|&c| self.column_chunk_bytes.get(c))
             .sum()
+    }
+
+    /// The largest file's Parquet footer as the reader holds it in memory (0 for CSV).
+    pub fn metadata_bytes(&self) -> u64 {
+        self.metadata_bytes
     }
 
     /// Row groups a read holds at once: from object storage one is fetched while the one

@@ -28,6 +28,7 @@ fn pca(solver: PcaSolver, k: usize) -> RawStep {
         batch_size: None,
         oversamples: None,
         power_iterations: None,
+        tol: None,
         seed: None,
     })
 }
@@ -235,6 +236,45 @@ proptest! {
         for i in 0..p {
             for j in 0..2 {
                 prop_assert!((whole[(i, j)] - merged[(i, j)]).abs() <= 1e-12 * big);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// The product of raw rows corrected afterwards equals the product of the centered,
+    /// scaled rows, whole or pushed in pieces and read mid-pass, for means up to a
+    /// hundred standard deviations from zero.
+    #[test]
+    fn gram_products_by_algebra_equal_explicit_centering(
+        p in 2usize..30, n in 1usize..700, cut in 1usize..300, seed in any::<u64>(), offset in -100.0f64..100.0
+    ) {
+        let x = data(n, p, seed, 0.0);
+        let shift: Vec<f64> = (0..p).map(|j| offset * (j as f64 + 1.0) + 0.1 * x[(0, j)]).collect();
+        let x = Mat::from_fn(n, p, |i, j| x[(i, j)] + offset * (j as f64 + 1.0));
+        let scale: Vec<f64> = (0..p).map(|j| 0.5 + j as f64).collect();
+        let basis = crate::steps::pca::randomized::start_basis(p, 2.min(p), seed);
+        for scale in [None, Some(scale.as_slice())] {
+            let mut explicit = GramProduct::new(p, basis.ncols());
+            let mut algebra = GramProduct::new(p, basis.ncols()).by_algebra();
+            let mut start = 0;
+            while start < n {
+                let rows = cut.min(n - start);
+                explicit.push(x.as_ref().subrows(start, rows), &basis, &shift, scale);
+                algebra.push(x.as_ref().subrows(start, rows), &basis, &shift, scale);
+                start += rows;
+            }
+            let mid = algebra.snapshot(&basis, &shift, scale);
+            let (e, a) = (explicit.finish(&basis, &shift, scale), algebra.finish(&basis, &shift, scale));
+            let big = (0..p).flat_map(|i| (0..basis.ncols()).map(move |j| (i, j)))
+                .map(|(i, j)| e[(i, j)].abs()).fold(f64::MIN_POSITIVE, f64::max);
+            for i in 0..p {
+                for j in 0..basis.ncols() {
+                    prop_assert!((e[(i, j)] - a[(i, j)]).abs() <= 1e-12 * big, "{} vs {}", e[(i, j)], a[(i, j)]);
+                    prop_assert_eq!(mid[(i, j)], a[(i, j)]);
+                }
             }
         }
     }

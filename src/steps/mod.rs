@@ -179,6 +179,15 @@ pub trait FitStep: Send {
     }
     /// The current pass is over; `stats` is what it read.
     fn end_pass(&mut self, stats: &PassStats) -> Result<()>;
+    /// Whether the fit reads the same rows more than twice, so that keeping the first
+    /// pass's chunks in a local file (`engine::spill`) saves decoding the input again.
+    fn rereads(&self) -> bool {
+        false
+    }
+    /// Threads the step's own work may use in the coming pass: the machine's cores, less
+    /// the one the reader keeps busy decoding the input (all of them when the pass reads
+    /// a spill file, which costs the reader little).
+    fn set_threads(&mut self, _threads: usize) {}
     /// Memory held by the state, in bytes.
     fn size_bytes(&self) -> usize;
     fn finish(self: Box<Self>) -> Result<Box<dyn FittedStep>>;

@@ -447,6 +447,27 @@ fn randomized_parameters_are_checked() {
         &out,
     );
     fails(t.path(), &yaml, 2, &["randomized only"]);
+    let yaml = pipeline_text(
+        &f,
+        "",
+        "{ solver: exact, n_components: 1, tol: 0.01 }",
+        &out,
+    );
+    fails(t.path(), &yaml, 2, &["tol", "randomized only"]);
+    for tol in ["0", "1.5", "-0.1"] {
+        let yaml = pipeline_text(
+            &f,
+            "",
+            &format!("{{ solver: randomized, n_components: 1, tol: {tol} }}"),
+            &out,
+        );
+        fails(
+            t.path(),
+            &yaml,
+            2,
+            &[&format!("pca.tol = {tol} must lie in (0, 1)")],
+        );
+    }
 }
 
 #[test]

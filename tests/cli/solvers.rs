@@ -124,6 +124,108 @@ fn randomized_is_deterministic_and_independent_of_batch_rows() {
     assert_eq!(a["explained_variance_"], b["explained_variance_"]);
 }
 
+fn pass_names(report: &serde_json::Value) -> Vec<String> {
+    report["passes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn the_spill_file_gives_the_same_numbers_as_decoding_and_is_removed() {
+    // float32 columns spill as f32 records; float64 ones as f64 records
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, extra) in [
+        ("f32.parquet", &["--float32"][..]),
+        ("f64.parquet", &[][..]),
+    ] {
+        let data = generate(
+            tmp.path(),
+            name,
+            &[
+                &[
+                    "--rows", "3000", "--cols", "50", "--rank", "4", "--seed", "2",
+                ][..],
+                extra,
+            ]
+            .concat(),
+        );
+        let sets = [
+            "steps.0.pca.solver=randomized",
+            "steps.0.pca.n_components=4",
+            "input.batch_rows=333",
+        ];
+        let kept = tmp.path().join(format!("kept-{name}"));
+        let (report, model) = run_generated(&data, &kept, &sets);
+        let decoded = tmp.path().join(format!("decoded-{name}"));
+        let (report_d, model_d) = run_generated(
+            &data,
+            &decoded,
+            &[&sets[..], &["input.spill=false"]].concat(),
+        );
+        for key in [
+            "components_",
+            "explained_variance_",
+            "mean_",
+            "noise_variance_",
+        ] {
+            assert_eq!(model[key], model_d[key], "{name}: {key}");
+        }
+        assert_eq!(pass_names(&report), pass_names(&report_d));
+        for pass in report["passes"].as_array().unwrap() {
+            assert_eq!(pass["rows"], 3000, "{name}: {pass}");
+        }
+        for dir in [&kept, &decoded] {
+            let left: Vec<String> = files_in(dir)
+                .into_iter()
+                .filter(|f| f.starts_with('.'))
+                .collect();
+            assert!(left.is_empty(), "{name}: left behind {left:?}");
+        }
+    }
+}
+
+#[test]
+fn tol_ends_the_power_iterations_once_the_variances_settle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = generate(
+        tmp.path(),
+        "g.parquet",
+        &[
+            "--rows", "20000", "--cols", "64", "--rank", "8", "--seed", "4",
+        ],
+    );
+    let (exact, _) = run_generated(
+        &data,
+        &tmp.path().join("exact"),
+        &["steps.0.pca.solver=exact", "output.reduced=false"],
+    );
+    let randomized = [
+        "steps.0.pca.solver=randomized",
+        "steps.0.pca.power_iterations=7",
+        "output.reduced=false",
+    ];
+    let (all, _) = run_generated(&data, &tmp.path().join("all"), &randomized);
+    assert_eq!(pass_names(&all).len(), 1 + 1 + 7);
+    let (early, _) = run_generated(
+        &data,
+        &tmp.path().join("early"),
+        &[&randomized[..], &["steps.0.pca.tol=1e-9"]].concat(),
+    );
+    // the signal (10 … 1.35) stands far above the noise (0.01): a few passes settle it
+    let passes = pass_names(&early);
+    assert!(passes.len() < 1 + 1 + 7, "{passes:?}");
+    assert!(passes.len() >= 1 + 1 + 2, "{passes:?}");
+    assert_rel(
+        &floats(&early["explained_variance"]),
+        &floats(&exact["explained_variance"]),
+        1e-8,
+        "variances after the early stop",
+    );
+}
+
 #[test]
 fn randomized_fits_20000_features_in_under_1_gb() {
     let tmp = tempfile::tempdir().unwrap();

@@ -116,9 +116,12 @@ fn check_metadata(meta: &parquet::file::metadata::ParquetMetaData, file_len: u64
 
 /// The file's columns, its rows, and each column's largest column chunk (uncompressed
 /// bytes over its row groups): the reader holds a row group's pages of the columns it
-/// decodes, so that is memory a pass needs beside its chunks.
-pub(super) fn schema(path: &Path, size: u64) -> Result<(Vec<ColumnInfo>, u64, Vec<u64>)> {
+/// decodes, so that is memory a pass needs beside its chunks. Also the footer's size in
+/// memory, which the reader holds while it reads the file (165 MiB for 30 row groups of
+/// 10,000 columns).
+pub(super) fn schema(path: &Path, size: u64) -> Result<(Vec<ColumnInfo>, u64, Vec<u64>, u64)> {
     let b = load_meta(path, size)?;
+    let metadata_bytes = b.metadata().memory_size() as u64;
     let rows = b.metadata().file_metadata().num_rows().max(0) as u64;
     let mut chunk_bytes = vec![0u64; b.schema().fields().len()];
     for group in b.metadata().row_groups() {
@@ -143,7 +146,7 @@ pub(super) fn schema(path: &Path, size: u64) -> Result<(Vec<ColumnInfo>, u64, Ve
             },
         })
         .collect();
-    Ok((cols, rows, chunk_bytes))
+    Ok((cols, rows, chunk_bytes, metadata_bytes))
 }
 
 fn projection(schema: &SchemaDescriptor, spec: &ReadSpec) -> ProjectionMask {

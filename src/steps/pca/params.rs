@@ -24,6 +24,12 @@ pub struct PcaParams {
     /// n_components < 0.1 × min(n, p), else 4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub power_iterations: Option<usize>,
+    /// Randomized solver: stop the power iterations once no leading variance moved by more
+    /// than this fraction from one pass to the next (`power_iterations` is then the most).
+    /// Each pass is a read of the data, and a well-separated spectrum settles in two or
+    /// three; absent, every power iteration runs, as scikit-learn's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tol: Option<f64>,
     /// Randomized solver: seed of the random starting basis (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,

@@ -98,12 +98,21 @@ impl PlannedPca {
             )),
             _ => {}
         }
-        let randomized_keys =
-            pca.oversamples.is_some() || pca.power_iterations.is_some() || pca.seed.is_some();
+        let randomized_keys = pca.oversamples.is_some()
+            || pca.power_iterations.is_some()
+            || pca.seed.is_some()
+            || pca.tol.is_some();
         if pca.solver != PcaSolver::Randomized && randomized_keys {
             problems.push(format!(
-                "steps: pca.oversamples, power_iterations and seed apply to solver: randomized only{}",
+                "steps: pca.oversamples, power_iterations, tol and seed apply to solver: randomized only{}",
                 chose(solver_name(pca.solver))
+            ));
+        }
+        if let Some(tol) = pca.tol
+            && !(tol > 0.0 && tol < 1.0)
+        {
+            problems.push(format!(
+                "steps: pca.tol = {tol} must lie in (0, 1): the largest relative change of a leading variance between passes that ends the power iterations"
             ));
         }
         if pca.solver == PcaSolver::Randomized
@@ -219,8 +228,9 @@ impl PlannedStep for PlannedPca {
 /// - exact: the co-moment (p²), a row block and its scratch (2 × 4,096 × p), the
 ///   eigendecomposition's copy, vectors and workspace (3 p²);
 /// - tsqr: the R factor and the QR of a block stacked on it (3 p²) and the block;
-/// - randomized: the basis, its product and their QR (4 p × l, l = k + oversamples), l²,
-///   and the block;
+/// - randomized: the basis, its product, their QR and the raw sums (6 p × l, l = k +
+///   oversamples), l², and its own blocks of `blocks::block_rows(p)` rows (the block and
+///   its centered copy);
 /// - incremental: three batches of p and the SVD of k + batch rows (5 × batch × p).
 fn solver_bytes(params: &PcaParams, solver: PcaSolver, p: usize, rows: Option<u64>) -> u64 {
     let p = p as u64;
@@ -234,7 +244,8 @@ fn solver_bytes(params: &PcaParams, solver: PcaSolver, p: usize, rows: Option<u6
         PcaSolver::Tsqr => 3 * p * p + block,
         PcaSolver::Randomized => {
             let l = (k + params.oversamples.unwrap_or(10) as u64).min(p);
-            4 * p * l + l * l + block
+            let block = 2 * crate::blocks::block_rows(p as usize) as u64 * p;
+            6 * p * l + l * l + block
         }
         PcaSolver::Incremental => {
             let b = params.batch_size.map_or(5 * p, |b| b as u64);

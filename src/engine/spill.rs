@@ -1,0 +1,312 @@
+//! A fit that reads its data more than once (the randomized solver's power iterations)
+//! pays for decoding the input on every pass: at 10,000 float32 columns that is most of
+//! a pass. The first pass can instead keep each chunk it fitted in a local file, and the
+//! later passes read that file, which the kernel serves from its page cache at memory
+//! speed when it fits there and from disk when it does not. The process holds only the
+//! chunks in flight either way, so memory stays bounded by the chunk size.
+//!
+//! Each chunk is a record: a 16-byte header (rows, columns, bytes per value, rows read)
+//! and the values column by column, as f32 when every value of the chunk is exactly an
+//! f32 (float32 input columns, the usual wide case) and as f64 otherwise, so the later
+//! passes see the first pass's numbers bit for bit. The file is native-endian and lives
+//! only as long as the fit, under a temporary name that an interruption removes.
+//!
+//! Keeping the file is an optimisation, never a requirement: when it cannot be created
+//! or written (a full disk), the fit goes on and its later passes decode the input again.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crossbeam_channel::bounded;
+use faer::MatRef;
+
+use super::PassStats;
+use crate::error::{Error, Result};
+use crate::progress::{Progress, Total};
+use crate::sink::{register, unregister};
+
+const HEADER: usize = 16;
+/// Chunks read ahead of the fitter.
+const AHEAD: usize = 2;
+
+/// The file being written by a fit's first pass.
+pub struct SpillWriter {
+    out: BufWriter<File>,
+    file: SpillFile,
+    rows: u64,
+    rows_read: u64,
+    bytes: u64,
+    narrow: Vec<f32>,
+    wide: Vec<f64>,
+    failed: Option<String>,
+}
+
+/// A complete spill file; dropping it removes the file.
+pub struct Spill {
+    file: SpillFile,
+    /// Rows in the file, and the input rows read to make them (with dropped rows).
+    pub rows: u64,
+    pub rows_read: u64,
+    pub bytes: u64,
+}
+
+struct SpillFile(PathBuf);
+
+impl Drop for SpillFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        unregister(&self.0);
+    }
+}
+
+impl SpillWriter {
+    /// A new spill file in `dir`, or why not.
+    pub fn create(dir: &Path) -> std::result::Result<SpillWriter, String> {
+        let path = dir.join(format!(".dimred-spill.tmp-{}", std::process::id()));
+        register(&path);
+        let file = SpillFile(path);
+        let out = File::create(&file.0).map_err(|e| format!("{}: {e}", file.0.display()))?;
+        Ok(SpillWriter {
+            out: BufWriter::with_capacity(1 << 20, out),
+            file,
+            rows: 0,
+            rows_read: 0,
+            bytes: 0,
+            narrow: Vec::new(),
+            wide: Vec::new(),
+            failed: None,
+        })
+    }
+
+    /// Appends a chunk of the fit's input; `rows_read` is the input rows it came from.
+    /// A failed write ends the spill (see `finish`), not the fit.
+    pub fn push(&mut self, x: MatRef<'_, f64>, rows_read: usize) {
+        if self.failed.is_some() {
+            return;
+        }
+        if let Err(e) = self.write(x) {
+            self.failed = Some(format!("{}: {e}", self.file.0.display()));
+            // free the disk at once; the fit goes on without the file
+            let _ = std::fs::remove_file(&self.file.0);
+            return;
+        }
+        self.rows += x.nrows() as u64;
+        self.rows_read += rows_read as u64;
+    }
+
+    fn write(&mut self, x: MatRef<'_, f64>) -> std::io::Result<()> {
+        let (n, p) = (x.nrows(), x.ncols());
+        self.narrow.clear();
+        self.narrow.reserve(n * p);
+        let mut exact = true;
+        for j in 0..p {
+            column(x, j, |v| {
+                let f = v as f32;
+                exact &= f as f64 == v;
+                self.narrow.push(f);
+            });
+            if !exact {
+                break;
+            }
+        }
+        let width: u32 = if exact { 4 } else { 8 };
+        let mut header = [0u8; HEADER];
+        header[0..4].copy_from_slice(&(n as u32).to_ne_bytes());
+        header[4..8].copy_from_slice(&(p as u32).to_ne_bytes());
+        header[8..12].copy_from_slice(&width.to_ne_bytes());
+        self.out.write_all(&header)?;
+        if exact {
+            self.out.write_all(as_bytes(&self.narrow))?;
+        } else {
+            self.wide.clear();
+            self.wide.reserve(n * p);
+            for j in 0..p {
+                column(x, j, |v| self.wide.push(v));
+            }
+            self.out.write_all(as_bytes(&self.wide))?;
+        }
+        self.bytes += (HEADER + n * p * width as usize) as u64;
+        Ok(())
+    }
+
+    /// The complete file, or why there is none.
+    pub fn finish(mut self) -> std::result::Result<Spill, String> {
+        if let Some(why) = self.failed.take() {
+            return Err(why);
+        }
+        self.out
+            .flush()
+            .map_err(|e| format!("{}: {e}", self.file.0.display()))?;
+        Ok(Spill {
+            file: self.file,
+            rows: self.rows,
+            rows_read: self.rows_read,
+            bytes: self.bytes,
+        })
+    }
+}
+
+/// Each value of column `j`, top to bottom (a slice walk when the column is contiguous,
+/// as the readers' chunks are).
+fn column(x: MatRef<'_, f64>, j: usize, mut each: impl FnMut(f64)) {
+    match x.col(j).try_as_col_major() {
+        Some(col) => col.as_slice().iter().for_each(|&v| each(v)),
+        None => (0..x.nrows()).for_each(|i| each(x[(i, j)])),
+    }
+}
+
+fn as_bytes<T: Copy>(values: &[T]) -> &[u8] {
+    // SAFETY: f32 and f64 have no padding and every byte pattern of them is a valid u8.
+    unsafe {
+        std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
+    }
+}
+
+fn as_bytes_mut<T: Copy>(values: &mut [T]) -> &mut [u8] {
+    // SAFETY: as above, and every byte pattern is a valid f32 or f64.
+    unsafe {
+        std::slice::from_raw_parts_mut(
+            values.as_mut_ptr().cast::<u8>(),
+            std::mem::size_of_val(values),
+        )
+    }
+}
+
+/// One chunk read back: column-major values, rows × columns.
+struct Block {
+    values: Vec<f64>,
+    rows: usize,
+    cols: usize,
+}
+
+/// A pass over the spill file: a reader thread fills blocks ahead of `consume` through a
+/// bounded channel, and the blocks travel back to be filled again.
+pub fn stream(
+    spill: &Spill,
+    label: &str,
+    quiet: bool,
+    mut consume: impl FnMut(MatRef<'_, f64>) -> Result<()>,
+) -> Result<PassStats> {
+    let started = Instant::now();
+    let progress = Progress::new(label, Total::Rows(spill.rows), quiet);
+    let (tx, rx) = bounded::<Result<Block>>(AHEAD);
+    let (back_tx, back_rx) = bounded::<Block>(AHEAD + 2);
+    let path = &spill.file.0;
+    let result = std::thread::scope(|s| {
+        let progress = &progress;
+        let reader = s.spawn(move || {
+            if let Err(e) = read_blocks(path, progress, &back_rx, &tx) {
+                let _ = tx.send(Err(e));
+            }
+        });
+        super::drain(rx, reader, "spill reader", |block| {
+            consume(MatRef::from_column_major_slice(
+                &block.values,
+                block.rows,
+                block.cols,
+            ))?;
+            let _ = back_tx.try_send(block);
+            Ok(())
+        })
+    });
+    progress.finish();
+    result?;
+    Ok(PassStats {
+        rows_read: spill.rows_read,
+        rows_kept: spill.rows,
+        seconds: started.elapsed().as_secs_f64(),
+        filtered: Vec::new(),
+    })
+}
+
+fn read_blocks(
+    path: &Path,
+    progress: &Progress,
+    back: &crossbeam_channel::Receiver<Block>,
+    tx: &crossbeam_channel::Sender<Result<Block>>,
+) -> Result<()> {
+    let lost = |e: std::io::Error| Error::io("read the fit's local copy", path, e);
+    let mut input = BufReader::with_capacity(1 << 20, File::open(path).map_err(lost)?);
+    let mut narrow: Vec<f32> = Vec::new();
+    loop {
+        let mut header = [0u8; HEADER];
+        match input.read_exact(&mut header) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(lost(e)),
+        }
+        let word = |k: usize| u32::from_ne_bytes(header[k..k + 4].try_into().unwrap()) as usize;
+        let (rows, cols, width) = (word(0), word(4), word(8));
+        let mut block = back.try_recv().unwrap_or(Block {
+            values: Vec::new(),
+            rows: 0,
+            cols: 0,
+        });
+        block.values.resize(rows * cols, 0.0);
+        (block.rows, block.cols) = (rows, cols);
+        if width == 4 {
+            narrow.resize(rows * cols, 0.0);
+            input.read_exact(as_bytes_mut(&mut narrow)).map_err(lost)?;
+            for (w, &v) in block.values.iter_mut().zip(&narrow) {
+                *w = v as f64;
+            }
+        } else {
+            input
+                .read_exact(as_bytes_mut(&mut block.values))
+                .map_err(lost)?;
+        }
+        progress.advance(rows as u64, 0);
+        if tx.send(Ok(block)).is_err() {
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faer::Mat;
+
+    #[test]
+    fn chunks_come_back_bit_for_bit_in_order() {
+        let dir = std::env::temp_dir().join(format!("dimred-spill-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // f32-exact, then not, then f32-exact again: both record kinds in one file
+        let chunks = [
+            Mat::<f64>::from_fn(5, 3, |i, j| (i * 3 + j) as f64 * 0.25),
+            Mat::<f64>::from_fn(4, 3, |i, j| 0.1 * (i + j) as f64 + 1e-12),
+            Mat::<f64>::from_fn(1, 3, |_, j| j as f32 as f64 / 3.0f32 as f64),
+        ];
+        let mut w = SpillWriter::create(&dir).unwrap();
+        for (k, c) in chunks.iter().enumerate() {
+            w.push(c.as_ref(), c.nrows() + k);
+        }
+        let spill = w.finish().unwrap();
+        assert_eq!((spill.rows, spill.rows_read), (10, 13));
+        let path = spill.file.0.clone();
+        for _ in 0..2 {
+            let mut seen = Vec::new();
+            let stats = stream(&spill, "test", true, |x| {
+                seen.push(x.to_owned());
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!((stats.rows_read, stats.rows_kept), (13, 10));
+            assert_eq!(seen.len(), 3);
+            for (a, b) in seen.iter().zip(&chunks) {
+                assert_eq!(a, b);
+            }
+        }
+        drop(spill);
+        assert!(!path.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_unwritable_folder_is_no_spill_not_an_error() {
+        let missing = std::env::temp_dir().join("dimred-no-such-folder/below");
+        assert!(SpillWriter::create(&missing).is_err());
+    }
+}
