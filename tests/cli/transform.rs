@@ -1,4 +1,4 @@
-//! `dimred transform` applies model.json exactly as the README's numpy lines do:
+//! `dimred transform` applies model.json exactly as docs/model-format.md's numpy lines do:
 //! Z = ((X - mean_) / scale_) @ components_.T — computed here independently from the
 //! model file and the raw CSV.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""ONNX Runtime on every example pipeline's exported model, and the README's numpy snippet.
+"""ONNX Runtime on every example pipeline's exported model, and docs/model-format.md's numpy snippet.
 
 Run by .ci/run inside a venv with onnxruntime, onnx, numpy, pyarrow and scikit-learn:
 
@@ -166,7 +166,7 @@ def main():
 
 
 def check_npz(work):
-    """The README's snippet: model.npz → scikit-learn objects → the same rows."""
+    """docs/model-format.md's snippet: model.npz → scikit-learn objects → the same rows."""
     from sklearn.decomposition import PCA
     from sklearn.preprocessing import StandardScaler
 
@@ -174,7 +174,7 @@ def check_npz(work):
     table = read_table("sample-data/breast_cancer.csv")
     reduced = pq.read_table(os.path.join(out, "reduced.parquet"))
 
-    # --- README snippet begins ---
+    # --- docs/model-format.md snippet begins ---
     z = np.load(os.path.join(out, "model.npz"))
     scaler = StandardScaler()
     scaler.mean_, scaler.scale_ = z["mean_"], z["scale_"]
@@ -184,7 +184,7 @@ def check_npz(work):
     pca.mean_, pca.n_features_in_ = np.zeros(int(z["n_features_in_"])), int(z["n_features_in_"])
     X = np.column_stack([table.column(n).to_numpy() for n in z["feature_names_in_"]])
     Z = pca.transform(scaler.transform(X))
-    # --- README snippet ends ---
+    # --- docs/model-format.md snippet ends ---
 
     for j, name in enumerate(z["output_columns"]):
         assert_close(Z[:, j], reduced.column(str(name)).to_numpy(), 1e-10, f"npz {name}")
