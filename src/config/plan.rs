@@ -336,6 +336,8 @@ struct StepMemory {
     bytes: u64,
     kind: &'static str,
     lighter: Vec<String>,
+    /// A step keeps a spill file (`PlannedStep::rereads`).
+    rereads: bool,
 }
 
 fn plan_steps(
@@ -368,6 +370,7 @@ fn plan_steps(
             memory.kind = planned.kind();
         }
         memory.lighter.extend(planned.lighter(w, rows));
+        memory.rereads |= planned.rereads();
         width = width.and_then(|w| planned.output_width(w));
         steps.push(planned);
     }
@@ -409,6 +412,10 @@ fn size_chunks(
             budget::OUTPUT_CHUNKS
         } else {
             budget::FIT_CHUNKS
+        } + if raw.input.spill && state.rereads {
+            budget::SPILL_CHUNKS
+        } else {
+            0
         },
     };
     let Some(limit) = &raw.memory_limit else {

@@ -18,6 +18,9 @@ pub const PROCESS_BYTES: u64 = 96 << 20;
 pub const FIT_CHUNKS: u64 = 7;
 /// The same with the output pass (reader, map and writer threads), over 10.5 measured.
 pub const OUTPUT_CHUNKS: u64 = 13;
+/// Added on the first pass of a fit that keeps a spill file: its writer's records (the one
+/// being laid out, the one queued, the one being written), each up to a chunk.
+pub const SPILL_CHUNKS: u64 = 3;
 /// Fewer rows per chunk than this spend more time in per-chunk overhead than in work.
 pub const MIN_BATCH_ROWS: usize = 64;
 /// More rows per chunk than this buy no speed (the products are already cache-blocked).

@@ -19,7 +19,9 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crossbeam_channel::bounded;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender, bounded};
 use faer::MatRef;
 
 use super::PassStats;
@@ -31,16 +33,27 @@ const HEADER: usize = 16;
 /// Chunks read ahead of the fitter.
 const AHEAD: usize = 2;
 
-/// The file being written by a fit's first pass.
+/// The file being written by a fit's first pass. The fitter only lays each chunk out as a
+/// record; a thread of its own writes the records, so a disk slower than the decoder holds
+/// up the pass by what it cannot absorb, not by every write (three records alive at most,
+/// their buffers travelling back to be filled again).
 pub struct SpillWriter {
-    out: BufWriter<File>,
     file: SpillFile,
+    records: Option<Sender<Record>>,
+    back: Receiver<Record>,
+    writer: Option<JoinHandle<std::io::Result<u64>>>,
     rows: u64,
     rows_read: u64,
-    bytes: u64,
+}
+
+/// One chunk laid out for the file: f32 values when all are exact, else f64.
+#[derive(Default)]
+struct Record {
+    rows: usize,
+    cols: usize,
+    exact: bool,
     narrow: Vec<f32>,
     wide: Vec<f64>,
-    failed: Option<String>,
 }
 
 /// A complete spill file; dropping it removes the file.
@@ -68,27 +81,37 @@ impl SpillWriter {
         register(&path);
         let file = SpillFile(path);
         let out = File::create(&file.0).map_err(|e| format!("{}: {e}", file.0.display()))?;
+        // records alive: the one being laid out, one queued, the one being written
+        // (`budget::SPILL_CHUNKS`)
+        let (records, inbox) = bounded::<Record>(1);
+        let (give_back, back) = bounded::<Record>(2);
+        let writer = std::thread::Builder::new()
+            .name("dimred-spill".into())
+            .spawn(move || {
+                write_records(BufWriter::with_capacity(1 << 20, out), &inbox, &give_back)
+            })
+            .map_err(|e| format!("spill writer thread: {e}"))?;
         Ok(SpillWriter {
-            out: BufWriter::with_capacity(1 << 20, out),
             file,
+            records: Some(records),
+            back,
+            writer: Some(writer),
             rows: 0,
             rows_read: 0,
-            bytes: 0,
-            narrow: Vec::new(),
-            wide: Vec::new(),
-            failed: None,
         })
     }
 
     /// Appends a chunk of the fit's input; `rows_read` is the input rows it came from.
     /// A failed write ends the spill (see `finish`), not the fit.
     pub fn push(&mut self, x: MatRef<'_, f64>, rows_read: usize) {
-        if self.failed.is_some() {
+        let Some(records) = &self.records else {
             return;
-        }
-        if let Err(e) = self.write(x) {
-            self.failed = Some(format!("{}: {e}", self.file.0.display()));
-            // free the disk at once; the fit goes on without the file
+        };
+        let mut record = self.back.try_recv().unwrap_or_default();
+        record.fill(x);
+        if records.send(record).is_err() {
+            // the writer stopped on an error, which `finish` reports; free the disk at once
+            self.records = None;
             let _ = std::fs::remove_file(&self.file.0);
             return;
         }
@@ -96,8 +119,39 @@ impl SpillWriter {
         self.rows_read += rows_read as u64;
     }
 
-    fn write(&mut self, x: MatRef<'_, f64>) -> std::io::Result<()> {
+    /// The complete file, or why there is none.
+    pub fn finish(mut self) -> std::result::Result<Spill, String> {
+        drop(self.records.take());
+        let written = self
+            .writer
+            .take()
+            .map(|w| w.join())
+            .ok_or("no writer")?
+            .map_err(|_| "the spill writer thread panicked".to_string())?
+            .map_err(|e| format!("{}: {e}", self.file.0.display()))?;
+        Ok(Spill {
+            file: std::mem::replace(&mut self.file, SpillFile(PathBuf::new())),
+            rows: self.rows,
+            rows_read: self.rows_read,
+            bytes: written,
+        })
+    }
+}
+
+impl Drop for SpillWriter {
+    fn drop(&mut self) {
+        // an abandoned spill (the pass failed): stop the writer before the file goes
+        drop(self.records.take());
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+impl Record {
+    fn fill(&mut self, x: MatRef<'_, f64>) {
         let (n, p) = (x.nrows(), x.ncols());
+        (self.rows, self.cols) = (n, p);
         self.narrow.clear();
         self.narrow.reserve(n * p);
         let mut exact = true;
@@ -111,41 +165,41 @@ impl SpillWriter {
                 break;
             }
         }
-        let width: u32 = if exact { 4 } else { 8 };
-        let mut header = [0u8; HEADER];
-        header[0..4].copy_from_slice(&(n as u32).to_ne_bytes());
-        header[4..8].copy_from_slice(&(p as u32).to_ne_bytes());
-        header[8..12].copy_from_slice(&width.to_ne_bytes());
-        self.out.write_all(&header)?;
-        if exact {
-            self.out.write_all(as_bytes(&self.narrow))?;
-        } else {
-            self.wide.clear();
+        self.exact = exact;
+        self.wide.clear();
+        if !exact {
             self.wide.reserve(n * p);
             for j in 0..p {
                 column(x, j, |v| self.wide.push(v));
             }
-            self.out.write_all(as_bytes(&self.wide))?;
         }
-        self.bytes += (HEADER + n * p * width as usize) as u64;
-        Ok(())
     }
+}
 
-    /// The complete file, or why there is none.
-    pub fn finish(mut self) -> std::result::Result<Spill, String> {
-        if let Some(why) = self.failed.take() {
-            return Err(why);
+/// The writer thread: each record as a header and its values; the bytes written.
+fn write_records(
+    mut out: BufWriter<File>,
+    inbox: &Receiver<Record>,
+    give_back: &Sender<Record>,
+) -> std::io::Result<u64> {
+    let mut bytes = 0u64;
+    for record in inbox.iter() {
+        let width: u32 = if record.exact { 4 } else { 8 };
+        let mut header = [0u8; HEADER];
+        header[0..4].copy_from_slice(&(record.rows as u32).to_ne_bytes());
+        header[4..8].copy_from_slice(&(record.cols as u32).to_ne_bytes());
+        header[8..12].copy_from_slice(&width.to_ne_bytes());
+        out.write_all(&header)?;
+        if record.exact {
+            out.write_all(as_bytes(&record.narrow))?;
+        } else {
+            out.write_all(as_bytes(&record.wide))?;
         }
-        self.out
-            .flush()
-            .map_err(|e| format!("{}: {e}", self.file.0.display()))?;
-        Ok(Spill {
-            file: self.file,
-            rows: self.rows,
-            rows_read: self.rows_read,
-            bytes: self.bytes,
-        })
+        bytes += (HEADER + record.rows * record.cols * width as usize) as u64;
+        let _ = give_back.try_send(record);
     }
+    out.flush()?;
+    Ok(bytes)
 }
 
 /// Each value of column `j`, top to bottom (a slice walk when the column is contiguous,

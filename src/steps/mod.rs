@@ -121,6 +121,11 @@ pub trait PlannedStep: std::fmt::Debug + Send + Sync {
     fn memory_bytes(&self, _width: usize, _rows: Option<u64>) -> u64 {
         0
     }
+    /// Whether its fit reads the rows many times and so keeps a spill file
+    /// (`FitStep::rereads`), whose records in flight the memory model counts.
+    fn rereads(&self) -> bool {
+        false
+    }
     /// Whether its fit is a single pass of statistics that merge across shards, so that
     /// `dimred run --shard` and `dimred merge` can split it (exact and TSQR PCA).
     fn shards(&self) -> bool {

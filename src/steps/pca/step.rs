@@ -180,6 +180,10 @@ impl PlannedStep for PlannedPca {
         matches!(self.params.solver, PcaSolver::Exact | PcaSolver::Tsqr)
     }
 
+    fn rereads(&self) -> bool {
+        self.params.solver == PcaSolver::Randomized
+    }
+
     fn memory_bytes(&self, width: usize, rows: Option<u64>) -> u64 {
         solver_bytes(&self.params, self.params.solver, width, rows)
     }
