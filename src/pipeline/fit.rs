@@ -191,6 +191,7 @@ fn stream_passes<S: FitStep + ?Sized>(
     // a fit that reads the rows again keeps them from its first pass (`engine::spill`)
     let mut writer = None;
     let mut spilled = None;
+    let mut own_first = true;
     while let Some(pass) = state.next_pass() {
         let cores = rayon::current_num_threads().max(1);
         if let Some(spill) = &spilled {
@@ -201,7 +202,12 @@ fn stream_passes<S: FitStep + ?Sized>(
             state.end_pass(&stats)?;
             continue;
         }
-        if first_pass.is_none() && label.is_none() && plan.raw.input.spill && state.rereads() {
+        // this step's first pass, whichever step of the pipeline it is
+        if std::mem::take(&mut own_first)
+            && label.is_none()
+            && plan.raw.input.spill
+            && state.rereads()
+        {
             writer = SpillWriter::create(&plan.output_dir)
                 .map_err(|why| keep_decoding(&why, quiet))
                 .ok();
