@@ -55,6 +55,15 @@ impl Array {
         }
     }
 
+    /// Any shape, row-major values.
+    pub fn tensor(shape: Vec<usize>, values: Vec<f64>) -> Array {
+        debug_assert_eq!(shape.iter().product::<usize>(), values.len());
+        Array {
+            shape,
+            values: Values::F64(values),
+        }
+    }
+
     /// rows × cols, the (i, j) value `f(i, j)`.
     pub fn matrix(rows: usize, cols: usize, f: impl Fn(usize, usize) -> f64) -> Array {
         Array {

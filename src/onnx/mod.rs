@@ -51,6 +51,7 @@ const INT64: i32 = 7;
 pub enum Attr {
     Int(&'static str, i64),
     Float(&'static str, f32),
+    Ints(&'static str, Vec<i64>),
 }
 
 /// A graph being built: nodes in order, constants as initializers, every tensor name
@@ -199,6 +200,12 @@ impl Graph {
                     name: (*name).into(),
                     f: Some(*v),
                     r#type: 1,
+                    ..Default::default()
+                },
+                Attr::Ints(name, v) => AttributeProto {
+                    name: (*name).into(),
+                    ints: v.clone(),
+                    r#type: 7,
                     ..Default::default()
                 },
             })

@@ -585,6 +585,8 @@ mod tests {
                         train_loss: 1.0 / e as f64,
                         validation_loss: Some(1.2 / e as f64 + if e > 4 { 0.2 } else { 0.0 }),
                         seconds: 0.1,
+                        learning_rate: None,
+                        samples_per_second: None,
                     })
                     .collect(),
                 best_epoch: 4,

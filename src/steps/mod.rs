@@ -48,7 +48,7 @@ pub use state::PartialState;
 pub enum RawStep {
     Scale(scale::params::ScaleParams),
     Pca(pca::params::PcaParams),
-    Autoencoder(autoencoder::params::AutoencoderParams),
+    Autoencoder(Box<autoencoder::params::AutoencoderParams>),
     RandomProjection(random_projection::RandomProjectionParams),
     Lda(lda::params::LdaParams),
     KernelPca(kernel_pca::KernelPcaParams),
@@ -327,7 +327,9 @@ pub fn plan_step(raw: &RawStep) -> Box<dyn PlannedStep> {
     match raw {
         RawStep::Scale(p) => Box::new(scale::PlannedScale::new(p.method)),
         RawStep::Pca(p) => Box::new(pca::step::PlannedPca::new(p.clone())),
-        RawStep::Autoencoder(p) => Box::new(autoencoder::step::PlannedAutoencoder::new(p.clone())),
+        RawStep::Autoencoder(p) => {
+            Box::new(autoencoder::step::PlannedAutoencoder::new((**p).clone()))
+        }
         RawStep::RandomProjection(p) => {
             Box::new(random_projection::PlannedRandomProjection::new(p.clone()))
         }

@@ -5,6 +5,7 @@ mod chunking;
 mod cloud;
 mod commands;
 mod common;
+mod conv_autoencoder;
 mod deploy;
 mod embedding;
 mod fuzz;

@@ -25,7 +25,7 @@ fn csv_rows(path: &Path) -> (Vec<String>, Vec<Vec<f64>>) {
 }
 
 /// The graph's outputs by name, for `rows` fed as its `[N, p]` input of `dtype`.
-fn run_graph(path: &Path, rows: &[Vec<f64>], float32: bool) -> Vec<(String, Vec<f64>)> {
+pub(super) fn run_graph(path: &Path, rows: &[Vec<f64>], float32: bool) -> Vec<(String, Vec<f64>)> {
     let (n, p) = (rows.len(), rows[0].len());
     let flat: Vec<f64> = rows.iter().flatten().copied().collect();
     let (datum, input): (DatumType, Tensor) = if float32 {
@@ -78,7 +78,7 @@ fn output<'a>(outputs: &'a [(String, Vec<f64>)], name: &str) -> &'a [f64] {
 /// Compares every column of reduced.parquet but the passthrough with the graph's
 /// outputs: the column's own output, and its column of `reduced`; and the reconstruction
 /// error when the graph has it (as it must `with_error`).
-fn assert_graph_matches(
+pub(super) fn assert_graph_matches(
     reduced: &Path,
     outputs: &[(String, Vec<f64>)],
     rtol: f64,
@@ -121,7 +121,7 @@ fn run_with_onnx(dir: &Path, yaml: &str) -> PathBuf {
 }
 
 /// `dimred export --model OUT/model.json --onnx GRAPH ARGS…`, which must succeed.
-fn export(out: &Path, graph: &Path, args: &[&str]) {
+pub(super) fn export(out: &Path, graph: &Path, args: &[&str]) {
     dimred()
         .args(["export", "--model"])
         .arg(out.join("model.json"))

@@ -50,4 +50,10 @@ pub struct EpochReport {
     /// Mean loss over the held-out rows, when validation_fraction > 0.
     pub validation_loss: Option<f64>,
     pub seconds: f64,
+    /// The optimizer's learning rate in this epoch (after the schedule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learning_rate: Option<f64>,
+    /// Training rows a second in this epoch (reading included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples_per_second: Option<f64>,
 }

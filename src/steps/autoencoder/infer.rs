@@ -4,7 +4,7 @@
 
 use faer::{Mat, MatRef, Par};
 
-use super::Network;
+use super::net::Network;
 
 /// Rows per forward pass when evaluating (validation, codes, reconstruction error).
 pub const EVAL_ROWS: usize = 1024;

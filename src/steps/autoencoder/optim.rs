@@ -4,26 +4,34 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::layer::{Grad, Real, vectorized};
+use faer::Mat;
+
+use super::net::activation::vectorized;
+use super::net::layer::col_slice_mut;
+use super::net::par::each_piece;
+use super::net::{Grads, Network};
 use super::params::{OptimizerKind, OptimizerParams};
-use super::{Network, each_piece};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Optimizer {
     pub kind: OptimizerKind,
+    /// This epoch's learning rate (the schedule's, else the one configured).
     pub learning_rate: f64,
     pub momentum: f64,
     pub nesterov: bool,
     pub beta1: f64,
     pub beta2: f64,
     pub epsilon: f64,
+    /// AdamW's decoupled decay for adam, L2 added to the gradient for sgd.
+    #[serde(default)]
+    pub weight_decay: f64,
     /// Steps taken (Adam's t).
     pub steps: u64,
-    /// Per layer: the first moment (Adam) or momentum buffer (SGD), weights then biases,
+    /// Per parameter, layer by layer: the first moment (Adam) or momentum buffer (SGD),
     /// flattened column by column.
     #[serde(with = "super::packed::arrays")]
     pub first: Vec<Vec<f32>>,
-    /// Per layer: Adam's second moment.
+    /// Per parameter: Adam's second moment.
     #[serde(with = "super::packed::arrays")]
     pub second: Vec<Vec<f32>>,
 }
@@ -33,7 +41,8 @@ impl Optimizer {
         let sizes: Vec<usize> = net
             .layers
             .iter()
-            .map(|l| l.inputs() * l.outputs() + l.outputs())
+            .flat_map(|l| l.params())
+            .map(|p| p.nrows() * p.ncols())
             .collect();
         let adam = params.kind == OptimizerKind::Adam;
         let momentum = params.momentum.unwrap_or(0.0);
@@ -45,6 +54,7 @@ impl Optimizer {
             beta1: params.beta1.unwrap_or(0.9),
             beta2: params.beta2.unwrap_or(0.999),
             epsilon: params.epsilon.unwrap_or(1e-8),
+            weight_decay: params.weight_decay.unwrap_or(0.0),
             steps: 0,
             first: if adam || momentum > 0.0 {
                 sizes.iter().map(|&s| vec![0.0; s]).collect()
@@ -62,9 +72,12 @@ impl Optimizer {
     /// One update of every parameter from its gradient.
     /// `threads`: how many pieces the update is cut into (run on the caller's team, see
     /// `each_piece`); the result does not depend on it.
-    pub fn step(&mut self, net: &mut Network<f32>, grads: &[Grad<f32>], threads: usize) {
+    pub fn step(&mut self, net: &mut Network<f32>, grads: &Grads<f32>, threads: usize) {
         self.steps += 1;
         let lr = self.learning_rate;
+        let params: Vec<&mut Mat<f32>> =
+            net.layers.iter_mut().flat_map(|l| l.params_mut()).collect();
+        let grads: Vec<&Mat<f32>> = grads.iter().flatten().collect();
         match self.kind {
             OptimizerKind::Adam => {
                 let t = self.steps as i32;
@@ -72,18 +85,20 @@ impl Optimizer {
                 let step_size = (lr / (1.0 - b1.powi(t))) as f32;
                 let sqrt_bc2 = (1.0 - b2.powi(t)).sqrt() as f32;
                 let (b1, b2, eps) = (b1 as f32, b2 as f32, self.epsilon as f32);
+                // PyTorch's AdamW: p ← p (1 − lr·λ) before the Adam step.
+                let decay =
+                    (self.weight_decay > 0.0).then_some((1.0 - lr * self.weight_decay) as f32);
                 // Every run of parameters with its moments, across all layers, shared out
                 // to the step's threads: each value's update is independent of the
                 // others, so the result does not depend on how the runs are cut.
                 let mut runs = Vec::new();
-                for ((layer, grad), (m, v)) in net
-                    .layers
-                    .iter_mut()
+                for ((p, g), (m, v)) in params
+                    .into_iter()
                     .zip(grads)
                     .zip(self.first.iter_mut().zip(self.second.iter_mut()))
                 {
                     let (mut m, mut v) = (m.as_mut_slice(), v.as_mut_slice());
-                    for (_, p, g) in slices(layer, grad) {
+                    for (p, g) in columns(p, g) {
                         let (mh, mt) = m.split_at_mut(p.len());
                         let (vh, vt) = v.split_at_mut(p.len());
                         (m, v) = (mt, vt);
@@ -91,6 +106,9 @@ impl Optimizer {
                     }
                 }
                 let update = |(p, g, m, v): (&mut [f32], &[f32], &mut [f32], &mut [f32])| {
+                    if let Some(d) = decay {
+                        p.iter_mut().for_each(|p| *p *= d);
+                    }
                     // Zipped slices (no indices) so the update vectorises.
                     for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
                         *m = b1 * *m + (1.0 - b1) * g;
@@ -114,23 +132,53 @@ impl Optimizer {
             }
             OptimizerKind::Sgd => {
                 let (lr, mu, nesterov) = (lr as f32, self.momentum as f32, self.nesterov);
-                for (l, (layer, grad)) in net.layers.iter_mut().zip(grads).enumerate() {
-                    if mu == 0.0 {
-                        each_param(layer, grad, |_, p, g| *p -= lr * g);
-                    } else {
-                        let buf = &mut self.first[l];
-                        // PyTorch: the first step sets the buffer to the gradient.
-                        let first_step = self.steps == 1;
-                        each_param(layer, grad, |k, p, g| {
-                            buf[k] = if first_step { g } else { mu * buf[k] + g };
-                            let d = if nesterov { g + mu * buf[k] } else { buf[k] };
-                            *p -= lr * d;
-                        });
+                let wd = self.weight_decay as f32;
+                // PyTorch: the first step sets the buffer to the gradient.
+                let first_step = self.steps == 1;
+                for (k, (p, g)) in params.into_iter().zip(grads).enumerate() {
+                    let mut offset = 0;
+                    for (p, g) in columns(p, g) {
+                        for (i, (p, &g)) in p.iter_mut().zip(g).enumerate() {
+                            let g = if wd > 0.0 { g + wd * *p } else { g };
+                            if mu == 0.0 {
+                                *p -= lr * g;
+                            } else {
+                                let buf = &mut self.first[k][offset + i];
+                                *buf = if first_step { g } else { mu * *buf + g };
+                                let d = if nesterov { g + mu * *buf } else { *buf };
+                                *p -= lr * d;
+                            }
+                        }
+                        offset += p.len();
                     }
                 }
             }
         }
     }
+}
+
+/// Scales every gradient by `max_norm / (‖g‖ + 1e-6)` when the global norm ‖g‖ over all
+/// of them exceeds `max_norm` (PyTorch's `clip_grad_norm_`); returns ‖g‖.
+pub fn clip_gradients(grads: &mut Grads<f32>, max_norm: f64) -> f64 {
+    let norm = grads
+        .iter()
+        .flatten()
+        .map(|g| {
+            let n = g.norm_l2() as f64;
+            n * n
+        })
+        .sum::<f64>()
+        .sqrt();
+    let coef = max_norm / (norm + 1e-6);
+    if coef < 1.0 {
+        let c = coef as f32;
+        for g in grads.iter_mut().flatten() {
+            for j in 0..g.ncols() {
+                col_slice_mut(g, j).iter_mut().for_each(|v| *v *= c);
+            }
+        }
+    }
+    norm
 }
 
 /// Consecutive runs in up to `parts` groups of about equal total length, one per thread.
@@ -150,36 +198,13 @@ fn cut_runs<X>(runs: Vec<X>, parts: usize, len: impl Fn(&X) -> usize) -> Vec<Vec
     groups
 }
 
-/// Visits every parameter of a layer with its gradient and its flat index (weights column
-/// by column, then biases).
-fn each_param<T: Real>(
-    layer: &mut super::layer::Dense<T>,
-    grad: &Grad<T>,
-    mut f: impl FnMut(usize, &mut T, T),
-) {
-    each_slice(layer, grad, |offset, p, g| {
-        for (i, (p, &g)) in p.iter_mut().zip(g).enumerate() {
-            f(offset + i, p, g);
-        }
-    });
-}
-
-/// A layer's parameters as contiguous runs (each weight column, then the biases) with
-/// their gradients and the flat index of the run's first parameter.
-fn slices<'a, T: Real>(
-    layer: &'a mut super::layer::Dense<T>,
-    grad: &'a Grad<T>,
-) -> Vec<(usize, &'a mut [T], &'a [T])> {
-    let rows = layer.inputs();
-    let outputs = layer.outputs();
-    let mut runs: Vec<(usize, &'a mut [T], &'a [T])> = layer
-        .w
-        .as_mut()
+/// A parameter's columns (each contiguous) with its gradient's.
+fn columns<'a>(p: &'a mut Mat<f32>, g: &'a Mat<f32>) -> Vec<(&'a mut [f32], &'a [f32])> {
+    p.as_mut()
         .col_iter_mut()
-        .zip(grad.w.as_ref().col_iter())
-        .enumerate()
-        .map(|(j, (w, g))| {
-            let w = w
+        .zip(g.as_ref().col_iter())
+        .map(|(p, g)| {
+            let p = p
                 .try_as_col_major_mut()
                 .expect("owned columns are contiguous")
                 .as_slice_mut();
@@ -187,60 +212,48 @@ fn slices<'a, T: Real>(
                 .try_as_col_major()
                 .expect("owned columns are contiguous")
                 .as_slice();
-            (j * rows, w, g)
+            (p, g)
         })
-        .collect();
-    runs.push((rows * outputs, layer.b.as_mut_slice(), grad.b.as_slice()));
-    runs
-}
-
-fn each_slice<T: Real>(
-    layer: &mut super::layer::Dense<T>,
-    grad: &Grad<T>,
-    mut f: impl FnMut(usize, &mut [T], &[T]),
-) {
-    for (offset, p, g) in slices(layer, grad) {
-        f(offset, p, g);
-    }
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Activation;
-    use crate::steps::autoencoder::layer::Dense;
-    use faer::Mat;
+    use crate::steps::autoencoder::net::dense::Dense;
+    use crate::steps::autoencoder::net::shape::Shape;
+    use crate::steps::autoencoder::net::spec::{DenseSpec, LayerSpec};
+    use crate::steps::autoencoder::params::Positive;
 
     fn one_param_net(value: f32) -> Network<f32> {
+        let spec = LayerSpec::Dense(DenseSpec {
+            units: Positive(1),
+            activation: None,
+        });
+        let layer = |v: f32| {
+            Box::new(Dense::with(
+                spec.clone(),
+                Mat::from_fn(1, 1, |_, _| v),
+                Mat::zeros(1, 1),
+            )) as Box<dyn crate::steps::autoencoder::net::layer::Layer<f32>>
+        };
         Network {
-            layers: vec![
-                Dense {
-                    w: Mat::from_fn(1, 1, |_, _| value),
-                    b: vec![0.0],
-                    activation: Activation::Linear,
-                },
-                Dense {
-                    w: Mat::from_fn(1, 1, |_, _| 1.0),
-                    b: vec![0.0],
-                    activation: Activation::Linear,
-                },
-            ],
+            layers: vec![layer(value), layer(1.0)],
             code_layer: 0,
             loss: crate::config::Loss::Mse,
+            input: Shape::flat(1),
         }
     }
 
-    fn grads(g: f32) -> Vec<Grad<f32>> {
+    fn grads(g: f32) -> Grads<f32> {
         vec![
-            Grad {
-                w: Mat::from_fn(1, 1, |_, _| g),
-                b: vec![0.0],
-            },
-            Grad {
-                w: Mat::zeros(1, 1),
-                b: vec![0.0],
-            },
+            vec![Mat::from_fn(1, 1, |_, _| g), Mat::zeros(1, 1)],
+            vec![Mat::zeros(1, 1), Mat::zeros(1, 1)],
         ]
+    }
+
+    fn first_weight(net: &Network<f32>) -> f64 {
+        net.layers[0].params()[0][(0, 0)] as f64
     }
 
     /// Kingma & Ba's update written out by hand for two steps.
@@ -261,10 +274,7 @@ mod tests {
             let m_hat = m / (1.0 - b1.powi(t));
             let v_hat = v / (1.0 - b2.powi(t));
             p -= lr * m_hat / (v_hat.sqrt() + eps);
-            assert!(
-                (net.layers[0].w[(0, 0)] as f64 - p).abs() < 1e-6,
-                "step {t}"
-            );
+            assert!((first_weight(&net) - p).abs() < 1e-6, "step {t}");
         }
     }
 
@@ -287,7 +297,100 @@ mod tests {
                 buf = if t == 1 { g } else { 0.9 * buf + g };
                 let d = if nesterov { g + 0.9 * buf } else { buf };
                 p -= 0.1 * d;
-                assert!((net.layers[0].w[(0, 0)] as f64 - p).abs() < 1e-6);
+                assert!((first_weight(&net) - p).abs() < 1e-6);
+            }
+        }
+    }
+
+    fn reference() -> serde_json::Value {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/training.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn floats(v: &serde_json::Value) -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    }
+
+    /// A network whose first parameter is the vector `start` (a 1 × 3 dense layer).
+    fn vector_net(start: &[f64]) -> Network<f32> {
+        let spec = LayerSpec::Dense(DenseSpec {
+            units: Positive(start.len()),
+            activation: None,
+        });
+        let w = Mat::from_fn(1, start.len(), |_, j| start[j] as f32);
+        Network {
+            layers: vec![Box::new(Dense::with(spec, w, Mat::zeros(start.len(), 1)))],
+            code_layer: 0,
+            loss: crate::config::Loss::Mse,
+            input: Shape::flat(1),
+        }
+    }
+
+    /// torch.optim.AdamW, Adam and SGD (momentum, Nesterov, weight decay) step by step on
+    /// the same gradients (tests/reference/make_training_reference.py).
+    #[test]
+    fn optimizers_match_pytorchs_steps() {
+        let r = reference();
+        let start = floats(&r["start"]);
+        let grads: Vec<Vec<f64>> = r["grads"].as_array().unwrap().iter().map(floats).collect();
+        for case in ["adamw", "adam", "sgd"] {
+            let c = &r[case];
+            let params = OptimizerParams {
+                kind: if case == "sgd" {
+                    OptimizerKind::Sgd
+                } else {
+                    OptimizerKind::Adam
+                },
+                learning_rate: c["lr"].as_f64(),
+                momentum: c["momentum"].as_f64(),
+                nesterov: c["nesterov"].as_bool(),
+                weight_decay: c["weight_decay"].as_f64(),
+                ..OptimizerParams::default()
+            };
+            let mut net = vector_net(&start);
+            let mut opt = Optimizer::new(&params, &net);
+            for (t, (g, want)) in grads
+                .iter()
+                .zip(c["params"].as_array().unwrap())
+                .enumerate()
+            {
+                let grad = vec![vec![
+                    Mat::from_fn(1, g.len(), |_, j| g[j] as f32),
+                    Mat::zeros(g.len(), 1),
+                ]];
+                opt.step(&mut net, &grad, 1);
+                let got = net.layers[0].params()[0];
+                for (j, w) in floats(want).iter().enumerate() {
+                    assert!(
+                        (got[(0, j)] as f64 - w).abs() < 2e-6,
+                        "{case} step {t} value {j}: {} vs {w}",
+                        got[(0, j)]
+                    );
+                }
+            }
+        }
+    }
+
+    /// torch.nn.utils.clip_grad_norm_: the norm it returns and the clipped gradients.
+    #[test]
+    fn clipping_matches_pytorch() {
+        for c in reference()["clip"].as_array().unwrap() {
+            let g: Vec<Vec<f64>> = c["grads"].as_array().unwrap().iter().map(floats).collect();
+            let mut grads: Grads<f32> = vec![
+                g.iter()
+                    .map(|v| Mat::from_fn(v.len(), 1, |i, _| v[i] as f32))
+                    .collect(),
+            ];
+            let norm = clip_gradients(&mut grads, c["max_norm"].as_f64().unwrap());
+            assert!((norm - c["norm"].as_f64().unwrap()).abs() < 1e-6);
+            for (m, want) in grads[0].iter().zip(c["clipped"].as_array().unwrap()) {
+                for (i, w) in floats(want).iter().enumerate() {
+                    assert!((m[(i, 0)] as f64 - w).abs() < 1e-6, "{} vs {w}", m[(i, 0)]);
+                }
             }
         }
     }

@@ -9,6 +9,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::net::layer::Tensor;
+use super::net::shape::Shape;
+use super::net::spec::LayerSpec;
 use super::params::{Activation, Loss};
 use super::{SavedLayer, SavedNetwork};
 
@@ -34,20 +37,47 @@ fn decode<E: serde::de::Error>(text: &str, expected: usize) -> Result<Vec<f32>, 
         .collect())
 }
 
+/// A tensor's values packed.
+#[derive(Serialize, Deserialize)]
+struct PackedTensor {
+    name: String,
+    shape: Vec<usize>,
+    values: String,
+}
+
+/// A layer in a checkpoint: its spec, shapes and packed tensors (`dimred-checkpoint/3`),
+/// or a dense layer's packed weights as `dimred-checkpoint/2` wrote them.
 #[derive(Serialize, Deserialize)]
 struct PackedLayer {
-    activation: Activation,
-    inputs: usize,
-    outputs: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    spec: Option<LayerSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    input_shape: Option<Shape>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    output_shape: Option<Shape>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    tensors: Vec<PackedTensor>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    activation: Option<Activation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    inputs: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    outputs: Option<usize>,
     /// Row after row (inputs × outputs).
-    weights: String,
-    bias: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    weights: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bias: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
 struct PackedNetwork {
     code_layer: usize,
     loss: Loss,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shape: Option<Shape>,
     layers: Vec<PackedLayer>,
 }
 
@@ -59,15 +89,48 @@ pub mod network {
         PackedNetwork {
             code_layer: net.code_layer,
             loss: net.loss,
+            shape: net.shape.clone(),
             layers: net
                 .layers
                 .iter()
-                .map(|l| PackedLayer {
-                    activation: l.activation,
-                    inputs: l.inputs,
-                    outputs: l.outputs,
-                    weights: encode(l.weights.iter().flatten().map(|&v| v as f32)),
-                    bias: encode(l.bias.iter().map(|&v| v as f32)),
+                .map(|l| {
+                    let dense = l.weights.as_ref().zip(l.bias.as_ref()).map(|(w, b)| {
+                        let cols = w.first().map_or(0, Vec::len);
+                        vec![
+                            PackedTensor {
+                                name: "weights".into(),
+                                shape: vec![w.len(), cols],
+                                values: encode(w.iter().flatten().map(|&v| v as f32)),
+                            },
+                            PackedTensor {
+                                name: "bias".into(),
+                                shape: vec![b.len()],
+                                values: encode(b.iter().map(|&v| v as f32)),
+                            },
+                        ]
+                    });
+                    let tensors = dense.unwrap_or_else(|| {
+                        l.tensors
+                            .iter()
+                            .map(|t| PackedTensor {
+                                name: t.name.clone(),
+                                shape: t.shape.clone(),
+                                values: encode(t.values.iter().map(|&v| v as f32)),
+                            })
+                            .collect()
+                    });
+                    PackedLayer {
+                        kind: l.kind.clone(),
+                        spec: l.spec.clone(),
+                        input_shape: l.input_shape.clone(),
+                        output_shape: l.output_shape.clone(),
+                        tensors,
+                        activation: l.activation,
+                        inputs: l.inputs,
+                        outputs: l.outputs,
+                        weights: None,
+                        bias: None,
+                    }
                 })
                 .collect(),
         }
@@ -80,23 +143,46 @@ pub mod network {
             .layers
             .into_iter()
             .map(|l| {
-                let w = decode::<D::Error>(&l.weights, l.inputs * l.outputs)?;
-                let bias = decode::<D::Error>(&l.bias, l.outputs)?;
-                Ok(SavedLayer {
+                let mut saved = SavedLayer {
+                    kind: l.kind,
+                    spec: l.spec,
+                    input_shape: l.input_shape,
+                    output_shape: l.output_shape,
                     activation: l.activation,
                     inputs: l.inputs,
                     outputs: l.outputs,
-                    weights: w
-                        .chunks(l.outputs.max(1))
-                        .map(|row| row.iter().map(|&v| v as f64).collect())
-                        .collect(),
-                    bias: bias.iter().map(|&v| v as f64).collect(),
-                })
+                    ..SavedLayer::default()
+                };
+                if let (Some(w), Some(b), Some(i), Some(o)) =
+                    (&l.weights, &l.bias, l.inputs, l.outputs)
+                {
+                    // dimred-checkpoint/2
+                    let w = decode::<D::Error>(w, i * o)?;
+                    let bias = decode::<D::Error>(b, o)?;
+                    saved.weights = Some(
+                        w.chunks(o.max(1))
+                            .map(|row| row.iter().map(|&v| v as f64).collect())
+                            .collect(),
+                    );
+                    saved.bias = Some(bias.iter().map(|&v| v as f64).collect());
+                    return Ok(saved);
+                }
+                for t in l.tensors {
+                    let n = t.shape.iter().product();
+                    let values = decode::<D::Error>(&t.values, n)?;
+                    saved.tensors.push(Tensor {
+                        name: t.name,
+                        shape: t.shape,
+                        values: values.iter().map(|&v| v as f64).collect(),
+                    });
+                }
+                Ok(saved)
             })
             .collect::<Result<Vec<_>, D::Error>>()?;
         Ok(SavedNetwork {
             code_layer: packed.code_layer,
             loss: packed.loss,
+            shape: packed.shape,
             layers,
         })
     }
@@ -149,16 +235,44 @@ mod tests {
             net: SavedNetwork {
                 code_layer: 0,
                 loss: Loss::Mse,
-                layers: vec![SavedLayer {
-                    activation: Activation::Selu,
-                    inputs: 2,
-                    outputs: 3,
-                    weights: vec![
-                        vec![0.1f32 as f64, -2.5, f32::MIN_POSITIVE as f64],
-                        vec![1e-30f32 as f64, 3.0e38f32 as f64, -0.0],
-                    ],
-                    bias: vec![0.25, -1.0, (1.0f32 / 3.0) as f64],
-                }],
+                shape: None,
+                layers: vec![
+                    SavedLayer {
+                        kind: Some("dense".into()),
+                        activation: Some(Activation::Selu),
+                        inputs: Some(2),
+                        outputs: Some(3),
+                        tensors: vec![
+                            Tensor {
+                                name: "weights".into(),
+                                shape: vec![2, 3],
+                                values: vec![
+                                    0.1f32 as f64,
+                                    -2.5,
+                                    f32::MIN_POSITIVE as f64,
+                                    1e-30f32 as f64,
+                                    3.0e38f32 as f64,
+                                    -0.0,
+                                ],
+                            },
+                            Tensor {
+                                name: "bias".into(),
+                                shape: vec![3],
+                                values: vec![0.25, -1.0, (1.0f32 / 3.0) as f64],
+                            },
+                        ],
+                        ..SavedLayer::default()
+                    },
+                    SavedLayer {
+                        kind: Some("conv".into()),
+                        tensors: vec![Tensor {
+                            name: "weight".into(),
+                            shape: vec![1, 1, 1, 2],
+                            values: vec![0.5, -0.75],
+                        }],
+                        ..SavedLayer::default()
+                    },
+                ],
             },
             moments: vec![vec![1.5, -0.125, 7e-12], vec![]],
         };

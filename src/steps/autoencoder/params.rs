@@ -7,16 +7,27 @@ use std::fmt;
 use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use super::keys::{Activation, Positive};
+pub use super::net::spec::Entry;
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AutoencoderParams {
-    /// Hidden widths from the input towards the code.
-    #[serde(default)]
-    pub encoder: Vec<Positive>,
-    /// Hidden widths from the code towards the output; mirrors `encoder` when absent.
+    /// A row's features read as an image `[height, width, channels]` (row-major, channels
+    /// last); absent: a flat row.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decoder: Option<Vec<Positive>>,
-    pub latent: Positive,
+    pub shape: Option<Vec<Positive>>,
+    /// Layers from the input towards the code: widths (dense layers) or layer specs.
+    #[serde(default)]
+    pub encoder: Vec<Entry>,
+    /// Layers from the code towards the output; mirrors `encoder` when absent and every
+    /// encoder entry is a width.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoder: Option<Vec<Entry>>,
+    /// Width of a dense code layer appended to the encoder; absent: the encoder's last
+    /// output is the code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latent: Option<Positive>,
     #[serde(default)]
     pub activation: Activations,
     #[serde(default)]
@@ -39,6 +50,13 @@ pub struct AutoencoderParams {
     pub early_stopping: Option<EarlyStopping>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise: Option<Noise>,
+    /// Gradients scaled down to this global L2 norm when above it (PyTorch's
+    /// `clip_grad_norm_`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gradient_clip_norm: Option<f64>,
+    /// The learning rate epoch by epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<super::schedule::ScheduleParams>,
     #[serde(default)]
     pub seed: u64,
 }
@@ -57,77 +75,17 @@ fn default_validation_fraction() -> f64 {
 }
 
 impl AutoencoderParams {
-    /// Hidden widths after the code (the mirror of the encoder unless given).
-    pub fn decoder_widths(&self) -> Vec<usize> {
-        match &self.decoder {
-            Some(d) => d.iter().map(|w| w.0).collect(),
-            None => self.encoder.iter().rev().map(|w| w.0).collect(),
-        }
-    }
-
-    /// Layers that use `activation` (every layer but the output one).
-    pub fn hidden_layers(&self) -> usize {
-        self.encoder.len() + 1 + self.decoder_widths().len()
-    }
-}
-
-/// An integer of at least 1, refused where it is written otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Positive(pub usize);
-
-impl Serialize for Positive {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_u64(self.0 as u64)
-    }
-}
-
-impl<'de> Deserialize<'de> for Positive {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Positive;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an integer of at least 1")
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Positive, E> {
-                if v == 0 {
-                    Err(E::custom("must be at least 1, got 0"))
-                } else {
-                    Ok(Positive(v as usize))
-                }
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Positive, E> {
-                if v <= 0 {
-                    Err(E::custom(format!("must be at least 1, got {v}")))
-                } else {
-                    Ok(Positive(v as usize))
-                }
-            }
-        }
-        deserializer.deserialize_any(V)
-    }
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Activation {
-    Linear,
-    #[default]
-    Sigmoid,
-    Relu,
-    Selu,
-    Tanh,
-}
-
-impl Activation {
-    pub fn name(self) -> &'static str {
-        match self {
-            Activation::Linear => "linear",
-            Activation::Sigmoid => "sigmoid",
-            Activation::Relu => "relu",
-            Activation::Selu => "selu",
-            Activation::Tanh => "tanh",
-        }
+    /// The encoder's and decoder's widths when every entry is one (the network of dense
+    /// layers that `encoder: [256, 128]` has always written): the decoder's mirrors the
+    /// encoder's unless given.
+    pub fn dense_widths(&self) -> Option<(Vec<usize>, Vec<usize>)> {
+        let widths = |e: &[Entry]| e.iter().map(Entry::as_width).collect::<Option<Vec<_>>>();
+        let encoder = widths(&self.encoder)?;
+        let decoder = match &self.decoder {
+            Some(d) => widths(d)?,
+            None => encoder.iter().rev().copied().collect(),
+        };
+        Some((encoder, decoder))
     }
 }
 
@@ -225,6 +183,9 @@ pub struct OptimizerParams {
     pub beta2: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epsilon: Option<f64>,
+    /// AdamW's decoupled weight decay for adam, an L2 term for sgd (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_decay: Option<f64>,
 }
 
 impl OptimizerParams {

@@ -8,8 +8,9 @@ use serde_json::{Map, Value, json};
 
 use super::history::{AutoencoderReport, StopReason};
 use super::infer::{by_blocks, decode_rows, encode_rows};
+use super::net::{Architecture, plan};
 use super::params::{
-    Activations, AutoencoderParams, Loss, OptimizerKind, OutputActivation, Positive,
+    Activation, AutoencoderParams, Loss, OptimizerKind, OutputActivation, Positive,
 };
 use super::train::{Checkpoint, TrainContext, train};
 use super::{Network, SavedNetwork};
@@ -38,31 +39,38 @@ impl PlannedAutoencoder {
     fn check_keys(&self, width: Option<usize>, problems: &mut Vec<String>) {
         let ae = &self.params;
         let at = "steps: autoencoder";
-        if let Some(w) = width
-            && ae.latent.0 > w
+        if let (Some(w), Some(latent)) = (width, ae.latent)
+            && latent.0 > w
         {
             problems.push(format!(
                 "{at}.latent = {} is larger than its input width {w}: an autoencoder compresses, so the code must be narrower than the input",
-                ae.latent.0
+                latent.0
             ));
         }
-        if let Activations::PerLayer(list) = &ae.activation
-            && list.len() != ae.hidden_layers()
+        if let Some(w) = width
+            && let Err(e) = plan(ae, w)
         {
-            problems.push(format!(
-                "{at}.activation lists {} activations but the network has {} layers before the output (encoder {}, code 1, decoder {}); give one name, or one per layer",
-                list.len(),
-                ae.hidden_layers(),
-                ae.encoder.len(),
-                ae.decoder_widths().len()
-            ));
+            problems.push(e);
         }
-        if ae.loss == Loss::Bce && ae.output_activation != OutputActivation::Sigmoid {
+        if ae.loss == Loss::Bce
+            && ae.output_activation != OutputActivation::Sigmoid
+            && !self.own_sigmoid_output()
+        {
             problems.push(format!(
                 "{at}.loss = bce needs output_activation: sigmoid (binary cross-entropy compares probabilities)"
             ));
         }
         check_optimizer(ae, at, problems);
+        if let Some(c) = ae.gradient_clip_norm
+            && !(c > 0.0 && c.is_finite())
+        {
+            problems.push(format!(
+                "{at}.gradient_clip_norm must be greater than 0, got {c}"
+            ));
+        }
+        if let Some(s) = &ae.schedule {
+            problems.extend(s.problems(at));
+        }
         let vf = ae.validation_fraction;
         if !(0.0..1.0).contains(&vf) {
             problems.push(format!(
@@ -93,6 +101,40 @@ impl PlannedAutoencoder {
             }
         }
     }
+
+    /// Whether the decoder's last layer is written with its own sigmoid (the lecture's
+    /// conv autoencoder ends `conv_transpose: { ..., activation: sigmoid }`).
+    fn own_sigmoid_output(&self) -> bool {
+        let last = self.params.decoder.as_ref().and_then(|d| {
+            d.iter()
+                .rev()
+                .map(|e| e.layer.spec())
+                .find(|s| s.takes_activation())
+        });
+        last.and_then(|s| s.own_activation()) == Some(Activation::Sigmoid)
+    }
+
+    /// Bytes training holds at a batch of `batch` rows on an input of `width`: the
+    /// batch's activations and their gradients through every layer (and their copies
+    /// where the layout changes), each layer's workspace (im2col matrices, pooling
+    /// indices), and the parameters four times (weights, gradients, Adam's two moments)
+    /// plus the kept copies a checkpoint writes (as f64).
+    fn network_bytes(&self, arch: &Architecture, batch: u64) -> u64 {
+        let net = Network::<f32>::new(arch, self.params.loss, 0);
+        let per_sample: u64 = 2 * arch.input.size() as u64
+            + net
+                .layers
+                .iter()
+                .map(|l| 2 * (l.input_shape().size() + l.output_shape().size()) as u64)
+                .sum::<u64>();
+        let workspace: u64 = net
+            .layers
+            .iter()
+            .map(|l| l.workspace_bytes(batch as usize))
+            .sum();
+        let params = net.parameters() as u64;
+        batch * per_sample * 4 + workspace + params * (4 * 4 + 3 * 8)
+    }
 }
 
 fn check_optimizer(ae: &AutoencoderParams, at: &str, problems: &mut Vec<String>) {
@@ -101,6 +143,13 @@ fn check_optimizer(ae: &AutoencoderParams, at: &str, problems: &mut Vec<String>)
     if lr.is_nan() || lr <= 0.0 {
         problems.push(format!(
             "{at}.optimizer.learning_rate must be greater than 0, got {lr}"
+        ));
+    }
+    if let Some(wd) = opt.weight_decay
+        && !(wd >= 0.0 && wd.is_finite())
+    {
+        problems.push(format!(
+            "{at}.optimizer.weight_decay must be 0 or more, got {wd}"
         ));
     }
     match opt.kind {
@@ -154,50 +203,44 @@ impl PlannedStep for PlannedAutoencoder {
     fn check(&mut self, width: Option<usize>, rows: Option<u64>, problems: &mut Vec<String>) {
         self.check_keys(width, problems);
         // Sizes against memory: the shuffle buffer holds min(shuffle_buffer, rows) rows of
-        // f32, a batch its rows through every layer (activations and their gradients).
-        let (ae, w) = (&self.params, width.unwrap_or(1).max(1) as f64);
-        let cap = |n: usize| rows.map_or(n, |r| n.min(r.max(1) as usize)) as f64;
+        // f32, a batch its rows through every layer (activations, their gradients and the
+        // layers' workspaces).
+        let ae = &self.params;
+        let w = width.unwrap_or(1).max(1);
+        let cap = |n: usize| rows.map_or(n, |r| n.min(r.max(1) as usize)) as u64;
         crate::engine::check_memory(
             "steps: autoencoder.shuffle_buffer",
             ae.shuffle_buffer.0,
-            cap(ae.shuffle_buffer.0) * w * 4.0,
+            (cap(ae.shuffle_buffer.0) * w as u64 * 4) as f64,
             problems,
         );
-        let widest = ae
-            .encoder
-            .iter()
-            .map(|p| p.0 as f64)
-            .chain([w, ae.latent.0 as f64])
-            .fold(1.0, f64::max);
-        crate::engine::check_memory(
-            "steps: autoencoder.batch_size",
-            ae.batch_size.0,
-            cap(ae.batch_size.0) * widest * 4.0 * 4.0 * (ae.hidden_layers() + 2) as f64,
-            problems,
-        );
+        if let Some(arch) = width.and_then(|w| plan(ae, w).ok()) {
+            crate::engine::check_memory(
+                "steps: autoencoder.batch_size",
+                ae.batch_size.0,
+                self.network_bytes(&arch, cap(ae.batch_size.0)) as f64,
+                problems,
+            );
+        }
     }
 
-    fn output_width(&self, _input: usize) -> Option<usize> {
-        Some(self.params.latent.0)
+    fn output_width(&self, input: usize) -> Option<usize> {
+        match plan(&self.params, input) {
+            Ok(arch) => Some(arch.latent()),
+            Err(_) => self.params.latent.map(|l| l.0),
+        }
     }
 
-    /// The shuffle buffer (f32 rows), a batch through every layer (activations and
-    /// gradients), and the network four times (weights, gradients, Adam's two moments),
-    /// as f32.
+    /// The shuffle buffer (f32 rows, and the rows in flight to the trainer) and the
+    /// network's training memory (`network_bytes`).
     fn memory_bytes(&self, width: usize, rows: Option<u64>) -> u64 {
         let ae = &self.params;
         let cap = |n: usize| rows.map_or(n, |r| n.min(r.max(1) as usize)) as u64;
         let w = width.max(1) as u64;
-        let widths: Vec<u64> = std::iter::once(w)
-            .chain(ae.encoder.iter().map(|p| p.0 as u64))
-            .chain([ae.latent.0 as u64])
-            .collect();
-        let widest = widths.iter().copied().max().unwrap_or(1);
-        // encoder and mirrored decoder
-        let weights: u64 = 2 * widths.windows(2).map(|l| (l[0] + 1) * l[1]).sum::<u64>();
-        let shuffle = cap(ae.shuffle_buffer.0) * w;
-        let batch = cap(ae.batch_size.0) * widest * 4 * (ae.hidden_layers() as u64 + 2);
-        (shuffle + batch + 4 * weights) * 4
+        let shuffle = cap(ae.shuffle_buffer.0) * w * 4;
+        let net = plan(ae, width.max(1))
+            .map_or(0, |arch| self.network_bytes(&arch, cap(ae.batch_size.0)));
+        shuffle + net
     }
 
     fn start(&self, _input: &StepInput) -> Result<Fit> {
@@ -231,12 +274,17 @@ impl DrivenFit for AutoencoderFit {
     ) -> Result<(Box<dyn FittedStep>, Vec<PassReport>)> {
         let params = &self.params;
         let width = ctx.input.width();
-        if params.latent.0 > width {
+        if let Some(latent) = params.latent
+            && latent.0 > width
+        {
             return Err(Error::config(format!(
                 "steps: autoencoder.latent = {} is larger than its input width {width} (the steps before it give {width} columns)",
-                params.latent.0
+                latent.0
             )));
         }
+        plan(params, width).map_err(|e| {
+            Error::config(format!("{e} (the steps before it give {width} columns)"))
+        })?;
         let checkpoint = ctx.output_dir.join(CHECKPOINT);
         let fingerprint = fingerprint(ctx);
         let resume = if ctx.resume {
@@ -306,17 +354,17 @@ pub struct FittedAutoencoder {
 impl FittedAutoencoder {
     pub fn from_model(model: &Map<String, Value>, input: usize) -> Result<FittedAutoencoder> {
         let saved: AutoencoderModel = crate::steps::field(model, "autoencoder")?;
-        let net = &saved.network;
-        if !net.is_consistent()
-            || net.layers[0].inputs != input
-            || net.layers[net.code_layer].outputs != saved.latent
-        {
-            return Err(Error::config(
-                "the autoencoder's arrays do not match its input width and latent size",
-            ));
+        let network = Network::from_saved(&saved.network, input)
+            .map_err(|e| Error::config(format!("the autoencoder's network cannot be used: {e}")))?;
+        if network.latent() != saved.latent {
+            return Err(Error::config(format!(
+                "the autoencoder's latent = {} but its code layer gives {} values",
+                saved.latent,
+                network.latent()
+            )));
         }
         Ok(FittedAutoencoder {
-            network: Network::from_saved(net),
+            network,
             history: None,
         })
     }

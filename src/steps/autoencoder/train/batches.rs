@@ -3,7 +3,8 @@
 
 use faer::{Mat, MatRef};
 
-use super::super::optim::Optimizer;
+use super::super::net::Grads;
+use super::super::optim::{Optimizer, clip_gradients};
 use super::super::params::AutoencoderParams;
 use super::super::{Network, Workspace};
 use super::rng;
@@ -19,10 +20,13 @@ pub(super) struct Epoch {
     filled: usize,
     noisy: Mat<f32>,
     noise_rng: Rng,
+    /// Dropout layers' draws.
+    dropout_rng: Rng,
+    clip_norm: Option<f64>,
     gaussian_std: f32,
     dropout: f32,
     ws: Workspace<f32>,
-    grads: Vec<super::super::layer::Grad<f32>>,
+    grads: Grads<f32>,
     /// Threads each batch's products are split over.
     threads: usize,
     epoch: usize,
@@ -53,6 +57,8 @@ impl Epoch {
             filled: 0,
             noisy: Mat::zeros(0, 0),
             noise_rng: rng(params.seed, epoch, 2),
+            dropout_rng: rng(params.seed, epoch, 3),
+            clip_norm: params.gradient_clip_norm,
             gaussian_std: noise.and_then(|n| n.gaussian_std).unwrap_or(0.0) as f32,
             dropout: noise.and_then(|n| n.dropout).unwrap_or(0.0) as f32,
             ws: Workspace::default(),
@@ -133,7 +139,17 @@ impl Epoch {
         } else {
             target
         };
-        let loss = net.gradients(input, target, &mut self.ws, &mut self.grads, self.threads);
+        let loss = net.gradients(
+            input,
+            target,
+            &mut self.ws,
+            &mut self.grads,
+            self.threads,
+            Some(&mut self.dropout_rng),
+        );
+        if let Some(max) = self.clip_norm {
+            clip_gradients(&mut self.grads, max);
+        }
         if loss.is_finite() {
             opt.step(net, &self.grads, self.threads);
         }

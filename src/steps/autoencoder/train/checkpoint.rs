@@ -5,12 +5,16 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::super::SavedNetwork;
 use super::super::history::{EpochReport, StopReason};
 use super::super::optim::Optimizer;
+use super::super::schedule::Plateau;
+use super::super::{Network, SavedNetwork};
 use crate::error::{Error, Result};
 
-pub const CHECKPOINT_FORMAT: &str = "dimred-checkpoint/2";
+pub const CHECKPOINT_FORMAT: &str = "dimred-checkpoint/3";
+/// Written before layers were a list: dense layers only, the optimizer's moments one
+/// vector a layer (weights, then biases). Still read.
+const CHECKPOINT_FORMAT_2: &str = "dimred-checkpoint/2";
 
 /// Training state after an epoch: what a checkpoint holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,6 +36,9 @@ pub struct Checkpoint {
     pub train_rows: u64,
     pub validation_rows: u64,
     pub train_seconds: f64,
+    /// `schedule: { kind: plateau }`'s state.
+    #[serde(default)]
+    pub plateau: Plateau,
 }
 
 impl Checkpoint {
@@ -47,11 +54,31 @@ impl Checkpoint {
                 path.display()
             ))
         })?;
-        if cp.format != CHECKPOINT_FORMAT || !cp.network.is_consistent() {
-            return Err(Error::config(format!(
-                "{}: not a {CHECKPOINT_FORMAT} checkpoint; delete it to start over",
+        let bad = |why: String| {
+            Error::config(format!(
+                "{}: not a usable {CHECKPOINT_FORMAT} checkpoint ({why}); delete it to start over",
                 path.display()
-            )));
+            ))
+        };
+        let mut cp = cp;
+        match cp.format.as_str() {
+            CHECKPOINT_FORMAT => {}
+            CHECKPOINT_FORMAT_2 => {
+                cp.optimizer.first =
+                    per_parameter(&cp.network, &cp.optimizer.first).map_err(bad)?;
+                cp.optimizer.second =
+                    per_parameter(&cp.network, &cp.optimizer.second).map_err(bad)?;
+                cp.format = CHECKPOINT_FORMAT.into();
+            }
+            other => return Err(bad(format!("its format is {other}"))),
+        }
+        for net in [&cp.network, &cp.best] {
+            let inputs = net.layers.first().map_or(0, |l| {
+                l.input_shape
+                    .as_ref()
+                    .map_or(l.inputs.unwrap_or(0), |s| s.size())
+            });
+            Network::<f32>::from_saved(net, inputs).map_err(bad)?;
         }
         if cp.fingerprint != fingerprint {
             return Err(Error::config(format!(
@@ -61,4 +88,28 @@ impl Checkpoint {
         }
         Ok(Some(cp))
     }
+}
+
+/// `dimred-checkpoint/2`'s moments (one vector a dense layer: weights column by column,
+/// then biases) as one vector a parameter.
+fn per_parameter(
+    net: &SavedNetwork,
+    moments: &[Vec<f32>],
+) -> std::result::Result<Vec<Vec<f32>>, String> {
+    if moments.is_empty() {
+        return Ok(Vec::new());
+    }
+    if moments.len() != net.layers.len() {
+        return Err("its optimizer state does not match its layers".into());
+    }
+    let mut out = Vec::new();
+    for (l, m) in net.layers.iter().zip(moments) {
+        let (i, o) = (l.inputs.unwrap_or(0), l.outputs.unwrap_or(0));
+        if m.len() != i * o + o {
+            return Err("its optimizer state does not match its layers".into());
+        }
+        out.push(m[..i * o].to_vec());
+        out.push(m[i * o..].to_vec());
+    }
+    Ok(out)
 }

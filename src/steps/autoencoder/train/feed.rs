@@ -5,7 +5,7 @@
 use crossbeam_channel::{Receiver, Sender};
 use faer::{Mat, MatRef};
 
-use super::super::layer::vectorized;
+use super::super::net::activation::vectorized;
 use super::super::params::{AutoencoderParams, Loss};
 use super::layout::RowLayout;
 use super::{TrainContext, is_validation, rng};

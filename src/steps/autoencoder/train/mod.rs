@@ -27,8 +27,10 @@ use faer::{Mat, Par};
 use super::Network;
 use super::history::{EpochReport, StopReason};
 use super::infer::{EVAL_ROWS, parallelism};
+use super::net::plan;
 use super::optim::Optimizer;
 use super::params::AutoencoderParams;
+use super::schedule::{Plateau, ScheduleKind};
 use crate::engine::{PassReport, PassStats, stream};
 use crate::error::{Error, Result};
 use crate::progress::{Progress, Total};
@@ -98,10 +100,11 @@ pub fn train(
     inputs: usize,
     resume: Option<Checkpoint>,
 ) -> Result<Trained> {
+    let arch = plan(params, inputs).map_err(Error::config)?;
     let mut state = match resume {
         Some(cp) => cp,
         None => {
-            let network = Network::<f32>::new(params, inputs, params.seed);
+            let network = Network::<f32>::new(&arch, params.loss, params.seed);
             let optimizer = Optimizer::new(&params.optimizer, &network);
             Checkpoint {
                 format: CHECKPOINT_FORMAT.into(),
@@ -118,6 +121,7 @@ pub fn train(
                 train_rows: 0,
                 validation_rows: 0,
                 train_seconds: 0.0,
+                plateau: Plateau::default(),
             }
         }
     };
@@ -126,14 +130,12 @@ pub fn train(
         // Resumed with more epochs than the finished run had: go on training.
         state.stopped = None;
     }
-    let network = Network::<f32>::from_saved(&state.network);
-    if network.inputs() != inputs {
-        return Err(Error::config(format!(
-            "{}: the checkpoint's network takes {} inputs, the data gives {inputs}; delete it to start over",
-            ctx.checkpoint.display(),
-            network.inputs()
-        )));
-    }
+    let network = Network::<f32>::from_saved(&state.network, inputs).map_err(|e| {
+        Error::config(format!(
+            "{}: the checkpoint's network does not fit the data ({e}); delete it to start over",
+            ctx.checkpoint.display()
+        ))
+    })?;
     let mut outcome = Outcome {
         network,
         passes: Vec::new(),
@@ -183,8 +185,10 @@ pub fn train(
     } else {
         (state.train_rows * state.epochs_done as u64) as f64 / state.train_seconds.max(1e-9)
     };
+    let best = Network::from_saved(&state.best, inputs)
+        .map_err(|e| Error::internal(format!("the kept weights do not load: {e}")))?;
     Ok(Trained {
-        network: Network::from_saved(&state.best),
+        network: best,
         checkpoint: state,
         passes: outcome.passes,
         samples_per_second,
@@ -228,6 +232,14 @@ fn train_epochs(
     let team = Team::for_network(params, network)?;
     while state.stopped.is_none() && state.epochs_done < epochs {
         let epoch = state.epochs_done + 1;
+        if let Some(rate) = params
+            .schedule
+            .as_ref()
+            .and_then(|s| s.rate(params.optimizer.learning_rate(), epoch, epochs))
+        {
+            state.optimizer.learning_rate = rate;
+        }
+        let learning_rate = state.optimizer.learning_rate;
         let started = Instant::now();
         let label = format!("epoch {epoch}/{epochs}");
         let progress = Progress::new(&label, Total::Rows(expected_rows.unwrap_or(0)), ctx.quiet);
@@ -314,6 +326,8 @@ fn train_epochs(
             train_loss,
             validation_loss,
             seconds: started.elapsed().as_secs_f64(),
+            learning_rate: Some(learning_rate),
+            samples_per_second: Some(run.rows as f64 / train_seconds.max(1e-9)),
         });
         state.train_rows = run.rows;
         state.validation_rows = validation_rows;
@@ -321,6 +335,14 @@ fn train_epochs(
 
         // The monitored loss: validation when rows are held out, else training.
         let monitored = validation_loss.unwrap_or(train_loss);
+        if let Some(s) = params
+            .schedule
+            .as_ref()
+            .filter(|s| s.kind == ScheduleKind::Plateau)
+        {
+            let lr = state.optimizer.learning_rate;
+            state.optimizer.learning_rate = state.plateau.observe(s, monitored, lr);
+        }
         let min_delta = params.early_stopping.as_ref().map_or(0.0, |e| e.min_delta);
         if monitored < state.best_loss - min_delta {
             state.best_loss = monitored;

@@ -1,15 +1,8 @@
-//! Dense layers with hand-derived backward passes on faer matrix products. Rows of a batch
-//! are the rows of a column-major matrix, so a layer is `A = act(X W + 1 bᵀ)` with `W`
-//! (inputs × outputs), and the backward pass is `dW = Xᵀ dZ`, `db = 1ᵀ dZ`,
-//! `dX = dZ Wᵀ`. The derivative of every activation is written in terms of its output,
-//! so the forward pass keeps only activations.
+//! The network's scalar type and its activations. The derivative of every activation is
+//! written in terms of its output, so a forward pass keeps only activations; the loops
+//! choose the activation once outside, so they vectorise.
 
-use faer::linalg::matmul::matmul;
-use faer::reborrow::ReborrowMut;
-use faer::{Accum, Mat, MatMut, MatRef, Par};
-
-use super::params::Activation;
-use crate::rng::Rng;
+use super::super::keys::Activation;
 
 /// The scalar type of a network: f32 for training (as PyTorch's default), f64 for the
 /// finite-difference gradient checks.
@@ -184,6 +177,24 @@ pub fn mul_derivative<T: Real>(act: Activation, d: &mut [T], a: &[T]) {
     }
 }
 
+/// `v = act(v)` over a run of values.
+#[inline(always)]
+pub fn activate_slice<T: Real>(act: Activation, v: &mut [T]) {
+    #[inline(always)]
+    fn apply<T: Real>(v: &mut [T], f: impl Fn(T) -> T) {
+        for v in v {
+            *v = f(*v);
+        }
+    }
+    match act {
+        Activation::Linear => {}
+        Activation::Sigmoid => apply(v, sigmoid_fast),
+        Activation::Tanh => apply(v, |z| activate(Activation::Tanh, z)),
+        Activation::Relu => apply(v, |z| activate(Activation::Relu, z)),
+        Activation::Selu => apply(v, |z| activate(Activation::Selu, z)),
+    }
+}
+
 /// The output layer's dz under the mean squared error, `d = c (y − t) act'(y)`, with the
 /// activation chosen outside the loop as in `mul_derivative`.
 #[inline(always)]
@@ -200,154 +211,6 @@ pub fn mse_output_gradient<T: Real>(act: Activation, c: T, d: &mut [T], y: &[T],
         Activation::Tanh => apply(c, d, y, t, |y| derivative(Activation::Tanh, y)),
         Activation::Relu => apply(c, d, y, t, |y| derivative(Activation::Relu, y)),
         Activation::Selu => apply(c, d, y, t, |y| derivative(Activation::Selu, y)),
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Dense<T: Real> {
-    /// inputs × outputs.
-    pub w: Mat<T>,
-    pub b: Vec<T>,
-    pub activation: Activation,
-}
-
-impl<T: Real> Dense<T> {
-    /// Weights drawn as Keras and PyTorch recommend for the activation: Glorot uniform for
-    /// linear, sigmoid and tanh; He uniform for relu; LeCun normal for selu. Biases start
-    /// at zero.
-    pub fn init(inputs: usize, outputs: usize, activation: Activation, rng: &mut Rng) -> Self {
-        let (fan_in, fan_out) = (inputs as f64, outputs as f64);
-        let w = match activation {
-            Activation::Selu => {
-                let std = (1.0 / fan_in).sqrt();
-                let mut values = vec![0.0; inputs * outputs];
-                rng.fill_normal(&mut values);
-                Mat::from_fn(inputs, outputs, |i, j| T::of(std * values[i * outputs + j]))
-            }
-            _ => {
-                let limit = match activation {
-                    Activation::Relu => (6.0 / fan_in).sqrt(),
-                    _ => (6.0 / (fan_in + fan_out)).sqrt(),
-                };
-                let mut values = Vec::with_capacity(inputs * outputs);
-                for _ in 0..inputs * outputs {
-                    values.push(limit * (2.0 * rng.uniform() - 1.0));
-                }
-                Mat::from_fn(inputs, outputs, |i, j| T::of(values[i * outputs + j]))
-            }
-        };
-        Dense {
-            w,
-            b: vec![T::zero(); outputs],
-            activation,
-        }
-    }
-
-    pub fn inputs(&self) -> usize {
-        self.w.nrows()
-    }
-
-    pub fn outputs(&self) -> usize {
-        self.w.ncols()
-    }
-
-    /// `out = act(x W + b)`; `out` must be rows(x) × outputs.
-    pub fn forward(&self, x: MatRef<'_, T>, out: MatMut<'_, T>, par: Par) {
-        self.forward_cols(x, out, 0, par);
-    }
-
-    /// Output columns `start..start + out.ncols()` of `forward`: the piece of a layer one
-    /// thread computes when a batch's products are split by columns.
-    pub fn forward_cols(&self, x: MatRef<'_, T>, mut out: MatMut<'_, T>, start: usize, par: Par) {
-        let n = out.ncols();
-        matmul(
-            out.rb_mut(),
-            Accum::Replace,
-            x,
-            self.w.as_ref().subcols(start, n),
-            T::one(),
-            par,
-        );
-        vectorized(
-            #[inline(always)]
-            || {
-                for (j, &b) in self.b[start..start + n].iter().enumerate() {
-                    let col = out
-                        .rb_mut()
-                        .col_mut(j)
-                        .try_as_col_major_mut()
-                        .expect("owned columns are contiguous")
-                        .as_slice_mut();
-                    if self.activation == Activation::Sigmoid {
-                        // Branch-free, so the loop vectorises (the per-value `activate` calls libm).
-                        for v in col {
-                            *v = sigmoid_fast(*v + b);
-                        }
-                    } else {
-                        for v in col {
-                            *v = activate(self.activation, *v + b);
-                        }
-                    }
-                }
-            },
-        );
-    }
-
-    /// Output columns `start..` of the weight and bias gradients: `dw = xᵀ dz`, `db = 1ᵀ dz`
-    /// on those columns. Pieces of one layer write disjoint columns, so threads share no
-    /// writes.
-    pub fn weight_gradient_cols(
-        &self,
-        x: MatRef<'_, T>,
-        dz: MatRef<'_, T>,
-        dw: MatMut<'_, T>,
-        db: &mut [T],
-        start: usize,
-        par: Par,
-    ) {
-        let dz = dz.subcols(start, dw.ncols());
-        matmul(dw, Accum::Replace, x.transpose(), dz, T::one(), par);
-        vectorized(
-            #[inline(always)]
-            || {
-                for (j, gb) in db.iter_mut().enumerate() {
-                    let col = dz
-                        .col(j)
-                        .try_as_col_major()
-                        .expect("owned columns are contiguous")
-                        .as_slice();
-                    *gb = lane_sum(col);
-                }
-            },
-        );
-    }
-
-    /// Input columns `start..` of `dx = dz Wᵀ`.
-    pub fn input_gradient_cols(
-        &self,
-        dz: MatRef<'_, T>,
-        dx: MatMut<'_, T>,
-        start: usize,
-        par: Par,
-    ) {
-        let w = self.w.as_ref().subrows(start, dx.ncols());
-        matmul(dx, Accum::Replace, dz, w.transpose(), T::one(), par);
-    }
-}
-
-/// The gradient of one layer's parameters (same shapes).
-#[derive(Debug, Clone)]
-pub struct Grad<T: Real> {
-    pub w: Mat<T>,
-    pub b: Vec<T>,
-}
-
-impl<T: Real> Grad<T> {
-    pub fn zeros_like(layer: &Dense<T>) -> Self {
-        Grad {
-            w: Mat::zeros(layer.inputs(), layer.outputs()),
-            b: vec![T::zero(); layer.outputs()],
-        }
     }
 }
 

@@ -1,0 +1,241 @@
+//! The transposed convolution: the convolution's geometry read backwards (see `conv`).
+//! Its forward pass is a convolution's input-gradient pass, `B = Wᵀ X` then col2im into
+//! the output; its backward pass a convolution's forward, im2col of the output's gradient
+//! then products.
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatMut, MatRef, Par};
+
+use super::activation::Real;
+use super::conv::{Kernel, activation_gradient, bias_and_activation, image, ints, kernel_pair};
+use super::dense::onnx_activation;
+use super::geometry::{Geometry, sample_split, slice_samples};
+use super::layer::{Backward, Cache, Forward, Layer, OnnxForm, Tensor, find, init_weights};
+use super::par::each_piece;
+use super::plan::PlannedLayer;
+use super::shape::{Layout, Shape, contiguous, contiguous_mut};
+use super::spec::{LayerSpec, transpose_crop};
+use crate::onnx::{DType, Graph};
+use crate::rng::Rng;
+
+/// `conv_transpose: { filters, kernel, stride, padding, output_padding, activation }`.
+#[derive(Debug, Clone)]
+pub struct ConvTranspose<T: Real>(Kernel<T>);
+
+impl<T: Real> ConvTranspose<T> {
+    pub fn init(p: &PlannedLayer, rng: &mut Rng) -> ConvTranspose<T> {
+        let (k, s, padding, filters) = kernel_pair(&p.spec);
+        let (h, w, c_in) = image(&p.input);
+        let (oh, ow, _) = image(&p.output);
+        let pad = (
+            transpose_crop(k.0, s.0, padding).0,
+            transpose_crop(k.1, s.1, padding).0,
+        );
+        let geometry = Geometry {
+            big: (oh, ow, filters),
+            small: (h, w),
+            k,
+            s,
+            pad,
+        };
+        let patch = geometry.patch();
+        let act = p.spec.activation();
+        let values = init_weights(c_in * patch, k.0 * k.1 * c_in, patch, act, rng);
+        ConvTranspose(Kernel {
+            w: Mat::from_fn(c_in, patch, |i, j| T::of(values[i * patch + j])),
+            b: Mat::zeros(filters, 1),
+            geometry,
+            spec: p.spec.clone(),
+            shapes: (p.input.clone(), p.output.clone()),
+            activation: act,
+        })
+    }
+}
+
+impl<T: Real> Layer<T> for ConvTranspose<T> {
+    fn spec(&self) -> &LayerSpec {
+        &self.0.spec
+    }
+    fn input_shape(&self) -> &Shape {
+        &self.0.shapes.0
+    }
+    fn output_shape(&self) -> &Shape {
+        &self.0.shapes.1
+    }
+    fn layout(&self) -> Option<Layout> {
+        Some(Layout::Samples)
+    }
+
+    fn forward(&self, x: MatRef<'_, T>, out: MatMut<'_, T>, cache: &mut Cache<T>, f: &mut Forward) {
+        let k = &self.0;
+        let g = k.geometry;
+        let (n, patch, positions, c_in) = (x.ncols(), g.patch(), g.positions(), k.w.nrows());
+        cache.values.resize(patch * positions * n, T::zero());
+        let split = sample_split(n, f.threads);
+        let xs = contiguous(x);
+        let cols = slice_samples(&mut cache.values, &split, patch * positions);
+        let outs = slice_samples(contiguous_mut(out), &split, g.big_size());
+        let par = if f.threads <= 1 { f.par } else { Par::Seq };
+        let items: Vec<_> = cols.into_iter().zip(outs).zip(&split).collect();
+        each_piece(items, |((cols, out), &(i0, len))| {
+            let xm = MatRef::from_column_major_slice(
+                &xs[i0 * positions * c_in..(i0 + len) * positions * c_in],
+                c_in,
+                len * positions,
+            );
+            let bm = MatMut::from_column_major_slice_mut(&mut *cols, patch, len * positions);
+            matmul(
+                bm,
+                Accum::Replace,
+                k.w.as_ref().transpose(),
+                xm,
+                T::one(),
+                par,
+            );
+            g.scatter(cols, out);
+            bias_and_activation(out, k.bias(), k.activation);
+        });
+    }
+
+    fn backward(&self, b: Backward<'_, T>) {
+        let k = &self.0;
+        let g = k.geometry;
+        let Backward {
+            x,
+            y,
+            mut dy,
+            pre_activation,
+            dx,
+            grads,
+            cache,
+            threads,
+        } = b;
+        if !pre_activation {
+            activation_gradient(k.activation, y, dy.as_mut(), threads);
+        }
+        let n = y.ncols();
+        let (patch, positions, c_in, filters) = (g.patch(), g.positions(), k.w.nrows(), g.big.2);
+        let dz = contiguous(dy.as_ref());
+        // dB = im2col(dZ), by samples.
+        let split = sample_split(n, threads);
+        let cols = slice_samples(&mut cache.values, &split, patch * positions);
+        each_piece(
+            cols.into_iter().zip(&split).collect(),
+            |(cols, &(i0, len))| g.gather(&dz[i0 * g.big_size()..(i0 + len) * g.big_size()], cols),
+        );
+        let db = MatRef::from_column_major_slice(&cache.values, patch, n * positions);
+        let xm = MatRef::from_column_major_slice(contiguous(x), c_in, n * positions);
+        // dW (c_in × patch) = X · dBᵀ.
+        Kernel::weight_gradients(grads, xm, db, dz, filters, threads);
+        let Some(dx) = dx else { return };
+        // dX (c_in × n·Q) = W · dB, by samples.
+        let dxs = slice_samples(contiguous_mut(dx), &split, positions * c_in);
+        each_piece(dxs.into_iter().zip(&split).collect(), |(dx, &(i0, len))| {
+            let d = MatMut::from_column_major_slice_mut(dx, c_in, len * positions);
+            let dbp = db.subcols(i0 * positions, len * positions);
+            matmul(d, Accum::Replace, k.w.as_ref(), dbp, T::one(), Par::Seq);
+        });
+    }
+
+    fn params(&self) -> Vec<&Mat<T>> {
+        vec![&self.0.w, &self.0.b]
+    }
+    fn params_mut(&mut self) -> Vec<&mut Mat<T>> {
+        vec![&mut self.0.w, &mut self.0.b]
+    }
+
+    /// PyTorch's `ConvTranspose2d.weight` [c_in, c_out, kh, kw] and `bias`.
+    fn tensors(&self) -> Vec<Tensor> {
+        let k = &self.0;
+        let ((kh, kw), c_out, c_in) = (k.geometry.k, k.geometry.big.2, k.w.nrows());
+        let mut values = Vec::with_capacity(c_out * c_in * kh * kw);
+        for i in 0..c_in {
+            for o in 0..c_out {
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        values.push(k.w[(i, (ky * kw + kx) * c_out + o)].f64());
+                    }
+                }
+            }
+        }
+        vec![
+            Tensor {
+                name: "weight".into(),
+                shape: vec![c_in, c_out, kh, kw],
+                values,
+            },
+            Tensor {
+                name: "bias".into(),
+                shape: vec![c_out],
+                values: k.bias().iter().map(|v| v.f64()).collect(),
+            },
+        ]
+    }
+
+    fn set_tensors(&mut self, tensors: &[Tensor]) -> Result<(), String> {
+        let k = &mut self.0;
+        let ((kh, kw), c_out, c_in) = (k.geometry.k, k.geometry.big.2, k.w.nrows());
+        let w = find(tensors, "weight", &[c_in, c_out, kh, kw])?;
+        let b = find(tensors, "bias", &[c_out])?;
+        k.w = Mat::from_fn(c_in, kh * kw * c_out, |i, j| {
+            let (kk, o) = (j / c_out, j % c_out);
+            let (ky, kx) = (kk / kw, kk % kw);
+            T::of(w.values[((i * c_out + o) * kh + ky) * kw + kx])
+        });
+        k.b = Mat::from_fn(c_out, 1, |o, _| T::of(b.values[o]));
+        Ok(())
+    }
+
+    fn workspace_bytes(&self, n: usize) -> u64 {
+        let g = self.0.geometry;
+        (g.patch() * g.positions() * n * std::mem::size_of::<T>()) as u64
+    }
+
+    fn onnx_form(&self) -> Option<OnnxForm> {
+        Some(OnnxForm::Nchw)
+    }
+
+    fn onnx(&self, g: &mut Graph, x: &str, name: &str) -> String {
+        let k = &self.0;
+        let geo = k.geometry;
+        let t = self.tensors();
+        let w = g.constant_as(
+            &format!("{name}.weight"),
+            &t[0].shape,
+            &t[0].values,
+            DType::Float32,
+        );
+        let b = g.constant_as(
+            &format!("{name}.bias"),
+            &t[1].shape,
+            &t[1].values,
+            DType::Float32,
+        );
+        // The full output is (in − 1)·s + k; crop `pad` before and whatever lies past
+        // the output after (negative crops are output_padding).
+        let full = |small: usize, s: usize, k: usize| (small - 1) * s + k;
+        let (fh, fw) = (
+            full(geo.small.0, geo.s.0, geo.k.0),
+            full(geo.small.1, geo.s.1, geo.k.1),
+        );
+        let after_h = (fh as isize - geo.pad.0 as isize - geo.big.0 as isize).max(0) as usize;
+        let after_w = (fw as isize - geo.pad.1 as isize - geo.big.1 as isize).max(0) as usize;
+        let op_h = geo.big.0 + geo.pad.0 + after_h - fh;
+        let op_w = geo.big.1 + geo.pad.1 + after_w - fw;
+        let h = g.node_with(
+            "ConvTranspose",
+            &[x, &w, &b],
+            &[
+                ints("kernel_shape", &[geo.k.0, geo.k.1]),
+                ints("strides", &[geo.s.0, geo.s.1]),
+                ints("pads", &[geo.pad.0, geo.pad.1, after_h, after_w]),
+                ints("output_padding", &[op_h, op_w]),
+            ],
+        );
+        onnx_activation(g, k.activation, h)
+    }
+
+    fn box_clone(&self) -> Box<dyn Layer<T>> {
+        Box::new(self.clone())
+    }
+}

@@ -1,0 +1,583 @@
+//! Layer configurations as the pipeline file writes them, apart from their weights (as
+//! candle keeps `Conv2dConfig` apart from `Conv2d`): each computes its output shape from
+//! its input shape at plan time, so a network that does not fit together is refused
+//! before any data is read. Names and defaults are Keras's: stride 1 and `valid`
+//! padding for `conv`, the pool size as the pooling stride.
+
+use std::fmt;
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::super::keys::{Activation, Positive};
+use super::shape::Shape;
+
+/// One size per spatial axis, written as one number for both or `[height, width]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pair(pub usize, pub usize);
+
+impl Serialize for Pair {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0 == self.1 {
+            s.serialize_u64(self.0 as u64)
+        } else {
+            [self.0, self.1].serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Pair {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Pair;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an integer of at least 1, or [height, width]")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Pair, E> {
+                let p = Positive::deserialize(de::value::U64Deserializer::<E>::new(v))?;
+                Ok(Pair(p.0, p.0))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Pair, E> {
+                let p = Positive::deserialize(de::value::I64Deserializer::<E>::new(v))?;
+                Ok(Pair(p.0, p.0))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Pair, A::Error> {
+                let h: Positive = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::custom("give [height, width]"))?;
+                let w: Positive = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::custom("give [height, width]"))?;
+                if seq.next_element::<Positive>()?.is_some() {
+                    return Err(de::Error::custom("give [height, width]: two sizes"));
+                }
+                Ok(Pair(h.0, w.0))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Padding {
+    /// No padding: the kernel stays inside the input.
+    #[default]
+    Valid,
+    /// TensorFlow's rule: out = ceil(in / stride), zeros split with the odd one after.
+    Same,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DenseSpec {
+    pub units: Positive,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation: Option<Activation>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConvSpec {
+    pub filters: Positive,
+    pub kernel: Pair,
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub stride: Pair,
+    #[serde(default)]
+    pub padding: Padding,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation: Option<Activation>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConvTransposeSpec {
+    pub filters: Positive,
+    pub kernel: Pair,
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub stride: Pair,
+    #[serde(default)]
+    pub padding: Padding,
+    /// Extra rows and columns at the bottom and right, each less than the stride.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_padding: Option<Pair0>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation: Option<Activation>,
+}
+
+/// As `Pair`, allowing 0 (`output_padding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Pair0 {
+    Both(usize),
+    Each([usize; 2]),
+}
+
+impl Pair0 {
+    pub fn get(self) -> (usize, usize) {
+        match self {
+            Pair0::Both(v) => (v, v),
+            Pair0::Each([h, w]) => (h, w),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PoolSpec {
+    pub size: Pair,
+    /// Default: the pool size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stride: Option<Pair>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UpsampleSpec {
+    pub size: Pair,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DropoutSpec {
+    pub rate: f64,
+}
+
+fn one() -> Pair {
+    Pair(1, 1)
+}
+
+fn is_one(p: &Pair) -> bool {
+    *p == Pair(1, 1)
+}
+
+/// A layer as written (and as model.json keeps it, with the activation it resolved to).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum LayerSpec {
+    Dense(DenseSpec),
+    Conv(ConvSpec),
+    ConvTranspose(ConvTransposeSpec),
+    MaxPool(PoolSpec),
+    AvgPool(PoolSpec),
+    Upsample(UpsampleSpec),
+    Flatten,
+    Reshape(Vec<usize>),
+    Dropout(DropoutSpec),
+}
+
+/// Every layer name, for messages and suggestions.
+pub const LAYER_NAMES: [&str; 9] = [
+    "dense",
+    "conv",
+    "conv_transpose",
+    "max_pool",
+    "avg_pool",
+    "upsample",
+    "flatten",
+    "reshape",
+    "dropout",
+];
+
+impl LayerSpec {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LayerSpec::Dense(_) => "dense",
+            LayerSpec::Conv(_) => "conv",
+            LayerSpec::ConvTranspose(_) => "conv_transpose",
+            LayerSpec::MaxPool(_) => "max_pool",
+            LayerSpec::AvgPool(_) => "avg_pool",
+            LayerSpec::Upsample(_) => "upsample",
+            LayerSpec::Flatten => "flatten",
+            LayerSpec::Reshape(_) => "reshape",
+            LayerSpec::Dropout(_) => "dropout",
+        }
+    }
+
+    /// Whether the step's `activation` applies to it (layers with weights).
+    pub fn takes_activation(&self) -> bool {
+        matches!(
+            self,
+            LayerSpec::Dense(_) | LayerSpec::Conv(_) | LayerSpec::ConvTranspose(_)
+        )
+    }
+
+    /// Its own activation, when written.
+    pub fn own_activation(&self) -> Option<Activation> {
+        match self {
+            LayerSpec::Dense(s) => s.activation,
+            LayerSpec::Conv(s) => s.activation,
+            LayerSpec::ConvTranspose(s) => s.activation,
+            _ => None,
+        }
+    }
+
+    /// The same layer with its activation settled (written into model.json).
+    pub fn with_activation(mut self, act: Activation) -> LayerSpec {
+        match &mut self {
+            LayerSpec::Dense(s) => s.activation = Some(act),
+            LayerSpec::Conv(s) => s.activation = Some(act),
+            LayerSpec::ConvTranspose(s) => s.activation = Some(act),
+            _ => {}
+        }
+        self
+    }
+
+    pub fn activation(&self) -> Activation {
+        self.own_activation().unwrap_or(Activation::Linear)
+    }
+
+    /// The shape it makes of `input`, or why it cannot take it.
+    pub fn output_shape(&self, input: &Shape) -> Result<Shape, String> {
+        let image = || {
+            input.image().ok_or_else(|| {
+                format!(
+                    "{} needs an image [height, width, channels] but gets {input}; give the step `shape: [h, w, c]`, or `reshape` first",
+                    self.kind()
+                )
+            })
+        };
+        match self {
+            LayerSpec::Dense(s) => {
+                if !input.is_flat() {
+                    return Err(format!(
+                        "dense needs a flat input but gets {input}; add `flatten` before it"
+                    ));
+                }
+                Ok(Shape::flat(s.units.0))
+            }
+            LayerSpec::Conv(s) => {
+                let (h, w, _) = image()?;
+                let oh = conv_out(h, s.kernel.0, s.stride.0, s.padding)?;
+                let ow = conv_out(w, s.kernel.1, s.stride.1, s.padding)?;
+                Ok(Shape(vec![oh, ow, s.filters.0]))
+            }
+            LayerSpec::ConvTranspose(s) => {
+                let (h, w, _) = image()?;
+                let (ph, pw) = s.output_padding.map_or((0, 0), Pair0::get);
+                if ph >= s.stride.0 || pw >= s.stride.1 {
+                    return Err(format!(
+                        "conv_transpose's output_padding must be less than its stride ({}, {})",
+                        s.stride.0, s.stride.1
+                    ));
+                }
+                let oh = transpose_out(h, s.kernel.0, s.stride.0, s.padding) + ph;
+                let ow = transpose_out(w, s.kernel.1, s.stride.1, s.padding) + pw;
+                Ok(Shape(vec![oh, ow, s.filters.0]))
+            }
+            LayerSpec::MaxPool(s) | LayerSpec::AvgPool(s) => {
+                let (h, w, c) = image()?;
+                let stride = s.stride.unwrap_or(s.size);
+                let oh = conv_out(h, s.size.0, stride.0, Padding::Valid)?;
+                let ow = conv_out(w, s.size.1, stride.1, Padding::Valid)?;
+                Ok(Shape(vec![oh, ow, c]))
+            }
+            LayerSpec::Upsample(s) => {
+                let (h, w, c) = image()?;
+                Ok(Shape(vec![h * s.size.0, w * s.size.1, c]))
+            }
+            LayerSpec::Flatten => Ok(Shape::flat(input.size())),
+            LayerSpec::Reshape(dims) => {
+                let to = Shape(dims.clone());
+                if dims.is_empty() || dims.contains(&0) {
+                    return Err(format!("reshape needs sizes of at least 1, got {to}"));
+                }
+                if to.size() != input.size() {
+                    return Err(format!(
+                        "reshape to {to} holds {} values but its input {input} holds {}",
+                        to.size(),
+                        input.size()
+                    ));
+                }
+                Ok(to)
+            }
+            LayerSpec::Dropout(s) => {
+                if !(0.0..1.0).contains(&s.rate) {
+                    return Err(format!("dropout's rate must lie in [0, 1), got {}", s.rate));
+                }
+                Ok(input.clone())
+            }
+        }
+    }
+}
+
+/// Output length of a convolution or pooling along one axis.
+pub fn conv_out(len: usize, k: usize, s: usize, padding: Padding) -> Result<usize, String> {
+    match padding {
+        Padding::Same => Ok(len.div_ceil(s)),
+        Padding::Valid if k > len => Err(format!(
+            "a kernel of {k} does not fit an input of {len} with `valid` padding"
+        )),
+        Padding::Valid => Ok((len - k) / s + 1),
+    }
+}
+
+/// Zeros before an axis of a convolution with `same` padding (TensorFlow's rule: the odd
+/// one goes after).
+pub fn same_pad_before(len: usize, k: usize, s: usize) -> usize {
+    let out = len.div_ceil(s);
+    ((out - 1) * s + k).saturating_sub(len) / 2
+}
+
+/// What a transposed convolution crops from its full output along one axis: nothing for
+/// `valid`, max(k − s, 0) for `same` (the odd one at the end, as TensorFlow's
+/// conv2d_transpose), as (before, total).
+pub fn transpose_crop(k: usize, s: usize, padding: Padding) -> (usize, usize) {
+    match padding {
+        Padding::Valid => (0, 0),
+        Padding::Same => {
+            let total = k.saturating_sub(s);
+            (total / 2, total)
+        }
+    }
+}
+
+fn transpose_out(len: usize, k: usize, s: usize, padding: Padding) -> usize {
+    (len - 1) * s + k - transpose_crop(k, s, padding).1
+}
+
+/// An entry of `encoder:` or `decoder:`: a width (a dense layer with the step's
+/// activation, as before layers were a list), or a layer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LayerEntry {
+    Width(Positive),
+    Layer(LayerSpec),
+}
+
+impl LayerEntry {
+    pub fn spec(&self) -> LayerSpec {
+        match self {
+            LayerEntry::Width(w) => LayerSpec::Dense(DenseSpec {
+                units: *w,
+                activation: None,
+            }),
+            LayerEntry::Layer(s) => s.clone(),
+        }
+    }
+}
+
+/// An entry with the YAML line:column it was written at (ignored by comparisons and
+/// by serialisation, so checkpoints' fingerprints do not depend on the file's layout).
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub layer: LayerEntry,
+    pub line_col: Option<(usize, usize)>,
+}
+
+impl Entry {
+    pub fn width(w: usize) -> Entry {
+        Entry {
+            layer: LayerEntry::Width(Positive(w)),
+            line_col: None,
+        }
+    }
+
+    /// Its width, when it is one.
+    pub fn as_width(&self) -> Option<usize> {
+        match self.layer {
+            LayerEntry::Width(w) => Some(w.0),
+            LayerEntry::Layer(_) => None,
+        }
+    }
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.layer == other.layer
+    }
+}
+
+impl Serialize for Entry {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.layer {
+            LayerEntry::Width(w) => w.serialize(s),
+            LayerEntry::Layer(l) => l.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Entry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let spanned = serde_saphyr::Spanned::<LayerEntry>::deserialize(d)?;
+        let at = spanned.referenced;
+        Ok(Entry {
+            layer: spanned.value,
+            line_col: (at.line() > 0).then(|| (at.line() as usize, at.column() as usize)),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for LayerEntry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LayerEntry;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "a width, `flatten`, or one layer such as `conv: { filters: 16, kernel: 3 }`",
+                )
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<LayerEntry, E> {
+                Positive::deserialize(de::value::U64Deserializer::<E>::new(v))
+                    .map(LayerEntry::Width)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<LayerEntry, E> {
+                Positive::deserialize(de::value::I64Deserializer::<E>::new(v))
+                    .map(LayerEntry::Width)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<LayerEntry, E> {
+                match v {
+                    "flatten" => Ok(LayerEntry::Layer(LayerSpec::Flatten)),
+                    _ if LAYER_NAMES.contains(&v) => Err(E::custom(format!(
+                        "layer `{v}` needs its keys, as `{v}: {{ ... }}`"
+                    ))),
+                    _ => Err(E::custom(unknown_layer(v))),
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LayerEntry, A::Error> {
+                let key: String = map.next_key()?.ok_or_else(|| {
+                    de::Error::custom("a layer needs its name, as `conv: { ... }`")
+                })?;
+                let spec = match key.as_str() {
+                    "dense" => LayerSpec::Dense(map.next_value()?),
+                    "conv" => LayerSpec::Conv(map.next_value()?),
+                    "conv_transpose" => LayerSpec::ConvTranspose(map.next_value()?),
+                    "max_pool" => LayerSpec::MaxPool(map.next_value()?),
+                    "avg_pool" => LayerSpec::AvgPool(map.next_value()?),
+                    "upsample" => LayerSpec::Upsample(map.next_value()?),
+                    "flatten" => {
+                        let _: de::IgnoredAny = map.next_value()?;
+                        LayerSpec::Flatten
+                    }
+                    "reshape" => {
+                        let dims: Vec<Positive> = map.next_value()?;
+                        LayerSpec::Reshape(dims.into_iter().map(|p| p.0).collect())
+                    }
+                    "dropout" => LayerSpec::Dropout(map.next_value()?),
+                    other => return Err(de::Error::custom(unknown_layer(other))),
+                };
+                if let Some(extra) = map.next_key::<String>()? {
+                    return Err(de::Error::custom(format!(
+                        "one layer per entry: `{key}` and `{extra}` are written together; start `{extra}` on a line of its own with `- `"
+                    )));
+                }
+                Ok(LayerEntry::Layer(spec))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// "unknown layer `conv2d`; did you mean `conv`?"
+fn unknown_layer(name: &str) -> String {
+    let nearest = LAYER_NAMES
+        .iter()
+        .map(|n| (edit_distance(name, n), *n))
+        .min()
+        .filter(|(d, _)| *d <= 3)
+        .map(|(_, n)| format!("; did you mean `{n}`?"))
+        .unwrap_or_else(|| format!(" (layers: {})", LAYER_NAMES.join(", ")));
+    format!("unknown layer `{name}`{nearest}")
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conv(filters: usize, k: usize, s: usize, padding: Padding) -> LayerSpec {
+        LayerSpec::Conv(ConvSpec {
+            filters: Positive(filters),
+            kernel: Pair(k, k),
+            stride: Pair(s, s),
+            padding,
+            activation: None,
+        })
+    }
+
+    #[test]
+    fn shapes_follow_keras() {
+        let img = Shape(vec![28, 28, 1]);
+        assert_eq!(
+            conv(16, 3, 1, Padding::Same).output_shape(&img).unwrap(),
+            Shape(vec![28, 28, 16])
+        );
+        assert_eq!(
+            conv(16, 3, 1, Padding::Valid).output_shape(&img).unwrap(),
+            Shape(vec![26, 26, 16])
+        );
+        assert_eq!(
+            conv(4, 3, 2, Padding::Same)
+                .output_shape(&Shape(vec![7, 7, 1]))
+                .unwrap(),
+            Shape(vec![4, 4, 4])
+        );
+        let pool = LayerSpec::MaxPool(PoolSpec {
+            size: Pair(2, 2),
+            stride: None,
+        });
+        assert_eq!(
+            pool.output_shape(&Shape(vec![7, 7, 64])).unwrap(),
+            Shape(vec![3, 3, 64])
+        );
+        let up = |k, s, padding| {
+            LayerSpec::ConvTranspose(ConvTransposeSpec {
+                filters: Positive(32),
+                kernel: Pair(k, k),
+                stride: Pair(s, s),
+                padding,
+                output_padding: None,
+                activation: None,
+            })
+        };
+        let code = Shape(vec![3, 3, 64]);
+        let a = up(3, 2, Padding::Valid).output_shape(&code).unwrap();
+        assert_eq!(a, Shape(vec![7, 7, 32]));
+        let b = up(3, 2, Padding::Same).output_shape(&a).unwrap();
+        assert_eq!(b, Shape(vec![14, 14, 32]));
+        assert_eq!(same_pad_before(28, 3, 1), 1);
+        assert_eq!(same_pad_before(7, 2, 1), 0);
+        assert_eq!(transpose_crop(3, 2, Padding::Same), (0, 1));
+    }
+
+    #[test]
+    fn shapes_that_do_not_fit_are_refused_with_both() {
+        let e = conv(4, 5, 1, Padding::Valid)
+            .output_shape(&Shape(vec![3, 3, 1]))
+            .unwrap_err();
+        assert!(e.contains("kernel of 5") && e.contains("input of 3"), "{e}");
+        let e = conv(4, 3, 1, Padding::Same)
+            .output_shape(&Shape::flat(64))
+            .unwrap_err();
+        assert!(e.contains("[64]") && e.contains("shape"), "{e}");
+        let e = LayerSpec::Reshape(vec![3, 3, 3])
+            .output_shape(&Shape::flat(28))
+            .unwrap_err();
+        assert!(e.contains("27") && e.contains("28"), "{e}");
+    }
+
+    #[test]
+    fn unknown_layers_suggest_the_nearest() {
+        assert_eq!(
+            unknown_layer("conv2d"),
+            "unknown layer `conv2d`; did you mean `conv`?"
+        );
+        assert!(unknown_layer("maxpool").contains("`max_pool`"));
+        assert!(unknown_layer("lstmxyzw").contains("layers: dense"));
+    }
+}
