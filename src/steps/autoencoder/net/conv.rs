@@ -91,6 +91,8 @@ pub(super) struct Kernel<T: Real> {
     pub(super) spec: LayerSpec,
     pub(super) shapes: (Shape, Shape),
     pub(super) activation: super::super::keys::Activation,
+    /// A transposed convolution (`conv_transpose`), whose passes are in `conv_transpose`.
+    pub(super) transposed: bool,
 }
 
 impl<T: Real> Kernel<T> {
@@ -152,12 +154,8 @@ pub(super) fn image(shape: &Shape) -> (usize, usize, usize) {
     shape.image().expect("planned as an image")
 }
 
-/// `conv: { filters, kernel, stride, padding, activation }`.
-#[derive(Debug, Clone)]
-pub struct Conv<T: Real>(Kernel<T>);
-
-impl<T: Real> Conv<T> {
-    pub fn init(p: &PlannedLayer, rng: &mut Rng) -> Conv<T> {
+impl<T: Real> Kernel<T> {
+    fn init_conv(p: &PlannedLayer, rng: &mut Rng) -> Kernel<T> {
         let (k, s, padding, filters) = kernel_pair(&p.spec);
         let (h, w, c) = image(&p.input);
         let (oh, ow, _) = image(&p.output);
@@ -175,33 +173,66 @@ impl<T: Real> Conv<T> {
         let patch = geometry.patch();
         let act = p.spec.activation();
         let values = init_weights(filters * patch, patch, k.0 * k.1 * filters, act, rng);
-        Conv(Kernel {
+        Kernel {
             w: Mat::from_fn(filters, patch, |o, j| T::of(values[o * patch + j])),
             b: Mat::zeros(filters, 1),
             geometry,
             spec: p.spec.clone(),
             shapes: (p.input.clone(), p.output.clone()),
             activation: act,
-        })
-    }
-}
-
-impl<T: Real> Layer<T> for Conv<T> {
-    fn spec(&self) -> &LayerSpec {
-        &self.0.spec
-    }
-    fn input_shape(&self) -> &Shape {
-        &self.0.shapes.0
-    }
-    fn output_shape(&self) -> &Shape {
-        &self.0.shapes.1
-    }
-    fn layout(&self) -> Option<Layout> {
-        Some(Layout::Samples)
+            transposed: false,
+        }
     }
 
-    fn forward(&self, x: MatRef<'_, T>, out: MatMut<'_, T>, cache: &mut Cache<T>, f: &mut Forward) {
-        let k = &self.0;
+    /// The weights as PyTorch lays them out, `[rows, big channels, kh, kw]`: `Conv2d.weight`
+    /// [c_out, c_in, kh, kw] and `ConvTranspose2d.weight` [c_in, c_out, kh, kw]; and `bias`.
+    pub(super) fn tensors(&self) -> Vec<Tensor> {
+        let ((kh, kw), c, rows) = (self.geometry.k, self.geometry.big.2, self.w.nrows());
+        let mut values = Vec::with_capacity(rows * c * kh * kw);
+        for r in 0..rows {
+            for ch in 0..c {
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        values.push(self.w[(r, (ky * kw + kx) * c + ch)].f64());
+                    }
+                }
+            }
+        }
+        vec![
+            Tensor {
+                name: "weight".into(),
+                shape: vec![rows, c, kh, kw],
+                values,
+            },
+            Tensor {
+                name: "bias".into(),
+                shape: vec![self.b.nrows()],
+                values: self.bias().iter().map(|v| v.f64()).collect(),
+            },
+        ]
+    }
+
+    pub(super) fn set_tensors(&mut self, tensors: &[Tensor]) -> Result<(), String> {
+        let ((kh, kw), c, rows) = (self.geometry.k, self.geometry.big.2, self.w.nrows());
+        let w = find(tensors, "weight", &[rows, c, kh, kw])?;
+        let b = find(tensors, "bias", &[self.b.nrows()])?;
+        self.w = Mat::from_fn(rows, kh * kw * c, |r, j| {
+            let (kk, ch) = (j / c, j % c);
+            let (ky, kx) = (kk / kw, kk % kw);
+            T::of(w.values[((r * c + ch) * kh + ky) * kw + kx])
+        });
+        self.b = Mat::from_fn(self.b.nrows(), 1, |o, _| T::of(b.values[o]));
+        Ok(())
+    }
+
+    fn conv_forward(
+        &self,
+        x: MatRef<'_, T>,
+        out: MatMut<'_, T>,
+        cache: &mut Cache<T>,
+        f: &mut Forward,
+    ) {
+        let k = self;
         let g = k.geometry;
         let (n, patch, positions) = (x.ncols(), g.patch(), g.positions());
         let filters = k.w.nrows();
@@ -221,8 +252,8 @@ impl<T: Real> Layer<T> for Conv<T> {
         });
     }
 
-    fn backward(&self, b: Backward<'_, T>) {
-        let k = &self.0;
+    fn conv_backward(&self, b: Backward<'_, T>) {
+        let k = self;
         let g = k.geometry;
         let Backward {
             y,
@@ -265,66 +296,8 @@ impl<T: Real> Layer<T> for Conv<T> {
         });
     }
 
-    fn params(&self) -> Vec<&Mat<T>> {
-        vec![&self.0.w, &self.0.b]
-    }
-    fn params_mut(&mut self) -> Vec<&mut Mat<T>> {
-        vec![&mut self.0.w, &mut self.0.b]
-    }
-
-    /// PyTorch's `Conv2d.weight` [c_out, c_in, kh, kw] and `bias`.
-    fn tensors(&self) -> Vec<Tensor> {
-        let k = &self.0;
-        let ((kh, kw), c_in, c_out) = (k.geometry.k, k.geometry.big.2, k.w.nrows());
-        let mut values = Vec::with_capacity(c_out * c_in * kh * kw);
-        for o in 0..c_out {
-            for i in 0..c_in {
-                for ky in 0..kh {
-                    for kx in 0..kw {
-                        values.push(k.w[(o, (ky * kw + kx) * c_in + i)].f64());
-                    }
-                }
-            }
-        }
-        vec![
-            Tensor {
-                name: "weight".into(),
-                shape: vec![c_out, c_in, kh, kw],
-                values,
-            },
-            Tensor {
-                name: "bias".into(),
-                shape: vec![c_out],
-                values: k.bias().iter().map(|v| v.f64()).collect(),
-            },
-        ]
-    }
-
-    fn set_tensors(&mut self, tensors: &[Tensor]) -> Result<(), String> {
-        let k = &mut self.0;
-        let ((kh, kw), c_in, c_out) = (k.geometry.k, k.geometry.big.2, k.w.nrows());
-        let w = find(tensors, "weight", &[c_out, c_in, kh, kw])?;
-        let b = find(tensors, "bias", &[c_out])?;
-        k.w = Mat::from_fn(c_out, kh * kw * c_in, |o, j| {
-            let (kk, i) = (j / c_in, j % c_in);
-            let (ky, kx) = (kk / kw, kk % kw);
-            T::of(w.values[((o * c_in + i) * kh + ky) * kw + kx])
-        });
-        k.b = Mat::from_fn(c_out, 1, |o, _| T::of(b.values[o]));
-        Ok(())
-    }
-
-    fn workspace_bytes(&self, n: usize) -> u64 {
-        let g = self.0.geometry;
-        (g.patch() * g.positions() * n * std::mem::size_of::<T>()) as u64
-    }
-
-    fn onnx_form(&self) -> Option<OnnxForm> {
-        Some(OnnxForm::Nchw)
-    }
-
-    fn onnx(&self, g: &mut Graph, x: &str, name: &str) -> String {
-        let k = &self.0;
+    fn conv_onnx(&self, g: &mut Graph, x: &str, name: &str) -> String {
+        let k = self;
         let geo = k.geometry;
         let t = self.tensors();
         let w = g.constant_as(
@@ -360,7 +333,76 @@ impl<T: Real> Layer<T> for Conv<T> {
         );
         onnx_activation(g, k.activation, h)
     }
+}
 
+/// `conv: { filters, kernel, stride, padding, activation }` and `conv_transpose: { …,
+/// output_padding }`: one layer type, its passes chosen by the kind.
+#[derive(Debug, Clone)]
+pub struct Conv<T: Real>(Kernel<T>);
+
+impl<T: Real> Conv<T> {
+    pub fn init(p: &PlannedLayer, rng: &mut Rng) -> Conv<T> {
+        match p.spec {
+            LayerSpec::ConvTranspose(_) => Conv(Kernel::init_transpose(p, rng)),
+            _ => Conv(Kernel::init_conv(p, rng)),
+        }
+    }
+}
+
+impl<T: Real> Layer<T> for Conv<T> {
+    fn spec(&self) -> &LayerSpec {
+        &self.0.spec
+    }
+    fn input_shape(&self) -> &Shape {
+        &self.0.shapes.0
+    }
+    fn output_shape(&self) -> &Shape {
+        &self.0.shapes.1
+    }
+    fn layout(&self) -> Option<Layout> {
+        Some(Layout::Samples)
+    }
+    fn forward(&self, x: MatRef<'_, T>, out: MatMut<'_, T>, cache: &mut Cache<T>, f: &mut Forward) {
+        if self.0.transposed {
+            self.0.transpose_forward(x, out, cache, f)
+        } else {
+            self.0.conv_forward(x, out, cache, f)
+        }
+    }
+    fn backward(&self, b: Backward<'_, T>) {
+        if self.0.transposed {
+            self.0.transpose_backward(b)
+        } else {
+            self.0.conv_backward(b)
+        }
+    }
+    fn params(&self) -> Vec<&Mat<T>> {
+        vec![&self.0.w, &self.0.b]
+    }
+    fn params_mut(&mut self) -> Vec<&mut Mat<T>> {
+        vec![&mut self.0.w, &mut self.0.b]
+    }
+    fn tensors(&self) -> Vec<Tensor> {
+        self.0.tensors()
+    }
+    fn set_tensors(&mut self, tensors: &[Tensor]) -> Result<(), String> {
+        self.0.set_tensors(tensors)
+    }
+    /// The im2col matrix (or the transposed convolution's columns) of a batch.
+    fn workspace_bytes(&self, n: usize) -> u64 {
+        let g = self.0.geometry;
+        (g.patch() * g.positions() * n * std::mem::size_of::<T>()) as u64
+    }
+    fn onnx_form(&self) -> Option<OnnxForm> {
+        Some(OnnxForm::Nchw)
+    }
+    fn onnx(&self, g: &mut Graph, x: &str, name: &str) -> String {
+        if self.0.transposed {
+            self.0.transpose_onnx(g, x, name)
+        } else {
+            self.0.conv_onnx(g, x, name)
+        }
+    }
     fn box_clone(&self) -> Box<dyn Layer<T>> {
         Box::new(self.clone())
     }

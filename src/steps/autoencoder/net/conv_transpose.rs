@@ -10,20 +10,16 @@ use super::activation::Real;
 use super::conv::{Kernel, activation_gradient, bias_and_activation, image, ints, kernel_pair};
 use super::dense::onnx_activation;
 use super::geometry::{Geometry, sample_split, slice_samples};
-use super::layer::{Backward, Cache, Forward, Layer, OnnxForm, Tensor, find, init_weights};
+use super::layer::{Backward, Cache, Forward, init_weights};
 use super::par::each_piece;
 use super::plan::PlannedLayer;
-use super::shape::{Layout, Shape, contiguous, contiguous_mut};
-use super::spec::{LayerSpec, transpose_crop};
+use super::shape::{contiguous, contiguous_mut};
+use super::spec::transpose_crop;
 use crate::onnx::{DType, Graph};
 use crate::rng::Rng;
 
-/// `conv_transpose: { filters, kernel, stride, padding, output_padding, activation }`.
-#[derive(Debug, Clone)]
-pub struct ConvTranspose<T: Real>(Kernel<T>);
-
-impl<T: Real> ConvTranspose<T> {
-    pub fn init(p: &PlannedLayer, rng: &mut Rng) -> ConvTranspose<T> {
+impl<T: Real> Kernel<T> {
+    pub(super) fn init_transpose(p: &PlannedLayer, rng: &mut Rng) -> Kernel<T> {
         let (k, s, padding, filters) = kernel_pair(&p.spec);
         let (h, w, c_in) = image(&p.input);
         let (oh, ow, _) = image(&p.output);
@@ -41,33 +37,25 @@ impl<T: Real> ConvTranspose<T> {
         let patch = geometry.patch();
         let act = p.spec.activation();
         let values = init_weights(c_in * patch, k.0 * k.1 * c_in, patch, act, rng);
-        ConvTranspose(Kernel {
+        Kernel {
             w: Mat::from_fn(c_in, patch, |i, j| T::of(values[i * patch + j])),
             b: Mat::zeros(filters, 1),
             geometry,
             spec: p.spec.clone(),
             shapes: (p.input.clone(), p.output.clone()),
             activation: act,
-        })
-    }
-}
-
-impl<T: Real> Layer<T> for ConvTranspose<T> {
-    fn spec(&self) -> &LayerSpec {
-        &self.0.spec
-    }
-    fn input_shape(&self) -> &Shape {
-        &self.0.shapes.0
-    }
-    fn output_shape(&self) -> &Shape {
-        &self.0.shapes.1
-    }
-    fn layout(&self) -> Option<Layout> {
-        Some(Layout::Samples)
+            transposed: true,
+        }
     }
 
-    fn forward(&self, x: MatRef<'_, T>, out: MatMut<'_, T>, cache: &mut Cache<T>, f: &mut Forward) {
-        let k = &self.0;
+    pub(super) fn transpose_forward(
+        &self,
+        x: MatRef<'_, T>,
+        out: MatMut<'_, T>,
+        cache: &mut Cache<T>,
+        f: &mut Forward,
+    ) {
+        let k = self;
         let g = k.geometry;
         let (n, patch, positions, c_in) = (x.ncols(), g.patch(), g.positions(), k.w.nrows());
         cache.values.resize(patch * positions * n, T::zero());
@@ -97,8 +85,8 @@ impl<T: Real> Layer<T> for ConvTranspose<T> {
         });
     }
 
-    fn backward(&self, b: Backward<'_, T>) {
-        let k = &self.0;
+    pub(super) fn transpose_backward(&self, b: Backward<'_, T>) {
+        let k = self;
         let g = k.geometry;
         let Backward {
             x,
@@ -137,66 +125,8 @@ impl<T: Real> Layer<T> for ConvTranspose<T> {
         });
     }
 
-    fn params(&self) -> Vec<&Mat<T>> {
-        vec![&self.0.w, &self.0.b]
-    }
-    fn params_mut(&mut self) -> Vec<&mut Mat<T>> {
-        vec![&mut self.0.w, &mut self.0.b]
-    }
-
-    /// PyTorch's `ConvTranspose2d.weight` [c_in, c_out, kh, kw] and `bias`.
-    fn tensors(&self) -> Vec<Tensor> {
-        let k = &self.0;
-        let ((kh, kw), c_out, c_in) = (k.geometry.k, k.geometry.big.2, k.w.nrows());
-        let mut values = Vec::with_capacity(c_out * c_in * kh * kw);
-        for i in 0..c_in {
-            for o in 0..c_out {
-                for ky in 0..kh {
-                    for kx in 0..kw {
-                        values.push(k.w[(i, (ky * kw + kx) * c_out + o)].f64());
-                    }
-                }
-            }
-        }
-        vec![
-            Tensor {
-                name: "weight".into(),
-                shape: vec![c_in, c_out, kh, kw],
-                values,
-            },
-            Tensor {
-                name: "bias".into(),
-                shape: vec![c_out],
-                values: k.bias().iter().map(|v| v.f64()).collect(),
-            },
-        ]
-    }
-
-    fn set_tensors(&mut self, tensors: &[Tensor]) -> Result<(), String> {
-        let k = &mut self.0;
-        let ((kh, kw), c_out, c_in) = (k.geometry.k, k.geometry.big.2, k.w.nrows());
-        let w = find(tensors, "weight", &[c_in, c_out, kh, kw])?;
-        let b = find(tensors, "bias", &[c_out])?;
-        k.w = Mat::from_fn(c_in, kh * kw * c_out, |i, j| {
-            let (kk, o) = (j / c_out, j % c_out);
-            let (ky, kx) = (kk / kw, kk % kw);
-            T::of(w.values[((i * c_out + o) * kh + ky) * kw + kx])
-        });
-        k.b = Mat::from_fn(c_out, 1, |o, _| T::of(b.values[o]));
-        Ok(())
-    }
-
-    fn workspace_bytes(&self, n: usize) -> u64 {
-        let g = self.0.geometry;
-        (g.patch() * g.positions() * n * std::mem::size_of::<T>()) as u64
-    }
-
-    fn onnx_form(&self) -> Option<OnnxForm> {
-        Some(OnnxForm::Nchw)
-    }
-
-    fn onnx(&self, g: &mut Graph, x: &str, name: &str) -> String {
-        let k = &self.0;
+    pub(super) fn transpose_onnx(&self, g: &mut Graph, x: &str, name: &str) -> String {
+        let k = self;
         let geo = k.geometry;
         let t = self.tensors();
         let w = g.constant_as(
@@ -233,9 +163,5 @@ impl<T: Real> Layer<T> for ConvTranspose<T> {
             ],
         );
         onnx_activation(g, k.activation, h)
-    }
-
-    fn box_clone(&self) -> Box<dyn Layer<T>> {
-        Box::new(self.clone())
     }
 }

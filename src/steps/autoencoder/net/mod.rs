@@ -53,8 +53,7 @@ pub fn build<T: Real>(p: &PlannedLayer, rng: &mut Rng) -> Box<dyn Layer<T>> {
             s.units.0,
             rng,
         )),
-        LayerSpec::Conv(_) => Box::new(conv::Conv::<T>::init(p, rng)),
-        LayerSpec::ConvTranspose(_) => Box::new(conv_transpose::ConvTranspose::<T>::init(p, rng)),
+        LayerSpec::Conv(_) | LayerSpec::ConvTranspose(_) => Box::new(conv::Conv::<T>::init(p, rng)),
         LayerSpec::MaxPool(_) | LayerSpec::AvgPool(_) | LayerSpec::Upsample(_) => {
             Box::new(pool::Pool::new(p))
         }
