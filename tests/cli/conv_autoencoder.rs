@@ -485,3 +485,47 @@ fn denoising_trains_on_corrupted_inputs_and_transform_corrupts_nothing() {
         }
     }
 }
+
+/// An image network whose im2col workspace for a batch cannot fit the memory limit is
+/// refused before reading, and fits once the batch is small enough.
+#[test]
+fn an_im2col_workspace_over_the_memory_limit_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    // conv 512 then an 8 × 8 kernel over its 512 channels: 32,768-row im2col columns for
+    // each of 64 positions of 128 samples, 1 GiB of f32
+    let text = std::fs::read_to_string(root().join(CONV)).unwrap().replace(
+        "      encoder:\n        - conv: { filters: 8, kernel: 3, padding: same }",
+        "      encoder:\n        - conv: { filters: 512, kernel: 3, padding: same }\n        - conv: { filters: 8, kernel: 8, padding: same }",
+    );
+    let path = pipeline(tmp.path(), &text);
+    let out = dimred()
+        .arg("validate")
+        .arg(&path)
+        .args([
+            "--memory-limit",
+            "512MiB",
+            "--set",
+            "steps.1.autoencoder.batch_size=128",
+        ])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("memory_limit = 512MiB") && err.contains("steps' state"),
+        "{err}"
+    );
+    dimred()
+        .arg("validate")
+        .arg(&path)
+        .args([
+            "--memory-limit",
+            "512MiB",
+            "--set",
+            "steps.1.autoencoder.batch_size=8",
+        ])
+        .assert()
+        .success();
+}
