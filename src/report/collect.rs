@@ -14,7 +14,7 @@ use super::sample::{
     Loadings, MAX_CORRELATION_FEATURES, ReportSample, SampleOptions, Sampler, label_values,
 };
 use crate::chunk::Chunk;
-use crate::config::{EmbedSpace, Plan, RawEmbedding, RawEvaluate, ScaleMethod};
+use crate::config::{EmbedSpace, Plan, RawEmbedding, RawEvaluate, RawStep, ScaleMethod};
 use crate::error::{Error, Result};
 use crate::evaluate::{EvaluationReport, evaluate};
 use crate::sink::write_atomic;
@@ -95,7 +95,8 @@ impl Collector {
                     .image_shape
                     .as_ref()
                     .filter(|s| s.len() == 2)
-                    .map(|s| [s[0], s[1]]),
+                    .map(|s| [s[0], s[1]])
+                    .or_else(|| autoencoder_image(plan)),
             }),
             label: locate(plan.report.label),
             color: locate(plan.report.color),
@@ -236,4 +237,24 @@ pub fn rerender(dir: &Path) -> Result<PathBuf> {
         super::html::render(&report, Some(&sample)).as_bytes(),
     )?;
     Ok(html_path)
+}
+
+/// `[height, width]` of an autoencoder that reads the features themselves (after a scale
+/// at most) as one-channel images: its reconstructions are drawn as such images without
+/// `report.image_shape`.
+fn autoencoder_image(plan: &Plan) -> Option<[usize; 2]> {
+    for step in &plan.raw.steps {
+        match step {
+            RawStep::Autoencoder(a) => {
+                let dims: Vec<usize> = a.shape.as_ref()?.iter().map(|d| d.0).collect();
+                return match dims[..] {
+                    [h, w, 1] if h * w == plan.features.len() => Some([h, w]),
+                    _ => None,
+                };
+            }
+            RawStep::Scale(_) | RawStep::Filter(_) | RawStep::Derive(_) => {}
+            _ => return None,
+        }
+    }
+    None
 }

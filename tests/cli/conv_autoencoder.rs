@@ -59,6 +59,9 @@ fn the_conv_example_trains_transforms_inverts_and_exports() {
     let report = json(&out.join("report.json"));
     let ae = &report["autoencoder"];
     assert_eq!(ae["latent"], 3);
+    // reconstructions drawn as the 8 × 8 images the network reads, without report.image_shape
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<section id=\"images\">") && html.contains("8 × 8 images"));
     // input, conv, pool, conv, pool, flatten, code, dense, reshape, two transposed convs
     let widths: Vec<u64> = ae["widths"]
         .as_array()
