@@ -19,7 +19,7 @@ use crate::config::{MissingPolicy, Plan, RawPipeline};
 use crate::engine::{PassStats, stream};
 use crate::error::{Error, Result};
 use crate::sink::lock::OutputLock;
-use crate::sink::prepare_dir;
+use crate::sink::{prepare_dir, remove_stale_temporaries};
 use crate::source::{MissingMode, Shard};
 use crate::steps::{Fit, FittedPipeline, MergeFit};
 
@@ -364,6 +364,7 @@ fn merge_plan(
     };
     remote::prepare_output(plan)?;
     let _lock = OutputLock::acquire(&plan.output_dir)?;
+    remove_stale_temporaries(&plan.output_dir);
     let missing = missing_mode(plan);
     let outcome = finish(plan, fitted, passes, missing, options.quiet, started, false)?;
     remote::publish(plan)?;
