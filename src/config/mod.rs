@@ -193,6 +193,29 @@ pub(crate) fn yaml_error(error: &serde_saphyr::Error, origin: &str, text: &str) 
             .map_or(line.len(), |(i, _)| i);
         Some(&line[..at])
     });
+    // `name:` with nothing after it: the key of the error's line (or of the line
+    // before, where the parser points past it)
+    if message.contains("deserialize null") || message.contains("invalid type: null") {
+        let key_in = |t: &str| {
+            regex::Regex::new(r"([A-Za-z_][A-Za-z0-9_]*)\s*:\s*(\}|,|$)")
+                .expect("a valid pattern")
+                .captures_iter(t)
+                .last()
+                .map(|c| c[1].to_string())
+        };
+        let line = bare
+            .location()
+            .filter(|l| l.line() > 0)
+            .map(|l| l.line() as usize - 1);
+        let key = before.and_then(key_in).or_else(|| {
+            let at = line?;
+            key_in(text.lines().nth(at)?).or_else(|| key_in(text.lines().nth(at.checked_sub(1)?)?))
+        });
+        message = match key {
+            Some(key) => format!("{key}: the value is empty; give one"),
+            None => "a value is empty; give one".into(),
+        };
+    }
     if let Some(ty) = message.strip_prefix("invalid ") {
         let what = match ty {
             "u64" | "usize" | "u32" => {

@@ -250,6 +250,9 @@ fn absurd_sizes_are_refused_or_capped_before_anything_is_allocated() {
 /// A message a user reads: one line, in plain words, no Rust or library spelling.
 fn plain(err: &str) {
     assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    if let Some(problem) = message_problem(err, &[]) {
+        panic!("{problem}");
+    }
     for internal in [
         "Other(",
         "Some(",
