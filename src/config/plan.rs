@@ -66,6 +66,7 @@ impl Plan {
 
         // The input must exist before the columns can be checked.
         let mut dataset = Dataset::open(&raw.input.path)?;
+        dataset.declare(&raw.input.columns, &mut problems);
         // Row steps first: the columns they derive are selectable as features.
         let row_steps: Vec<(usize, RowStep<'_>)> = raw
             .steps

@@ -408,6 +408,23 @@ pub fn field<T: serde::de::DeserializeOwned>(model: &Map<String, Value>, key: &s
         .map_err(|e| Error::config(format!("model field '{key}' is missing or malformed: {e}")))
 }
 
+/// A loaded model's values that divide (scales, a whitening variance, a kernel's width)
+/// must be positive: an edited or damaged model.json with a 0 there would write NaN or
+/// inf into every output. The error names the field and the entry.
+pub fn check_positive(key: &str, values: &[f64]) -> Result<()> {
+    match values.iter().position(|v| !(*v > 0.0 && v.is_finite())) {
+        Some(i) if values.len() == 1 => Err(Error::config(format!(
+            "model field '{key}' is {}; it must be a positive number",
+            values[i]
+        ))),
+        Some(i) => Err(Error::config(format!(
+            "model field '{key}' has {} at index {i}; every entry must be a positive number",
+            values[i]
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Rows as a JSON array of arrays (scikit-learn's `components_` layout).
 pub fn rows_json(m: MatRef<'_, f64>) -> Value {
     Value::Array(

@@ -179,6 +179,45 @@ fn a_filter_of_thousands_of_terms_is_refused_not_a_crash() {
     dimred().arg("run").arg(&file).arg("-q").assert().success();
 }
 
+/// wine.csv with the label of data row `row` (1-based) replaced by `label`.
+fn wine_with_label(dir: &Path, row: usize, label: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(root().join("sample-data/wine.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let cells: Vec<&str> = lines[row].split(',').collect();
+    let n = cells.len();
+    let mut cells: Vec<String> = cells.iter().map(|c| c.to_string()).collect();
+    cells[n - 1] = label.into();
+    lines[row] = cells.join(",");
+    let path = dir.join("wine.csv");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+#[test]
+fn a_missing_label_is_never_a_class_and_its_row_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = wine_with_label(tmp.path(), 17, "NaN");
+    let yaml = |missing: &str| {
+        format!(
+            "name: w\ninput:\n  path: {}\n  features: {{ exclude: [target] }}\n  passthrough: [target]\n  missing: {missing}\nsteps:\n  - scale: {{ method: standard }}\n  - lda: {{ label: target }}\noutput:\n  dir: {}\n",
+            data.display(),
+            tmp.path().join(format!("out-{missing}")).display()
+        )
+    };
+    let file = pipeline(tmp.path(), &yaml("error"));
+    let err = refused(dimred().arg("run").arg(&file).arg("-q"), 3);
+    assert!(
+        err.contains("label column 'target'") && err.contains("data row 17"),
+        "{err}"
+    );
+    let file = pipeline(tmp.path(), &yaml("skip_row"));
+    dimred().arg("run").arg(&file).arg("-q").assert().success();
+    let model = json(&tmp.path().join("out-skip_row/model.json"));
+    let classes = model["lda"]["classes_"].to_string();
+    assert!(!classes.contains("NaN"), "{classes}");
+    assert_eq!(model["lda"]["classes_"].as_array().unwrap().len(), 3);
+}
+
 #[test]
 fn a_derived_text_column_is_not_taken_by_exclude_or_regex() {
     let tmp = tempfile::tempdir().unwrap();
@@ -206,4 +245,187 @@ fn a_derived_text_column_is_not_taken_by_exclude_or_regex() {
         names.contains("\"ratio\"") && !names.contains("\"size\""),
         "{names}"
     );
+}
+
+/// A fitted model.json with one field replaced.
+fn damaged_model(out: &Path, edit: impl Fn(&mut serde_json::Value)) -> std::path::PathBuf {
+    let mut model = json(&out.join("model.json"));
+    edit(&mut model);
+    let path = out.join("damaged.json");
+    std::fs::write(&path, model.to_string()).unwrap();
+    path
+}
+
+#[test]
+fn impossible_numbers_in_a_loaded_model_are_refused_naming_file_and_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |pipeline: &str, name: &str, extra: &[&str]| {
+        let out = tmp.path().join(name);
+        dimred()
+            .args(["run", pipeline, "-q", "--set"])
+            .arg(format!("output.dir={}", out.display()))
+            .args(extra)
+            .assert()
+            .success();
+        out
+    };
+    let pca = run("pipelines/breast_cancer_pca.yaml", "pca", &[]);
+    let whitened = run(
+        "pipelines/breast_cancer_pca.yaml",
+        "whitened",
+        &["--set", "steps.1.pca.whiten=true"],
+    );
+    let kernel = run("pipelines/wine_kernel_pca.yaml", "kernel", &[]);
+    let cases: Vec<(std::path::PathBuf, &str, &str)> = vec![
+        (
+            damaged_model(&pca, |m| m["scale_"][3] = 0.0.into()),
+            "sample-data/breast_cancer.csv",
+            "'scale_' has 0 at index 3",
+        ),
+        (
+            damaged_model(&whitened, |m| m["explained_variance_"][1] = (-1.0).into()),
+            "sample-data/breast_cancer.csv",
+            "'explained_variance_' has -1 at index 1",
+        ),
+        (
+            damaged_model(&kernel, |m| m["kernel_pca"]["gamma"] = (-0.5).into()),
+            "sample-data/wine.csv",
+            "'kernel_pca.gamma' is -0.5",
+        ),
+    ];
+    for (model, input, needle) in cases {
+        let err = refused(
+            dimred()
+                .args(["transform", "--model"])
+                .arg(&model)
+                .args(["--input", input, "--output"])
+                .arg(tmp.path().join("t.parquet"))
+                .arg("-q"),
+            2,
+        );
+        assert!(
+            err.contains("damaged.json") && err.contains(needle),
+            "{err}"
+        );
+        let err = refused(
+            dimred()
+                .args(["export", "--model"])
+                .arg(&model)
+                .arg("--npz")
+                .arg(tmp.path().join("m.npz")),
+            2,
+        );
+        assert!(
+            err.contains("damaged.json") && err.contains(needle),
+            "{err}"
+        );
+        assert!(!tmp.path().join("t.parquet").exists());
+    }
+}
+
+#[test]
+fn what_the_metadata_decides_about_the_picture_is_decided_at_validate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let yaml = |embedding: &str| {
+        format!(
+            "name: d\ninput:\n  path: {}\n  features: {{ regex: \"^pixel_\" }}\nsteps:\n  - pca: {{ n_components: 5 }}\noutput:\n  dir: {}\nreport:\n  embedding: {embedding}\n",
+            root().join("sample-data/digits.parquet").display(),
+            tmp.path().join("out").display()
+        )
+    };
+    for (embedding, needle) in [
+        (
+            "{ method: tsne, sample: 20, perplexity: 30 }",
+            "report.embedding.perplexity: 30 must be less than 19",
+        ),
+        (
+            "{ method: isomap, sample: 20, n_neighbors: 25 }",
+            "report.embedding.n_neighbors: 25 must be less than 20",
+        ),
+    ] {
+        let file = pipeline(tmp.path(), &yaml(embedding));
+        let err = refused(dimred().arg("validate").arg(&file), 2);
+        assert!(err.contains(needle), "{err}");
+    }
+    // the input's row count (from the Parquet metadata) caps the sample
+    let small = tmp.path().join("small.parquet");
+    dimred()
+        .args([
+            "generate", "--rows", "12", "--cols", "4", "--rank", "2", "-q",
+        ])
+        .arg("--output")
+        .arg(&small)
+        .assert()
+        .success();
+    let file = pipeline(
+        tmp.path(),
+        &format!(
+            "name: s\ninput:\n  path: {}\nsteps:\n  - pca: {{ n_components: 2 }}\noutput:\n  dir: {}\nreport:\n  embedding: {{ method: tsne, perplexity: 30 }}\n",
+            small.display(),
+            tmp.path().join("out").display()
+        ),
+    );
+    let err = refused(dimred().arg("validate").arg(&file), 2);
+    assert!(err.contains("the input has 12 rows"), "{err}");
+}
+
+/// A CSV whose `code` column is a number for 1,499 rows and text from row 1,500.
+fn late_text(dir: &Path) -> std::path::PathBuf {
+    let mut text = String::from("a,b,code\n");
+    for i in 0..1600 {
+        let code = if i < 1499 {
+            format!("{}", i % 10)
+        } else {
+            "x7".into()
+        };
+        text.push_str(&format!("{},{},{code}\n", i % 13, (i * 7) % 11));
+    }
+    let path = dir.join("late.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_csv_column_type_does_not_depend_on_batch_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = late_text(tmp.path());
+    let yaml = |batch: usize, extra: &str, steps: &str| {
+        format!(
+            "name: t\ninput:\n  path: {}\n  features: {{ include: [a, b] }}\n  passthrough: [code]\n  batch_rows: {batch}\n{extra}steps:\n{steps}  - pca: {{ n_components: 1 }}\noutput:\n  dir: {}\n",
+            data.display(),
+            tmp.path().join(format!("out{batch}")).display()
+        )
+    };
+    let mut errors = Vec::new();
+    for batch in [7, 1400, 8192] {
+        let file = pipeline(tmp.path(), &yaml(batch, "", ""));
+        let err = refused(dimred().arg("run").arg(&file).arg("-q"), 3);
+        assert!(
+            err.contains("late.csv")
+                && err.contains("row 1500")
+                && err.contains("column 'code'")
+                && err.contains("'x7'")
+                && err.contains("input.passthrough"),
+            "batch_rows {batch}: {err}"
+        );
+        errors.push(err.replace(&format!("out{batch}"), "out"));
+    }
+    assert!(errors.windows(2).all(|w| w[0] == w[1]), "{errors:?}");
+    // declared as text, it is text for every batch_rows
+    for batch in [7, 1400, 8192] {
+        let file = pipeline(tmp.path(), &yaml(batch, "  columns: { code: text }\n", ""));
+        dimred().arg("run").arg(&file).arg("-q").assert().success();
+    }
+    // read by a filter, the step is named
+    for batch in [7, 8192] {
+        let file = pipeline(
+            tmp.path(),
+            &yaml(batch, "", "  - filter: \"code < 5\"\n").replace("  passthrough: [code]\n", ""),
+        );
+        let err = refused(dimred().arg("run").arg(&file).arg("-q"), 3);
+        assert!(
+            err.contains("row 1500") && err.contains("'x7'") && err.contains("filter"),
+            "batch_rows {batch}: {err}"
+        );
+    }
 }
