@@ -298,7 +298,7 @@ mod imp {
             }
             other => Error::data(format!(
                 "not a readable Parquet file: {}",
-                scrub(&other.to_string())
+                scrub(&crate::error::library_words(&other.to_string()))
             ))
             .in_file(Path::new(url)),
         }

@@ -199,6 +199,27 @@ pub fn mask_secrets(text: &str) -> String {
     out
 }
 
+/// A library's error text (Parquet's, Arrow's) without the Rust structures some of them
+/// print after their words (`Utf8Error { valid_up_to: 2, … }`, `Some(1)`): the words up to
+/// the first such structure, which name the failure well enough for a damaged file.
+pub fn library_words(text: &str) -> String {
+    use std::sync::LazyLock;
+    static STRUCTURE: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"\b[A-Za-z_][A-Za-z0-9_]* \{|\b(Some|None|Ok|Err)\(|\[[A-Z][A-Za-z]+ \{")
+            .expect("a valid pattern")
+    });
+    let cut = STRUCTURE.find(text).map_or(text.len(), |m| m.start());
+    let words = text[..cut]
+        .trim_end_matches([' ', ':', ',', '(', '['])
+        .trim()
+        .to_string();
+    if words.is_empty() {
+        "damaged".into()
+    } else {
+        words
+    }
+}
+
 /// serde's and the YAML parser's words for types, in plain ones: `expected u64` is
 /// "expected a whole number of at least 0", `null` is an empty value, and the advice
 /// to `use Option<String>` (meant for a Rust programmer) goes.
@@ -259,6 +280,20 @@ mod tests {
         assert_eq!(
             plain_words("column 'f64' is empty"),
             "column 'f64' is empty"
+        );
+    }
+
+    #[test]
+    fn a_library_message_loses_its_rust_structures() {
+        assert_eq!(
+            library_words(
+                "Arrow: Unable to get root as message stored in ARROW:schema: Utf8Error { valid_up_to: 2, error_len: Some(1) }"
+            ),
+            "Arrow: Unable to get root as message stored in ARROW:schema"
+        );
+        assert_eq!(
+            library_words("EOF: file size 3 is less than footer"),
+            "EOF: file size 3 is less than footer"
         );
     }
 

@@ -429,3 +429,19 @@ fn a_csv_column_type_does_not_depend_on_batch_rows() {
         );
     }
 }
+
+/// Found by the sweep of fuzzed messages: a flipped bit in the Arrow schema stored in a
+/// Parquet footer was reported with Arrow's Rust structure (`Utf8Error { … Some(1) }`).
+#[test]
+fn a_damaged_arrow_schema_is_one_plain_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(root().join("sample-data/digits.parquet")).unwrap();
+    bytes[124_558] ^= 1 << 1;
+    let path = tmp.path().join("flipped.parquet");
+    std::fs::write(&path, &bytes).unwrap();
+    let err = refused(dimred().arg("scan").arg(&path).arg("-q"), 3);
+    assert!(
+        err.contains("flipped.parquet") && err.contains("not a readable Parquet file"),
+        "{err}"
+    );
+}
