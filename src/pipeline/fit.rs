@@ -228,10 +228,15 @@ fn stream_passes<S: FitStep + ?Sized>(
             }
             match label {
                 Some(name) => match labels(chunk, name, plan)? {
-                    (labels, None) => state.update_labelled(x, &labels),
+                    (labels, None) => {
+                        let at: Vec<u64> =
+                            (0..labels.len()).map(|i| chunk.row_index(i) + 1).collect();
+                        state.update_labelled(x, &labels, &at)
+                    }
                     (labels, Some(rows)) => {
                         let kept = Mat::from_fn(rows.len(), x.ncols(), |i, j| x[(rows[i], j)]);
-                        state.update_labelled(kept.as_ref(), &labels)
+                        let at: Vec<u64> = rows.iter().map(|&i| chunk.row_index(i) + 1).collect();
+                        state.update_labelled(kept.as_ref(), &labels, &at)
                     }
                 },
                 None => state.update(x),

@@ -178,8 +178,15 @@ pub trait FitStep: Send {
     fn next_pass(&self) -> Option<String>;
     /// One chunk of the current pass, in the step's input space.
     fn update(&mut self, x: MatRef<'_, f64>) -> Result<()>;
-    /// `update` with each row's label, for a step whose plan names one (`label`).
-    fn update_labelled(&mut self, x: MatRef<'_, f64>, _labels: &[String]) -> Result<()> {
+    /// `update` with each row's label, for a step whose plan names one (`label`), and
+    /// each row's 1-based data row (for messages; empty when the rows have no place in a
+    /// file).
+    fn update_labelled(
+        &mut self,
+        x: MatRef<'_, f64>,
+        _labels: &[String],
+        _rows: &[u64],
+    ) -> Result<()> {
         self.update(x)
     }
     /// The current pass is over; `stats` is what it read.

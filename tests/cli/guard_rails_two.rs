@@ -216,6 +216,15 @@ fn a_missing_label_is_never_a_class_and_its_row_is_named() {
     let classes = model["lda"]["classes_"].to_string();
     assert!(!classes.contains("NaN"), "{classes}");
     assert_eq!(model["lda"]["classes_"].as_array().unwrap().len(), 3);
+    // a class of a single row is named with its row
+    let data = wine_with_label(tmp.path(), 40, "9");
+    assert_eq!(data, tmp.path().join("wine.csv"));
+    let file = pipeline(tmp.path(), &yaml("error"));
+    let err = refused(dimred().arg("run").arg(&file).arg("-q"), 3);
+    assert!(
+        err.contains("class '9'") && err.contains("has 1 row (data row 40)"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -93,6 +93,7 @@ impl PlannedStep for PlannedLda {
             input: input.clone(),
             classes: BTreeMap::new(),
             pending: BTreeMap::new(),
+            first_row: BTreeMap::new(),
             done: false,
         })))
     }
@@ -105,6 +106,8 @@ struct LdaFit {
     classes: BTreeMap<String, ClassStats>,
     /// Each class's rows not yet summarised: a class's statistics grow by whole blocks.
     pending: BTreeMap<String, Blocks>,
+    /// Each class's first data row, for a message about a class of one row.
+    first_row: BTreeMap<String, u64>,
     done: bool,
 }
 
@@ -181,14 +184,22 @@ impl FitStep for LdaFit {
         ))
     }
 
-    fn update_labelled(&mut self, x: MatRef<'_, f64>, labels: &[String]) -> Result<()> {
+    fn update_labelled(
+        &mut self,
+        x: MatRef<'_, f64>,
+        labels: &[String],
+        rows: &[u64],
+    ) -> Result<()> {
         let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, l) in labels.iter().enumerate() {
             groups.entry(l.as_str()).or_default().push(i);
         }
         let p = x.ncols();
-        for (label, rows) in groups {
-            let picked = Mat::from_fn(rows.len(), p, |r, j| x[(rows[r], j)]);
+        for (label, members) in groups {
+            if let Some(&first) = members.first().and_then(|&i| rows.get(i)) {
+                self.first_row.entry(label.to_string()).or_insert(first);
+            }
+            let picked = Mat::from_fn(members.len(), p, |r, j| x[(members[r], j)]);
             let entry = self
                 .classes
                 .entry(label.to_string())
@@ -235,8 +246,13 @@ impl FitStep for LdaFit {
             )));
         }
         if let Some((name, s)) = self.classes.iter().find(|(_, s)| s.n < 2) {
+            let at = self
+                .first_row
+                .get(name)
+                .map(|r| format!(" (data row {r})"))
+                .unwrap_or_default();
             return Err(Error::data(format!(
-                "lda: class '{name}' of label column '{label}' has {} row; every class needs at least 2",
+                "lda: class '{name}' of label column '{label}' has {} row{at}; every class needs at least 2",
                 s.n
             )));
         }
