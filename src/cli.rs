@@ -47,14 +47,14 @@ pub struct RunArgs {
     pub overrides: Vec<String>,
     /// The memory the run may use, e.g. 2GiB (as the pipeline's `memory_limit`, which it
     /// overrides): chunks are sized to it, and what cannot fit is refused before reading.
-    #[arg(long, value_name = "SIZE")]
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     pub memory_limit: Option<String>,
     /// No progress bars or log lines (the final table is still printed).
     #[arg(long, short)]
     pub quiet: bool,
     /// Fit only shard I of N of the input (I/N, or auto in a Slurm job array or a
     /// Kubernetes Indexed Job) and save its partial state for `dimred merge`.
-    #[arg(long, value_name = "I/N|auto")]
+    #[arg(long, value_name = "I/N|auto", allow_hyphen_values = true)]
     pub shard: Option<String>,
     /// Continue an autoencoder's training from the checkpoint in the output folder
     /// (written after every epoch); starts from scratch when there is none.
@@ -87,7 +87,7 @@ pub struct ValidateArgs {
     pub overrides: Vec<String>,
     /// The memory the run may use, e.g. 2GiB (as the pipeline's `memory_limit`, which it
     /// overrides): chunks are sized to it, and what cannot fit is refused before reading.
-    #[arg(long, value_name = "SIZE")]
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     pub memory_limit: Option<String>,
 }
 
@@ -110,7 +110,7 @@ pub struct TransformArgs {
     pub reconstruction_error: bool,
     /// Transform only shard I of N of the input (I/N or auto), into STEM-I-of-N.parquet
     /// beside --output.
-    #[arg(long, value_name = "I/N|auto")]
+    #[arg(long, value_name = "I/N|auto", allow_hyphen_values = true)]
     pub shard: Option<String>,
     #[arg(long, short)]
     pub quiet: bool,
@@ -131,7 +131,7 @@ pub struct ExportArgs {
     #[arg(long, value_enum, default_value_t = Dtype::Float64)]
     pub dtype: Dtype,
     /// ONNX opset (13 to 21).
-    #[arg(long, default_value_t = 17)]
+    #[arg(long, default_value_t = 17, value_parser = whole_number)]
     pub opset: i64,
     /// Add a reconstruction_error output (per-row squared error in the scaled space).
     #[arg(long)]
@@ -200,4 +200,11 @@ pub struct GenerateArgs {
     pub float32: bool,
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// A whole number, refused in words (Rust's own text is "invalid digit found in string").
+fn whole_number(text: &str) -> Result<i64, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| "expected a whole number".to_string())
 }

@@ -214,24 +214,7 @@ mod imp {
 
     /// Masks the values of the credential variables, should a message ever echo one.
     fn scrub(text: &str) -> String {
-        const SECRETS: [&str; 7] = [
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN",
-            "AWS_TOKEN",
-            "AZURE_STORAGE_ACCOUNT_KEY",
-            "AZURE_STORAGE_ACCESS_KEY",
-            "AZURE_STORAGE_SAS_KEY",
-            "GOOGLE_SERVICE_ACCOUNT_KEY",
-        ];
-        let mut out = text.to_string();
-        for name in SECRETS {
-            if let Ok(value) = std::env::var(name)
-                && value.len() >= 4
-            {
-                out = out.replace(&value, "***");
-            }
-        }
-        out
+        crate::error::mask_secrets(text)
     }
 
     /// The objects `pattern` names, sorted: one object (`s3://b/x.parquet`), a folder's
@@ -315,7 +298,7 @@ mod imp {
             }
             other => Error::data(format!(
                 "not a readable Parquet file: {}",
-                scrub(&other.to_string())
+                scrub(&crate::error::library_words(&other.to_string()))
             ))
             .in_file(Path::new(url)),
         }

@@ -154,4 +154,151 @@ impl Error {
             Error::Internal(_) => 70,
         }
     }
+
+    /// The message as a user reads it: one line, in plain words, every secret of the
+    /// environment masked, wherever in the line it appears.
+    pub fn user_line(&self) -> String {
+        one_line(&self.to_string())
+    }
+}
+
+/// `text` as one line of plain words with secrets masked: line breaks become "; ",
+/// serde's Rust type names become words (`plain_words`).
+pub fn one_line(text: &str) -> String {
+    let joined = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    mask_secrets(&plain_words(&joined))
+}
+
+/// The environment variables whose values are credentials.
+const SECRETS: [&str; 7] = [
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_TOKEN",
+    "AZURE_STORAGE_ACCOUNT_KEY",
+    "AZURE_STORAGE_ACCESS_KEY",
+    "AZURE_STORAGE_SAS_KEY",
+    "GOOGLE_SERVICE_ACCOUNT_KEY",
+];
+
+/// Masks the values of the credential variables (`***`), should a message ever echo
+/// one: a service's answer, or a user's bucket name that happens to equal a secret.
+pub fn mask_secrets(text: &str) -> String {
+    let mut out = text.to_string();
+    for name in SECRETS {
+        if let Ok(value) = std::env::var(name)
+            && value.len() >= 4
+        {
+            out = out.replace(&value, "***");
+        }
+    }
+    out
+}
+
+/// A library's error text (Parquet's, Arrow's) without the Rust structures some of them
+/// print after their words (`Utf8Error { valid_up_to: 2, … }`, `Some(1)`): the words up to
+/// the first such structure, which name the failure well enough for a damaged file.
+pub fn library_words(text: &str) -> String {
+    use std::sync::LazyLock;
+    static STRUCTURE: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"\b[A-Za-z_][A-Za-z0-9_]* \{|\b(Some|None|Ok|Err)\(|\[[A-Z][A-Za-z]+ \{")
+            .expect("a valid pattern")
+    });
+    let cut = STRUCTURE.find(text).map_or(text.len(), |m| m.start());
+    let words = text[..cut]
+        .trim_end_matches([' ', ':', ',', '(', '['])
+        .trim()
+        .to_string();
+    if words.is_empty() {
+        "damaged".into()
+    } else {
+        words
+    }
+}
+
+/// serde's and the YAML parser's words for types, in plain ones: `expected u64` is
+/// "expected a whole number of at least 0", `null` is an empty value, and the advice
+/// to `use Option<String>` (meant for a Rust programmer) goes.
+pub fn plain_words(text: &str) -> String {
+    use std::sync::LazyLock;
+    static RULES: LazyLock<Vec<(regex::Regex, &'static str)>> = LazyLock::new(|| {
+        [
+            (
+                r"cannot deserialize null into \w+(; use Option<[^>]*>+)?",
+                "the value is empty",
+            ),
+            (r";? ?use Option<[^>]*>+", ""),
+            (r"invalid type: null\b", "an empty value"),
+            // only after serde's own words, so a column named `f64` stays itself
+            (
+                r"\b(expected|invalid|into) (u8|u16|u32|u64|u128|usize)\b",
+                "$1 a whole number of at least 0",
+            ),
+            (
+                r"\b(expected|invalid|into) (i8|i16|i32|i64|i128|isize)\b",
+                "$1 a whole number",
+            ),
+            (r"\b(expected|invalid|into) (f32|f64)\b", "$1 a number"),
+            (r"\bexpected (a )?borrowed string\b", "expected text"),
+        ]
+        .into_iter()
+        .map(|(pattern, with)| (regex::Regex::new(pattern).expect("a valid pattern"), with))
+        .collect()
+    });
+    let mut out = text.to_string();
+    for (pattern, with) in RULES.iter() {
+        if pattern.is_match(&out) {
+            out = pattern.replace_all(&out, *with).into_owned();
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_words_become_plain_ones() {
+        assert_eq!(
+            plain_words("cannot deserialize null into string; use Option<String>"),
+            "the value is empty"
+        );
+        assert_eq!(
+            plain_words("invalid type: string \"x\", expected u64"),
+            "invalid type: string \"x\", expected a whole number of at least 0"
+        );
+        assert_eq!(
+            plain_words("expected f64 or i32"),
+            "expected a number or i32"
+        );
+        // a column named like a type is left alone
+        assert_eq!(
+            plain_words("column 'f64' is empty"),
+            "column 'f64' is empty"
+        );
+    }
+
+    #[test]
+    fn a_library_message_loses_its_rust_structures() {
+        assert_eq!(
+            library_words(
+                "Arrow: Unable to get root as message stored in ARROW:schema: Utf8Error { valid_up_to: 2, error_len: Some(1) }"
+            ),
+            "Arrow: Unable to get root as message stored in ARROW:schema"
+        );
+        assert_eq!(
+            library_words("EOF: file size 3 is less than footer"),
+            "EOF: file size 3 is less than footer"
+        );
+    }
+
+    #[test]
+    fn a_message_is_one_line() {
+        assert_eq!(one_line("a\n\n  b\nc\n"), "a; b; c");
+    }
 }

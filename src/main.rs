@@ -4,6 +4,7 @@ mod cli;
 
 use clap::Parser;
 use dimred::{Error, RawPipeline, Result};
+use std::error::Error as _;
 
 use cli::{Cli, Command};
 
@@ -28,7 +29,10 @@ fn main() {
         // mimalloc documents.
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => usage_error(e),
+    };
     // A Slurm task gets the cores it asked for, not the node's: use that many threads.
     if std::env::var_os("RAYON_NUM_THREADS").is_none()
         && let Some(cpus) = std::env::var("SLURM_CPUS_PER_TASK")
@@ -49,9 +53,61 @@ fn main() {
     let result = std::panic::catch_unwind(|| dispatch(cli.command))
         .unwrap_or_else(|_| Err(Error::internal("dimred stopped")));
     if let Err(e) = result {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", e.user_line());
         std::process::exit(e.exit_code());
     }
+}
+
+/// A command line clap refuses, as one line (clap's own text is a block with a usage
+/// section), exit 2; `--help` and `--version` print as clap prints them.
+fn usage_error(e: clap::Error) -> ! {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let context = |kind: ContextKind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(v)) => Some(v.join(", ")),
+        _ => None,
+    };
+    let arg = context(ContextKind::InvalidArg);
+    let value = context(ContextKind::InvalidValue);
+    let line = match (e.kind(), arg, value) {
+        (ErrorKind::InvalidValue | ErrorKind::ValueValidation, Some(arg), Some(value)) => {
+            let option = arg.split_whitespace().next().unwrap_or(&arg).to_string();
+            let why = match context(ContextKind::ValidValue) {
+                Some(valid) => format!("expected one of {valid}"),
+                None => e
+                    .source()
+                    .map_or_else(|| "not a valid value".into(), |s| s.to_string()),
+            };
+            format!("{option} {value}: {why}")
+        }
+        (ErrorKind::MissingRequiredArgument, Some(args), _) => {
+            format!("missing {args}")
+        }
+        _ => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("not a valid command line");
+            let mut line = first.trim_start_matches("error: ").to_string();
+            if let Some(suggested) = context(ContextKind::SuggestedArg)
+                .or_else(|| context(ContextKind::SuggestedSubcommand))
+            {
+                line.push_str(&format!(" (did you mean '{suggested}'?)"));
+            }
+            line
+        }
+    };
+    eprintln!(
+        "error: {}; see dimred --help",
+        dimred::error::one_line(&line)
+    );
+    std::process::exit(2);
 }
 
 /// Prints to stdout; a closed pipe (`dimred scan f | head`) ends the output quietly
@@ -74,9 +130,20 @@ fn load(
     overrides: &[String],
     memory_limit: &Option<String>,
 ) -> Result<RawPipeline> {
-    let mut all = overrides.to_vec();
-    all.extend(memory_limit.iter().map(|m| format!("memory_limit={m}")));
-    dimred::apply_overrides(RawPipeline::load(path)?, &all)
+    let raw = dimred::apply_overrides(RawPipeline::load(path)?, overrides)?;
+    match memory_limit {
+        // applied as an override, named as the user wrote it
+        Some(m) => {
+            dimred::apply_overrides(raw, &[format!("memory_limit={m}")]).map_err(|e| match e {
+                Error::Config(text) => Error::Config(text.replace(
+                    &format!("--set memory_limit={m}"),
+                    &format!("--memory-limit {m}"),
+                )),
+                other => other,
+            })
+        }
+        None => Ok(raw),
+    }
 }
 
 /// The process environment, for `--shard auto`.

@@ -24,6 +24,7 @@ pub use crate::steps::lda::params::{LdaParams, LdaSolver};
 pub use crate::steps::pca::params::{NComponents, PcaParams, PcaSolver};
 pub use crate::steps::scale::params::{ScaleMethod, ScaleParams};
 
+pub use crate::source::ColumnType;
 pub use overrides::apply_overrides;
 pub use plan::Plan;
 pub use report::{
@@ -69,6 +70,54 @@ pub struct RawInput {
     /// later passes instead of decoding the input again; `false` decodes every pass.
     #[serde(default = "yes", skip_serializing_if = "is_yes")]
     pub spill: bool,
+    /// CSV columns' types as declared (`integer`, `float`, `text`), instead of the type
+    /// the first file's first 1,000 rows suggest.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        with = "declared_columns"
+    )]
+    pub columns: Vec<(String, ColumnType)>,
+}
+
+/// `input.columns` as a YAML mapping `{ name: type }`, kept in the order written.
+mod declared_columns {
+    use serde::de::{MapAccess, Visitor};
+    use serde::ser::SerializeMap;
+    use serde::{Deserializer, Serializer};
+
+    use super::ColumnType;
+
+    pub fn serialize<S: Serializer>(
+        columns: &[(String, ColumnType)],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(columns.len()))?;
+        for (name, ty) in columns {
+            map.serialize_entry(name, ty)?;
+        }
+        map.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<(String, ColumnType)>, D::Error> {
+        struct Columns;
+        impl<'de> Visitor<'de> for Columns {
+            type Value = Vec<(String, ColumnType)>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a mapping of column names to integer, float or text")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = map.next_entry::<String, ColumnType>()? {
+                    out.push(entry);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(Columns)
+    }
 }
 
 /// Which columns are features. Passthrough columns are never features.
@@ -193,6 +242,29 @@ pub(crate) fn yaml_error(error: &serde_saphyr::Error, origin: &str, text: &str) 
             .map_or(line.len(), |(i, _)| i);
         Some(&line[..at])
     });
+    // `name:` with nothing after it: the key of the error's line (or of the line
+    // before, where the parser points past it)
+    if message.contains("deserialize null") || message.contains("invalid type: null") {
+        let key_in = |t: &str| {
+            regex::Regex::new(r"([A-Za-z_][A-Za-z0-9_]*)\s*:\s*(\}|,|$)")
+                .expect("a valid pattern")
+                .captures_iter(t)
+                .last()
+                .map(|c| c[1].to_string())
+        };
+        let line = bare
+            .location()
+            .filter(|l| l.line() > 0)
+            .map(|l| l.line() as usize - 1);
+        let key = before.and_then(key_in).or_else(|| {
+            let at = line?;
+            key_in(text.lines().nth(at)?).or_else(|| key_in(text.lines().nth(at.checked_sub(1)?)?))
+        });
+        message = match key {
+            Some(key) => format!("{key}: the value is empty; give one"),
+            None => "a value is empty; give one".into(),
+        };
+    }
     if let Some(ty) = message.strip_prefix("invalid ") {
         let what = match ty {
             "u64" | "usize" | "u32" => {

@@ -66,6 +66,7 @@ impl Plan {
 
         // The input must exist before the columns can be checked.
         let mut dataset = Dataset::open(&raw.input.path)?;
+        dataset.declare(&raw.input.columns, &mut problems);
         // Row steps first: the columns they derive are selectable as features.
         let row_steps: Vec<(usize, RowStep<'_>)> = raw
             .steps
@@ -482,7 +483,11 @@ fn select_features(
     passthrough: &[usize],
     problems: &mut Vec<String>,
 ) -> Vec<usize> {
-    let all = 0..dataset.columns.len();
+    // a derived column that is not a number (text, a boolean) is a label, never taken by
+    // `exclude` or `regex` (docs/steps.md); `include` may still name it, and is refused
+    let first_derived = dataset.columns.len() - dataset.derived;
+    let all = (0..dataset.columns.len())
+        .filter(|&i| i < first_derived || matches!(dataset.columns[i].kind, ColumnKind::Numeric));
     match selector {
         FeatureSelector::Include(names) => {
             let mut out = Vec::new();

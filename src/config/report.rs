@@ -296,6 +296,38 @@ impl ReportPlan {
             if e.n_neighbors == 0 {
                 problems.push("report.embedding.n_neighbors: must be at least 1".into());
             }
+            // The picture has at most `sample` rows, and at most the input's rows when the
+            // metadata says how many: what those cannot satisfy is refused now, not after
+            // the fit (a filter or skipped rows can only make the sample smaller).
+            let (most, why) = match dataset.total_rows {
+                Some(n) if n < e.sample as u64 => (n, format!("the input has {n} rows")),
+                _ => (
+                    e.sample as u64,
+                    format!("report.embedding.sample is {}", e.sample),
+                ),
+            };
+            if most >= 3 {
+                match e.method {
+                    EmbedMethod::Tsne if e.perplexity >= (most - 1) as f64 => {
+                        problems.push(format!(
+                            "report.embedding.perplexity: {} must be less than {} (the pictured rows minus one; {why}); lower it",
+                            e.perplexity,
+                            most - 1
+                        ));
+                    }
+                    EmbedMethod::Isomap if e.n_neighbors as u64 >= most => {
+                        problems.push(format!(
+                            "report.embedding.n_neighbors: {} must be less than {most} (the pictured rows; {why}); lower it",
+                            e.n_neighbors
+                        ));
+                    }
+                    _ => {}
+                }
+            } else if e.sample >= 3 {
+                problems.push(format!(
+                    "report.embedding: {why}; a picture needs at least 3 rows"
+                ));
+            }
         }
         if raw.sample_rows < 2 {
             problems.push(format!(

@@ -332,7 +332,7 @@ fn fitted_codes(
         if labels.is_empty() {
             state.update(x.as_ref())?;
         } else {
-            state.update_labelled(x.as_ref(), labels)?;
+            state.update_labelled(x.as_ref(), labels, &[])?;
         }
         state.end_pass(&stats)?;
     }

@@ -227,7 +227,18 @@ fn stream_passes<S: FitStep + ?Sized>(
                 w.push(x, chunk.rows_read);
             }
             match label {
-                Some(name) => state.update_labelled(x, &labels(chunk, name)?),
+                Some(name) => match labels(chunk, name, plan)? {
+                    (labels, None) => {
+                        let at: Vec<u64> =
+                            (0..labels.len()).map(|i| chunk.row_index(i) + 1).collect();
+                        state.update_labelled(x, &labels, &at)
+                    }
+                    (labels, Some(rows)) => {
+                        let kept = Mat::from_fn(rows.len(), x.ncols(), |i, j| x[(rows[i], j)]);
+                        let at: Vec<u64> = rows.iter().map(|&i| chunk.row_index(i) + 1).collect();
+                        state.update_labelled(kept.as_ref(), &labels, &at)
+                    }
+                },
                 None => state.update(x),
             }
         })?;
@@ -285,23 +296,30 @@ fn no_rows_left(plan: &Plan, stats: &PassStats) -> Result<()> {
     )))
 }
 
-/// A chunk's labels as text; a missing one is a data error naming its row.
-fn labels(chunk: &crate::chunk::Chunk, name: &str) -> Result<Vec<String>> {
+/// A chunk's labels as text. A missing label (null, NaN, a missing-value marker) follows
+/// `input.missing`: under `error` it is a data error naming its row and column; under
+/// `skip_row` and `impute_mean` (a class cannot be imputed) the row is left out of the
+/// labelled fit, and the rows kept are returned beside their labels.
+fn labels(
+    chunk: &crate::chunk::Chunk,
+    name: &str,
+    plan: &Plan,
+) -> Result<(Vec<String>, Option<Vec<usize>>)> {
     let batch = chunk
         .passthrough
         .as_ref()
         .ok_or_else(|| Error::internal("a labelled pass read no label column"))?;
     let values = crate::source::labels::label_values(batch.column(0), name)?;
-    values
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| {
-            v.ok_or_else(|| {
-                Error::data(format!(
-                    "label column '{name}' has a missing value in data row {}; every row needs a class",
-                    chunk.row_index(i) + 1
-                ))
-            })
-        })
-        .collect()
+    if values.iter().all(Option::is_some) {
+        return Ok((values.into_iter().flatten().collect(), None));
+    }
+    if plan.missing == MissingPolicy::Error {
+        let i = values.iter().position(Option::is_none).unwrap_or(0);
+        return Err(Error::data(format!(
+            "label column '{name}' has a missing value in data row {}; every row needs a class (or set input.missing: skip_row to leave such rows out of the fit)",
+            chunk.row_index(i) + 1
+        )));
+    }
+    let rows: Vec<usize> = (0..values.len()).filter(|&i| values[i].is_some()).collect();
+    Ok((values.into_iter().flatten().collect(), Some(rows)))
 }

@@ -19,12 +19,12 @@ pub fn prepare_output(plan: &Plan) -> Result<()> {
     Ok(())
 }
 
-/// Uploads the staged outputs (nothing for a local output folder). The report goes
-/// last, so a reader that sees a new report.json finds the model beside it.
+/// Uploads the staged outputs (nothing for a local output folder). The report and then
+/// `_SUCCESS` go last, so a reader that sees them finds the model beside them.
 pub fn publish(plan: &Plan) -> Result<()> {
     if let (Some(url), Some(staging)) = (&plan.output_url, &plan.staging) {
         staging
-            .publish(url, &["report.html", "report.json"])
+            .publish(url, &["report.html", "report.json", crate::sink::SUCCESS])
             .map_err(|e| named(e, plan))?;
     }
     Ok(())

@@ -2,6 +2,7 @@
 //! model.json, report.json and the report's page. Each stage lives in its own function
 //! and knows the steps only through their lifecycle.
 
+use std::path::Path;
 use std::time::Instant;
 
 use faer::{Mat, MatRef};
@@ -23,7 +24,7 @@ use crate::report::{
 };
 use crate::sink::lock::OutputLock;
 use crate::sink::parquet::ParquetSink;
-use crate::sink::{remove_stale_temporaries, write_atomic};
+use crate::sink::{OutputSet, SUCCESS, remove_stale_temporaries, write_atomic};
 use crate::source::MissingMode;
 use crate::steps::{FittedPipeline, RunFacts};
 
@@ -58,7 +59,8 @@ fn fit_and_finish(plan: &Plan, options: &RunOptions, started: Instant) -> Result
 }
 
 /// After the fit: the output pass (when `output_pass`; `merge` leaves it to the shards'
-/// `transform`), then model.json, model.npz, model.onnx, report.json and its page.
+/// `transform`), then model.json, model.npz, model.onnx, report.json and its page, all
+/// written into a staging folder and published as a whole once every one exists.
 pub(super) fn finish(
     plan: &Plan,
     fitted: Fitted,
@@ -68,72 +70,79 @@ pub(super) fn finish(
     started: Instant,
     output_pass: bool,
 ) -> Result<RunOutcome> {
+    let set = OutputSet::new(&plan.output_dir)?;
+    let staged = set.dir();
     let output = if output_pass {
-        self::output_pass(plan, &fitted.pipeline, missing, quiet, &mut passes)?
+        self::output_pass(plan, &fitted.pipeline, missing, quiet, &mut passes, staged)?
     } else {
         no_output_pass(plan, &fitted.pipeline)?
     };
 
-    let model_path = plan.output_dir.join("model.json");
     let header = header(plan, &fitted);
-    write_atomic(&model_path, &Model::document(&header, &fitted.pipeline))?;
-    let npz_path = plan.output_dir.join("model.npz");
-    write_atomic(&npz_path, &export::npz_model(&header, &fitted.pipeline))?;
-    let onnx_path = plan.output_dir.join("model.onnx");
+    write_atomic(
+        &staged.join("model.json"),
+        &Model::document(&header, &fitted.pipeline),
+    )?;
+    write_atomic(
+        &staged.join("model.npz"),
+        &export::npz_model(&header, &fitted.pipeline),
+    )?;
     if plan.raw.output.onnx {
         let options = OnnxOptions {
             dtype: plan.raw.output.onnx_dtype.into(),
             ..OnnxOptions::default()
         };
         let graph = export::onnx_model(&header, &fitted.pipeline, &options)?;
-        write_atomic(&onnx_path, &graph)?;
+        write_atomic(&staged.join("model.onnx"), &graph)?;
     }
 
     // the merged state of a fit that shards, for a later `merge --with`
-    let state_file = match &fitted.state {
-        Some(kept) => {
-            let path = state_path(&plan.output_dir);
-            Partial {
-                format: PARTIAL_FORMAT.into(),
-                dimred_version: env!("CARGO_PKG_VERSION").into(),
-                pipeline: plan.raw.name.clone(),
-                shard: 0,
-                shards: 1,
-                rows_read: fitted.first_pass.rows_read,
-                rows_kept: fitted.first_pass.rows_kept,
-                seconds: fitted.first_pass.seconds,
-                partitions: kept.partitions.clone(),
-                state: kept.state.clone(),
-            }
-            .write(&path)?;
-            Some(path)
+    if let Some(kept) = &fitted.state {
+        Partial {
+            format: PARTIAL_FORMAT.into(),
+            dimred_version: env!("CARGO_PKG_VERSION").into(),
+            pipeline: plan.raw.name.clone(),
+            shard: 0,
+            shards: 1,
+            rows_read: fitted.first_pass.rows_read,
+            rows_kept: fitted.first_pass.rows_kept,
+            seconds: fitted.first_pass.seconds,
+            partitions: kept.partitions.clone(),
+            state: kept.state.clone(),
         }
-        None => None,
-    };
+        .write(&state_path(staged))?;
+    }
+    if let Some(e) = &output.collected.embedding {
+        let mut sink = ParquetSink::new(
+            &staged.join("embedding.parquet"),
+            vec!["e1".into(), "e2".into()],
+        );
+        sink.write(e.passthrough.as_ref(), e.coordinates.as_ref())?;
+        sink.finish()?;
+    }
 
-    let report_path = plan.output_dir.join("report.json");
+    // report.json lists the files as they will be named once published
     let mut outputs = Vec::new();
     if plan.raw.output.reduced && output_pass {
         outputs.push(plan.output_dir.join("reduced.parquet"));
     }
-    outputs.push(model_path);
-    outputs.push(npz_path);
+    outputs.push(plan.output_dir.join("model.json"));
+    outputs.push(plan.output_dir.join("model.npz"));
     if plan.raw.output.onnx {
-        outputs.push(onnx_path);
+        outputs.push(plan.output_dir.join("model.onnx"));
     }
-    outputs.extend(state_file);
-    outputs.push(report_path.clone());
+    if fitted.state.is_some() {
+        outputs.push(state_path(&plan.output_dir));
+    }
+    outputs.push(plan.output_dir.join("report.json"));
     outputs.extend(report_paths(&plan.output_dir));
     for step in &fitted.pipeline.steps {
         outputs.extend(step.files().iter().map(|f| plan.output_dir.join(f)));
     }
-    if let Some(e) = &output.collected.embedding {
-        let path = plan.output_dir.join("embedding.parquet");
-        let mut sink = ParquetSink::new(&path, vec!["e1".into(), "e2".into()]);
-        sink.write(e.passthrough.as_ref(), e.coordinates.as_ref())?;
-        sink.finish()?;
-        outputs.push(path);
+    if output.collected.embedding.is_some() {
+        outputs.push(plan.output_dir.join("embedding.parquet"));
     }
+    outputs.push(plan.output_dir.join(SUCCESS));
     let outputs = outputs.iter().map(|p| plan.shown(p)).collect();
     let report = report(
         plan,
@@ -144,8 +153,9 @@ pub(super) fn finish(
         &output,
         started,
     )?;
-    write_atomic(&report_path, &report.to_json())?;
-    write_report_files(&plan.output_dir, &report, &output.collected.sample)?;
+    write_atomic(&staged.join("report.json"), &report.to_json())?;
+    write_report_files(staged, &report, &output.collected.sample)?;
+    set.publish()?;
     let table = table::render(&report);
     Ok(RunOutcome { report, table })
 }
@@ -205,6 +215,7 @@ fn output_pass(
     missing: MissingMode,
     quiet: bool,
     passes: &mut Vec<PassReport>,
+    staged: &Path,
 ) -> Result<Output> {
     let with_error = plan.raw.output.reconstruction_error;
     let reported = fitted.steps.iter().any(|s| s.reports_error());
@@ -235,7 +246,7 @@ fn output_pass(
             &plan.dataset,
             &spec,
             fitted.output_names(with_error),
-            &plan.output_dir.join("reduced.parquet"),
+            &staged.join("reduced.parquet"),
             quiet,
             plan.passthrough.len(),
             |chunk| {

@@ -90,6 +90,15 @@ impl Partial {
     }
 }
 
+/// An error met while using the state saved in `path`, naming that file.
+pub fn in_state_file(e: Error, path: &Path) -> Error {
+    match e {
+        Error::Config(text) => Error::Config(format!("{}: {text}", path.display())),
+        Error::Data { .. } => e.in_file(path),
+        other => other,
+    }
+}
+
 /// `DIR/state/fit.json`.
 pub fn state_path(output_dir: &Path) -> PathBuf {
     output_dir.join(STATE_DIR).join(STATE_FILE)

@@ -14,12 +14,14 @@ use super::RunOptions;
 use super::fit::{Fitted, first_input};
 use super::remote;
 use super::run::{RunOutcome, finish};
-use super::saved::{FitState, PARTIAL_FORMAT, Partial, Partition, state_path, utc_now};
+use super::saved::{
+    FitState, PARTIAL_FORMAT, Partial, Partition, in_state_file, state_path, utc_now,
+};
 use crate::config::{MissingPolicy, Plan, RawPipeline};
 use crate::engine::{PassStats, stream};
 use crate::error::{Error, Result};
 use crate::sink::lock::OutputLock;
-use crate::sink::prepare_dir;
+use crate::sink::{prepare_dir, remove_stale_temporaries};
 use crate::source::{MissingMode, Shard};
 use crate::steps::{Fit, FittedPipeline, MergeFit};
 
@@ -193,7 +195,7 @@ fn fit_shard(plan: &Plan, shard: Shard, options: &RunOptions) -> Result<String> 
 
 /// The partials in `dir`, checked: one shard count, every shard once, this pipeline and
 /// this version. In shard order.
-fn load_partials(dir: &Path, fingerprint: &str) -> Result<Vec<Partial>> {
+fn load_partials(dir: &Path, fingerprint: &str) -> Result<Vec<(PathBuf, Partial)>> {
     let no_partials = || {
         Error::config(format!(
             "no partial states in {}: run the shards first (dimred run PIPELINE --shard I/N)",
@@ -261,7 +263,7 @@ fn load_partials(dir: &Path, fingerprint: &str) -> Result<Vec<Partial>> {
                 partial.shards
             )));
         }
-        partials.push(partial);
+        partials.push((path, partial));
     }
     Ok(partials)
 }
@@ -293,6 +295,13 @@ fn merge_plan(
     if let Some(dir) = with {
         let (local, _fetched) = remote::earlier_output(dir)?;
         let path = state_path(&local);
+        if !local.exists() {
+            return Err(Error::io(
+                "find the earlier output folder (--with)",
+                dir,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder"),
+            ));
+        }
         if !path.exists() {
             return Err(Error::config(format!(
                 "--with {}: no saved fit state ({} is written by a run or merge of a pipeline that shards)",
@@ -304,7 +313,9 @@ fn merge_plan(
             let shown = state_path(dir).display().to_string();
             remote::renamed(e, &path.display().to_string(), &shown)
         })?;
-        state.merge(&old.state)?;
+        state
+            .merge(&old.state)
+            .map_err(|e| in_state_file(e, &state_path(dir)))?;
         passes.push(
             PassStats {
                 rows_read: old.rows_read,
@@ -320,8 +331,8 @@ fn merge_plan(
         partitions = old.partitions;
     }
     let mut new_rows = 0;
-    for p in &partials {
-        state.merge(&p.state)?;
+    for (path, p) in &partials {
+        state.merge(&p.state).map_err(|e| in_state_file(e, path))?;
         let stats = PassStats {
             rows_read: p.rows_read,
             rows_kept: p.rows_kept,
@@ -364,6 +375,7 @@ fn merge_plan(
     };
     remote::prepare_output(plan)?;
     let _lock = OutputLock::acquire(&plan.output_dir)?;
+    remove_stale_temporaries(&plan.output_dir);
     let missing = missing_mode(plan);
     let outcome = finish(plan, fitted, passes, missing, options.quiet, started, false)?;
     remote::publish(plan)?;

@@ -12,7 +12,7 @@ use crate::engine::{PassStats, write_chunks};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::sink::lock::OutputLock;
-use crate::sink::prepare_dir;
+use crate::sink::{prepare_dir, remove_stale_temporaries};
 use crate::source::{Dataset, MissingMode, ReadSpec, Shard};
 use crate::steps::rows::RowStep;
 
@@ -142,10 +142,13 @@ pub fn transform(
         cloud::check_writable(&parent)?;
     }
     // shards write their own files side by side: only a whole local transform locks the folder
-    let _lock = match options.shard {
+    let lock = match options.shard {
         None if remote.is_none() => Some(OutputLock::acquire(folder)?),
         _ => None,
     };
+    if lock.is_some() {
+        remove_stale_temporaries(folder);
+    }
     let missing = match header.missing {
         _ if options.inverse => MissingMode::Error,
         MissingPolicy::Error => MissingMode::Error,

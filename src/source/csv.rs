@@ -129,8 +129,8 @@ pub(super) fn peek_kinds(path: &Path, columns: &[usize], rows: usize) -> Result<
         .collect())
 }
 
-/// Cells read as missing rather than as text.
-fn is_missing(text: &str) -> bool {
+/// Cells read as missing rather than as text (also for a label column's values).
+pub(crate) fn is_missing(text: &str) -> bool {
     matches!(
         text,
         "" | "NA" | "NaN" | "nan" | "NAN" | "null" | "NULL" | "N/A"
@@ -281,9 +281,61 @@ fn text_columns(spec: &ReadSpec, width: usize) -> Vec<usize> {
     columns
 }
 
-/// Builds the arrow columns of the passthrough values. The first chunk of the dataset
-/// fixes each column's type (int64 if every value is an integer, else float64 if every
-/// value is a number, else text), so the output schema is the same for every chunk.
+/// The types of the text columns (passthrough columns, and columns only a row step
+/// reads), fixed once for the whole dataset from the first file's first `TYPE_ROWS` data
+/// rows, whatever `batch_rows` is: int64 if every present value is an integer (for a
+/// passthrough column), else float64 if every one is a number, else text. A type
+/// declared in `input.columns` wins.
+fn fixed_schema(dataset: &Dataset, spec: &ReadSpec, columns: &[usize]) -> Result<Schema> {
+    let first = &dataset.files[0];
+    let (mut reader, _) = open(first)?;
+    let mut record = csv::ByteRecord::new();
+    let mut seen: Vec<Vec<String>> = vec![Vec::new(); columns.len()];
+    for _ in 0..TYPE_ROWS {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_error(e).in_file(first)),
+        }
+        for (k, &c) in columns.iter().enumerate() {
+            let text = record
+                .get(c)
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
+            let text = text.trim();
+            if !is_missing(text) {
+                seen[k].push(text.to_string());
+            }
+        }
+    }
+    let fields = columns
+        .iter()
+        .zip(&seen)
+        .map(|(&c, values)| {
+            let name = &dataset.columns[c].name;
+            // A column only a stage reads is a number or text: whole numbers in its
+            // first rows must not fix it as integers.
+            let integers = spec.passthrough.contains(&c);
+            let ty = match dataset.declared(name) {
+                Some(declared) => declared.arrow_type(),
+                None if integers && values.iter().all(|v| v.parse::<i64>().is_ok()) => {
+                    DataType::Int64
+                }
+                None if values.iter().all(|v| v.parse::<f64>().is_ok()) => DataType::Float64,
+                None => DataType::Utf8,
+            };
+            Field::new(name.clone(), ty, true)
+        })
+        .collect::<Vec<Field>>();
+    Ok(Schema::new(fields))
+}
+
+/// Data rows of the first file that fix a CSV column's type (`fixed_schema`), as many
+/// as `dataset.peek_kinds` reads for the row steps' types.
+pub(super) const TYPE_ROWS: usize = super::PEEK_ROWS;
+
+/// Builds the arrow columns of the passthrough values, in the types `fixed_schema`
+/// fixed, so the output schema is the same for every chunk and every `batch_rows`.
 fn passthrough_batch(
     dataset: &Dataset,
     spec: &ReadSpec,
@@ -295,36 +347,36 @@ fn passthrough_batch(
     let schema = match &state.passthrough_schema {
         Some(s) => s.clone(),
         None => {
-            let fields: Vec<Field> = columns
-                .iter()
-                .zip(&text)
-                .map(|(&c, values)| {
-                    let present = || values.iter().flatten();
-                    // A column only a stage reads is a number or text: whole numbers in
-                    // its first rows must not fix it as integers.
-                    let integers = spec.passthrough.contains(&c);
-                    let ty = if integers && present().all(|v| v.parse::<i64>().is_ok()) {
-                        DataType::Int64
-                    } else if present().all(|v| v.parse::<f64>().is_ok()) {
-                        DataType::Float64
-                    } else {
-                        DataType::Utf8
-                    };
-                    Field::new(dataset.columns[c].name.clone(), ty, true)
-                })
-                .collect();
-            let s = Arc::new(Schema::new(fields));
+            let s = Arc::new(fixed_schema(dataset, spec, columns)?);
             state.passthrough_schema = Some(s.clone());
             s
         }
     };
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(text.len());
-    for (field, values) in schema.fields().iter().zip(text) {
+    for ((field, values), &c) in schema.fields().iter().zip(text).zip(columns) {
+        let needs = if spec.passthrough.contains(&c) {
+            "input.passthrough".to_string()
+        } else {
+            spec.stages
+                .iter()
+                .find_map(|s| s.reader_of(field.name()))
+                .unwrap_or_else(|| "a row step".into())
+        };
+        let how = if dataset.declared(field.name()).is_some() {
+            "as input.columns declares".to_string()
+        } else {
+            format!(
+                "as the first {TYPE_ROWS} rows of {} fixed it; declare the type in input.columns",
+                dataset.files[0].display()
+            )
+        };
         let bad = |i: usize, v: &str| {
+            let ty = match field.data_type() {
+                DataType::Int64 => "a whole number",
+                _ => "a number",
+            };
             Error::data(format!(
-                "passthrough value '{v}' is not {}: the column's type was fixed as {} by the first rows",
-                field.data_type(),
-                field.data_type()
+                "'{v}' is not {ty}, which {needs} reads this column as ({how})"
             ))
             .at_row(row0 + i as u64)
             .at_column(field.name())
@@ -335,6 +387,7 @@ fn passthrough_batch(
                 for (i, v) in values.iter().enumerate() {
                     match v {
                         None => b.append_null(),
+                        Some(v) if is_missing(v) => b.append_null(),
                         Some(v) => b.append_value(v.parse().map_err(|_| bad(i, v))?),
                     }
                 }
@@ -345,6 +398,7 @@ fn passthrough_batch(
                 for (i, v) in values.iter().enumerate() {
                     match v {
                         None => b.append_null(),
+                        Some(v) if is_missing(v) => b.append_null(),
                         Some(v) => b.append_value(v.parse().map_err(|_| bad(i, v))?),
                     }
                 }

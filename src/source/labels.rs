@@ -12,11 +12,19 @@ use arrow_schema::DataType;
 use crate::error::{Error, Result};
 
 /// The values of a label column as text (integers as written, booleans as true/false);
-/// nulls are `None`.
+/// missing values are `None`: nulls, a floating NaN, and text that is one of the
+/// missing-value markers of a CSV cell (`NA`, `NaN`, `null`, …), as for features: a
+/// missing label is never a class of its own.
 pub fn label_values(column: &ArrayRef, name: &str) -> Result<Vec<Option<String>>> {
     let n = column.len();
     let text = |f: &dyn Fn(usize) -> String| -> Vec<Option<String>> {
-        (0..n).map(|i| (!column.is_null(i)).then(|| f(i))).collect()
+        (0..n)
+            .map(|i| {
+                (!column.is_null(i))
+                    .then(|| f(i))
+                    .filter(|t| !crate::source::csv::is_missing(t.trim()))
+            })
+            .collect()
     };
     macro_rules! prim {
         ($t:ty) => {{

@@ -70,6 +70,36 @@ impl std::fmt::Display for ColumnKind {
     }
 }
 
+/// A CSV column's type as a user declares it (`input.columns`), instead of the type
+/// its first rows suggest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnType {
+    /// Whole numbers (int64 in reduced.parquet).
+    Integer,
+    /// Numbers (float64).
+    Float,
+    /// Text, whatever it looks like.
+    Text,
+}
+
+impl ColumnType {
+    pub fn arrow_type(self) -> arrow_schema::DataType {
+        match self {
+            ColumnType::Integer => arrow_schema::DataType::Int64,
+            ColumnType::Float => arrow_schema::DataType::Float64,
+            ColumnType::Text => arrow_schema::DataType::Utf8,
+        }
+    }
+
+    pub fn kind(self) -> ColumnKind {
+        match self {
+            ColumnType::Integer | ColumnType::Float => ColumnKind::Numeric,
+            ColumnType::Text => ColumnKind::Other("text".into()),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ColumnInfo {
     pub name: String,
@@ -97,6 +127,8 @@ pub struct Dataset {
     /// How many of `columns`, at the end, are derived by row steps rather than stored in
     /// the files (`add_derived`).
     pub derived: usize,
+    /// CSV columns whose type the pipeline declares (`input.columns`, `declare`).
+    pub declared: Vec<(String, ColumnType)>,
 }
 
 /// What to do with a missing (empty, null, NaN) or infinite feature value while reading.
@@ -220,7 +252,45 @@ impl Dataset {
             column_chunk_bytes,
             metadata_bytes,
             derived: 0,
+            declared: Vec::new(),
         })
+    }
+
+    /// Declares CSV columns' types (`input.columns`): they are no longer guessed from
+    /// the first rows. A name that is no column, or a declaration for Parquet (whose
+    /// files carry their types), is a problem pushed.
+    pub fn declare(&mut self, types: &[(String, ColumnType)], problems: &mut Vec<String>) {
+        if types.is_empty() {
+            return;
+        }
+        if self.format != Format::Csv {
+            problems.push(format!(
+                "input.columns: {} is {}, whose files carry their columns' types; declare types for CSV input only",
+                self.path,
+                self.format.name()
+            ));
+            return;
+        }
+        for (name, ty) in types {
+            match self.column_index(name) {
+                Some(c) => {
+                    self.columns[c].kind = ty.kind();
+                    self.declared.push((name.clone(), *ty));
+                }
+                None => problems.push(format!(
+                    "input.columns: column '{name}' does not exist in {}",
+                    self.path
+                )),
+            }
+        }
+    }
+
+    /// The type `input.columns` declares for `name`, if any.
+    pub fn declared(&self, name: &str) -> Option<ColumnType> {
+        self.declared
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| *t)
     }
 
     /// Appends the columns row steps derive: from then on they are columns like the

@@ -18,6 +18,10 @@ pub trait RowStage: std::fmt::Debug + Send + Sync {
     /// The batch after the stage, and which of its input rows survive, in order (`None`:
     /// every row).
     fn apply(&self, batch: &RecordBatch) -> Result<(RecordBatch, Option<Vec<u32>>)>;
+    /// The step (as its messages name it) that reads `column`, if this stage does.
+    fn reader_of(&self, _column: &str) -> Option<String> {
+        None
+    }
 }
 
 /// The rows of a read batch that the stages kept.

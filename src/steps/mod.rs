@@ -178,8 +178,15 @@ pub trait FitStep: Send {
     fn next_pass(&self) -> Option<String>;
     /// One chunk of the current pass, in the step's input space.
     fn update(&mut self, x: MatRef<'_, f64>) -> Result<()>;
-    /// `update` with each row's label, for a step whose plan names one (`label`).
-    fn update_labelled(&mut self, x: MatRef<'_, f64>, _labels: &[String]) -> Result<()> {
+    /// `update` with each row's label, for a step whose plan names one (`label`), and
+    /// each row's 1-based data row (for messages; empty when the rows have no place in a
+    /// file).
+    fn update_labelled(
+        &mut self,
+        x: MatRef<'_, f64>,
+        _labels: &[String],
+        _rows: &[u64],
+    ) -> Result<()> {
         self.update(x)
     }
     /// The current pass is over; `stats` is what it read.
@@ -408,6 +415,23 @@ pub fn field<T: serde::de::DeserializeOwned>(model: &Map<String, Value>, key: &s
     let value = model.get(key).cloned().unwrap_or(Value::Null);
     serde_json::from_value(value)
         .map_err(|e| Error::config(format!("model field '{key}' is missing or malformed: {e}")))
+}
+
+/// A loaded model's values that divide (scales, a whitening variance, a kernel's width)
+/// must be positive: an edited or damaged model.json with a 0 there would write NaN or
+/// inf into every output. The error names the field and the entry.
+pub fn check_positive(key: &str, values: &[f64]) -> Result<()> {
+    match values.iter().position(|v| !(*v > 0.0 && v.is_finite())) {
+        Some(i) if values.len() == 1 => Err(Error::config(format!(
+            "model field '{key}' is {}; it must be a positive number",
+            values[i]
+        ))),
+        Some(i) => Err(Error::config(format!(
+            "model field '{key}' has {} at index {i}; every entry must be a positive number",
+            values[i]
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Rows as a JSON array of arrays (scikit-learn's `components_` layout).

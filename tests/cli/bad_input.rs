@@ -23,6 +23,9 @@ fn fails(dir: &Path, yaml: &str, code: i32, needles: &[&str]) -> String {
     assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
     assert!(err.starts_with("error: "), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+    if let Some(problem) = message_problem(&err, &[]) {
+        panic!("{problem}");
+    }
     // plain words: no Rust or library spelling reaches the user
     for internal in [
         "Other(",

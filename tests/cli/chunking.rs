@@ -59,3 +59,44 @@ fn parquet_batch_rows_do_not_change_a_single_bit() {
         assert_eq!(run(batch), whole, "batch_rows {batch}");
     }
 }
+
+/// Each step kind, from the example pipelines that use it (and the randomized solver on
+/// breast cancer): batch_rows 7 and 1000 give the same bits (LDA and kernel PCA too, not
+/// only PCA). The exact solver is the test above; the autoencoder's is in autoencoder.rs.
+#[test]
+fn every_step_kind_is_bit_identical_across_batch_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (pipeline, set) in [
+        ("wine_lda", None),
+        ("wine_kernel_pca", None),
+        ("digits_random_projection", None),
+        ("breast_cancer_tsqr", None),
+        ("digits_incremental_pca", None),
+        (
+            "breast_cancer_pca",
+            Some("steps.1.pca={ solver: randomized, n_components: 5 }"),
+        ),
+        ("breast_cancer_filter", None),
+    ] {
+        let run = |batch: usize| {
+            let out = tmp.path().join(format!("{pipeline}-{batch}"));
+            let mut cmd = dimred();
+            cmd.args(["run", &format!("pipelines/{pipeline}.yaml"), "--quiet"])
+                .arg("--set")
+                .arg(format!("output.dir={}", out.display()))
+                .arg("--set")
+                .arg(format!("input.batch_rows={batch}"));
+            if let Some(set) = set {
+                cmd.args(["--set", set]);
+            }
+            cmd.assert().success();
+            let mut model = json(&out.join("model.json"));
+            model.as_object_mut().unwrap().remove("dimred_version");
+            (model, parquet_columns(&out.join("reduced.parquet")))
+        };
+        let (model, rows) = run(1000);
+        let (m, r) = run(7);
+        assert_eq!(m, model, "{pipeline}: model.json differs for batch_rows 7");
+        assert_eq!(r, rows, "{pipeline}: reduced rows differ for batch_rows 7");
+    }
+}

@@ -77,3 +77,19 @@ fn resume_needs_a_local_output_folder() {
     let err = one_line_error(&out, 2);
     assert!(err.contains("--resume"), "{err}");
 }
+
+#[test]
+fn a_bucket_named_like_a_secret_is_masked_in_the_whole_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(
+        dir.path(),
+        &format!(
+            "name: s3\ninput:\n  path: s3://{SECRET}/events/*.parquet\nsteps:\n  - pca: {{ n_components: 2 }}\noutput:\n  dir: out\n"
+        ),
+    );
+    let out = with_unreachable_store(dimred().arg("validate").arg(&p))
+        .output()
+        .unwrap();
+    let err = one_line_error(&out, 4);
+    assert!(err.contains("s3://***/events/*.parquet"), "{err}");
+}

@@ -201,6 +201,7 @@ fn output_reduced_false_fits_without_the_output_pass() {
     assert_eq!(
         files_in(&out),
         vec![
+            "_SUCCESS",
             "model.json",
             "model.npz",
             "report.html",
@@ -214,7 +215,8 @@ fn output_reduced_false_fits_without_the_output_pass() {
     let report = json(&out.join("report.json"));
     assert_eq!(report["passes"].as_array().unwrap().len(), 1);
     assert_eq!(report["rows_written"], 0);
-    assert_eq!(report["outputs"].as_array().unwrap().len(), 6);
+    // the six files and `_SUCCESS`
+    assert_eq!(report["outputs"].as_array().unwrap().len(), 7);
     // no output pass, no sample: the evaluation says why it has no scores
     let note = report["evaluation"]["note"].as_str().unwrap();
     assert!(note.contains("output.reduced"), "{note}");

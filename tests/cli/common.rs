@@ -155,3 +155,34 @@ pub fn write_parquet(path: &Path, batch: &arrow_array::RecordBatch) {
     writer.write(batch).unwrap();
     writer.close().unwrap();
 }
+
+/// Rust's and serde's spellings that must never reach a user's message.
+pub const RUST_WORDS: [&str; 9] = [
+    "Option<",
+    "Some(",
+    "Err(",
+    "Ok(",
+    "expected u64",
+    "expected usize",
+    "expected i64",
+    "expected f64",
+    "panicked",
+];
+
+/// What is wrong with an error message a user reads, if anything: more than one line,
+/// no `error: ` in front, a Rust spelling (`RUST_WORDS`), or one of `secrets` shown.
+pub fn message_problem(err: &str, secrets: &[&str]) -> Option<String> {
+    if err.trim_end().lines().count() != 1 {
+        return Some(format!("not one line: {err}"));
+    }
+    if !err.starts_with("error: ") {
+        return Some(format!("no 'error: ' in front: {err}"));
+    }
+    if let Some(word) = RUST_WORDS.iter().find(|w| err.contains(*w)) {
+        return Some(format!("'{word}' in: {err}"));
+    }
+    if let Some(secret) = secrets.iter().find(|s| err.contains(*s)) {
+        return Some(format!("the secret '{secret}' shown in: {err}"));
+    }
+    None
+}

@@ -250,6 +250,9 @@ fn absurd_sizes_are_refused_or_capped_before_anything_is_allocated() {
 /// A message a user reads: one line, in plain words, no Rust or library spelling.
 fn plain(err: &str) {
     assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    if let Some(problem) = message_problem(err, &[]) {
+        panic!("{problem}");
+    }
     for internal in [
         "Other(",
         "Some(",
@@ -430,6 +433,266 @@ fn a_run_removes_what_killed_runs_left_and_a_killed_run_leaves_no_partial_file()
     breast_cancer_run(&out).assert().success();
     assert_eq!(temporaries(&out), Vec::<String>::new());
     super::golden::check("breast_cancer_pca", &out, tmp.path());
+}
+
+/// The output columns of the set of files in `out`, checking that every file holding a
+/// final name belongs to one run (reduced.parquet, model.json and report.json agree), that
+/// `_SUCCESS` lists only files that are there, and that final files without `_SUCCESS`
+/// are the part of a publication the next command removes. `None`: nothing final.
+fn one_set(out: &std::path::Path, what: &str) -> Option<Vec<String>> {
+    let mut seen: Vec<(&str, Vec<String>)> = Vec::new();
+    let reduced = out.join("reduced.parquet");
+    if reduced.exists() {
+        let names = parquet_column_names(&reduced);
+        let reduced_names: Vec<String> =
+            names.into_iter().filter(|n| n.starts_with("pc")).collect();
+        parquet_columns(&reduced); // readable as a whole
+        seen.push(("reduced.parquet", reduced_names));
+    }
+    for name in ["model.json", "report.json"] {
+        if let Ok(text) = std::fs::read_to_string(out.join(name)) {
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{what}: partial {name}: {e}"));
+            let cols = v["output_columns"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{what}: {name} without output_columns"))
+                .iter()
+                .map(|c| c.as_str().unwrap().to_string())
+                .collect();
+            seen.push((name, cols));
+        }
+    }
+    if let Some((first, cols)) = seen.first() {
+        for (name, other) in &seen[1..] {
+            assert_eq!(cols, other, "{what}: {first} and {name} are from two runs");
+        }
+    }
+    let finals: Vec<String> = [
+        "reduced.parquet",
+        "model.json",
+        "model.npz",
+        "report.json",
+        "report.html",
+        "report_sample.json",
+    ]
+    .into_iter()
+    .filter(|n| out.join(n).exists())
+    .map(String::from)
+    .collect();
+    match std::fs::read_to_string(out.join("_SUCCESS")) {
+        Ok(list) => {
+            let listed: Vec<&str> = list.lines().collect();
+            for name in &listed {
+                assert!(
+                    out.join(name).exists(),
+                    "{what}: _SUCCESS lists missing {name}"
+                );
+            }
+            for name in &finals {
+                assert!(
+                    listed.contains(&name.as_str()),
+                    "{what}: {name} not in _SUCCESS"
+                );
+            }
+            assert!(listed.contains(&"model.json"), "{what}: {list}");
+        }
+        Err(_) if finals.is_empty() => {}
+        Err(_) => {
+            // killed while publishing: the marked staging folder is still there
+            let publishing = files_in(out).into_iter().any(|f| {
+                f.starts_with(".staging.tmp-") && out.join(&f).join(".publishing").exists()
+            });
+            assert!(
+                publishing,
+                "{what}: final files {finals:?} without _SUCCESS"
+            );
+        }
+    }
+    seen.first().map(|(_, cols)| cols.clone())
+}
+
+#[test]
+fn a_rerun_over_an_output_killed_at_any_moment_leaves_the_previous_set_or_nothing_final() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let run = |k: usize| {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("dimred"));
+        cmd.current_dir(root())
+            .args(["run", "pipelines/breast_cancer_pca.yaml", "-q", "--set"])
+            .arg(format!("output.dir={}", out.display()))
+            .arg("--set")
+            .arg(format!("steps.1.pca.n_components={k}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        cmd
+    };
+    let started = std::time::Instant::now();
+    assert!(run(3).status().unwrap().success());
+    let whole = started.elapsed().as_secs_f64();
+    assert_eq!(one_set(&out, "first run").map(|c| c.len()), Some(3));
+    let mut seed = 0xdead_beef_u64;
+    let mut moment = || {
+        seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = seed;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    // each rerun asks for another width than the set it replaces
+    for i in 0..16 {
+        let k = if i % 2 == 0 { 5 } else { 3 };
+        let mut child = run(k).spawn().unwrap();
+        // the later part of the run (the output pass and the files) is the dangerous one
+        std::thread::sleep(std::time::Duration::from_secs_f64(
+            whole * (0.3 + 0.9 * moment()),
+        ));
+        let _ = child.kill();
+        let _ = child.wait();
+        one_set(&out, &format!("kill {i} (n_components {k})"));
+    }
+    // A failure after the output pass (a t-SNE picture of the 14 rows a filter keeps, with
+    // perplexity 30) leaves the set it was to replace as it was.
+    assert!(run(3).status().unwrap().success());
+    let before: Vec<(String, Vec<u8>)> =
+        ["model.json", "reduced.parquet", "report.json", "_SUCCESS"]
+            .iter()
+            .map(|n| (n.to_string(), std::fs::read(out.join(n)).unwrap()))
+            .collect();
+    let late = pipeline(
+        tmp.path(),
+        &format!(
+            "name: late\ninput:\n  path: {}\n  features: {{ exclude: [target] }}\n  passthrough: [target]\nsteps:\n  - filter: \"mean_radius > 22\"\n  - pca: {{ n_components: 5 }}\noutput:\n  dir: {}\nreport:\n  embedding: {{ method: tsne, perplexity: 30 }}\n",
+            root().join("sample-data/breast_cancer.csv").display(),
+            out.display()
+        ),
+    );
+    let assert = dimred().arg("run").arg(&late).arg("-q").assert().code(3);
+    let err = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(err.contains("report.embedding"), "{err}");
+    for (name, bytes) in &before {
+        assert_eq!(
+            &std::fs::read(out.join(name)).unwrap(),
+            bytes,
+            "{name} changed"
+        );
+    }
+    assert_eq!(temporaries(&out), Vec::<String>::new());
+    assert!(
+        !files_in(&out).iter().any(|f| f.starts_with(".staging")),
+        "{:?}",
+        files_in(&out)
+    );
+    // A set without reduced.parquet replaces one with it as a whole: the old file goes.
+    let mut cmd = run(4);
+    assert!(
+        cmd.args(["--set", "output.reduced=false"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(
+        !out.join("reduced.parquet").exists(),
+        "{:?}",
+        files_in(&out)
+    );
+    assert_eq!(one_set(&out, "no reduced").map(|c| c.len()), Some(4));
+}
+
+/// Kills `command` at `kills` seeded moments over `whole` seconds, calling `check` after each.
+fn kill_at_moments(
+    kills: usize,
+    whole: f64,
+    mut command: impl FnMut(usize) -> std::process::Command,
+    mut check: impl FnMut(usize),
+) {
+    let mut seed = 0x7a11_u64;
+    for i in 0..kills {
+        seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = seed;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        let moment = ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64;
+        let mut child = command(i)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_secs_f64(whole * (0.2 + moment)));
+        let _ = child.kill();
+        let _ = child.wait();
+        check(i);
+    }
+}
+
+#[test]
+fn a_transform_or_merge_killed_at_any_moment_leaves_a_whole_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    breast_cancer_run(&out).assert().success();
+    // transform: its file is the old one or the new one, whole
+    let target = tmp.path().join("t.parquet");
+    let transform = |with_error: bool| {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("dimred"));
+        cmd.current_dir(root())
+            .args(["transform", "-q", "--model"])
+            .arg(out.join("model.json"))
+            .args(["--input", "sample-data/breast_cancer.csv", "--output"])
+            .arg(&target);
+        if with_error {
+            cmd.arg("--reconstruction-error");
+        }
+        cmd
+    };
+    let started = std::time::Instant::now();
+    assert!(transform(false).status().unwrap().success());
+    let whole = started.elapsed().as_secs_f64();
+    kill_at_moments(
+        12,
+        whole,
+        |i| transform(i % 2 == 0),
+        |i| {
+            let columns = parquet_column_names(&target);
+            parquet_columns(&target);
+            assert!(columns.iter().any(|c| c == "pc10"), "kill {i}: {columns:?}");
+        },
+    );
+    // the next transform removes what the killed ones left (their lock file, temporaries)
+    assert!(transform(false).status().unwrap().success());
+    assert_eq!(temporaries(tmp.path()), Vec::<String>::new());
+    // merge over the run's set: the run's set or the merge's, never a mix
+    // (the run's set has 10 components, the merge's 4)
+    let sharded = |_: usize| {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("dimred"));
+        cmd.current_dir(root())
+            .args(["merge", "pipelines/breast_cancer_pca.yaml", "-q", "--set"])
+            .arg(format!("output.dir={}", out.display()))
+            .args(["--set", "steps.1.pca.n_components=4"]);
+        cmd
+    };
+    dimred()
+        .args([
+            "run",
+            "pipelines/breast_cancer_pca.yaml",
+            "-q",
+            "--shard",
+            "0/1",
+        ])
+        .arg("--set")
+        .arg(format!("output.dir={}", out.display()))
+        .args(["--set", "steps.1.pca.n_components=4"])
+        .assert()
+        .success();
+    assert_eq!(one_set(&out, "run").map(|c| c.len()), Some(10));
+    let started = std::time::Instant::now();
+    assert!(sharded(0).status().unwrap().success());
+    let whole = started.elapsed().as_secs_f64();
+    assert_eq!(one_set(&out, "merge").map(|c| c.len()), Some(4));
+    // the run's reduced.parquet went with the run's set
+    assert!(!out.join("reduced.parquet").exists());
+    breast_cancer_run(&out).assert().success();
+    kill_at_moments(12, whole, sharded, |i| {
+        one_set(&out, &format!("merge kill {i}"));
+    });
 }
 
 #[test]

@@ -11,6 +11,7 @@ mod embedding;
 mod fuzz;
 mod golden;
 mod guard_rails;
+mod guard_rails_two;
 mod kernel_pca;
 mod lda;
 mod memory;

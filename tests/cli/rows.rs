@@ -285,8 +285,19 @@ fn validate_prints_the_derived_columns_and_their_types() {
         "  - filter: \"kind = 'mu' AND abs(eta) < 2.5\"\n  - derive: { log_e: \"ln(energy)\", central: \"abs(eta) < 1\" }",
         "  passthrough: [kind]\n",
     );
-    // `central` is boolean, not a number: a feature must be numeric
-    let assert = dimred().arg("validate").arg(&file).assert().code(2);
+    // `central` is boolean, not a number: `exclude` leaves it out (only numeric derived
+    // columns are taken, as docs/steps.md says), and a feature named must be numeric
+    let assert = dimred().arg("validate").arg(&file).assert().success();
+    let out = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
+    assert!(out.contains("4 features, 1 passthrough"), "{out}");
+    let named = write(
+        tmp.path(),
+        &data,
+        "{ include: [pt, eta, log_e, central] }",
+        "  - filter: \"kind = 'mu' AND abs(eta) < 2.5\"\n  - derive: { log_e: \"ln(energy)\", central: \"abs(eta) < 1\" }",
+        "  passthrough: [kind]\n",
+    );
+    let assert = dimred().arg("validate").arg(&named).assert().code(2);
     let err = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
     assert!(err.contains("'central' is boolean"), "{err}");
     let file = write(

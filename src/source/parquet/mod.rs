@@ -47,8 +47,13 @@ fn unguarded_meta(path: &Path, size: u64) -> Result<ArrowReaderMetadata> {
         crate::cloud::parquet_metadata(path, size)?
     } else {
         let file = File::open(path).map_err(|e| Error::io("open input", path, e))?;
-        ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
-            .map_err(|e| Error::data(format!("not a readable Parquet file: {e}")).in_file(path))?
+        ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()).map_err(|e| {
+            Error::data(format!(
+                "not a readable Parquet file: {}",
+                crate::error::library_words(&e.to_string())
+            ))
+            .in_file(path)
+        })?
     };
     check_metadata(meta.metadata(), size).map_err(|e| e.in_file(path))?;
     Ok(meta)
@@ -78,8 +83,12 @@ fn row_groups(
         Some(g) => b.with_row_groups(vec![g]),
         None => b,
     };
-    b.build()
-        .map_err(|e| Error::data(format!("not a readable Parquet file: {e}")))
+    b.build().map_err(|e| {
+        Error::data(format!(
+            "not a readable Parquet file: {}",
+            crate::error::library_words(&e.to_string())
+        ))
+    })
 }
 
 /// The footer's promises checked against the file before anything is read: a damaged
@@ -179,8 +188,13 @@ pub(super) fn read(
     let at = Positions::of(&reader.schema(), dataset, spec)?;
     let mut file_row: u64 = 0;
     for batch in reader {
-        let batch = batch
-            .map_err(|e| Error::data(format!("corrupt Parquet data: {e}")).at_row(file_row + 1))?;
+        let batch = batch.map_err(|e| {
+            Error::data(format!(
+                "corrupt Parquet data: {}",
+                crate::error::library_words(&e.to_string())
+            ))
+            .at_row(file_row + 1)
+        })?;
         let n = batch.num_rows();
         progress.advance(n as u64, 0);
         let chunk = decode_batch(dataset, spec, state, &at, &batch, state.rows, file_row)?;
@@ -263,7 +277,11 @@ pub(super) fn read_units(
             let (mut first_row, mut file_row) = (unit.first_row, unit.file_row);
             for batch in reader {
                 let batch = batch.map_err(|e| {
-                    Error::data(format!("corrupt Parquet data: {e}")).at_row(file_row + 1)
+                    Error::data(format!(
+                        "corrupt Parquet data: {}",
+                        crate::error::library_words(&e.to_string())
+                    ))
+                    .at_row(file_row + 1)
                 })?;
                 let n = batch.num_rows();
                 progress.advance(n as u64, 0);

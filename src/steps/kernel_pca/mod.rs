@@ -397,6 +397,12 @@ struct KernelPcaModel {
 impl FittedKernelPca {
     pub fn from_model(model: &Map<String, Value>, input: usize) -> Result<FittedKernelPca> {
         let m: KernelPcaModel = field(model, "kernel_pca")?;
+        if matches!(
+            m.kernel.kernel,
+            KernelKind::Rbf | KernelKind::Poly | KernelKind::Sigmoid
+        ) {
+            super::check_positive("kernel_pca.gamma", &[m.kernel.gamma])?;
+        }
         let k = m.n_components_;
         let landmarks = rows_mat(&m.x_fit, input);
         let projection = rows_mat(&m.projection_, k);

@@ -1,7 +1,8 @@
 //! The `lda` step: linear discriminant analysis as scikit-learn's
 //! `LinearDiscriminantAnalysis` computes it, from each class's count, mean and co-moment,
 //! gathered in one pass that merges across chunks and shards (Chan et al.'s update per
-//! class). The only supervised step: the fit loop hands it each chunk's labels
+//! class), each class's rows taken in fixed blocks of `BLOCK_ROWS` whatever the chunk
+//! size, so the model is bit-for-bit the same for every `batch_rows`. The only supervised step: the fit loop hands it each chunk's labels
 //! (`PlannedStep::label`). `solve` holds the mathematics.
 
 pub mod params;
@@ -18,6 +19,7 @@ use super::{
     Fit, FitStep, FittedStep, MergeFit, PartialState, PlannedStep, RunFacts, StepInput, field,
     pseudo_inverse, rows_json, rows_mat,
 };
+use crate::blocks::Blocks;
 use crate::engine::PassStats;
 use crate::error::{Error, Result};
 use crate::npz::Array;
@@ -77,11 +79,12 @@ impl PlannedStep for PlannedLda {
         self.params.n_components.map(|k| k.min(input))
     }
 
-    /// Per class a co-moment and a mean (p² + p; the classes are not known before
-    /// reading, so two are counted) and the solve's within-class scatter and SVD (3 p²).
+    /// Per class a co-moment, a mean and a block of rows (p² + p + BLOCK_ROWS·p; the
+    /// classes are not known before reading, so two are counted) and the solve's
+    /// within-class scatter and SVD (3 p²).
     fn memory_bytes(&self, width: usize, _rows: Option<u64>) -> u64 {
         let p = width as u64;
-        (2 * (p * p + p) + 3 * p * p) * 8
+        (2 * (p * p + p + BLOCK_ROWS as u64 * p) + 3 * p * p) * 8
     }
 
     fn start(&self, input: &StepInput) -> Result<Fit> {
@@ -89,6 +92,8 @@ impl PlannedStep for PlannedLda {
             params: self.params.clone(),
             input: input.clone(),
             classes: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            first_row: BTreeMap::new(),
             done: false,
         })))
     }
@@ -99,10 +104,25 @@ struct LdaFit {
     params: LdaParams,
     input: StepInput,
     classes: BTreeMap<String, ClassStats>,
+    /// Each class's rows not yet summarised: a class's statistics grow by whole blocks.
+    pending: BTreeMap<String, Blocks>,
+    /// Each class's first data row, for a message about a class of one row.
+    first_row: BTreeMap<String, u64>,
     done: bool,
 }
 
 const PASS: &str = "fit";
+
+/// Rows of a class summarised at a time, whatever the chunk size.
+const BLOCK_ROWS: usize = 256;
+
+/// The statistics of all rows of `x`, merged into `into`.
+fn add_block(into: &mut ClassStats, x: MatRef<'_, f64>) {
+    if x.nrows() > 0 {
+        let all: Vec<usize> = (0..x.nrows()).collect();
+        merge(into, &stats_of(x, &all));
+    }
+}
 
 /// Chan et al.'s merge of two sets of a class's statistics.
 fn merge(a: &mut ClassStats, b: &ClassStats) {
@@ -164,14 +184,22 @@ impl FitStep for LdaFit {
         ))
     }
 
-    fn update_labelled(&mut self, x: MatRef<'_, f64>, labels: &[String]) -> Result<()> {
+    fn update_labelled(
+        &mut self,
+        x: MatRef<'_, f64>,
+        labels: &[String],
+        rows: &[u64],
+    ) -> Result<()> {
         let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, l) in labels.iter().enumerate() {
             groups.entry(l.as_str()).or_default().push(i);
         }
         let p = x.ncols();
-        for (label, rows) in groups {
-            let chunk = stats_of(x, &rows);
+        for (label, members) in groups {
+            if let Some(&first) = members.first().and_then(|&i| rows.get(i)) {
+                self.first_row.entry(label.to_string()).or_insert(first);
+            }
+            let picked = Mat::from_fn(members.len(), p, |r, j| x[(members[r], j)]);
             let entry = self
                 .classes
                 .entry(label.to_string())
@@ -180,12 +208,21 @@ impl FitStep for LdaFit {
                     mean: vec![0.0; p],
                     comoment: Mat::zeros(p, p),
                 });
-            merge(entry, &chunk);
+            self.pending
+                .entry(label.to_string())
+                .or_insert_with(|| Blocks::new(BLOCK_ROWS, p))
+                .push(picked.as_ref(), |block| add_block(entry, block));
         }
         Ok(())
     }
 
     fn end_pass(&mut self, stats: &PassStats) -> Result<()> {
+        for (label, blocks) in &mut self.pending {
+            if let Some(entry) = self.classes.get_mut(label) {
+                add_block(entry, blocks.take_rest());
+            }
+        }
+        self.pending.clear();
         let n = self.classes.values().map(|s| s.n).sum();
         super::check_rows(&self.input, "lda", stats, n)?;
         self.done = true;
@@ -195,6 +232,7 @@ impl FitStep for LdaFit {
     fn size_bytes(&self) -> usize {
         let p = self.input.width();
         self.classes.len() * (p * p + p) * 8
+            + self.pending.values().map(Blocks::size_bytes).sum::<usize>()
     }
 
     fn finish(self: Box<Self>) -> Result<Box<dyn FittedStep>> {
@@ -208,8 +246,13 @@ impl FitStep for LdaFit {
             )));
         }
         if let Some((name, s)) = self.classes.iter().find(|(_, s)| s.n < 2) {
+            let at = self
+                .first_row
+                .get(name)
+                .map(|r| format!(" (data row {r})"))
+                .unwrap_or_default();
             return Err(Error::data(format!(
-                "lda: class '{name}' of label column '{label}' has {} row; every class needs at least 2",
+                "lda: class '{name}' of label column '{label}' has {} row{at}; every class needs at least 2",
                 s.n
             )));
         }
@@ -251,14 +294,21 @@ struct SavedClass {
 
 impl MergeFit for LdaFit {
     fn save(&self) -> PartialState {
+        // with the rows of a pass still pending (a shard saves before its pass ends)
         let classes: Vec<SavedClass> = self
             .classes
             .iter()
-            .map(|(label, s)| SavedClass {
-                label: label.clone(),
-                n: s.n,
-                mean: s.mean.clone(),
-                comoment: SavedMat::of(s.comoment.as_ref()),
+            .map(|(label, s)| {
+                let mut s = s.clone();
+                if let Some(blocks) = self.pending.get(label) {
+                    add_block(&mut s, blocks.rest());
+                }
+                SavedClass {
+                    label: label.clone(),
+                    n: s.n,
+                    mean: s.mean,
+                    comoment: SavedMat::of(s.comoment.as_ref()),
+                }
             })
             .collect();
         PartialState::new("lda", PASS, &self.input.fingerprint, json!(classes))

@@ -137,6 +137,19 @@ impl FittedPca {
             .ok_or_else(|| {
                 Error::config("the pca arrays do not match n_components_ and the features")
             })?;
+        if let Some(scale) = &scale {
+            if scale.len() != input {
+                return Err(Error::config(format!(
+                    "model field 'scale_' must have {input} entries (the features)"
+                )));
+            }
+            super::super::check_positive("scale_", scale)?;
+        }
+        let whiten: bool = field(model, "whiten")?;
+        if whiten {
+            // whitening divides each component by the square root of its variance
+            super::super::check_positive("explained_variance_", &explained_variance)?;
+        }
         Ok(FittedPca {
             method: field(model, "scaler")?,
             shift,
@@ -149,7 +162,7 @@ impl FittedPca {
                 noise_variance: field(model, "noise_variance_")?,
                 total_variance: f64::NAN,
                 n_samples: field(model, "n_samples_seen_")?,
-                whiten: field(model, "whiten")?,
+                whiten,
             },
             solver: field(model, "solver")?,
             tracked: None,

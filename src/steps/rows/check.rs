@@ -7,8 +7,16 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{Expr, visit_expressions};
 use sqlparser::dialect::GenericDialect;
+use sqlparser::keywords::Keyword;
 use sqlparser::parser::Parser;
-use sqlparser::tokenizer::Token;
+use sqlparser::tokenizer::{Token, Tokenizer};
+
+/// The most operators (plus the deepest nesting of parentheses) an expression may hold.
+/// It bounds the depth of the expression's tree, which the parser, the row-locality
+/// check and polars all walk recursively: a generated filter of thousands of `AND`ed
+/// terms would overflow the stack. More conditions go into more `filter` steps (each
+/// step's rows are the previous one's).
+pub const MAX_DEPTH: usize = 200;
 
 /// Functions of polars' SQL that read more than their own row: aggregates (`SUM`,
 /// `AVG`, …), window functions (`LAG`, `ROW_NUMBER`, …), `UNNEST` (changes the row count)
@@ -64,6 +72,16 @@ pub fn check(text: &str) -> Result<Checked, String> {
         return Err("the expression is empty".into());
     }
     let dialect = GenericDialect {};
+    let tokens = Tokenizer::new(&dialect, text)
+        .tokenize()
+        .map_err(|e| format!("cannot read '{text}' as SQL: {}", plain(&e.to_string())))?;
+    let depth = depth_bound(&tokens);
+    if depth > MAX_DEPTH {
+        let start: String = text.chars().take(40).collect();
+        return Err(format!(
+            "the expression '{start}…' is too deep: {depth} operators and nested parentheses, at most {MAX_DEPTH}; split it over several filter or derive steps"
+        ));
+    }
     let mut parser = Parser::new(&dialect)
         .try_with_sql(text)
         .map_err(|e| format!("cannot read '{text}' as SQL: {}", plain(&e.to_string())))?;
@@ -128,6 +146,31 @@ pub fn check(text: &str) -> Result<Checked, String> {
     Ok(Checked { columns })
 }
 
+/// An upper bound on the depth of the tree of `tokens`: every token that is not a name,
+/// a literal or punctuation counts as an operator, plus the deepest nesting of
+/// parentheses.
+fn depth_bound(tokens: &[Token]) -> usize {
+    let (mut nesting, mut deepest, mut operators) = (0usize, 0usize, 0usize);
+    for token in tokens {
+        match token {
+            Token::LParen => {
+                nesting += 1;
+                deepest = deepest.max(nesting);
+            }
+            Token::RParen => nesting = nesting.saturating_sub(1),
+            Token::Whitespace(_)
+            | Token::Comma
+            | Token::EOF
+            | Token::Number(..)
+            | Token::SingleQuotedString(_)
+            | Token::DoubleQuotedString(_) => {}
+            Token::Word(w) if w.keyword == Keyword::NoKeyword || w.quote_style.is_some() => {}
+            _ => operators += 1,
+        }
+    }
+    operators + deepest
+}
+
 /// The parser's words without its own prefix and position (the place is named in front).
 fn plain(message: &str) -> String {
     let m = message
@@ -188,5 +231,25 @@ mod tests {
         let err = check("data.pt > 1").unwrap_err();
         assert!(err.contains("data.pt"), "{err}");
         assert!(check("  ").unwrap_err().contains("empty"));
+    }
+
+    #[test]
+    fn deep_expressions_are_refused_before_they_are_parsed() {
+        let terms = |n: usize| {
+            (0..n)
+                .map(|i| format!("x{} > {i}", i % 7))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        };
+        // 50 terms: 50 comparisons and 49 ANDs
+        assert!(check(&terms(50)).is_ok());
+        let err = check(&terms(3000)).unwrap_err();
+        assert!(
+            err.contains("too deep") && err.contains("at most 200"),
+            "{err}"
+        );
+        let nested = format!("{}x{}", "(".repeat(5000), ")".repeat(5000));
+        let err = check(&nested).unwrap_err();
+        assert!(err.contains("too deep"), "{err}");
     }
 }

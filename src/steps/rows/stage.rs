@@ -333,6 +333,13 @@ struct SqlFilter {
 }
 
 impl RowStage for SqlFilter {
+    fn reader_of(&self, column: &str) -> Option<String> {
+        self.inputs
+            .iter()
+            .any(|c| c == column)
+            .then(|| self.at.clone())
+    }
+
     fn apply(&self, batch: &RecordBatch) -> Result<(RecordBatch, Option<Vec<u32>>)> {
         let n = batch.num_rows();
         let lazy = frame(batch, &self.inputs)?
@@ -366,6 +373,13 @@ struct SqlDerive {
 }
 
 impl RowStage for SqlDerive {
+    fn reader_of(&self, column: &str) -> Option<String> {
+        if !self.inputs.iter().any(|c| c == column) {
+            return None;
+        }
+        self.columns.first().map(|(_, _, at)| at.clone())
+    }
+
     fn apply(&self, batch: &RecordBatch) -> Result<(RecordBatch, Option<Vec<u32>>)> {
         let n = batch.num_rows();
         let mut lazy = frame(batch, &self.inputs)?.lazy();
@@ -427,6 +441,7 @@ mod tests {
             column_chunk_bytes: Vec::new(),
             metadata_bytes: 0,
             derived: 0,
+            declared: Vec::new(),
         }
     }
 

@@ -307,6 +307,14 @@ impl FittedScale {
         let mean: Vec<f64> = field(model, "mean_")?;
         let scale: Option<Vec<f64>> = field(model, "scale_")?;
         let data_min: Option<Vec<f64>> = field(model, "data_min_")?;
+        if let Some(scale) = &scale {
+            super::check_positive("scale_", scale)?;
+            if scale.len() != input || mean.len() != input {
+                return Err(Error::config(format!(
+                    "model fields 'scale_' and 'mean_' must have {input} entries (the features)"
+                )));
+            }
+        }
         let shift = match (data_min, method) {
             (Some(min), _) => min,
             (None, ScaleMethod::None) => vec![0.0; input],
