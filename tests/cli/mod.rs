@@ -8,6 +8,7 @@ mod common;
 mod deploy;
 mod embedding;
 mod fuzz;
+mod generate;
 mod golden;
 mod guard_rails;
 mod kernel_pca;
