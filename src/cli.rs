@@ -168,34 +168,39 @@ pub struct ScanArgs {
 pub struct GenerateArgs {
     #[arg(long)]
     pub rows: u64,
+    /// Float64 columns f0…f{P-1} (required unless --images).
+    #[arg(long, required_unless_present = "images")]
+    pub cols: Option<usize>,
+    /// Number of signal directions above the noise floor [default: 16].
     #[arg(long)]
-    pub cols: usize,
-    /// Number of signal directions above the noise floor.
-    #[arg(long, default_value_t = 16)]
-    pub rank: usize,
+    pub rank: Option<usize>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Output file: .parquet, .csv or .csv.gz, as its name says; the true eigenvalues go to
     /// <name>.eigenvalues.json beside it.
     #[arg(long)]
     pub output: PathBuf,
-    /// Standard deviation of the isotropic noise floor.
-    #[arg(long, default_value_t = 0.1)]
-    pub noise: f64,
-    /// Constant added to every value (a large mean, e.g. 1e9).
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
-    pub offset: f64,
-    /// Variance of the leading signal direction.
-    #[arg(long, default_value_t = 10.0)]
-    pub top: f64,
-    /// Ratio between successive signal variances.
-    #[arg(long, default_value_t = 0.8)]
-    pub decay: f64,
+    /// Standard deviation of the isotropic noise floor [default: 0.1].
+    #[arg(long)]
+    pub noise: Option<f64>,
+    /// Constant added to every value (a large mean, e.g. 1e9) [default: 0].
+    #[arg(long, allow_negative_numbers = true)]
+    pub offset: Option<f64>,
+    /// Variance of the leading signal direction [default: 10].
+    #[arg(long)]
+    pub top: Option<f64>,
+    /// Ratio between successive signal variances [default: 0.8].
+    #[arg(long)]
+    pub decay: Option<f64>,
+    /// Draw H×W images of shapes instead of the spectrum (no --cols, --rank, --noise,
+    /// --offset, --top, --decay): Float32 columns pixel_0… in [0, 1] and an Int64 label.
+    #[arg(long, value_name = "HxW")]
+    pub images: Option<String>,
     /// Rows per row group (part of what the data depends on) [default: 16384, fewer above
     /// 2048 columns so that a group holds at most 32 Mi values].
     #[arg(long)]
     pub row_group_rows: Option<usize>,
-    /// Write Float32 columns (the same values rounded) instead of Float64.
+    /// Write Float32 columns (the same values rounded) instead of Float64 (images always are).
     #[arg(long)]
     pub float32: bool,
     #[arg(long, short)]
@@ -207,4 +212,63 @@ fn whole_number(text: &str) -> Result<i64, String> {
     text.trim()
         .parse()
         .map_err(|_| "expected a whole number".to_string())
+}
+
+/// What `generate` was asked to write, resolved from its flags.
+pub enum GenerateJob {
+    Spectrum(dimred::generate::GenerateOptions),
+    Images(dimred::generate::ImageOptions),
+}
+
+impl GenerateArgs {
+    /// The options of the mode asked for; `--images` refuses the spectrum's flags, in one
+    /// line naming those given.
+    pub fn resolve(&self) -> dimred::Result<GenerateJob> {
+        use dimred::generate::{GenerateOptions, ImageOptions, ImageSize, default_row_group_rows};
+        if let Some(text) = &self.images {
+            let given: Vec<&str> = [
+                ("--cols", self.cols.is_some()),
+                ("--rank", self.rank.is_some()),
+                ("--noise", self.noise.is_some()),
+                ("--offset", self.offset.is_some()),
+                ("--top", self.top.is_some()),
+                ("--decay", self.decay.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(flag, set)| set.then_some(flag))
+            .collect();
+            if !given.is_empty() {
+                return Err(dimred::Error::config(format!(
+                    "--images draws shapes and takes no spectrum options: drop {}",
+                    given.join(", ")
+                )));
+            }
+            let size = ImageSize::parse(text)?;
+            return Ok(GenerateJob::Images(ImageOptions {
+                rows: self.rows,
+                size,
+                seed: self.seed,
+                output: self.output.clone(),
+                row_group_rows: self
+                    .row_group_rows
+                    .unwrap_or_else(|| default_row_group_rows(size.pixels() + 1)),
+            }));
+        }
+        let cols = self.cols.unwrap_or(0);
+        Ok(GenerateJob::Spectrum(GenerateOptions {
+            rows: self.rows,
+            cols,
+            rank: self.rank.unwrap_or(16),
+            seed: self.seed,
+            output: self.output.clone(),
+            noise: self.noise.unwrap_or(0.1),
+            offset: self.offset.unwrap_or(0.0),
+            top: self.top.unwrap_or(10.0),
+            decay: self.decay.unwrap_or(0.8),
+            row_group_rows: self
+                .row_group_rows
+                .unwrap_or_else(|| default_row_group_rows(cols)),
+            float32: self.float32,
+        }))
+    }
 }

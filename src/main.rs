@@ -299,32 +299,32 @@ fn dispatch(command: Command) -> Result<()> {
             }
             Ok(())
         }
-        Command::Generate(args) => {
-            let opts = dimred::generate::GenerateOptions {
-                rows: args.rows,
-                cols: args.cols,
-                rank: args.rank,
-                seed: args.seed,
-                output: args.output.clone(),
-                noise: args.noise,
-                offset: args.offset,
-                top: args.top,
-                decay: args.decay,
-                row_group_rows: args
-                    .row_group_rows
-                    .unwrap_or_else(|| dimred::generate::default_row_group_rows(args.cols)),
-                float32: args.float32,
-            };
-            let truth = dimred::generate::generate(&opts, args.quiet)?;
-            emit(&format!(
-                "wrote {} ({} rows × {} columns, rank {}) and {}\n",
-                args.output.display(),
-                truth.rows,
-                truth.cols,
-                truth.rank,
-                dimred::generate::truth_path(&args.output).display()
-            ));
-            Ok(())
-        }
+        Command::Generate(args) => match args.resolve()? {
+            cli::GenerateJob::Spectrum(opts) => {
+                let truth = dimred::generate::generate(&opts, args.quiet)?;
+                emit(&format!(
+                    "wrote {} ({} rows × {} columns, rank {}) and {}\n",
+                    args.output.display(),
+                    truth.rows,
+                    truth.cols,
+                    truth.rank,
+                    dimred::generate::truth_path(&args.output).display()
+                ));
+                Ok(())
+            }
+            cli::GenerateJob::Images(opts) => {
+                dimred::generate::generate_images(&opts, args.quiet)?;
+                emit(&format!(
+                    "wrote {} ({} images of {}x{} pixels; label 0-{}: {})\n",
+                    args.output.display(),
+                    opts.rows,
+                    opts.size.height,
+                    opts.size.width,
+                    dimred::generate::SHAPES.len() - 1,
+                    dimred::generate::SHAPES.join(", ")
+                ));
+                Ok(())
+            }
+        },
     }
 }

@@ -9,6 +9,7 @@ mod conv_autoencoder;
 mod deploy;
 mod embedding;
 mod fuzz;
+mod generate;
 mod golden;
 mod guard_rails;
 mod guard_rails_two;
