@@ -5,7 +5,7 @@
 
 use faer::{MatMut, MatRef};
 
-use super::activation::Real;
+use super::activation::{Real, vectorized};
 use super::layer::{Backward, Cache, Forward, Layer, OnnxForm};
 use super::par::each_piece;
 use super::plan::PlannedLayer;
@@ -53,29 +53,32 @@ impl Pool {
         (i, (o.0, o.1))
     }
 
-    /// For each output value of a sample, the input values it comes from (window or
-    /// source), as `f(output index, input index, first of its window)`.
+    /// For each output position of a sample, the input positions it comes from (window
+    /// or source), as `f(first output value, first input value, first of its window)`:
+    /// each names a run of `channels` values, so the kinds' loops run over channels and
+    /// vectorise.
     #[inline(always)]
     fn each(&self, mut f: impl FnMut(usize, usize, bool)) {
         let ((_, w, c), (oh, ow)) = self.dims();
         for oy in 0..oh {
             for ox in 0..ow {
-                for ch in 0..c {
-                    let o = (oy * ow + ox) * c + ch;
-                    if self.kind == Kind::Upsample {
-                        let i = ((oy / self.size.0) * w + ox / self.size.1) * c + ch;
-                        f(o, i, true);
-                        continue;
-                    }
-                    for ky in 0..self.size.0 {
-                        for kx in 0..self.size.1 {
-                            let (y, x) = (oy * self.stride.0 + ky, ox * self.stride.1 + kx);
-                            f(o, (y * w + x) * c + ch, ky == 0 && kx == 0);
-                        }
+                let o = (oy * ow + ox) * c;
+                if self.kind == Kind::Upsample {
+                    f(o, ((oy / self.size.0) * w + ox / self.size.1) * c, true);
+                    continue;
+                }
+                for ky in 0..self.size.0 {
+                    for kx in 0..self.size.1 {
+                        let (y, x) = (oy * self.stride.0 + ky, ox * self.stride.1 + kx);
+                        f(o, (y * w + x) * c, ky == 0 && kx == 0);
                     }
                 }
             }
         }
+    }
+
+    fn channels(&self) -> usize {
+        self.dims().0.2
     }
 }
 
@@ -124,30 +127,63 @@ impl<T: Real> Layer<T> for Pool {
             items.push((a, b, o, ix));
             (o_rest, i_rest) = (or, ir);
         }
+        let c = self.channels();
         each_piece(items, |(a, b, out, idx)| {
-            for (s, i) in (a..b).enumerate() {
-                let x = &xs[i * isz..(i + 1) * isz];
-                let y = &mut out[s * osz..(s + 1) * osz];
-                match self.kind {
-                    Kind::Upsample => self.each(|o, i, _| y[o] = x[i]),
-                    Kind::Avg => {
-                        y.fill(T::zero());
-                        self.each(|o, i, _| y[o] += x[i]);
-                        y.iter_mut().for_each(|v| *v /= window);
-                    }
-                    Kind::Max => {
-                        let keep = !idx.is_empty();
-                        self.each(|o, i, first| {
-                            if first || x[i] > y[o] {
-                                y[o] = x[i];
-                                if keep {
-                                    idx[s * osz + o] = i as u32;
-                                }
+            vectorized(
+                #[inline(always)]
+                || {
+                    for (s, i) in (a..b).enumerate() {
+                        let x = &xs[i * isz..(i + 1) * isz];
+                        let y = &mut out[s * osz..(s + 1) * osz];
+                        match self.kind {
+                            Kind::Upsample => {
+                                self.each(|o, i, _| y[o..o + c].copy_from_slice(&x[i..i + c]))
                             }
-                        });
+                            Kind::Avg => {
+                                y.fill(T::zero());
+                                self.each(|o, i, _| {
+                                    for (y, &x) in y[o..o + c].iter_mut().zip(&x[i..i + c]) {
+                                        *y += x;
+                                    }
+                                });
+                                y.iter_mut().for_each(|v| *v /= window);
+                            }
+                            Kind::Max if idx.is_empty() => self.each(|o, i, first| {
+                                let (y, x) = (&mut y[o..o + c], &x[i..i + c]);
+                                if first {
+                                    y.copy_from_slice(x);
+                                } else {
+                                    for (y, &x) in y.iter_mut().zip(x) {
+                                        *y = if x > *y { x } else { *y };
+                                    }
+                                }
+                            }),
+                            Kind::Max => {
+                                let idx = &mut idx[s * osz..(s + 1) * osz];
+                                self.each(|o, i, first| {
+                                    let (y, x) = (&mut y[o..o + c], &x[i..i + c]);
+                                    let ix = &mut idx[o..o + c];
+                                    if first {
+                                        y.copy_from_slice(x);
+                                        for (k, ix) in ix.iter_mut().enumerate() {
+                                            *ix = (i + k) as u32;
+                                        }
+                                    } else {
+                                        for (k, ((y, &x), ix)) in
+                                            y.iter_mut().zip(x).zip(ix.iter_mut()).enumerate()
+                                        {
+                                            if x > *y {
+                                                *y = x;
+                                                *ix = (i + k) as u32;
+                                            }
+                                        }
+                                    }
+                                });
+                            }
+                        }
                     }
-                }
-            }
+                },
+            )
         });
     }
 
@@ -160,6 +196,7 @@ impl<T: Real> Layer<T> for Pool {
         dxs.fill(T::zero());
         let window = T::of((self.size.0 * self.size.1) as f64);
         let idx = &b.cache.index;
+        let c = self.channels();
         let ranges = split(n, b.threads);
         let mut items = Vec::new();
         let mut rest = dxs;
@@ -178,8 +215,16 @@ impl<T: Real> Layer<T> for Pool {
                             d[idx[i * osz + o] as usize] += gv;
                         }
                     }
-                    Kind::Avg => self.each(|o, i, _| d[i] += g[o] / window),
-                    Kind::Upsample => self.each(|o, i, _| d[i] += g[o]),
+                    Kind::Avg => self.each(|o, i, _| {
+                        for (d, &g) in d[i..i + c].iter_mut().zip(&g[o..o + c]) {
+                            *d += g / window;
+                        }
+                    }),
+                    Kind::Upsample => self.each(|o, i, _| {
+                        for (d, &g) in d[i..i + c].iter_mut().zip(&g[o..o + c]) {
+                            *d += g;
+                        }
+                    }),
                 }
             }
         });
