@@ -147,12 +147,16 @@ impl<T: Real> Network<T> {
                 cur = moved(&cur, layout, layer.input_shape().size());
             }
             let mut out = Buf::zeros(layout, n, layer.output_shape().size());
-            layer.forward(
-                cur.as_ref(),
-                out.as_mut(),
-                &mut cache,
-                &mut Forward::infer(par),
-            );
+            // Image layers share a block of samples between threads (their gathers and
+            // pools are per sample); dense layers keep faer's own parallel products.
+            let mut f = match layout {
+                Layout::Samples => Forward {
+                    threads: rayon::current_num_threads(),
+                    ..Forward::infer(Par::Seq)
+                },
+                Layout::Features => Forward::infer(par),
+            };
+            layer.forward(cur.as_ref(), out.as_mut(), &mut cache, &mut f);
             cur = out;
         }
         match cur {
