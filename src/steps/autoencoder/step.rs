@@ -120,20 +120,19 @@ impl PlannedAutoencoder {
     /// indices), and the parameters four times (weights, gradients, Adam's two moments)
     /// plus the kept copies a checkpoint writes (as f64).
     fn network_bytes(&self, arch: &Architecture, batch: u64) -> u64 {
-        let net = Network::<f32>::new(arch, self.params.loss, 0);
         let per_sample: u64 = 2 * arch.input.size() as u64
-            + net
+            + arch
                 .layers
                 .iter()
-                .map(|l| 2 * (l.input_shape().size() + l.output_shape().size()) as u64)
+                .map(|l| 2 * (l.input.size() as u64 + l.output.size() as u64))
                 .sum::<u64>();
-        let workspace: u64 = net
-            .layers
-            .iter()
-            .map(|l| l.workspace_bytes(batch as usize))
-            .sum();
-        let params = net.parameters() as u64;
-        batch * per_sample * 4 + workspace + params * (4 * 4 + 3 * 8)
+        let workspace: u64 = arch.layers.iter().map(|l| l.workspace_bytes(batch)).sum();
+        let params: u64 = arch.layers.iter().map(|l| l.parameters()).sum();
+        batch
+            .saturating_mul(per_sample)
+            .saturating_mul(4)
+            .saturating_add(workspace)
+            .saturating_add(params.saturating_mul(4 * 4 + 3 * 8))
     }
 }
 

@@ -35,6 +35,46 @@ impl Architecture {
     }
 }
 
+impl PlannedLayer {
+    /// Its parameters' count, from the spec and shapes alone (saturating: a plan may be
+    /// absurdly large, and is then refused by the memory check, not allocated).
+    pub fn parameters(&self) -> u64 {
+        let (i, o) = (self.input.size() as u64, self.output.size() as u64);
+        let channels = |s: &Shape| s.image().map_or(1, |(_, _, c)| c as u64);
+        match &self.spec {
+            LayerSpec::Dense(_) => i.saturating_mul(o).saturating_add(o),
+            LayerSpec::Conv(s) => (s.kernel.0 as u64 * s.kernel.1 as u64)
+                .saturating_mul(channels(&self.input))
+                .saturating_mul(s.filters.0 as u64)
+                .saturating_add(s.filters.0 as u64),
+            LayerSpec::ConvTranspose(s) => (s.kernel.0 as u64 * s.kernel.1 as u64)
+                .saturating_mul(channels(&self.input))
+                .saturating_mul(s.filters.0 as u64)
+                .saturating_add(s.filters.0 as u64),
+            _ => 0,
+        }
+    }
+
+    /// Bytes its passes hold for a batch of `n` beyond its input and output, in f32: a
+    /// convolution's im2col matrix (kernel × input channels × output positions, or for a
+    /// transposed one kernel × output channels × input positions), a max pool's indices.
+    pub fn workspace_bytes(&self, n: u64) -> u64 {
+        let positions = |s: &Shape| s.image().map_or(1, |(h, w, _)| h as u64 * w as u64);
+        let kernel = |k: (usize, usize)| k.0 as u64 * k.1 as u64;
+        let per_sample = match &self.spec {
+            LayerSpec::Conv(s) => kernel((s.kernel.0, s.kernel.1))
+                .saturating_mul(self.input.image().map_or(1, |(_, _, c)| c as u64))
+                .saturating_mul(positions(&self.output)),
+            LayerSpec::ConvTranspose(s) => kernel((s.kernel.0, s.kernel.1))
+                .saturating_mul(s.filters.0 as u64)
+                .saturating_mul(positions(&self.input)),
+            LayerSpec::MaxPool(_) => self.output.size() as u64,
+            _ => 0,
+        };
+        per_sample.saturating_mul(n).saturating_mul(4)
+    }
+}
+
 /// The network the keys describe on rows of `width` features, or the first reason it
 /// cannot be built (naming the key, the layer and both shapes).
 pub fn plan(p: &AutoencoderParams, width: usize) -> Result<Architecture, String> {
@@ -43,10 +83,12 @@ pub fn plan(p: &AutoencoderParams, width: usize) -> Result<Architecture, String>
         None => Shape::flat(width),
         Some(dims) => {
             let shape = Shape(dims.iter().map(|d| d.0).collect());
-            if shape.size() != width {
+            if shape.checked_size() != Some(width) {
+                let holds = shape
+                    .checked_size()
+                    .map_or("too many".into(), |n| n.to_string());
                 return Err(format!(
-                    "{at}.shape {shape} holds {} values but the autoencoder's input has {width} columns",
-                    shape.size()
+                    "{at}.shape {shape} holds {holds} values but the autoencoder's input has {width} columns"
                 ));
             }
             shape

@@ -26,6 +26,11 @@ impl Shape {
         self.0.iter().product()
     }
 
+    /// `size`, or None when the product does not fit a usize (dimensions as written).
+    pub fn checked_size(&self) -> Option<usize> {
+        self.0.iter().try_fold(1usize, |a, &d| a.checked_mul(d))
+    }
+
     pub fn is_flat(&self) -> bool {
         self.0.len() == 1
     }

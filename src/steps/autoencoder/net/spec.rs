@@ -251,7 +251,11 @@ impl LayerSpec {
                 let (h, w, _) = image()?;
                 let oh = conv_out(h, s.kernel.0, s.stride.0, s.padding)?;
                 let ow = conv_out(w, s.kernel.1, s.stride.1, s.padding)?;
-                Ok(Shape(vec![oh, ow, s.filters.0]))
+                let out = Shape(vec![oh, ow, s.filters.0]);
+                match out.checked_size() {
+                    Some(n) if n < 1 << 40 => Ok(out),
+                    _ => Err(format!("conv makes {out} from {input}: too large")),
+                }
             }
             LayerSpec::ConvTranspose(s) => {
                 let (h, w, _) = image()?;
@@ -262,9 +266,15 @@ impl LayerSpec {
                         s.stride.0, s.stride.1
                     ));
                 }
-                let oh = transpose_out(h, s.kernel.0, s.stride.0, s.padding) + ph;
-                let ow = transpose_out(w, s.kernel.1, s.stride.1, s.padding) + pw;
-                Ok(Shape(vec![oh, ow, s.filters.0]))
+                let oh = transpose_out(h, s.kernel.0, s.stride.0, s.padding).saturating_add(ph);
+                let ow = transpose_out(w, s.kernel.1, s.stride.1, s.padding).saturating_add(pw);
+                let out = Shape(vec![oh, ow, s.filters.0]);
+                match out.checked_size() {
+                    Some(n) if n < 1 << 40 => Ok(out),
+                    _ => Err(format!(
+                        "conv_transpose makes {out} from {input}: too large"
+                    )),
+                }
             }
             LayerSpec::MaxPool(s) | LayerSpec::AvgPool(s) => {
                 let (h, w, c) = image()?;
@@ -275,7 +285,17 @@ impl LayerSpec {
             }
             LayerSpec::Upsample(s) => {
                 let (h, w, c) = image()?;
-                Ok(Shape(vec![h * s.size.0, w * s.size.1, c]))
+                let out = Shape(vec![
+                    h.saturating_mul(s.size.0),
+                    w.saturating_mul(s.size.1),
+                    c,
+                ]);
+                match out.checked_size() {
+                    Some(n) if n < 1 << 40 => Ok(out),
+                    _ => Err(format!(
+                        "upsample's size makes {out} from {input}: too large"
+                    )),
+                }
             }
             LayerSpec::Flatten => Ok(Shape::flat(input.size())),
             LayerSpec::Reshape(dims) => {
@@ -283,12 +303,15 @@ impl LayerSpec {
                 if dims.is_empty() || dims.contains(&0) {
                     return Err(format!("reshape needs sizes of at least 1, got {to}"));
                 }
-                if to.size() != input.size() {
-                    return Err(format!(
-                        "reshape to {to} holds {} values but its input {input} holds {}",
-                        to.size(),
-                        input.size()
-                    ));
+                match to.checked_size() {
+                    Some(n) if n == input.size() => {}
+                    Some(n) => {
+                        return Err(format!(
+                            "reshape to {to} holds {n} values but its input {input} holds {}",
+                            input.size()
+                        ));
+                    }
+                    None => return Err(format!("reshape to {to}: too many values")),
                 }
                 Ok(to)
             }
@@ -334,7 +357,10 @@ pub fn transpose_crop(k: usize, s: usize, padding: Padding) -> (usize, usize) {
 }
 
 fn transpose_out(len: usize, k: usize, s: usize, padding: Padding) -> usize {
-    (len - 1) * s + k - transpose_crop(k, s, padding).1
+    (len - 1)
+        .saturating_mul(s)
+        .saturating_add(k)
+        .saturating_sub(transpose_crop(k, s, padding).1)
 }
 
 /// An entry of `encoder:` or `decoder:`: a width (a dense layer with the step's
