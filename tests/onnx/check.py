@@ -156,6 +156,7 @@ def main():
         rows.append((name, " > ".join(model["steps"]), x.shape, worst, sizes))
 
     check_npz(work)
+    check_autoencoder_npz(work)
     print(f"{'pipeline':<28} {'steps':<28} {'rows x p':>12} {'run f64':>9} {'f64+err':>9} {'f32+err':>9}")
     for name, steps, shape, worst, sizes in rows:
         print(
@@ -189,6 +190,59 @@ def check_npz(work):
     for j, name in enumerate(z["output_columns"]):
         assert_close(Z[:, j], reduced.column(str(name)).to_numpy(), 1e-10, f"npz {name}")
     print(f"model.npz: scikit-learn StandardScaler + PCA give reduced.parquet ({Z.shape[1]} columns)")
+
+
+def check_autoencoder_npz(work):
+    """model.npz's tensors, in PyTorch's layout, rebuild the conv example's codes in numpy:
+    its encoder (conv with TensorFlow's `same` padding, max pooling, flatten, dense) written
+    here from the layers' definitions in docs/autoencoder.md, not from dimred's code."""
+    out = os.path.join(work, "digits_conv_autoencoder")
+    z = np.load(os.path.join(out, "model.npz"))
+    layers = json.load(open(os.path.join(out, "model.json")))["autoencoder"]["layers"]
+    table = read_table("sample-data/digits.parquet")
+    x = np.column_stack([table.column(str(n)).to_numpy().astype(np.float64) for n in z["feature_names_in_"]])
+    a = ((x - z["data_min_"]) / z["scale_"]).reshape(-1, 8, 8, 1)  # NHWC
+    acts = {"linear": lambda v: v, "sigmoid": lambda v: 1 / (1 + np.exp(-v)), "tanh": np.tanh,
+            "relu": lambda v: np.maximum(v, 0),
+            "selu": lambda v: 1.0507009873554805 * np.where(v > 0, v, 1.6732632423543772 * np.expm1(v))}
+    pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)
+    for l in range(int(z["autoencoder.code_layer"]) + 1):
+        kind = str(z[f"autoencoder.layer{l}.kind"][0])
+        act = acts[str(z[f"autoencoder.layer{l}.activation"][0])]
+        spec = layers[l]["spec"][kind] if isinstance(layers[l]["spec"], dict) else {}
+        if kind == "conv":
+            w, b = z[f"autoencoder.layer{l}.weight"], z[f"autoencoder.layer{l}.bias"]
+            (kh, kw), (sh, sw) = pair(spec["kernel"]), pair(spec.get("stride", 1))
+            n, h, wd, _ = a.shape
+            if spec.get("padding", "valid") == "same":
+                oh, ow = -(-h // sh), -(-wd // sw)
+                ph, pw = max((oh - 1) * sh + kh - h, 0), max((ow - 1) * sw + kw - wd, 0)
+                a = np.pad(a, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
+            else:
+                oh, ow = (h - kh) // sh + 1, (wd - kw) // sw + 1
+            y = np.zeros((n, oh, ow, w.shape[0]))
+            for ky in range(kh):
+                for kx in range(kw):
+                    patch = a[:, ky:ky + sh * (oh - 1) + 1:sh, kx:kx + sw * (ow - 1) + 1:sw, :]
+                    y += np.einsum("nhwc,oc->nhwo", patch, w[:, :, ky, kx])
+            a = act(y + b)
+        elif kind == "max_pool":
+            (kh, kw) = pair(spec["size"])
+            (sh, sw) = pair(spec.get("stride", spec["size"]))
+            n, h, wd, c = a.shape
+            oh, ow = (h - kh) // sh + 1, (wd - kw) // sw + 1
+            a = np.max([a[:, ky:ky + sh * (oh - 1) + 1:sh, kx:kx + sw * (ow - 1) + 1:sw, :]
+                        for ky in range(kh) for kx in range(kw)], axis=0)
+        elif kind == "flatten":
+            a = a.reshape(a.shape[0], -1)
+        elif kind == "dense":
+            a = act(a @ z[f"autoencoder.layer{l}.weights"] + z[f"autoencoder.layer{l}.bias"])
+        else:
+            raise AssertionError(f"layer {l}: {kind} not rebuilt here")
+    reduced = pq.read_table(os.path.join(out, "reduced.parquet"))
+    for j, name in enumerate(z["output_columns"]):
+        assert_close(a[:, j], reduced.column(str(name)).to_numpy(), 1e-5, f"conv npz {name}")
+    print(f"model.npz: numpy rebuilds the conv autoencoder's codes from its tensors ({a.shape[1]} columns)")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ pub mod activation;
 pub mod conv;
 pub mod conv_transpose;
 pub mod dense;
+pub mod entry;
 pub mod geometry;
 pub mod layer;
 pub mod loss;

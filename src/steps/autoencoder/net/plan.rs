@@ -9,8 +9,9 @@
 
 use super::super::keys::{Activation, Positive};
 use super::super::params::{Activations, AutoencoderParams, OutputActivation};
+use super::entry::Entry;
 use super::shape::Shape;
-use super::spec::{DenseSpec, Entry, LayerSpec};
+use super::spec::{DenseSpec, LayerSpec};
 
 /// A layer's configuration (its activation settled) with its shapes, and where it was
 /// written, for messages.

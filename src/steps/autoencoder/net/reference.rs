@@ -7,10 +7,11 @@ use faer::{Mat, Par};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::entry::LayerEntry;
 use super::layer::Tensor;
 use super::plan::PlannedLayer;
 use super::shape::Shape;
-use super::spec::{LayerEntry, LayerSpec};
+use super::spec::LayerSpec;
 use super::{Network, build};
 use crate::config::Loss;
 use crate::rng::Rng;
