@@ -70,6 +70,9 @@ mod imp {
     pub fn upload_file(_local: &Path, url: &str) -> Result<()> {
         Err(unsupported(url))
     }
+    pub fn delete(url: &str) -> Result<()> {
+        Err(unsupported(url))
+    }
     pub fn check_writable(url: &str) -> Result<()> {
         Err(unsupported(url))
     }
@@ -424,6 +427,18 @@ mod imp {
         });
         got.map(|b| b.map(|b| b.to_vec()))
             .map_err(|e| failed("read", url, &e))
+    }
+
+    /// Removes an object; one that is not there is not an error.
+    pub fn delete(url: &str) -> Result<()> {
+        let (store, key) = locate(url)?;
+        block_on(async {
+            match store.delete(&key).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(e),
+            }
+        })
+        .map_err(|e| failed("delete", url, &e))
     }
 
     /// Part size of a multipart upload: what an upload holds in memory (times the parts

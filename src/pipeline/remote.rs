@@ -19,13 +19,32 @@ pub fn prepare_output(plan: &Plan) -> Result<()> {
     Ok(())
 }
 
-/// Uploads the staged outputs (nothing for a local output folder). The report and then
-/// `_SUCCESS` go last, so a reader that sees them finds the model beside them.
+/// Uploads the staged outputs (nothing for a local output folder). The previous run's
+/// set goes first, as in a local folder: its `_SUCCESS`, then every object that marker
+/// lists, so two runs' objects never stand side by side under final names. The report and
+/// then `_SUCCESS` go last, so a reader that sees them finds the model beside them.
 pub fn publish(plan: &Plan) -> Result<()> {
     if let (Some(url), Some(staging)) = (&plan.output_url, &plan.staging) {
+        remove_previous_set(url).map_err(|e| named(e, plan))?;
         staging
             .publish(url, &["report.html", "report.json", crate::sink::SUCCESS])
             .map_err(|e| named(e, plan))?;
+    }
+    Ok(())
+}
+
+/// Deletes the set the previous run published under `url`, as its `_SUCCESS` lists it
+/// (only the names a run publishes: a marker's other lines are not trusted).
+fn remove_previous_set(url: &str) -> Result<()> {
+    let marker = cloud::join(url, crate::sink::SUCCESS);
+    let Some(listed) = cloud::download(&marker)? else {
+        return Ok(());
+    };
+    cloud::delete(&marker)?;
+    for name in String::from_utf8_lossy(&listed).lines() {
+        if crate::sink::PUBLISHED.contains(&name.trim()) {
+            cloud::delete(&cloud::join(url, name.trim()))?;
+        }
     }
     Ok(())
 }

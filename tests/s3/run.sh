@@ -117,6 +117,17 @@ grep -q '"s3://out/full/model.json"' <(s3 cat s3://out/full/report.json) \
 [ -z "$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name "dimred-out-*" -newer "$work/pipeline.yaml" 2>/dev/null)" ] \
     || fail "a staging folder was left behind"
 
+say "a rerun into the same s3:// folder replaces the set: nothing of the previous run stays"
+dr run "$root/pipelines/breast_cancer_pca.yaml" -q --set input.path=s3://data/bc/breast_cancer.csv \
+    --set output.dir=s3://out/rerun --set output.onnx=true
+s3 ls s3://out/rerun/model.onnx | grep -qx "rerun/model.onnx" || fail "the first run wrote no model.onnx"
+dr run "$root/pipelines/breast_cancer_pca.yaml" -q --set input.path=s3://data/bc/breast_cancer.csv \
+    --set output.dir=s3://out/rerun --set output.reduced=false
+[ -z "$(s3 ls s3://out/rerun/model.onnx)" ] || fail "the previous run's model.onnx stayed beside the new set"
+[ -z "$(s3 ls s3://out/rerun/reduced.parquet)" ] || fail "the previous run's reduced.parquet stayed beside the new set"
+s3 cat s3://out/rerun/_SUCCESS | grep -qx "model.json" || fail "_SUCCESS does not list the new set"
+! s3 cat s3://out/rerun/_SUCCESS | grep -q "model.onnx" || fail "_SUCCESS lists the previous run's files"
+
 say "CSV from s3:// (the sample data)"
 dr run "$root/pipelines/breast_cancer_pca.yaml" -q --set "output.dir=$work/bc-local"
 dr run "$root/pipelines/breast_cancer_pca.yaml" -q --set input.path=s3://data/bc/breast_cancer.csv \
