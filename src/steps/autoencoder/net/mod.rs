@@ -340,6 +340,6 @@ fn move_into<T: Real>(src: &Buf<T>, dst: &mut Buf<T>) {
 }
 
 #[cfg(test)]
-mod reference;
+mod reference_tests;
 #[cfg(test)]
 mod tests;
