@@ -19,13 +19,14 @@ use super::activation::{Real, activate_slice, mul_derivative, vectorized};
 use super::dense::onnx_activation;
 use super::geometry::{Geometry, sample_split, slice_samples};
 use super::layer::{
-    Backward, Cache, Forward, Layer, OnnxForm, Tensor, col_slice, col_slice_mut, find, init_weights,
+    Backward, Cache, Forward, Layer, OnnxForm, Tensor, col_slice, col_slice_mut, find,
+    init_weights, onnx_weight_and_bias,
 };
 use super::par::{col_pieces, column_split, each_piece};
 use super::plan::PlannedLayer;
 use super::shape::{Layout, Shape, contiguous, contiguous_mut};
 use super::spec::{LayerSpec, Padding, same_pad_before};
-use crate::onnx::{Attr, DType, Graph};
+use crate::onnx::{Attr, Graph};
 use crate::rng::Rng;
 
 /// `v = act(v + b[channel])` over values laid out channels last.
@@ -299,19 +300,7 @@ impl<T: Real> Kernel<T> {
     fn conv_onnx(&self, g: &mut Graph, x: &str, name: &str) -> String {
         let k = self;
         let geo = k.geometry;
-        let t = self.tensors();
-        let w = g.constant_as(
-            &format!("{name}.weight"),
-            &t[0].shape,
-            &t[0].values,
-            DType::Float32,
-        );
-        let b = g.constant_as(
-            &format!("{name}.bias"),
-            &t[1].shape,
-            &t[1].values,
-            DType::Float32,
-        );
+        let (w, b) = onnx_weight_and_bias(g, name, &self.tensors());
         // Padding after: whatever the output's last position reaches past the input.
         let after = |small: usize, s: usize, k: usize, pad: usize, big: usize| {
             ((small - 1) * s + k).saturating_sub(pad + big)

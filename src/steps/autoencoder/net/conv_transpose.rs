@@ -10,12 +10,12 @@ use super::activation::Real;
 use super::conv::{Kernel, activation_gradient, bias_and_activation, image, ints, kernel_pair};
 use super::dense::onnx_activation;
 use super::geometry::{Geometry, sample_split, slice_samples};
-use super::layer::{Backward, Cache, Forward, init_weights};
+use super::layer::{Backward, Cache, Forward, init_weights, onnx_weight_and_bias};
 use super::par::each_piece;
 use super::plan::PlannedLayer;
 use super::shape::{contiguous, contiguous_mut};
 use super::spec::transpose_crop;
-use crate::onnx::{DType, Graph};
+use crate::onnx::Graph;
 use crate::rng::Rng;
 
 impl<T: Real> Kernel<T> {
@@ -128,19 +128,7 @@ impl<T: Real> Kernel<T> {
     pub(super) fn transpose_onnx(&self, g: &mut Graph, x: &str, name: &str) -> String {
         let k = self;
         let geo = k.geometry;
-        let t = self.tensors();
-        let w = g.constant_as(
-            &format!("{name}.weight"),
-            &t[0].shape,
-            &t[0].values,
-            DType::Float32,
-        );
-        let b = g.constant_as(
-            &format!("{name}.bias"),
-            &t[1].shape,
-            &t[1].values,
-            DType::Float32,
-        );
+        let (w, b) = onnx_weight_and_bias(g, name, &self.tensors());
         // The full output is (in − 1)·s + k; crop `pad` before and whatever lies past
         // the output after (negative crops are output_padding).
         let full = |small: usize, s: usize, k: usize| (small - 1) * s + k;

@@ -17,11 +17,12 @@ use super::activation::{
 };
 use super::layer::{
     Backward, Cache, Forward, Layer, OnnxForm, Tensor, col_slice, find, init_weights,
+    onnx_weight_and_bias,
 };
 use super::par::{col, col_pieces, column_split, each_piece};
 use super::shape::{Layout, Shape};
 use super::spec::LayerSpec;
-use crate::onnx::{Attr, DType, Graph};
+use crate::onnx::{Attr, Graph};
 use crate::rng::Rng;
 
 #[derive(Debug, Clone)]
@@ -286,19 +287,7 @@ impl<T: Real> Layer<T> for Dense<T> {
     /// `MatMul`, `Add`, then the activation (as torch.onnx exports a `Linear` and its
     /// activation).
     fn onnx(&self, g: &mut Graph, x: &str, name: &str) -> String {
-        let t = self.tensors();
-        let w = g.constant_as(
-            &format!("{name}.weights"),
-            &t[0].shape,
-            &t[0].values,
-            DType::Float32,
-        );
-        let b = g.constant_as(
-            &format!("{name}.bias"),
-            &t[1].shape,
-            &t[1].values,
-            DType::Float32,
-        );
+        let (w, b) = onnx_weight_and_bias(g, name, &self.tensors());
         let product = g.node("MatMul", &[x, &w]);
         let h = g.node("Add", &[&product, &b]);
         onnx_activation(g, self.activation, h)

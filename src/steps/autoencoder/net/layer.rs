@@ -168,6 +168,20 @@ pub fn find<'a>(tensors: &'a [Tensor], name: &str, shape: &[usize]) -> Result<&'
     Ok(t)
 }
 
+/// A layer's weight and bias (its first two tensors) as f32 ONNX constants named
+/// `{layer}.{tensor}`.
+pub fn onnx_weight_and_bias(g: &mut Graph, layer: &str, t: &[Tensor]) -> (String, String) {
+    let mut constant = |t: &Tensor| {
+        g.constant_as(
+            &format!("{layer}.{}", t.name),
+            &t.shape,
+            &t.values,
+            crate::onnx::DType::Float32,
+        )
+    };
+    (constant(&t[0]), constant(&t[1]))
+}
+
 /// The values of a column of a parameter (contiguous in faer's owned matrices).
 pub fn col_slice<T: Real>(m: &Mat<T>, j: usize) -> &[T] {
     m.col(j)

@@ -227,7 +227,8 @@ impl<T: Real> Network<T> {
         let output = ws.xs[depth].as_ref();
         let target = match &mut ws.target {
             Some(t) => {
-                move_into(&Buf::Features(target.to_owned()), t);
+                // the batch's rows straight into the output's layout, no copy between
+                shape::transpose_into(target, t.as_mut());
                 t.as_ref()
             }
             None => target,
