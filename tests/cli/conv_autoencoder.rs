@@ -29,6 +29,24 @@ fn conv_args(out: &Path, sets: &[&str]) -> Vec<String> {
     args
 }
 
+/// `dimred transform --model MODEL --input INPUT --output OUTPUT` (with `--inverse`),
+/// which must succeed.
+fn transform(model: &Path, input: impl AsRef<Path>, output: impl AsRef<Path>, inverse: bool) {
+    let mut cmd = dimred();
+    cmd.args(["transform", "-q"]);
+    if inverse {
+        cmd.arg("--inverse");
+    }
+    cmd.arg("--model")
+        .arg(model)
+        .arg("--input")
+        .arg(input.as_ref())
+        .arg("--output")
+        .arg(output.as_ref())
+        .assert()
+        .success();
+}
+
 fn digits_rows() -> Vec<Vec<f64>> {
     let columns: Vec<Vec<f64>> = parquet_columns(&root().join("sample-data/digits.parquet"))
         .into_iter()
@@ -109,13 +127,12 @@ fn the_conv_example_trains_transforms_inverts_and_exports() {
     // transform gives the run's codes; --inverse decodes them to 64 pixels
     let reduced = out.join("reduced.parquet");
     let codes = tmp.path().join("codes.parquet");
-    dimred()
-        .args(["transform", "-q", "--model"])
-        .arg(out.join("model.json"))
-        .args(["--input", "sample-data/digits.csv", "--output"])
-        .arg(&codes)
-        .assert()
-        .success();
+    transform(
+        &out.join("model.json"),
+        root().join("sample-data/digits.csv"),
+        &codes,
+        false,
+    );
     let run_cols = parquet_columns(&reduced);
     let transform_cols = parquet_columns(&codes);
     for z in ["z1", "z2", "z3"] {
@@ -124,15 +141,7 @@ fn the_conv_example_trains_transforms_inverts_and_exports() {
         assert_eq!(a, b, "{z}");
     }
     let decoded = tmp.path().join("decoded.parquet");
-    dimred()
-        .args(["transform", "-q", "--inverse", "--model"])
-        .arg(out.join("model.json"))
-        .arg("--input")
-        .arg(&reduced)
-        .arg("--output")
-        .arg(&decoded)
-        .assert()
-        .success();
+    transform(&out.join("model.json"), &reduced, &decoded, true);
     let pixels = parquet_columns(&decoded);
     assert_eq!(
         pixels
@@ -408,15 +417,12 @@ fn early_stopping_stops_and_keeps_the_best_epochs_weights() {
     // The kept weights are the best epoch's: the validation rows' loss recomputed from
     // the model's reconstructions is that epoch's validation loss, not the last one's.
     let decoded = tmp.path().join("decoded.parquet");
-    dimred()
-        .args(["transform", "-q", "--inverse", "--model"])
-        .arg(out.join("model.json"))
-        .arg("--input")
-        .arg(out.join("reduced.parquet"))
-        .arg("--output")
-        .arg(&decoded)
-        .assert()
-        .success();
+    transform(
+        &out.join("model.json"),
+        out.join("reduced.parquet"),
+        &decoded,
+        true,
+    );
     let model = json(&out.join("model.json"));
     let (lo, range) = (floats(&model["data_min_"]), floats(&model["scale_"]));
     let pixels = parquet_columns(&decoded);
@@ -471,13 +477,12 @@ fn denoising_trains_on_corrupted_inputs_and_transform_corrupts_nothing() {
     // transform applies the network to clean rows, the same every time
     for i in 0..2 {
         let codes = tmp.path().join(format!("codes{i}.parquet"));
-        dimred()
-            .args(["transform", "-q", "--model"])
-            .arg(out.join("model.json"))
-            .args(["--input", "sample-data/digits.parquet", "--output"])
-            .arg(&codes)
-            .assert()
-            .success();
+        transform(
+            &out.join("model.json"),
+            root().join("sample-data/digits.parquet"),
+            &codes,
+            false,
+        );
         let a = parquet_columns(&codes);
         let b = parquet_columns(&out.join("reduced.parquet"));
         for z in ["z1", "z2"] {
