@@ -457,9 +457,13 @@ fn size_chunks(
             Some(rows) => rows,
             None => {
                 let min = budget::MIN_BATCH_ROWS;
-                let biggest = if demand.reader_bytes > state.bytes {
-                    " (the Parquet reader holds a row group's column chunks: files with \
-                     smaller row groups need less)"
+                let biggest = if demand.reader_bytes > state.bytes && dataset.is_remote() {
+                    " (the Parquet reader holds a row group's column chunks from object \
+                     storage: files with smaller row groups need less)"
+                        .to_string()
+                } else if demand.reader_bytes > state.bytes {
+                    " (the Parquet reader holds each column's dictionary and a data page: \
+                     fewer columns, or files written without dictionaries, need less)"
                         .to_string()
                 } else if state.kind.is_empty() {
                     String::new()

@@ -122,6 +122,9 @@ pub struct Dataset {
     /// Parquet: per column, its largest column chunk in any file (uncompressed bytes);
     /// empty for CSV.
     pub column_chunk_bytes: Vec<u64>,
+    /// Parquet: per column, the most the local reader holds of it at once (its dictionary
+    /// and a data page, `parquet::Footer::page_bytes`); empty for CSV.
+    pub column_page_bytes: Vec<u64>,
     /// The largest file's footer in memory (`metadata_bytes`).
     pub metadata_bytes: u64,
     /// How many of `columns`, at the end, are derived by row steps rather than stored in
@@ -216,19 +219,25 @@ impl Dataset {
         let mut total_bytes = 0u64;
         let mut columns: Option<Vec<ColumnInfo>> = None;
         let mut column_chunk_bytes: Vec<u64> = Vec::new();
+        let mut column_page_bytes: Vec<u64> = Vec::new();
         let mut metadata_bytes = 0u64;
         for (file, &size) in files.iter().zip(&file_sizes) {
             total_bytes += size;
             let (cols, rows) = match format {
                 Format::Csv => (csv::header(file)?, None),
                 Format::Parquet => {
-                    let (cols, rows, chunk_bytes, footer) = parquet::schema(file, size)?;
-                    metadata_bytes = metadata_bytes.max(footer);
-                    column_chunk_bytes.resize(chunk_bytes.len().max(column_chunk_bytes.len()), 0);
-                    for (most, b) in column_chunk_bytes.iter_mut().zip(chunk_bytes) {
-                        *most = (*most).max(b);
+                    let footer = parquet::schema(file, size)?;
+                    metadata_bytes = metadata_bytes.max(footer.metadata_bytes);
+                    for (most, bytes) in [
+                        (&mut column_chunk_bytes, footer.chunk_bytes),
+                        (&mut column_page_bytes, footer.page_bytes),
+                    ] {
+                        most.resize(bytes.len().max(most.len()), 0);
+                        for (most, b) in most.iter_mut().zip(bytes) {
+                            *most = (*most).max(b);
+                        }
                     }
-                    (cols, Some(rows))
+                    (footer.columns, Some(footer.rows))
                 }
             };
             check_unique(&cols, file)?;
@@ -250,6 +259,7 @@ impl Dataset {
             total_rows,
             total_bytes,
             column_chunk_bytes,
+            column_page_bytes,
             metadata_bytes,
             derived: 0,
             declared: Vec::new(),
@@ -327,13 +337,17 @@ impl Dataset {
         self.columns.len() - self.derived
     }
 
-    /// Bytes the reader holds beside its chunks when it decodes `columns`: a row group's
-    /// column chunks (Parquet); nothing for CSV, which is read line by line.
+    /// Bytes the reader holds beside its chunks when it decodes `columns`: from local
+    /// Parquet files a dictionary and a page per column, whatever the row group's size;
+    /// from object storage a row group's column chunks, fetched whole; nothing for CSV,
+    /// which is read line by line.
     pub fn reader_bytes(&self, columns: &[usize]) -> u64 {
-        columns
-            .iter()
-            .filter_map(|&c| self.column_chunk_bytes.get(c))
-            .sum()
+        let held = if self.is_remote() {
+            &self.column_chunk_bytes
+        } else {
+            &self.column_page_bytes
+        };
+        columns.iter().filter_map(|&c| held.get(c)).sum()
     }
 
     /// The largest file's Parquet footer as the reader holds it in memory (0 for CSV).

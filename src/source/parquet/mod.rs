@@ -123,16 +123,36 @@ fn check_metadata(meta: &parquet::file::metadata::ParquetMetaData, file_len: u64
     Ok(())
 }
 
-/// The file's columns, its rows, and each column's largest column chunk (uncompressed
-/// bytes over its row groups): the reader holds a row group's pages of the columns it
-/// decodes, so that is memory a pass needs beside its chunks. Also the footer's size in
-/// memory, which the reader holds while it reads the file (165 MiB for 30 row groups of
-/// 10,000 columns).
-pub(super) fn schema(path: &Path, size: u64) -> Result<(Vec<ColumnInfo>, u64, Vec<u64>, u64)> {
+/// Rows a data page holds at most as the common writers write them by default (pyarrow's
+/// `max_rows_per_page`, arrow-rs's `data_page_row_count_limit`, parquet-mr's
+/// `page.row.count.limit`), and the bytes they stop a page at.
+pub const PAGE_ROWS: u64 = 20_000;
+pub const PAGE_BYTES: u64 = 1 << 20;
+
+/// What a file's footer says the reader will hold.
+pub(super) struct Footer {
+    pub columns: Vec<ColumnInfo>,
+    pub rows: u64,
+    /// Per column, its largest column chunk over the row groups (uncompressed bytes): what
+    /// a remote read fetches whole.
+    pub chunk_bytes: Vec<u64>,
+    /// Per column, the most a local read holds of one column chunk at a time: its
+    /// dictionary (decoded, kept while the chunk is read) and one data page, never more
+    /// than the chunk. The local reader reads page by page, so this does not grow with the
+    /// row group (measured: 16,384- to 1,000,000-row groups of 256 float64 columns peak the
+    /// same, docs/architecture.md#memory).
+    pub page_bytes: Vec<u64>,
+    /// The footer's size in memory, which the reader holds while it reads the file (165 MiB
+    /// for 30 row groups of 10,000 columns).
+    pub metadata_bytes: u64,
+}
+
+pub(super) fn schema(path: &Path, size: u64) -> Result<Footer> {
     let b = load_meta(path, size)?;
     let metadata_bytes = b.metadata().memory_size() as u64;
     let rows = b.metadata().file_metadata().num_rows().max(0) as u64;
     let mut chunk_bytes = vec![0u64; b.schema().fields().len()];
+    let mut page_bytes = vec![0u64; b.schema().fields().len()];
     for group in b.metadata().row_groups() {
         // leaf columns; a nested column's leaves count towards its root
         for (leaf, column) in group.columns().iter().enumerate() {
@@ -140,9 +160,12 @@ pub(super) fn schema(path: &Path, size: u64) -> Result<(Vec<ColumnInfo>, u64, Ve
             if let Some(bytes) = chunk_bytes.get_mut(root) {
                 *bytes = (*bytes).max(column.uncompressed_size().max(0) as u64);
             }
+            if let Some(bytes) = page_bytes.get_mut(root) {
+                *bytes = (*bytes).max(held_bytes(column));
+            }
         }
     }
-    let cols = b
+    let columns = b
         .schema()
         .fields()
         .iter()
@@ -155,7 +178,32 @@ pub(super) fn schema(path: &Path, size: u64) -> Result<(Vec<ColumnInfo>, u64, Ve
             },
         })
         .collect();
-    Ok((cols, rows, chunk_bytes, metadata_bytes))
+    Ok(Footer {
+        columns,
+        rows,
+        chunk_bytes,
+        page_bytes,
+        metadata_bytes,
+    })
+}
+
+/// A column chunk's dictionary (the bytes before its first data page, scaled by the chunk's
+/// compression ratio) and a data page of `PAGE_ROWS` values of its average width, at most
+/// `PAGE_BYTES`: page sizes are not in the footer (only in the optional offset index), and
+/// every common writer cuts pages at these limits by default.
+fn held_bytes(column: &parquet::file::metadata::ColumnChunkMetaData) -> u64 {
+    let chunk = column.uncompressed_size().max(0) as u64;
+    let compressed = column.compressed_size().max(1) as u64;
+    let values = column.num_values().max(1) as u64;
+    let dictionary = column
+        .dictionary_page_offset()
+        .filter(|&d| d >= 0 && d < column.data_page_offset())
+        .map_or(0, |d| {
+            let stored = (column.data_page_offset() - d) as u64;
+            (stored as f64 * (chunk as f64 / compressed as f64).max(1.0)) as u64
+        });
+    let page = (PAGE_ROWS * chunk.div_ceil(values)).min(PAGE_BYTES);
+    (dictionary + page).min(chunk)
 }
 
 fn projection(schema: &SchemaDescriptor, spec: &ReadSpec) -> ProjectionMask {

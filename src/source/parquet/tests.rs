@@ -80,3 +80,60 @@ fn a_shuffled_read_gives_the_same_chunks_on_any_number_of_decoding_threads() {
     assert_eq!(read(2), one);
     assert_eq!(read(3), one);
 }
+
+/// The bytes the local reader is counted for: a page of 20,000 values whatever the row
+/// group's size, plus the dictionary when the column has one (1,000 distinct float64
+/// values: 8,000 bytes).
+#[test]
+fn a_column_is_counted_for_its_dictionary_and_a_page_not_its_row_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 50_000;
+    let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Float64, false)]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(arrow_array::Float64Array::from_iter_values(
+            (0..n).map(|i| (i % 1000) as f64 + 0.5),
+        ))],
+    )
+    .unwrap();
+    let footer = |name: &str, dictionary: bool, group_rows: usize| {
+        let path = dir.path().join(name);
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_dictionary_enabled(dictionary)
+            .set_compression(parquet::basic::Compression::UNCOMPRESSED)
+            .set_max_row_group_row_count(Some(group_rows))
+            .build();
+        let file = File::create(&path).unwrap();
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(file, schema.clone(), Some(props)).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        let size = std::fs::metadata(&path).unwrap().len();
+        schema_footer(&path, size)
+    };
+    let (one, many) = (
+        footer("one.parquet", false, n),
+        footer("many.parquet", false, 5_000),
+    );
+    // 400,000 bytes of values in one chunk, 40,000 in each of the ten
+    assert!(one.chunk_bytes[0] >= 400_000 && many.chunk_bytes[0] < 41_000);
+    // a page of 20,000 float64 values (page headers and levels add a little)
+    assert!(
+        (160_000..=180_000).contains(&one.page_bytes[0]),
+        "{}",
+        one.page_bytes[0]
+    );
+    // a row group smaller than a page is held whole
+    assert_eq!(many.page_bytes[0], many.chunk_bytes[0]);
+    let dict = footer("dict.parquet", true, n);
+    let indices = dict.page_bytes[0] - 8_000;
+    assert!(
+        dict.page_bytes[0] >= 8_000 && indices <= 20_000 * 2 + 64,
+        "{}",
+        dict.page_bytes[0]
+    );
+}
+
+fn schema_footer(path: &Path, size: u64) -> Footer {
+    schema(path, size).unwrap()
+}

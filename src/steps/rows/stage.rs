@@ -439,6 +439,7 @@ mod tests {
             total_rows: None,
             total_bytes: 0,
             column_chunk_bytes: Vec::new(),
+            column_page_bytes: Vec::new(),
             metadata_bytes: 0,
             derived: 0,
             declared: Vec::new(),
