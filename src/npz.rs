@@ -136,50 +136,146 @@ impl Array {
 /// The `.npz` bytes of named arrays, in the order given (`name.npy` entries).
 pub fn write(arrays: &[(String, Array)]) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut central = Vec::new();
-    for (name, array) in arrays {
+    zip(
+        arrays.iter().map(|(name, array)| Member::npy(name, array)),
+        &mut out,
+        ZIP32_LIMIT,
+    );
+    out
+}
+
+/// The first size or offset a classic zip header cannot hold (0xFFFFFFFF itself means "see
+/// the ZIP64 field"). An array of 4 GiB (a kernel PCA's `X_fit_` of many landmarks over
+/// many features) or a file past it gets ZIP64 fields, which numpy's zipfile reads; below
+/// it the file is the classic zip every reader knows.
+const ZIP32_LIMIT: u64 = 0xFFFF_FFFF;
+
+/// One stored entry: its name, size and CRC-32, and the bytes written after its header
+/// (the tests give fewer bytes than `size` to lay out a file of many gigabytes).
+struct Member {
+    name: String,
+    size: u64,
+    crc: u32,
+    data: Vec<u8>,
+}
+
+impl Member {
+    fn npy(name: &str, array: &Array) -> Member {
         let data = array.npy();
-        let file = format!("{name}.npy");
         let mut crc = flate2::Crc::new();
         crc.update(&data);
-        let offset = out.len() as u32;
-        // local file header: version 2.0, no flags, stored, 1980-01-01 00:00
-        let common = |buf: &mut Vec<u8>| {
-            for v in [20u16, 0, 0, 0, 0x21] {
-                buf.extend_from_slice(&v.to_le_bytes());
+        Member {
+            name: format!("{name}.npy"),
+            size: data.len() as u64,
+            crc: crc.sum(),
+            data,
+        }
+    }
+}
+
+/// A zip of stored members into `out` (PKWARE's APPNOTE 6.3: local headers and data, the
+/// central directory, the end records). A size or offset of at least `limit` is written
+/// as 0xFFFFFFFF with its value in the entry's ZIP64 extra field (4.5.3), and the
+/// directory then ends with the ZIP64 end record and its locator (4.3.14, 4.3.15) before
+/// the classic end record. Offsets count `size` bytes per member whatever `data` holds.
+fn zip(members: impl Iterator<Item = Member>, out: &mut Vec<u8>, limit: u64) {
+    let put16 = |buf: &mut Vec<u8>, v: u16| buf.extend_from_slice(&v.to_le_bytes());
+    let put32 = |buf: &mut Vec<u8>, v: u32| buf.extend_from_slice(&v.to_le_bytes());
+    let put64 = |buf: &mut Vec<u8>, v: u64| buf.extend_from_slice(&v.to_le_bytes());
+    let clip = |v: u64| if v >= limit { u32::MAX } else { v as u32 };
+    let mut at = 0u64; // the file offset, counting each member's whole `size`
+    let mut central = Vec::new();
+    let mut count = 0u64;
+    for m in members {
+        let offset = at;
+        let big = m.size >= limit;
+        // local file header: version 2.0 (4.5 with ZIP64), no flags, stored, 1980-01-01
+        let version: u16 = if big || offset >= limit { 45 } else { 20 };
+        let common = |buf: &mut Vec<u8>, extra: u16| {
+            for v in [version, 0, 0, 0, 0x21] {
+                put16(buf, v);
             }
-            buf.extend_from_slice(&crc.sum().to_le_bytes());
-            buf.extend_from_slice(&(data.len() as u32).to_le_bytes());
-            buf.extend_from_slice(&(data.len() as u32).to_le_bytes());
-            buf.extend_from_slice(&(file.len() as u16).to_le_bytes());
-            buf.extend_from_slice(&0u16.to_le_bytes());
+            put32(buf, m.crc);
+            put32(buf, clip(m.size));
+            put32(buf, clip(m.size));
+            put16(buf, m.name.len() as u16);
+            put16(buf, extra);
         };
-        out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-        common(&mut out);
-        out.extend_from_slice(file.as_bytes());
-        out.extend_from_slice(&data);
-        central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-        central.extend_from_slice(&20u16.to_le_bytes());
-        common(&mut central);
+        let start = out.len();
+        put32(out, 0x0403_4b50);
+        common(out, if big { 20 } else { 0 });
+        out.extend_from_slice(m.name.as_bytes());
+        if big {
+            // the local header's ZIP64 field holds both sizes
+            put16(out, 0x0001);
+            put16(out, 16);
+            put64(out, m.size);
+            put64(out, m.size);
+        }
+        at += (out.len() - start) as u64 + m.size;
+        out.extend_from_slice(&m.data);
+
+        // the central header's ZIP64 field holds only the values that overflow, in order
+        let mut extra = Vec::new();
+        if big {
+            put64(&mut extra, m.size);
+            put64(&mut extra, m.size);
+        }
+        if offset >= limit {
+            put64(&mut extra, offset);
+        }
+        put32(&mut central, 0x0201_4b50);
+        put16(&mut central, version);
+        let extra_len = if extra.is_empty() { 0 } else { 4 + extra.len() };
+        common(&mut central, extra_len as u16);
         // comment length, disk, internal and external attributes, offset
         for v in [0u16, 0, 0] {
-            central.extend_from_slice(&v.to_le_bytes());
+            put16(&mut central, v);
         }
-        central.extend_from_slice(&0u32.to_le_bytes());
-        central.extend_from_slice(&offset.to_le_bytes());
-        central.extend_from_slice(file.as_bytes());
+        put32(&mut central, 0);
+        put32(&mut central, clip(offset));
+        central.extend_from_slice(m.name.as_bytes());
+        if !extra.is_empty() {
+            put16(&mut central, 0x0001);
+            put16(&mut central, extra.len() as u16);
+            central.extend_from_slice(&extra);
+        }
+        count += 1;
     }
-    let start = out.len() as u32;
+    let directory = at;
+    let size = central.len() as u64;
     out.extend_from_slice(&central);
-    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    let count = arrays.len() as u16;
-    for v in [0u16, 0, count, count] {
-        out.extend_from_slice(&v.to_le_bytes());
+    let zip64 = directory >= limit || size >= limit || count >= 0xFFFF.min(limit);
+    if zip64 {
+        let record = directory + size;
+        put32(out, 0x0606_4b50);
+        put64(out, 44); // the record's size after this field
+        put16(out, 45);
+        put16(out, 45);
+        put32(out, 0);
+        put32(out, 0);
+        put64(out, count);
+        put64(out, count);
+        put64(out, size);
+        put64(out, directory);
+        put32(out, 0x0706_4b50);
+        put32(out, 0);
+        put64(out, record);
+        put32(out, 1);
     }
-    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
-    out.extend_from_slice(&start.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out
+    // the classic end record, with the markers where a value did not fit
+    let entries = if count >= 0xFFFF.min(limit) {
+        u16::MAX
+    } else {
+        count as u16
+    };
+    put32(out, 0x0605_4b50);
+    for v in [0u16, 0, entries, entries] {
+        put16(out, v);
+    }
+    put32(out, clip(size));
+    put32(out, clip(directory));
+    put16(out, 0);
 }
 
 #[cfg(test)]
@@ -241,5 +337,134 @@ mod tests {
             &zip[offset as usize + 30..offset as usize + 40],
             b"whiten.npy"
         );
+    }
+
+    fn u16_at(b: &[u8], at: usize) -> u16 {
+        u16::from_le_bytes([b[at], b[at + 1]])
+    }
+    fn u32_at(b: &[u8], at: usize) -> u32 {
+        u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+    }
+    fn u64_at(b: &[u8], at: usize) -> u64 {
+        u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+    }
+
+    /// A 5 GiB member (its bytes left out: offsets count them all the same) and a small one
+    /// after it: the headers must carry the sizes and the second member's offset in ZIP64
+    /// fields, and the directory must end with the ZIP64 records (APPNOTE 4.3.14–4.5.3).
+    #[test]
+    fn a_member_over_4_gib_gets_zip64_sizes_offsets_and_end_records() {
+        let big = 5u64 << 30;
+        let members = vec![
+            Member {
+                name: "X_fit_.npy".into(),
+                size: big,
+                crc: 0x1234_5678,
+                data: vec![7; 16],
+            },
+            Member {
+                name: "mean_.npy".into(),
+                size: 10,
+                crc: 1,
+                data: vec![1; 10],
+            },
+        ];
+        let mut zip_bytes = Vec::new();
+        zip(members.into_iter(), &mut zip_bytes, ZIP32_LIMIT);
+        let b = &zip_bytes;
+        // the first local header: version 4.5, both sizes in its ZIP64 field
+        assert_eq!(u32_at(b, 0), 0x0403_4b50);
+        assert_eq!(u16_at(b, 4), 45);
+        assert_eq!((u32_at(b, 18), u32_at(b, 22)), (u32::MAX, u32::MAX));
+        let (name_len, extra_len) = (u16_at(b, 26) as usize, u16_at(b, 28) as usize);
+        assert_eq!(extra_len, 20);
+        let extra = 30 + name_len;
+        assert_eq!((u16_at(b, extra), u16_at(b, extra + 2)), (1, 16));
+        assert_eq!((u64_at(b, extra + 4), u64_at(b, extra + 12)), (big, big));
+        // the second member starts 5 GiB after the first's data starts (16 bytes given)
+        let data = extra + extra_len;
+        let second_real = data + 16;
+        let second_virtual = (data as u64) + big;
+        assert_eq!(u32_at(b, second_real), 0x0403_4b50);
+        // past 4 GiB: version 4.5, but its sizes fit, so its local header has no ZIP64 field
+        assert_eq!(u16_at(b, second_real + 4), 45);
+        assert_eq!(u32_at(b, second_real + 18), 10);
+        assert_eq!(u16_at(b, second_real + 28), 0);
+        let shift = big - 16; // virtual offset − real offset after the first member
+        // the classic end record points to the ZIP64 one through the locator
+        let end = b.len() - 22;
+        assert_eq!(u32_at(b, end), 0x0605_4b50);
+        assert_eq!(u32_at(b, end + 16), u32::MAX, "directory offset overflows");
+        let locator = end - 20;
+        assert_eq!(u32_at(b, locator), 0x0706_4b50);
+        assert_eq!(u32_at(b, locator + 16), 1, "one disk");
+        let record = (u64_at(b, locator + 8) - shift) as usize;
+        assert_eq!(record, locator - 56);
+        assert_eq!(u32_at(b, record), 0x0606_4b50);
+        assert_eq!(u64_at(b, record + 4), 44);
+        assert_eq!((u64_at(b, record + 24), u64_at(b, record + 32)), (2, 2));
+        let directory = (u64_at(b, record + 48) - shift) as usize;
+        assert_eq!(u64_at(b, record + 40), (record - directory) as u64);
+        // the first central header: sizes in ZIP64, its offset (0) classic
+        assert_eq!(u32_at(b, directory), 0x0201_4b50);
+        assert_eq!(
+            (u32_at(b, directory + 20), u32_at(b, directory + 24)),
+            (u32::MAX, u32::MAX)
+        );
+        assert_eq!(u32_at(b, directory + 42), 0);
+        let (n1, e1) = (
+            u16_at(b, directory + 28) as usize,
+            u16_at(b, directory + 30) as usize,
+        );
+        assert_eq!(e1, 20);
+        let x1 = directory + 46 + n1;
+        assert_eq!((u16_at(b, x1), u16_at(b, x1 + 2)), (1, 16));
+        assert_eq!((u64_at(b, x1 + 4), u64_at(b, x1 + 12)), (big, big));
+        // the second: sizes classic, its offset past 4 GiB in ZIP64
+        let second = x1 + e1;
+        assert_eq!(u32_at(b, second), 0x0201_4b50);
+        assert_eq!((u32_at(b, second + 20), u32_at(b, second + 24)), (10, 10));
+        assert_eq!(u32_at(b, second + 42), u32::MAX);
+        let x2 = second + 46 + u16_at(b, second + 28) as usize;
+        assert_eq!((u16_at(b, x2), u16_at(b, x2 + 2)), (1, 8));
+        assert_eq!(u64_at(b, x2 + 4), second_virtual);
+    }
+
+    /// tests/onnx/zip64.npz: small arrays written with every ZIP64 field (`limit` 0), which
+    /// tests/onnx/check.py loads with numpy (run by .ci/run). `DIMRED_BLESS=1` rewrites it.
+    #[test]
+    fn the_zip64_fixture_is_what_the_writer_writes() {
+        let arrays = [
+            ("mean_", Array::vector(vec![1.5, -2.0, 3.25])),
+            (
+                "components_",
+                Array::matrix(2, 3, |i, j| (i * 3 + j) as f64),
+            ),
+            (
+                "feature_names_in_",
+                Array::strings(vec!["a".into(), "bé".into()]),
+            ),
+        ];
+        let mut bytes = Vec::new();
+        zip(arrays.iter().map(|(n, a)| Member::npy(n, a)), &mut bytes, 0);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/onnx/zip64.npz");
+        if std::env::var_os("DIMRED_BLESS").is_some() {
+            std::fs::write(&path, &bytes).unwrap();
+        }
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "DIMRED_BLESS=1 rewrites it"
+        );
+        // and without ZIP64 the same arrays make the classic file
+        let classic: Vec<(String, Array)> = arrays
+            .iter()
+            .map(|(n, a)| (n.to_string(), a.clone()))
+            .collect();
+        let classic = write(&classic);
+        assert!(classic.len() < bytes.len());
+        let zip64_end = 0x0606_4b50u32.to_le_bytes();
+        assert!(!classic.windows(4).any(|w| w == zip64_end));
+        assert!(bytes.windows(4).any(|w| w == zip64_end));
     }
 }
