@@ -112,6 +112,9 @@ pub struct TransformArgs {
     /// beside --output.
     #[arg(long, value_name = "I/N|auto", allow_hyphen_values = true)]
     pub shard: Option<String>,
+    /// Type of the written columns [default: the model's run's output.dtype, float64 unless set].
+    #[arg(long, value_enum)]
+    pub dtype: Option<Dtype>,
     #[arg(long, short)]
     pub quiet: bool,
 }

@@ -245,6 +245,10 @@ fn dispatch(command: Command) -> Result<()> {
                 reconstruction_error: args.reconstruction_error,
                 quiet: args.quiet,
                 shard,
+                dtype: args.dtype.map(|d| match d {
+                    cli::Dtype::Float32 => dimred::config::OnnxDtype::Float32,
+                    cli::Dtype::Float64 => dimred::config::OnnxDtype::Float64,
+                }),
             };
             let (stats, written) =
                 dimred::transform(&args.model, &args.input, &args.output, options)?;

@@ -14,7 +14,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::config::MissingPolicy;
+use crate::config::{MissingPolicy, OnnxDtype};
 use crate::error::{Error, Result};
 use crate::steps::{FittedPipeline, load_step};
 
@@ -38,6 +38,10 @@ pub struct Header {
     pub n_samples_seen_: u64,
     /// The raw feature means (PCA centres on them; missing values are imputed with them).
     pub mean_: Vec<f64>,
+    /// The reduced columns' type the run wrote (`output.dtype`), which `transform` writes
+    /// too unless told otherwise; absent means float64.
+    #[serde(default, skip_serializing_if = "OnnxDtype::is_float64")]
+    pub output_dtype: OnnxDtype,
 }
 
 /// A model.json: its header and the whole document, where the steps' fields are.
@@ -69,8 +73,21 @@ impl Model {
     }
 
     pub fn load(path: &Path) -> Result<Model> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io("read model", path, e))?;
-        let doc: Map<String, Value> = serde_json::from_str(&text)
+        let bytes = std::fs::read(path).map_err(|e| Error::io("read model", path, e))?;
+        Model::parse(&bytes, path)
+    }
+
+    /// A model from the bytes of its file (`path` names it in errors): `transform` hashes
+    /// the very bytes it applies.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Model> {
+        let text = std::str::from_utf8(bytes).map_err(|_| {
+            let invalid = std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "stream did not contain valid UTF-8",
+            );
+            Error::io("read model", path, invalid)
+        })?;
+        let doc: Map<String, Value> = serde_json::from_str(text)
             .map_err(|e| Error::config(format!("{}: not a dimred model: {e}", path.display())))?;
         let header: Header = serde_json::from_value(Value::Object(doc.clone()))
             .map_err(|e| Error::config(format!("{}: not a dimred model: {e}", path.display())))?;

@@ -166,15 +166,27 @@ pub struct RawOutput {
     /// The ONNX graph's element type.
     #[serde(default)]
     pub onnx_dtype: OnnxDtype,
+    /// The reduced columns' type in reduced.parquet (and, through model.json, in
+    /// `dimred transform`'s output): float32 halves the file for consumers that compute
+    /// in float32; the fit and the map stay in float64.
+    #[serde(default, skip_serializing_if = "OnnxDtype::is_float64")]
+    pub dtype: OnnxDtype,
 }
 
-/// `output.onnx_dtype`: the element type of model.onnx's input, outputs and constants.
+/// `output.onnx_dtype`: the element type of model.onnx's input, outputs and constants;
+/// `output.dtype`: the reduced columns' type.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum OnnxDtype {
     Float32,
     #[default]
     Float64,
+}
+
+impl OnnxDtype {
+    pub fn is_float64(&self) -> bool {
+        *self == OnnxDtype::Float64
+    }
 }
 
 impl From<OnnxDtype> for crate::onnx::DType {

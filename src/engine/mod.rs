@@ -9,7 +9,6 @@
 pub mod budget;
 pub mod spill;
 
-use std::path::Path;
 use std::time::Instant;
 
 use arrow_array::RecordBatch;
@@ -157,20 +156,18 @@ fn drain<T>(
 }
 
 /// The output pass: reader → `map` (this thread) → writer thread. `map` turns a chunk into
-/// the output columns (`names`); the first `written` passthrough columns go to the file
+/// the output columns (the `sink`'s names); the first `written` passthrough columns go to the file
 /// beside them (columns after them are read for the report only). The file is renamed
 /// into place only when every stage succeeded. Returns the pass and the rows written.
 pub fn write_chunks(
     dataset: &Dataset,
     spec: &ReadSpec,
-    names: Vec<String>,
-    target: &Path,
+    sink: ParquetSink,
     quiet: bool,
     written: usize,
     mut map: impl FnMut(&Chunk) -> Result<Mat<f64>>,
 ) -> Result<(PassStats, u64)> {
     let (tx, rx) = bounded::<(Option<RecordBatch>, Mat<f64>)>(CHANNEL_CHUNKS);
-    let sink = ParquetSink::new(target, names);
     std::thread::scope(|s| {
         let writer = s.spawn(move || -> Result<ParquetSink> {
             let mut sink = sink;

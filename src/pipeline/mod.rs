@@ -4,6 +4,7 @@
 
 pub mod export;
 mod fit;
+pub mod provenance;
 mod remote;
 mod run;
 pub mod saved;

@@ -2,7 +2,6 @@
 //! model.json, report.json and the report's page. Each stage lives in its own function
 //! and knows the steps only through their lifecycle.
 
-use std::path::Path;
 use std::time::Instant;
 
 use faer::{Mat, MatRef};
@@ -11,9 +10,10 @@ use serde_json::{Map, Value, json};
 use super::RunOptions;
 use super::export::{self, OnnxOptions};
 use super::fit::{self, Fitted};
+use super::provenance;
 use super::remote;
 use super::saved::{PARTIAL_FORMAT, Partial, state_path};
-use crate::config::{Plan, RawPipeline};
+use crate::config::{OnnxDtype, Plan, RawPipeline};
 use crate::engine::{PassReport, stream, write_chunks};
 use crate::error::{Error, Result};
 use crate::model::{Header, Model};
@@ -72,17 +72,27 @@ pub(super) fn finish(
 ) -> Result<RunOutcome> {
     let set = OutputSet::new(&plan.output_dir)?;
     let staged = set.dir();
+    // model.json is made first: reduced.parquet carries its SHA-256
+    let header = header(plan, &fitted);
+    let model_json = Model::document(&header, &fitted.pipeline);
     let output = if output_pass {
-        self::output_pass(plan, &fitted.pipeline, missing, quiet, &mut passes, staged)?
+        let kinds: Vec<&str> = fitted.pipeline.steps.iter().map(|s| s.kind()).collect();
+        let dtype = plan.raw.output.dtype;
+        let provenance = provenance::metadata(&header, &kinds, &model_json, false, dtype);
+        let sink = ParquetSink::new(
+            &staged.join("reduced.parquet"),
+            fitted
+                .pipeline
+                .output_names(plan.raw.output.reconstruction_error),
+        )
+        .float32(dtype == OnnxDtype::Float32)
+        .metadata(provenance);
+        self::output_pass(plan, &fitted.pipeline, missing, quiet, &mut passes, sink)?
     } else {
         no_output_pass(plan, &fitted.pipeline)?
     };
 
-    let header = header(plan, &fitted);
-    write_atomic(
-        &staged.join("model.json"),
-        &Model::document(&header, &fitted.pipeline),
-    )?;
+    write_atomic(&staged.join("model.json"), &model_json)?;
     write_atomic(
         &staged.join("model.npz"),
         &export::npz_model(&header, &fitted.pipeline),
@@ -180,6 +190,7 @@ fn header(plan: &Plan, fitted: &Fitted) -> Header {
         mean_: first
             .and_then(|s| s.raw_mean())
             .map_or_else(|| vec![0.0; plan.features.len()], <[f64]>::to_vec),
+        output_dtype: plan.raw.output.dtype,
     }
 }
 
@@ -215,7 +226,7 @@ fn output_pass(
     missing: MissingMode,
     quiet: bool,
     passes: &mut Vec<PassReport>,
-    staged: &Path,
+    sink: ParquetSink,
 ) -> Result<Output> {
     let with_error = plan.raw.output.reconstruction_error;
     let reported = fitted.steps.iter().any(|s| s.reports_error());
@@ -245,8 +256,7 @@ fn output_pass(
         let (stats, rows) = write_chunks(
             &plan.dataset,
             &spec,
-            fitted.output_names(with_error),
-            &staged.join("reduced.parquet"),
+            sink,
             quiet,
             plan.passthrough.len(),
             |chunk| {

@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use faer::Mat;
 
 use crate::cloud;
-use crate::config::{DEFAULT_BATCH_ROWS, MissingPolicy};
+use crate::config::{DEFAULT_BATCH_ROWS, MissingPolicy, OnnxDtype};
 use crate::engine::{PassStats, write_chunks};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::sink::lock::OutputLock;
+use crate::sink::parquet::ParquetSink;
 use crate::sink::{prepare_dir, remove_stale_temporaries};
 use crate::source::{Dataset, MissingMode, ReadSpec, Shard};
 use crate::steps::rows::RowStep;
@@ -26,6 +27,8 @@ pub struct TransformOptions {
     pub quiet: bool,
     /// Only this shard's part of the input, into `STEM-I-of-N.parquet` beside the output.
     pub shard: Option<Shard>,
+    /// The written columns' type; `None`: the model's `output_dtype` (what its run wrote).
+    pub dtype: Option<OnnxDtype>,
 }
 
 /// Where a shard of `output` goes: `out/reduced.parquet`, 0/3 → `out/reduced-0-of-3.parquet`.
@@ -45,7 +48,10 @@ pub fn transform(
 ) -> Result<(PassStats, PathBuf)> {
     // a model in object storage is fetched whole (it is small), into a folder removed at the end
     let (model_file, _fetched) = fetch_model(model_path)?;
-    let model = Model::load(&model_file).map_err(|e| {
+    // the bytes applied are the bytes hashed into the output's provenance
+    let model_json =
+        std::fs::read(&model_file).map_err(|e| Error::io("read model", model_path, e))?;
+    let model = Model::parse(&model_json, &model_file).map_err(|e| {
         let shown = model_path.display().to_string();
         super::remote::renamed(e, &model_file.display().to_string(), &shown)
     })?;
@@ -173,23 +179,26 @@ pub fn transform(
     } else {
         fitted.output_names(with_error)
     };
+    let dtype = options.dtype.unwrap_or(header.output_dtype);
+    let kinds: Vec<&str> = fitted.steps.iter().map(|s| s.kind()).collect();
+    let sink = ParquetSink::new(output, names)
+        .float32(dtype == OnnxDtype::Float32)
+        .metadata(super::provenance::metadata(
+            header,
+            &kinds,
+            &model_json,
+            options.inverse,
+            dtype,
+        ));
     let mut scratch = Mat::zeros(0, 0);
-    let (stats, _) = write_chunks(
-        &dataset,
-        &spec,
-        names,
-        output,
-        options.quiet,
-        written,
-        |chunk| {
-            let x = chunk.features.as_ref();
-            Ok(if options.inverse {
-                fitted.inverse(x)
-            } else {
-                fitted.forward_with(x, with_error, &mut scratch)
-            })
-        },
-    )?;
+    let (stats, _) = write_chunks(&dataset, &spec, sink, options.quiet, written, |chunk| {
+        let x = chunk.features.as_ref();
+        Ok(if options.inverse {
+            fitted.inverse(x)
+        } else {
+            fitted.forward_with(x, with_error, &mut scratch)
+        })
+    })?;
     if remote.is_some() {
         cloud::upload_file(output, &target.display().to_string())?;
     }

@@ -1,16 +1,18 @@
 //! Streaming Parquet writer for reduced rows: passthrough columns first, then the
-//! reduced coordinates as float64, appended chunk by chunk (row groups of at most
-//! `ROW_GROUP_ROWS`), under a temporary name until `finish`.
+//! reduced coordinates as float64 (or float32 when asked), appended chunk by chunk (row
+//! groups of at most `ROW_GROUP_ROWS`), under a temporary name until `finish`. The file's
+//! key-value metadata is given by the caller (where the rows came from).
 
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Float64Array, RecordBatch};
+use arrow_array::{ArrayRef, Float32Array, Float64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use faer::MatRef;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 use super::AtomicPath;
@@ -24,6 +26,8 @@ pub struct ParquetSink {
     writer: Option<ArrowWriter<File>>,
     schema: Option<SchemaRef>,
     rows: u64,
+    float32: bool,
+    metadata: Vec<(String, String)>,
 }
 
 impl ParquetSink {
@@ -35,7 +39,22 @@ impl ParquetSink {
             writer: None,
             schema: None,
             rows: 0,
+            float32: false,
+            metadata: Vec::new(),
         }
+    }
+
+    /// Reduced columns as float32 (`output.dtype: float32`): half the bytes, for consumers
+    /// that compute in float32 anyway.
+    pub fn float32(mut self, yes: bool) -> ParquetSink {
+        self.float32 = yes;
+        self
+    }
+
+    /// Key-value pairs for the file's footer (Parquet's `key_value_metadata`).
+    pub fn metadata(mut self, pairs: Vec<(String, String)>) -> ParquetSink {
+        self.metadata = pairs;
+        self
     }
 
     fn open(&mut self, passthrough: Option<&RecordBatch>) -> Result<()> {
@@ -48,12 +67,25 @@ impl ParquetSink {
                     .collect()
             })
             .unwrap_or_default();
+        let reduced = if self.float32 {
+            DataType::Float32
+        } else {
+            DataType::Float64
+        };
         fields.extend(
             self.names
                 .iter()
-                .map(|n| Field::new(n, DataType::Float64, false)),
+                .map(|n| Field::new(n, reduced.clone(), false)),
         );
-        let schema = Arc::new(Schema::new(fields));
+        // in the Arrow schema too: pyarrow shows a table's `schema.metadata` from it
+        let schema = Arc::new(
+            Schema::new(fields).with_metadata(
+                self.metadata
+                    .iter()
+                    .cloned()
+                    .collect::<std::collections::HashMap<_, _>>(),
+            ),
+        );
         let out = File::create(self.file.tmp())
             .map_err(|e| Error::io("create", self.file.target(), e))?;
         let props = WriterProperties::builder()
@@ -61,6 +93,12 @@ impl ParquetSink {
             // Reduced coordinates are distinct floats: a dictionary only costs time.
             .set_dictionary_enabled(false)
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .set_key_value_metadata(Some(
+                self.metadata
+                    .iter()
+                    .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+                    .collect(),
+            ))
             .build();
         let writer = ArrowWriter::try_new(out, schema.clone(), Some(props))
             .map_err(|e| Error::io("write", self.file.target(), std::io::Error::other(e)))?;
@@ -82,9 +120,12 @@ impl ParquetSink {
             .unwrap_or_default();
         for c in 0..reduced.ncols() {
             let col = reduced.col(c);
-            columns.push(Arc::new(Float64Array::from_iter_values(
-                (0..reduced.nrows()).map(|i| col[i]),
-            )));
+            let values = (0..reduced.nrows()).map(|i| col[i]);
+            columns.push(if self.float32 {
+                Arc::new(Float32Array::from_iter_values(values.map(|v| v as f32)))
+            } else {
+                Arc::new(Float64Array::from_iter_values(values))
+            });
         }
         let schema = self.schema.clone().expect("opened above");
         let batch = RecordBatch::try_new(schema, columns)

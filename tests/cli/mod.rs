@@ -18,6 +18,7 @@ mod lda;
 mod memory;
 mod onnx;
 mod pipelines;
+mod provenance;
 mod random_projection;
 mod reference;
 mod report;

@@ -13,10 +13,14 @@ and float32 graphs with the reconstruction error and compares them with
 graphs to 1e-5, relative to each column's largest value; an autoencoder's network is f32
 in dimred itself, so its graphs are held to 1e-5 in both types. A model with `filter` and
 `derive` steps gets its input from Python polars running them on the whole file. Last, model.npz rebuilds a
-scikit-learn StandardScaler and PCA whose transform matches reduced.parquet.
+scikit-learn StandardScaler and PCA whose transform matches reduced.parquet. pyarrow reads
+the provenance in every reduced.parquet's and transform output's footer (dimred.model_sha256
+is the hash of model.json as written), a float32 run's columns are float32, and numpy loads
+tests/onnx/zip64.npz, the npz writer's ZIP64 layout.
 """
 
 import glob
+import hashlib
 import json
 import os
 import re
@@ -133,6 +137,7 @@ def main():
         assert json.loads(meta["feature_names"]) == model["feature_names_in_"]
         assert json.loads(meta["output_columns"]) == columns
         reduced = pq.read_table(os.path.join(out, "reduced.parquet"))
+        check_provenance(os.path.join(out, "reduced.parquet"), out, model, "forward", "float64")
         worst = {"run": compare(outputs, reduced, columns, tol64, f"{name} model.onnx")}
 
         # kernel PCA has no inverse map, so no reconstruction error
@@ -143,6 +148,7 @@ def main():
             "--output", transformed, *error, "--quiet",
         )
         expected = pq.read_table(transformed)
+        check_provenance(transformed, out, model, "forward", "float64")
         sizes = {}
         for dtype, tol in (("float64", tol64), ("float32", 1e-5)):
             graph = os.path.join(out, f"{dtype}.onnx")
@@ -157,6 +163,8 @@ def main():
 
     check_npz(work)
     check_autoencoder_npz(work)
+    check_float32(work)
+    check_zip64()
     print(f"{'pipeline':<28} {'steps':<28} {'rows x p':>12} {'run f64':>9} {'f64+err':>9} {'f32+err':>9}")
     for name, steps, shape, worst, sizes in rows:
         print(
@@ -164,6 +172,50 @@ def main():
             f"{worst['run']:9.1e} {worst['float64']:9.1e} {worst['float32']:9.1e}"
         )
     print(f"ONNX Runtime {ort.__version__}, onnx {onnx.__version__}: {len(rows)} pipelines agree")
+
+
+def check_provenance(path, out, model, direction, dtype):
+    """The footer's key-value metadata, as pyarrow reads it, names the model that wrote the
+    file: its SHA-256 computed here from model.json's bytes, its features, columns, steps."""
+    meta = {k.decode(): v.decode() for k, v in pq.read_metadata(path).metadata.items()}
+    sha = hashlib.sha256(open(os.path.join(out, "model.json"), "rb").read()).hexdigest()
+    assert meta["dimred.model_sha256"] == sha, f"{path}: {meta['dimred.model_sha256']} != {sha}"
+    assert meta["dimred.pipeline"] == model["pipeline"], path
+    assert meta["dimred.version"] == model["dimred_version"], path
+    assert json.loads(meta["dimred.feature_names"]) == model["feature_names_in_"], path
+    assert json.loads(meta["dimred.output_columns"]) == model["output_columns"], path
+    assert json.loads(meta["dimred.steps"]) == model["steps"], path
+    assert (meta["dimred.direction"], meta["dimred.dtype"]) == (direction, dtype), path
+    # pyarrow hands the same pairs to the table's schema
+    schema_meta = pq.read_table(path).schema.metadata
+    assert schema_meta[b"dimred.model_sha256"] == sha.encode(), path
+
+
+def check_float32(work):
+    """`output.dtype: float32` writes float32 columns, and transform follows the model."""
+    yaml = os.path.join(ROOT, "pipelines", "breast_cancer_pca.yaml")
+    out = os.path.join(work, "float32")
+    dimred("run", yaml, "--set", f"output.dir={out}", "--set", "output.dtype=float32", "--quiet")
+    model = json.load(open(os.path.join(out, "model.json")))
+    reduced = os.path.join(out, "reduced.parquet")
+    for name in model["output_columns"]:
+        assert pq.read_schema(reduced).field(name).type == "float", name
+    check_provenance(reduced, out, model, "forward", "float32")
+    inverse = os.path.join(out, "inverse.parquet")
+    dimred("transform", "--model", os.path.join(out, "model.json"), "--input", reduced,
+           "--output", inverse, "--inverse", "--quiet")
+    check_provenance(inverse, out, model, "inverse", "float32")
+    assert pq.read_schema(inverse).field(model["feature_names_in_"][0]).type == "float"
+    print("reduced.parquet and transform outputs: provenance read by pyarrow, float32 columns")
+
+
+def check_zip64():
+    """numpy reads the npz writer's ZIP64 layout (every size and offset in ZIP64 fields)."""
+    z = np.load(os.path.join(ROOT, "tests", "onnx", "zip64.npz"))
+    assert z["mean_"].tolist() == [1.5, -2.0, 3.25]
+    assert z["components_"].tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert z["feature_names_in_"].tolist() == ["a", "bé"]
+    print("tests/onnx/zip64.npz: numpy reads the ZIP64 records")
 
 
 def check_npz(work):
