@@ -57,6 +57,7 @@ mod imp {
         _meta: &parquet::arrow::arrow_reader::ArrowReaderMetadata,
         _mask: parquet::arrow::ProjectionMask,
         _group: usize,
+        _rows: Option<std::ops::Range<usize>>,
         _batch_rows: usize,
     ) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader> {
         Err(unsupported(&url.display().to_string()))
@@ -282,16 +283,17 @@ mod imp {
         Ok(found)
     }
 
-    /// A Parquet file's footer (one or two ranged reads at its end).
+    /// A Parquet file's footer (one or two ranged reads at its end), with its offset index
+    /// when it has one (one more read): the page locations let a large row group be
+    /// fetched in slices of rows (`row_group`).
     pub fn parquet_metadata(url: &Path, size: u64) -> Result<ArrowReaderMetadata> {
         let text = url.display().to_string();
         let (store, key) = locate(&text)?;
         let mut reader = Ranged { store, key, size };
-        block_on(ArrowReaderMetadata::load_async(
-            &mut reader,
-            ArrowReaderOptions::default(),
-        ))
-        .map_err(|e| parquet_failed(&text, e))
+        let options = ArrowReaderOptions::new()
+            .with_offset_index_policy(parquet::file::metadata::PageIndexPolicy::Optional);
+        block_on(ArrowReaderMetadata::load_async(&mut reader, options))
+            .map_err(|e| parquet_failed(&text, e))
     }
 
     fn parquet_failed(url: &str, e: parquet::errors::ParquetError) -> Error {
@@ -361,24 +363,32 @@ mod imp {
     }
 
     /// One row group's projected column chunks, fetched in one go (ranges coalesced), as a
-    /// plain reader decoding them from memory. Only this row group is held.
+    /// plain reader decoding them from memory; or with `rows` (a file with an offset index)
+    /// only the pages holding those rows. Only this row group, or slice, is held.
     pub fn row_group(
         url: &Path,
         size: u64,
         meta: &ArrowReaderMetadata,
         mask: ProjectionMask,
         group: usize,
+        rows: Option<std::ops::Range<usize>>,
         batch_rows: usize,
     ) -> Result<ParquetRecordBatchReader> {
+        use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
         let text = url.display().to_string();
         let (store, key) = locate(&text)?;
         let reader = Ranged { store, key, size };
-        let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, meta.clone())
+        let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, meta.clone())
             .with_projection(mask)
             .with_row_groups(vec![group])
-            .with_batch_size(batch_rows)
-            .build()
-            .map_err(|e| parquet_failed(&text, e))?;
+            .with_batch_size(batch_rows);
+        if let Some(rows) = rows {
+            builder = builder.with_row_selection(RowSelection::from(vec![
+                RowSelector::skip(rows.start),
+                RowSelector::select(rows.len()),
+            ]));
+        }
+        let mut stream = builder.build().map_err(|e| parquet_failed(&text, e))?;
         block_on(stream.next_row_group())
             .map_err(|e| parquet_failed(&text, e))?
             .ok_or_else(|| Error::internal(format!("{text}: row group {group} came back empty")))

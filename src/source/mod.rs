@@ -127,6 +127,9 @@ pub struct Dataset {
     pub column_page_bytes: Vec<u64>,
     /// The largest file's footer in memory (`metadata_bytes`).
     pub metadata_bytes: u64,
+    /// Parquet: every file has an offset index, so object storage reads large row groups
+    /// in slices.
+    pub offset_index: bool,
     /// How many of `columns`, at the end, are derived by row steps rather than stored in
     /// the files (`add_derived`).
     pub derived: usize,
@@ -220,6 +223,7 @@ impl Dataset {
         let mut columns: Option<Vec<ColumnInfo>> = None;
         let mut column_chunk_bytes: Vec<u64> = Vec::new();
         let mut column_page_bytes: Vec<u64> = Vec::new();
+        let mut offset_index = format == Format::Parquet;
         let mut metadata_bytes = 0u64;
         for (file, &size) in files.iter().zip(&file_sizes) {
             total_bytes += size;
@@ -228,6 +232,7 @@ impl Dataset {
                 Format::Parquet => {
                     let footer = parquet::schema(file, size)?;
                     metadata_bytes = metadata_bytes.max(footer.metadata_bytes);
+                    offset_index &= footer.offset_index;
                     for (most, bytes) in [
                         (&mut column_chunk_bytes, footer.chunk_bytes),
                         (&mut column_page_bytes, footer.page_bytes),
@@ -261,6 +266,7 @@ impl Dataset {
             column_chunk_bytes,
             column_page_bytes,
             metadata_bytes,
+            offset_index,
             derived: 0,
             declared: Vec::new(),
         })
@@ -339,15 +345,21 @@ impl Dataset {
 
     /// Bytes the reader holds beside its chunks when it decodes `columns`: from local
     /// Parquet files a dictionary and a page per column, whatever the row group's size;
-    /// from object storage a row group's column chunks, fetched whole; nothing for CSV,
-    /// which is read line by line.
+    /// from object storage a row group's column chunks, fetched whole, or with an offset
+    /// index at most a slice of `SLICE_BYTES` of them; nothing for CSV, which is read line
+    /// by line.
     pub fn reader_bytes(&self, columns: &[usize]) -> u64 {
-        let held = if self.is_remote() {
-            &self.column_chunk_bytes
+        let sum = |held: &[u64]| columns.iter().filter_map(|&c| held.get(c)).sum::<u64>();
+        if !self.is_remote() {
+            return sum(&self.column_page_bytes);
+        }
+        let whole = sum(&self.column_chunk_bytes);
+        if self.offset_index {
+            // a slice of rows, and a page either side of it per column
+            whole.min(parquet::SLICE_BYTES + 2 * sum(&self.column_page_bytes))
         } else {
-            &self.column_page_bytes
-        };
-        columns.iter().filter_map(|&c| held.get(c)).sum()
+            whole
+        }
     }
 
     /// The largest file's Parquet footer as the reader holds it in memory (0 for CSV).

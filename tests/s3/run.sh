@@ -4,7 +4,8 @@
 # stopped by its pid at the end. Covers a fit with s3:// input and output (Parquet glob and
 # CSV), a sharded fit and merge, a transform (whole and sharded), the bad-input cases (bad
 # credentials, no such bucket, no matching objects, a missing shard) with nothing written
-# under a final name, memory while streaming a file larger than the process, and greps
+# under a final name, memory while streaming a file larger than the process and a row group
+# larger than its limit (fetched in slices of rows), and greps
 # every output and every object for the secret it used.
 #
 #   tests/s3/run.sh [path/to/dimred]
@@ -200,6 +201,29 @@ dr run "$work/pipeline.yaml" -q --set input.path=s3://data/big/big.parquet --set
 peak=$(s3 cat s3://out/big/report.json | "$py" -c "import json,sys; print(json.load(sys.stdin)['peak_rss_bytes'])")
 say "peak RSS $((peak >> 20)) MiB while reading 256 MB"
 [ "$peak" -lt $((200 << 20)) ] || fail "peak RSS $peak bytes: the file was not streamed"
+
+say "memory: 300,000 × 64 in one row group (154 MB) fetched from s3:// in slices of its rows"
+"$dimred" generate --rows 300000 --cols 64 --rank 4 --seed 4 --row-group-rows 300000 -q \
+    --output "$work/one.parquet"
+s3 put "$work/one.parquet" s3://data/one/one.parquet
+# fetched whole (two in flight, 2.5 x 154 MB each) it would not fit; in 16 MiB slices it does
+dr run "$work/pipeline.yaml" -q --set input.path=s3://data/one/one.parquet --set output.dir=s3://out/one \
+    --set output.reduced=false --memory-limit 320MiB
+dr run "$work/pipeline.yaml" -q --set input.path="$work/one.parquet" --set output.dir="$work/one-local" \
+    --set output.reduced=false
+rm -f "$work/one.parquet" "$work"/one.eigenvalues.json
+s3 cat s3://out/one/report.json >"$work/one-report.json"
+s3 cat s3://out/one/model.json >"$work/one-model.json"
+"$py" - "$work/one-report.json" "$work/one-model.json" "$work/one-local/model.json" <<'PY' || fail "the sliced read"
+import json, sys
+report, remote, local = (json.load(open(f)) for f in sys.argv[1:])
+peak = report["peak_rss_bytes"]
+print(f"[s3 test] peak RSS {peak >> 20} MiB under the 320 MiB limit; reader counted at {report['memory']['reader_bytes'] >> 20} MiB")
+assert peak < 320 << 20, peak
+assert remote["n_samples_seen_"] == local["n_samples_seen_"] == 300000
+# the slices give the rows the local reader gives, so the same model bit for bit
+assert remote["components_"] == local["components_"], "models differ"
+PY
 
 say "no secret anywhere: every output line and every object written"
 grep -qF -- "$secret" "$log" && fail "the secret is in dimred's output"

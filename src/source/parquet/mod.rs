@@ -60,20 +60,22 @@ fn unguarded_meta(path: &Path, size: u64) -> Result<ArrowReaderMetadata> {
 }
 
 /// A reader of one file's row groups (all of them, or `groups`), projected to the spec's
-/// columns. A remote file's row group is fetched whole, then decoded from memory.
+/// columns. A remote file's row group is fetched whole, or the pages of `rows` of it, then
+/// decoded from memory.
 fn row_groups(
     path: &Path,
     size: u64,
     meta: &ArrowReaderMetadata,
     spec: &ReadSpec,
     group: Option<usize>,
+    rows: Option<std::ops::Range<usize>>,
 ) -> Result<ParquetRecordBatchReader> {
     let mask = projection(meta.parquet_schema(), spec);
     if crate::cloud::is_remote(path) {
         let group = group.ok_or_else(|| {
             Error::internal("a remote Parquet file is read one row group at a time")
         })?;
-        return crate::cloud::row_group(path, size, meta, mask, group, spec.batch_rows);
+        return crate::cloud::row_group(path, size, meta, mask, group, rows, spec.batch_rows);
     }
     let file = File::open(path).map_err(|e| Error::io("open input", path, e))?;
     let b = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta.clone())
@@ -123,6 +125,47 @@ fn check_metadata(meta: &parquet::file::metadata::ParquetMetaData, file_len: u64
     Ok(())
 }
 
+/// The projected bytes of a remote row group fetched at once: a larger row group of a file
+/// with an offset index is fetched in slices of rows of about this size (each only the
+/// pages holding its rows), so memory does not grow with the row group.
+pub const SLICE_BYTES: u64 = 16 << 20;
+
+/// The row ranges of `group` to fetch one after another: one slice (`None`, the whole row
+/// group) locally, for a file without an offset index, or when the group's projected
+/// column chunks are under `SLICE_BYTES`.
+fn slices(
+    path: &Path,
+    meta: &ArrowReaderMetadata,
+    spec: &ReadSpec,
+    group: usize,
+) -> Vec<Option<std::ops::Range<usize>>> {
+    let md = meta.metadata();
+    let has_index = md
+        .row_group(group)
+        .columns()
+        .iter()
+        .all(|c| c.offset_index_offset().is_some());
+    // and the page locations loaded (`cloud::parquet_metadata`), or a slice fetches it all
+    if !crate::cloud::is_remote(path) || !has_index || md.page_index().is_none() {
+        return vec![None];
+    }
+    let rg = md.row_group(group);
+    let rows = rg.num_rows().max(0) as usize;
+    let mask = projection(meta.parquet_schema(), spec);
+    let bytes: u64 = (0..rg.num_columns())
+        .filter(|&c| mask.leaf_included(c))
+        .map(|c| rg.column(c).uncompressed_size().max(0) as u64)
+        .sum();
+    if bytes <= SLICE_BYTES || rows == 0 {
+        return vec![None];
+    }
+    let step = ((rows as u128 * SLICE_BYTES as u128 / bytes as u128) as usize).max(1);
+    (0..rows)
+        .step_by(step)
+        .map(|start| Some(start..(start + step).min(rows)))
+        .collect()
+}
+
 /// Rows a data page holds at most as the common writers write them by default (pyarrow's
 /// `max_rows_per_page`, arrow-rs's `data_page_row_count_limit`, parquet-mr's
 /// `page.row.count.limit`), and the bytes they stop a page at.
@@ -145,6 +188,9 @@ pub(super) struct Footer {
     /// The footer's size in memory, which the reader holds while it reads the file (165 MiB
     /// for 30 row groups of 10,000 columns).
     pub metadata_bytes: u64,
+    /// Whether the file has an offset index (page locations): from object storage its row
+    /// groups are then fetched in slices of `SLICE_BYTES` (only loaded for remote files).
+    pub offset_index: bool,
 }
 
 pub(super) fn schema(path: &Path, size: u64) -> Result<Footer> {
@@ -178,12 +224,20 @@ pub(super) fn schema(path: &Path, size: u64) -> Result<Footer> {
             },
         })
         .collect();
+    // (the footer says where each column chunk's page locations are, if anywhere)
+    let offset_index = b
+        .metadata()
+        .row_groups()
+        .iter()
+        .flat_map(|g| g.columns())
+        .all(|c| c.offset_index_offset().is_some());
     Ok(Footer {
         columns,
         rows,
         chunk_bytes,
         page_bytes,
         metadata_bytes,
+        offset_index,
     })
 }
 
@@ -232,7 +286,7 @@ pub(super) fn read(
 ) -> Result<bool> {
     let (path, size) = (&dataset.files[file], dataset.file_sizes[file]);
     let meta = load_meta(path, size)?;
-    let reader = row_groups(path, size, &meta, spec, None)?;
+    let reader = row_groups(path, size, &meta, spec, None, None)?;
     let at = Positions::of(&reader.schema(), dataset, spec)?;
     let mut file_row: u64 = 0;
     for batch in reader {
@@ -320,24 +374,28 @@ pub(super) fn read_units(
         let path = &dataset.files[unit.file];
         guarded(|| -> Result<bool> {
             let size = dataset.file_sizes[unit.file];
-            let reader = row_groups(path, size, &metas[unit.file], spec, Some(unit.group))?;
-            let at = Positions::of(&reader.schema(), dataset, spec)?;
+            let meta = &metas[unit.file];
             let (mut first_row, mut file_row) = (unit.first_row, unit.file_row);
-            for batch in reader {
-                let batch = batch.map_err(|e| {
-                    Error::data(format!(
-                        "corrupt Parquet data: {}",
-                        crate::error::library_words(&e.to_string())
-                    ))
-                    .at_row(file_row + 1)
-                })?;
-                let n = batch.num_rows();
-                progress.advance(n as u64, 0);
-                let chunk = decode_batch(dataset, spec, state, &at, &batch, first_row, file_row)?;
-                first_row += n as u64;
-                file_row += n as u64;
-                if !emit(chunk) {
-                    return Ok(false);
+            for rows in slices(path, meta, spec, unit.group) {
+                let reader = row_groups(path, size, meta, spec, Some(unit.group), rows)?;
+                let at = Positions::of(&reader.schema(), dataset, spec)?;
+                for batch in reader {
+                    let batch = batch.map_err(|e| {
+                        Error::data(format!(
+                            "corrupt Parquet data: {}",
+                            crate::error::library_words(&e.to_string())
+                        ))
+                        .at_row(file_row + 1)
+                    })?;
+                    let n = batch.num_rows();
+                    progress.advance(n as u64, 0);
+                    let chunk =
+                        decode_batch(dataset, spec, state, &at, &batch, first_row, file_row)?;
+                    first_row += n as u64;
+                    file_row += n as u64;
+                    if !emit(chunk) {
+                        return Ok(false);
+                    }
                 }
             }
             Ok(true)

@@ -440,6 +440,7 @@ mod tests {
             total_bytes: 0,
             column_chunk_bytes: Vec::new(),
             column_page_bytes: Vec::new(),
+            offset_index: false,
             metadata_bytes: 0,
             derived: 0,
             declared: Vec::new(),
