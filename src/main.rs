@@ -188,14 +188,22 @@ fn dispatch(command: Command) -> Result<()> {
         }
         Command::Merge(args) => {
             let raw = load(&args.pipeline, &args.overrides, &None)?;
-            let outcome = dimred::merge(
+            let outcome = match dimred::merge(
                 raw,
                 args.with.as_deref(),
                 &dimred::RunOptions {
                     quiet: args.quiet,
                     resume: false,
                 },
-            )?;
+            )? {
+                dimred::MergeOutcome::Fitted(outcome) => *outcome,
+                dimred::MergeOutcome::Round(path, number) => {
+                    emit(&format!(
+                        "wrote {path}: round {number} of the fit; run the shards again, then merge\n"
+                    ));
+                    return Ok(());
+                }
+            };
             emit(&outcome.table);
             if !args.quiet {
                 eprintln!("[dimred] wrote {}", outcome.report.outputs.join(", "));

@@ -5,6 +5,7 @@
 pub mod export;
 mod fit;
 mod remote;
+mod rounds;
 mod run;
 pub mod saved;
 pub mod shard;
@@ -12,7 +13,7 @@ mod transform;
 
 pub use export::{OnnxOptions, export};
 pub use run::{RunOutcome, run};
-pub use shard::{merge, run_shard};
+pub use shard::{MergeOutcome, merge, run_shard};
 pub use transform::{TransformOptions, transform};
 
 /// How `run` behaves beyond the pipeline file.

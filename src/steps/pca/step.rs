@@ -184,6 +184,10 @@ impl PlannedStep for PlannedPca {
         self.params.solver == PcaSolver::Randomized
     }
 
+    fn rounds(&self) -> bool {
+        self.params.solver == PcaSolver::Randomized
+    }
+
     fn memory_bytes(&self, width: usize, rows: Option<u64>) -> u64 {
         solver_bytes(&self.params, self.params.solver, width, rows)
     }
