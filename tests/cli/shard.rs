@@ -626,3 +626,23 @@ fn stale_foreign_damaged_and_missing_rounds_are_refused_in_one_line() {
     });
     assert_eq!(checked, 3);
 }
+
+#[test]
+fn a_fit_in_rounds_needs_a_shared_folder_not_object_storage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data(tmp.path());
+    let p = pipeline(
+        tmp.path(),
+        &format!(
+            "name: r\ninput:\n  path: {}\nsteps:\n  - pca: {{ n_components: 2, solver: randomized }}\noutput:\n  dir: s3://bucket/out\n",
+            data.display()
+        ),
+    );
+    for args in [&["run", "-q", "--shard", "0/2"][..], &["merge", "-q"][..]] {
+        let err = fails(args, &p, 2);
+        assert!(
+            err.contains("a fit in rounds") && err.contains("not object storage"),
+            "{err}"
+        );
+    }
+}
