@@ -439,6 +439,27 @@ mod tests {
     }
 
     #[test]
+    fn read_takes_an_entry_size_from_its_zip64_extra_field() {
+        // the local header of an entry over 4 GiB, as ZIP64 writes it: sizes 0xFFFFFFFF,
+        // the real ones in extra field 1 (uncompressed, then compressed)
+        let zip = write(&[("big".to_string(), Array::vector(vec![0.5, -2.0]))]);
+        let name_len = u16::from_le_bytes([zip[26], zip[27]]) as usize;
+        let size = u32::from_le_bytes(zip[22..26].try_into().unwrap()) as u64;
+        let mut z64 = zip[..30].to_vec();
+        z64[18..26].copy_from_slice(&[0xff; 8]);
+        z64[28..30].copy_from_slice(&20u16.to_le_bytes());
+        z64.extend_from_slice(&zip[30..30 + name_len]);
+        z64.extend_from_slice(&1u16.to_le_bytes());
+        z64.extend_from_slice(&16u16.to_le_bytes());
+        z64.extend_from_slice(&size.to_le_bytes());
+        z64.extend_from_slice(&size.to_le_bytes());
+        z64.extend_from_slice(&zip[30 + name_len..]);
+        let back = read(&z64).unwrap();
+        assert_eq!(back[0].0, "big");
+        assert_eq!(back[0].1.values, Values::F64(vec![0.5, -2.0]));
+    }
+
+    #[test]
     fn read_refuses_damaged_and_truncated_archives() {
         let zip = write(&[("a".to_string(), Array::vector(vec![1.0, 2.0, 3.0]))]);
         let mut flipped = zip.clone();
