@@ -69,9 +69,22 @@ pub struct FitState {
 }
 
 impl Partial {
-    /// Reads and checks a saved state: the format, this dimred's version, and the
-    /// pipeline's fingerprint (its features, missing-value policy and steps).
+    /// Reads and checks a shard's partial: the format, this dimred's version (the shards
+    /// of one fit run one binary), and the pipeline's fingerprint (its features,
+    /// missing-value policy and steps).
     pub fn load(path: &Path, fingerprint: &str) -> Result<Partial> {
+        Partial::read(path, fingerprint, true)
+    }
+
+    /// Reads and checks a saved fit state (`merge --with`): as `load`, but written by any
+    /// dimred version whose format this one reads (`dimred-partial/1` or `/2`), so that a
+    /// scheduled update survives an upgrade: the format, not the binary, says what the
+    /// numbers mean.
+    pub fn load_saved(path: &Path, fingerprint: &str) -> Result<Partial> {
+        Partial::read(path, fingerprint, false)
+    }
+
+    fn read(path: &Path, fingerprint: &str, same_version: bool) -> Result<Partial> {
         let bytes = std::fs::read(path).map_err(|e| Error::io("read fit state", path, e))?;
         let named = |what: String| Error::config(format!("{}: {what}", path.display()));
         let (partial, expected) = if is_binary(&bytes) {
@@ -93,7 +106,7 @@ impl Partial {
                 partial.format
             )));
         }
-        if partial.dimred_version != env!("CARGO_PKG_VERSION") {
+        if same_version && partial.dimred_version != env!("CARGO_PKG_VERSION") {
             return Err(named(format!(
                 "written by dimred {}, this is {}: refit it",
                 partial.dimred_version,

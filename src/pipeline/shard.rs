@@ -350,56 +350,15 @@ fn merge_round(plan: &Plan, options: &RunOptions, started: Instant) -> Result<Me
     let input = first_input(plan);
     let before = resume_round(plan, state.as_mut(), &input.fingerprint)?;
     let stamp = stamp(before.as_ref());
-    let pass = state
-        .next_pass()
-        .ok_or_else(|| Error::internal("a fit in rounds asked for no pass"))?;
-    let partials = list_partials(&plan.output_dir.join(PARTIALS_DIR))?;
     let mut passes = before.as_ref().map_or_else(Vec::new, |r| r.passes.clone());
-    let mut total = PassStats::default();
-    for (i, path) in partials.iter().enumerate() {
-        let p = load_partial(path, i, partials.len(), &input.fingerprint)?;
-        rounds::check_partial(&p, &stamp, path)?;
-        state.merge(&p.state).map_err(|e| in_state_file(e, path))?;
-        let label = format!("round {} {pass} {}/{}", stamp.number, p.shard, p.shards);
-        passes.push(
-            PassStats {
-                rows_read: p.rows_read,
-                rows_kept: p.rows_kept,
-                seconds: p.seconds,
-                filtered: Vec::new(),
-            }
-            .report(&label),
-        );
-        total.rows_read += p.rows_read;
-        total.rows_kept += p.rows_kept;
-        total.seconds += p.seconds;
-    }
-    let first = match &before {
-        None if total.rows_kept == 0 => {
-            return Err(Error::data(format!(
-                "the {} shards of {} read no rows",
-                partials.len(),
-                plan.dataset.path
-            )));
-        }
-        None => total.clone(),
-        Some(r) if r.rows_kept != total.rows_kept => {
-            return Err(Error::data(format!(
-                "the shards of round {} kept {} rows of {}, the column pass (round 0) {}: the input changed during the fit; delete {} and start afresh",
-                stamp.number,
-                total.rows_kept,
-                plan.dataset.path,
-                r.rows_kept,
-                plan.output_dir.join(rounds::ROUNDS_DIR).display()
-            )));
-        }
-        Some(r) => PassStats {
-            rows_read: r.rows_read,
-            rows_kept: r.rows_kept,
-            seconds: 0.0,
-            filtered: Vec::new(),
-        },
-    };
+    let total = merge_round_partials(
+        plan,
+        state.as_mut(),
+        &stamp,
+        &input.fingerprint,
+        &mut passes,
+    )?;
+    let first = column_pass_rows(plan, before.as_ref(), &total)?;
     state.end_pass(&total)?;
     if state.next_pass().is_some() {
         let between = state
@@ -429,17 +388,74 @@ fn merge_round(plan: &Plan, options: &RunOptions, started: Instant) -> Result<Me
     };
     let _lock = OutputLock::acquire(&plan.output_dir)?;
     remove_stale_temporaries(&plan.output_dir);
-    let outcome = finish(
-        plan,
-        fitted,
-        passes,
-        missing_mode(plan),
-        options.quiet,
-        started,
-        false,
-    )?;
+    let missing = missing_mode(plan);
+    let outcome = finish(plan, fitted, passes, missing, options.quiet, started, false)?;
     rounds::clear(&plan.output_dir)?;
     Ok(MergeOutcome::Fitted(Box::new(outcome)))
+}
+
+/// The round's partials merged into `state` in shard order, one read at a time; each
+/// shard's pass added to `passes`. Returns what the round read.
+fn merge_round_partials(
+    plan: &Plan,
+    state: &mut dyn MergeFit,
+    stamp: &RoundStamp,
+    fingerprint: &str,
+    passes: &mut Vec<crate::engine::PassReport>,
+) -> Result<PassStats> {
+    let pass = state
+        .next_pass()
+        .ok_or_else(|| Error::internal("a fit in rounds asked for no pass"))?;
+    let partials = list_partials(&plan.output_dir.join(PARTIALS_DIR))?;
+    let mut total = PassStats::default();
+    for (i, path) in partials.iter().enumerate() {
+        let p = load_partial(path, i, partials.len(), fingerprint)?;
+        rounds::check_partial(&p, stamp, path)?;
+        state.merge(&p.state).map_err(|e| in_state_file(e, path))?;
+        let stats = PassStats {
+            rows_read: p.rows_read,
+            rows_kept: p.rows_kept,
+            seconds: p.seconds,
+            filtered: Vec::new(),
+        };
+        passes.push(stats.report(&format!(
+            "round {} {pass} {}/{}",
+            stamp.number, p.shard, p.shards
+        )));
+        total.rows_read += p.rows_read;
+        total.rows_kept += p.rows_kept;
+        total.seconds += p.seconds;
+    }
+    if total.rows_kept == 0 {
+        return Err(Error::data(format!(
+            "the {} shards of {} read no rows",
+            partials.len(),
+            plan.dataset.path
+        )));
+    }
+    Ok(total)
+}
+
+/// The column pass's rows (report.json's rows and `n_samples`): this round's in round 0,
+/// else the round file's, which every later round must have read again.
+fn column_pass_rows(plan: &Plan, before: Option<&Round>, total: &PassStats) -> Result<PassStats> {
+    match before {
+        None => Ok(total.clone()),
+        Some(r) if r.rows_kept != total.rows_kept => Err(Error::data(format!(
+            "the shards of round {} kept {} rows of {}, the column pass (round 0) {}: the input changed during the fit; delete {} and start afresh",
+            r.number,
+            total.rows_kept,
+            plan.dataset.path,
+            r.rows_kept,
+            plan.output_dir.join(rounds::ROUNDS_DIR).display()
+        ))),
+        Some(r) => Ok(PassStats {
+            rows_read: r.rows_read,
+            rows_kept: r.rows_kept,
+            seconds: 0.0,
+            filtered: Vec::new(),
+        }),
+    }
 }
 
 fn merge_plan(
@@ -474,7 +490,7 @@ fn merge_plan(
                 state_path(dir).display()
             )));
         }
-        let old = Partial::load(&path, &input.fingerprint).map_err(|e| {
+        let old = Partial::load_saved(&path, &input.fingerprint).map_err(|e| {
             let shown = state_path(dir).display().to_string();
             remote::renamed(e, &path.display().to_string(), &shown)
         })?;

@@ -376,7 +376,15 @@ fn states_of_the_all_json_format_still_load() {
         let state = std::fs::read(out.join("state/fit.json")).unwrap();
         assert!(state.starts_with(b"PK\x03\x04"), "{solver}: state/fit.json");
 
-        // an all-JSON state/fit.json merged first (--with), then the same rows again
+        // an all-JSON state/fit.json of an older dimred merged first (--with), then the
+        // same rows again
+        let older = tmp.path().join("older");
+        std::fs::create_dir_all(older.join("state")).unwrap();
+        let text = std::fs::read_to_string(old.join("state/fit.json")).unwrap();
+        let version = format!("\"dimred_version\":\"{}\"", env!("CARGO_PKG_VERSION"));
+        assert!(text.contains(&version), "{text}");
+        let text = text.replace(&version, "\"dimred_version\":\"0.0.1\"");
+        std::fs::write(older.join("state/fit.json"), text).unwrap();
         let twice = tmp.path().join("twice");
         std::fs::create_dir_all(twice.join("partials")).unwrap();
         for i in 0..2 {
@@ -388,7 +396,7 @@ fn states_of_the_all_json_format_still_load() {
                 "merge",
                 "-q",
                 "--with",
-                old.to_str().unwrap(),
+                older.to_str().unwrap(),
                 "--set",
                 &format!("output.dir={}", twice.display()),
             ],
@@ -401,6 +409,28 @@ fn states_of_the_all_json_format_still_load() {
         {
             assert_vec_close(got, want, 1e-13, &format!("{solver} twice {key}"));
         }
+        // the shards of one fit run one binary: a partial of another version is refused
+        let partial = twice.join("partials/shard-1-of-2.json");
+        let text = std::fs::read_to_string(&partial).unwrap();
+        std::fs::write(
+            &partial,
+            text.replace(&version, "\"dimred_version\":\"0.0.1\""),
+        )
+        .unwrap();
+        let err = fails(
+            &[
+                "merge",
+                "-q",
+                "--set",
+                &format!("output.dir={}", twice.display()),
+            ],
+            &p,
+            2,
+        );
+        assert!(
+            err.contains("shard-1-of-2.json") && err.contains("written by dimred 0.0.1"),
+            "{err}"
+        );
     }
 }
 
@@ -645,4 +675,42 @@ fn a_fit_in_rounds_needs_a_shared_folder_not_object_storage() {
             "{err}"
         );
     }
+}
+
+#[test]
+fn an_input_that_changes_between_rounds_is_a_data_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("d.parquet");
+    let generate = |rows: &str| {
+        dimred()
+            .args(["generate", "--rows", rows, "--cols", "30", "--rank", "3"])
+            .args(["--row-group-rows", "50", "-q", "--output"])
+            .arg(&data)
+            .assert()
+            .success();
+    };
+    generate("300");
+    let p = pipeline(
+        tmp.path(),
+        &format!(
+            "name: r\ninput:\n  path: {}\nsteps:\n  - pca: {{ n_components: 2, solver: randomized }}\noutput:\n  dir: {}\n",
+            data.display(),
+            tmp.path().join("out").display()
+        ),
+    );
+    for shard in ["0/2", "1/2"] {
+        ok(&["run", "-q", "--shard", shard], &p);
+    }
+    ok(&["merge", "-q"], &p);
+    // rows added before round 1 read them
+    generate("350");
+    for shard in ["0/2", "1/2"] {
+        ok(&["run", "-q", "--shard", shard], &p);
+    }
+    let err = fails(&["merge", "-q"], &p, 3);
+    assert!(
+        err.contains("kept 350 rows") && err.contains("(round 0) 300"),
+        "{err}"
+    );
+    assert!(err.contains("the input changed during the fit"), "{err}");
 }
