@@ -122,11 +122,12 @@ impl Partial {
         Ok(partial)
     }
 
-    pub fn write(&self, path: &Path) -> Result<()> {
+    pub fn write(mut self, path: &Path) -> Result<()> {
         if let Some(dir) = path.parent() {
             prepare_dir(dir)?;
         }
-        write_atomic(path, &encode(self, &self.state.arrays))
+        let arrays = std::mem::take(&mut self.state.arrays);
+        write_atomic(path, &encode(&self, arrays))
     }
 }
 

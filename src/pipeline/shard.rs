@@ -375,9 +375,12 @@ fn merge_round(plan: &Plan, options: &RunOptions, started: Instant) -> Result<Me
             passes,
             state: between,
         };
-        let path = rounds::round_path(&plan.output_dir, round.number);
+        let (number, path) = (
+            round.number,
+            rounds::round_path(&plan.output_dir, round.number),
+        );
         round.write(&path)?;
-        return Ok(MergeOutcome::Round(plan.shown(&path), round.number));
+        return Ok(MergeOutcome::Round(plan.shown(&path), number));
     }
     let mut pipeline = FittedPipeline::default();
     pipeline.push(state.finish()?);

@@ -59,7 +59,7 @@ impl PartialState {
     /// The state alone as an `.npz` file (tests; fit states are saved by
     /// `pipeline::saved::Partial`, whose header holds this one).
     pub fn to_bytes(&self) -> Vec<u8> {
-        encode(self, &self.arrays)
+        encode(self, self.arrays.clone())
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<PartialState> {
@@ -105,15 +105,15 @@ impl PartialState {
 
 /// `.npz` bytes: a `header` member (`header`'s JSON, as a one-element string array) and
 /// the arrays as `a0`, `a1`, … (float64 vectors).
-pub fn encode<T: Serialize>(header: &T, arrays: &[Vec<f64>]) -> Vec<u8> {
+/// Takes the arrays: a state's arrays are its bulk, and a copy of them would be too.
+pub fn encode<T: Serialize>(header: &T, arrays: Vec<Vec<f64>>) -> Vec<u8> {
     let text = serde_json::to_string(header).expect("a state header serialises");
     let mut members = vec![("header".to_string(), npz::Array::strings(vec![text]))];
-    // the copy into `npz::Array` is transient: `npz::write` copies each array's bytes anyway
     members.extend(
         arrays
-            .iter()
+            .into_iter()
             .enumerate()
-            .map(|(i, a)| (format!("a{i}"), npz::Array::vector(a.clone()))),
+            .map(|(i, a)| (format!("a{i}"), npz::Array::vector(a))),
     );
     npz::write(&members)
 }

@@ -122,7 +122,7 @@ fn a_damaged_fit_state_names_its_file() {
         .or_else(|| Some("n".into()))
         .unwrap();
     state[&key] = serde_json::Value::String("many".into());
-    std::fs::write(&partial, dimred::steps::state::encode(&doc, &arrays)).unwrap();
+    std::fs::write(&partial, dimred::steps::state::encode(&doc, arrays)).unwrap();
     let err = refused(dimred().arg("merge").arg(&file).arg("-q"), 2);
     assert!(err.contains("shard-0-of-1.json"), "{err}");
 }
