@@ -312,6 +312,18 @@ fn dispatch(command: Command) -> Result<()> {
                 ));
                 Ok(())
             }
+            cli::GenerateJob::Sequences(opts) => {
+                dimred::generate::generate_sequences(&opts, args.quiet)?;
+                emit(&format!(
+                    "wrote {} ({} windows of {} steps x {} features; label 0-{}: the frequency band)\n",
+                    args.output.display(),
+                    opts.rows,
+                    opts.size.steps,
+                    opts.size.features,
+                    dimred::generate::CLASSES - 1
+                ));
+                Ok(())
+            }
             cli::GenerateJob::Images(opts) => {
                 dimred::generate::generate_images(&opts, args.quiet)?;
                 emit(&format!(

@@ -107,6 +107,7 @@ impl Plan {
             &raw.steps,
             features.len(),
             dataset.total_rows,
+            raw.memory_limit.as_ref().map(|l| l.bytes),
             &mut problems,
         );
         let (written, memory) = size_chunks(
@@ -345,6 +346,7 @@ fn plan_steps(
     raw: &[RawStep],
     p: usize,
     rows: Option<u64>,
+    limit: Option<u64>,
     problems: &mut Vec<String>,
 ) -> (ScaleMethod, Vec<Box<dyn PlannedStep>>, StepMemory) {
     let mut scale = None;
@@ -370,7 +372,7 @@ fn plan_steps(
             memory.bytes = bytes;
             memory.kind = planned.kind();
         }
-        memory.lighter.extend(planned.lighter(w, rows));
+        memory.lighter.extend(planned.lighter(w, rows, limit));
         memory.rereads |= planned.rereads();
         width = width.and_then(|w| planned.output_width(w));
         steps.push(planned);

@@ -19,6 +19,7 @@ mod memory;
 mod onnx;
 mod pipelines;
 mod random_projection;
+mod recurrent_autoencoder;
 mod reference;
 mod report;
 mod rows;
