@@ -407,7 +407,7 @@ fn size_chunks(
         reader_bytes: (dataset.reader_bytes(&columns) as f64
             * budget::READER_FACTOR
             * dataset.row_groups_in_flight() as f64) as u64
-            + dataset.metadata_bytes() * dataset.row_groups_in_flight(),
+            + dataset.metadata_bytes(),
         state_bytes: state.bytes,
         row_bytes: (columns.len().max(1) * 8) as u64,
         chunks: if raw.output.reduced || raw.report.evaluate.is_some() {
