@@ -457,7 +457,15 @@ fn size_chunks(
             let held = dataset
                 .total_rows
                 .map_or(rows, |n| rows.min(n.max(1) as usize));
-            if demand.estimate(held) > bytes {
+            if source != "memory_limit" {
+                // the job's limit, which the user did not write: said as for any size
+                crate::engine::check_memory(
+                    "input.batch_rows",
+                    rows,
+                    demand.estimate(held) as f64,
+                    problems,
+                );
+            } else if demand.estimate(held) > bytes {
                 let fits = demand
                     .batch_rows(bytes)
                     .map_or(String::new(), |r| format!("; input.batch_rows = {r} fits"));

@@ -63,7 +63,12 @@ impl Demand {
     }
 
     pub fn estimate(&self, batch_rows: usize) -> u64 {
-        self.fixed() + self.chunks * batch_rows as u64 * self.row_bytes
+        // saturating: a `batch_rows` written in the file may be any number
+        self.fixed().saturating_add(
+            self.chunks
+                .saturating_mul(batch_rows as u64)
+                .saturating_mul(self.row_bytes),
+        )
     }
 
     pub fn budget(&self, limit: u64, batch_rows: usize, source: &str, detail: &str) -> Budget {
@@ -77,7 +82,7 @@ impl Demand {
             reader_bytes: self.reader_bytes,
             state_bytes: self.state_bytes,
             chunks: self.chunks,
-            chunk_bytes: batch_rows as u64 * self.row_bytes,
+            chunk_bytes: (batch_rows as u64).saturating_mul(self.row_bytes),
         }
     }
 

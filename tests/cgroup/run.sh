@@ -4,7 +4,7 @@
 # cgroup.subtree_control), runs dimred in it without --memory-limit on data whose default
 # 8,192-row chunks need more than 256 MiB (checked by running them outside the cgroup), and
 # checks that it succeeds under the limit, chunks derived from the cgroup's limit, with no
-# OOM kill; then that a pipeline the cgroup cannot hold (but the machine could) is refused
+# OOM kill, and that `dimred transform` of the same data succeeds in it too; then that a pipeline the cgroup cannot hold (but the machine could) is refused
 # with exit 2, one line naming the cgroup's file, instead of being killed (137). Removes the
 # cgroup it made. Needs root; where no writable memory cgroup exists it says SKIPPED and
 # exits 0.
@@ -111,6 +111,15 @@ say "batch_rows $rows, peak RSS $((peak >> 20)) MiB, the cgroup's $usage_file $(
 [ "$rows" -lt 8192 ] || fail "batch_rows $rows: not derived from the cgroup's limit"
 [ "$peak" -le "$limit" ] || fail "peak RSS $((peak >> 20)) MiB over the cgroup's 256 MiB"
 [ "$(oom_kills)" = 0 ] || fail "the cgroup OOM-killed a process"
+
+say "transform inside the cgroup: chunks sized for it too"
+rc=0
+in_cgroup transform --model "$work/out/model.json" --input "$work/data.parquet" \
+    --output "$work/transformed.parquet" -q || rc=$?
+[ "$rc" = 0 ] || fail "the transform exited $rc inside the cgroup (137: OOM-killed)"
+[ "$(oom_kills)" = 0 ] || fail "the cgroup OOM-killed the transform"
+"$dimred" scan "$work/transformed.parquet" --json -q >"$work/scan.json"
+[ "$(field "$work/scan.json" rows)" = 100000 ] || fail "the transform did not write every row"
 
 say "a pipeline the machine could hold but the cgroup cannot: refused, not killed"
 # 6,000 features: the exact solver's co-moment and eigendecomposition need about a GiB

@@ -197,7 +197,7 @@ fn a_pipeline_the_job_cannot_hold_is_refused_before_reading_naming_the_job_s_lim
         .code(2);
     let err = String::from_utf8_lossy(&refused.get_output().stderr).to_string();
     assert!(
-        err.contains("(Slurm's SLURM_MEM_PER_NODE=1024; set memory_limit to override it): input.batch_rows = 100000 needs about"),
+        err.contains("input.batch_rows = 100000 would need ") && err.contains(" GiB of memory, more than the 1.0 GiB this job may use (Slurm's SLURM_MEM_PER_NODE=1024); lower it"),
         "{err}"
     );
 }
