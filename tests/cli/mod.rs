@@ -15,6 +15,7 @@ mod guard_rails;
 mod guard_rails_two;
 mod kernel_pca;
 mod lda;
+mod limits;
 mod memory;
 mod onnx;
 mod pipelines;
