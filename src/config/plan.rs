@@ -108,7 +108,10 @@ impl Plan {
             &raw.steps,
             features.len(),
             dataset.total_rows,
-            raw.memory_limit.as_ref().map(|l| l.bytes),
+            raw.memory_limit
+                .as_ref()
+                .map(|l| l.bytes)
+                .or_else(|| crate::engine::limits::job_memory().map(|j| j.bytes)),
             &mut problems,
         );
         let (written, memory) = size_chunks(

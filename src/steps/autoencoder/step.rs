@@ -229,20 +229,32 @@ impl PlannedStep for PlannedAutoencoder {
         if let Some(arch) = width.and_then(|w| plan(ae, w).ok()) {
             let batch = cap(ae.batch_size.0);
             let need = self.network_bytes(&arch, batch);
-            match crate::engine::memory_available() {
-                Some(available) if need > available => {
-                    let fits = (1..batch)
-                        .rev()
-                        .find(|&b| self.network_bytes(&arch, b) <= available)
-                        .map_or("; not even a batch of 1 fits".to_string(), |b| {
-                            format!("; batch_size: {b} fits")
-                        });
+            match crate::engine::limits::job_memory() {
+                Some(job) if need > job.bytes => {
+                    let available = job.bytes;
+                    // the largest batch that fits: bytes grow with the batch, so bisect
+                    // (a batch_size of 10^14 with the rows unknown is a real request)
+                    let fits = if self.network_bytes(&arch, 1) > available {
+                        "; not even a batch of 1 fits".to_string()
+                    } else {
+                        let (mut lo, mut hi) = (1u64, batch);
+                        while hi - lo > 1 {
+                            let mid = lo + (hi - lo) / 2;
+                            if self.network_bytes(&arch, mid) <= available {
+                                lo = mid;
+                            } else {
+                                hi = mid;
+                            }
+                        }
+                        format!("; batch_size: {lo} fits")
+                    };
                     problems.push(format!(
-                        "steps: autoencoder.batch_size = {} would need {} for training{}, more than the {} this machine has available{fits}",
+                        "steps: autoencoder.batch_size = {} would need {} for training{}, more than the {} this job may use ({}){fits}",
                         ae.batch_size.0,
                         crate::engine::budget::human(need as f64),
                         recurrent_note(&arch),
                         crate::engine::budget::human(available as f64),
+                        job.describe(),
                     ));
                 }
                 _ => {}

@@ -92,7 +92,10 @@ impl PlannedLayer {
             // Backpropagation through time keeps every step's gates and states.
             LayerSpec::Lstm(s) | LayerSpec::Gru(s) => {
                 let steps = self.input.sequence().map_or(0, |(t, _)| t as u64);
-                let slots = super::recurrent::Cell::of(&self.spec).map_or(0, |c| c.slots());
+                let slots = match self.spec {
+                    LayerSpec::Lstm(_) => super::spec::LSTM_STEP_SLOTS,
+                    _ => super::spec::GRU_STEP_SLOTS,
+                };
                 steps.saturating_mul(slots as u64 * s.units.0 as u64)
             }
             _ => 0,

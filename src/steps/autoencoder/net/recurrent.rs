@@ -48,13 +48,11 @@ impl Cell {
         }
     }
 
-    /// Blocks of `units` columns a step keeps: LSTM's four gates, its cell, the cell's
-    /// tanh and its output; GRU's three gates, `W_hn h + b_hn` and its output. The output
-    /// is the last.
+    /// Blocks of `units` columns a step keeps (`LSTM_STEP_SLOTS`); the output is the last.
     pub fn slots(self) -> usize {
         match self {
-            Cell::Lstm => 7,
-            Cell::Gru => 5,
+            Cell::Lstm => super::spec::LSTM_STEP_SLOTS,
+            Cell::Gru => super::spec::GRU_STEP_SLOTS,
         }
     }
 

@@ -154,6 +154,13 @@ pub struct RecurrentSpec {
     pub return_sequences: bool,
 }
 
+/// Blocks of `units` columns a recurrent step keeps for backpropagation through time:
+/// LSTM's four gates, its cell, the cell's tanh and its output; GRU's three gates,
+/// `W_hn h + b_hn` and its output. The memory model (`plan`) and the cell (`recurrent`)
+/// both count them.
+pub const LSTM_STEP_SLOTS: usize = 7;
+pub const GRU_STEP_SLOTS: usize = 5;
+
 /// `repeat` (Keras's RepeatVector): a flat input copied to every one of `steps` steps.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
