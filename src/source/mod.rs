@@ -124,6 +124,11 @@ pub struct Dataset {
     pub column_chunk_bytes: Vec<u64>,
     /// The largest file's footer in memory (`metadata_bytes`).
     pub metadata_bytes: u64,
+    /// Each object storage file's decoded footer, read once when the dataset is opened and
+    /// used by every pass (None for local files and CSV).
+    pub footers: Vec<Option<::parquet::arrow::arrow_reader::ArrowReaderMetadata>>,
+    /// The kept footers' bytes in memory.
+    pub footers_bytes: u64,
     /// How many of `columns`, at the end, are derived by row steps rather than stored in
     /// the files (`add_derived`).
     pub derived: usize,
@@ -217,13 +222,24 @@ impl Dataset {
         let mut columns: Option<Vec<ColumnInfo>> = None;
         let mut column_chunk_bytes: Vec<u64> = Vec::new();
         let mut metadata_bytes = 0u64;
+        let mut footers = Vec::with_capacity(files.len());
+        let mut footers_bytes = 0u64;
         for (file, &size) in files.iter().zip(&file_sizes) {
             total_bytes += size;
             let (cols, rows) = match format {
                 Format::Csv => (csv::header(file)?, None),
                 Format::Parquet => {
-                    let (cols, rows, chunk_bytes, footer) = parquet::schema(file, size)?;
+                    let parquet::FileSchema {
+                        columns: cols,
+                        rows,
+                        chunk_bytes,
+                        metadata_bytes: footer,
+                        footer: meta,
+                    } = parquet::schema(file, size)?;
                     metadata_bytes = metadata_bytes.max(footer);
+                    let remote = crate::cloud::is_remote(file);
+                    footers_bytes += if remote { footer } else { 0 };
+                    footers.push(remote.then_some(meta));
                     column_chunk_bytes.resize(chunk_bytes.len().max(column_chunk_bytes.len()), 0);
                     for (most, b) in column_chunk_bytes.iter_mut().zip(chunk_bytes) {
                         *most = (*most).max(b);
@@ -251,6 +267,8 @@ impl Dataset {
             total_bytes,
             column_chunk_bytes,
             metadata_bytes,
+            footers,
+            footers_bytes,
             derived: 0,
             declared: Vec::new(),
         })
@@ -336,9 +354,15 @@ impl Dataset {
             .sum()
     }
 
-    /// The largest file's Parquet footer as the reader holds it in memory (0 for CSV).
+    /// The Parquet footers the reader holds in memory (0 for CSV): the largest file's
+    /// for each row group in flight, or for object storage every file's, kept from the
+    /// start to the end of the run.
     pub fn metadata_bytes(&self) -> u64 {
-        self.metadata_bytes
+        if self.is_remote() {
+            self.footers_bytes
+        } else {
+            self.metadata_bytes * self.row_groups_in_flight()
+        }
     }
 
     /// Row groups a read holds at once: from object storage one is fetched while the one

@@ -138,8 +138,9 @@ pub trait PlannedStep: std::fmt::Debug + Send + Sync {
         false
     }
     /// A configuration of the same step that holds less, said for a `memory_limit` the
-    /// step does not fit in (PCA's other solvers).
-    fn lighter(&self, _width: usize, _rows: Option<u64>) -> Option<String> {
+    /// step does not fit in (PCA's other solvers, a smaller autoencoder batch); `limit`
+    /// is that limit, when one is set.
+    fn lighter(&self, _width: usize, _rows: Option<u64>, _limit: Option<u64>) -> Option<String> {
         None
     }
     /// Whether its fitted map can be inverted (reconstructions, the reconstruction error,

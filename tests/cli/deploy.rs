@@ -199,3 +199,35 @@ fn the_kubernetes_driver_applies_a_fit_and_a_merge_per_round() {
         .unwrap();
     assert!(status.success(), "rounds.sh does not parse");
 }
+
+#[test]
+fn deploy_files_pass_no_limits_by_hand_and_kubernetes_pods_set_the_limits_dimred_reads() {
+    // dimred reads the pod's cgroup and the Slurm job's variables (docs/cluster.md#limits):
+    // a limit passed by hand would go stale when the job's resources change
+    for dir in ["deploy/k8s", "deploy/slurm"] {
+        for entry in std::fs::read_dir(root().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for by_hand in ["--memory-limit", "memory_limit", "RAYON_NUM_THREADS"] {
+                assert!(
+                    !text.contains(by_hand),
+                    "{} passes {by_hand}",
+                    path.display()
+                );
+            }
+        }
+    }
+    let cron = manifest("cronjob.yaml");
+    let jobs = [
+        manifest("fit-job.yaml"),
+        manifest("merge-job.yaml"),
+        manifest("transform-job.yaml"),
+        cron["spec"]["jobTemplate"].clone(),
+    ];
+    for job in &jobs {
+        let limits = &job["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"];
+        // memory.max and cpu.max in the pod's cgroup
+        assert!(limits["memory"].is_string(), "{job}");
+        assert!(limits["cpu"].is_string(), "{job}");
+    }
+}

@@ -33,6 +33,16 @@ pub(super) fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     })
 }
 
+/// File `f`'s footer: kept in the dataset since `Dataset::open` read it for an object
+/// storage file (each read is a request; a pass over N files would make N more), read
+/// again from a local file (from the page cache, where keeping it would only hold memory).
+fn footer(dataset: &Dataset, f: usize) -> Result<ArrowReaderMetadata> {
+    match dataset.footers.get(f) {
+        Some(Some(kept)) => Ok(kept.clone()),
+        _ => load_meta(&dataset.files[f], dataset.file_sizes[f]),
+    }
+}
+
 /// A file's footer, read and checked: from the file, or from object storage (`size` is
 /// its length, known from the listing).
 fn load_meta(path: &Path, size: u64) -> Result<ArrowReaderMetadata> {
@@ -127,8 +137,16 @@ fn check_metadata(meta: &parquet::file::metadata::ParquetMetaData, file_len: u64
 /// bytes over its row groups): the reader holds a row group's pages of the columns it
 /// decodes, so that is memory a pass needs beside its chunks. Also the footer's size in
 /// memory, which the reader holds while it reads the file (165 MiB for 30 row groups of
-/// 10,000 columns).
-pub(super) fn schema(path: &Path, size: u64) -> Result<(Vec<ColumnInfo>, u64, Vec<u64>, u64)> {
+/// 10,000 columns). And the footer itself, which the dataset keeps for remote files.
+pub(super) struct FileSchema {
+    pub columns: Vec<ColumnInfo>,
+    pub rows: u64,
+    pub chunk_bytes: Vec<u64>,
+    pub metadata_bytes: u64,
+    pub footer: ArrowReaderMetadata,
+}
+
+pub(super) fn schema(path: &Path, size: u64) -> Result<FileSchema> {
     let b = load_meta(path, size)?;
     let metadata_bytes = b.metadata().memory_size() as u64;
     let rows = b.metadata().file_metadata().num_rows().max(0) as u64;
@@ -155,7 +173,13 @@ pub(super) fn schema(path: &Path, size: u64) -> Result<(Vec<ColumnInfo>, u64, Ve
             },
         })
         .collect();
-    Ok((cols, rows, chunk_bytes, metadata_bytes))
+    Ok(FileSchema {
+        columns: cols,
+        rows,
+        chunk_bytes,
+        metadata_bytes,
+        footer: b,
+    })
 }
 
 fn projection(schema: &SchemaDescriptor, spec: &ReadSpec) -> ProjectionMask {
@@ -183,7 +207,7 @@ pub(super) fn read(
     emit: &mut dyn FnMut(Chunk) -> bool,
 ) -> Result<bool> {
     let (path, size) = (&dataset.files[file], dataset.file_sizes[file]);
-    let meta = load_meta(path, size)?;
+    let meta = footer(dataset, file)?;
     let reader = row_groups(path, size, &meta, spec, None)?;
     let at = Positions::of(&reader.schema(), dataset, spec)?;
     let mut file_row: u64 = 0;
@@ -241,8 +265,8 @@ pub(super) fn read_units(
     let mut metas = Vec::with_capacity(dataset.files.len());
     let mut units = Vec::new();
     let mut row = 0u64;
-    for (f, path) in dataset.files.iter().enumerate() {
-        let arrow_meta = load_meta(path, dataset.file_sizes[f])?;
+    for f in 0..dataset.files.len() {
+        let arrow_meta = footer(dataset, f)?;
         let meta = arrow_meta.metadata().clone();
         let mut file_row = 0u64;
         for (g, rg) in meta.row_groups().iter().enumerate() {

@@ -192,7 +192,7 @@ impl PlannedStep for PlannedPca {
         solver_bytes(&self.params, self.params.solver, width, rows)
     }
 
-    fn lighter(&self, width: usize, rows: Option<u64>) -> Option<String> {
+    fn lighter(&self, width: usize, rows: Option<u64>, _limit: Option<u64>) -> Option<String> {
         let now = self.memory_bytes(width, rows);
         [PcaSolver::Randomized, PcaSolver::Incremental]
             .into_iter()

@@ -440,6 +440,8 @@ mod tests {
             total_bytes: 0,
             column_chunk_bytes: Vec::new(),
             metadata_bytes: 0,
+            footers: Vec::new(),
+            footers_bytes: 0,
             derived: 0,
             declared: Vec::new(),
         }
