@@ -171,8 +171,8 @@ pub struct ScanArgs {
 pub struct GenerateArgs {
     #[arg(long)]
     pub rows: u64,
-    /// Float64 columns f0…f{P-1} (required unless --images).
-    #[arg(long, required_unless_present = "images")]
+    /// Float64 columns f0…f{P-1} (required unless --images or --sequences).
+    #[arg(long, required_unless_present_any = ["images", "sequences"])]
     pub cols: Option<usize>,
     /// Number of signal directions above the noise floor [default: 16].
     #[arg(long)]
@@ -197,8 +197,13 @@ pub struct GenerateArgs {
     pub decay: Option<f64>,
     /// Draw H×W images of shapes instead of the spectrum (no --cols, --rank, --noise,
     /// --offset, --top, --decay): Float32 columns pixel_0… in [0, 1] and an Int64 label.
-    #[arg(long, value_name = "HxW")]
+    #[arg(long, value_name = "HxW", conflicts_with = "sequences")]
     pub images: Option<String>,
+    /// Draw windows of STEPS × FEATURES values instead of the spectrum (no --cols, --rank,
+    /// --noise, --offset, --top, --decay): sums of seeded sinusoids with noise as Float32
+    /// columns t0_f0… (step by step) and an Int64 label, the window's frequency band.
+    #[arg(long, value_name = "STEPSxFEATURES")]
+    pub sequences: Option<String>,
     /// Rows per row group (part of what the data depends on) [default: 16384, fewer above
     /// 2048 columns so that a group holds at most 32 Mi values].
     #[arg(long)]
@@ -221,14 +226,23 @@ fn whole_number(text: &str) -> Result<i64, String> {
 pub enum GenerateJob {
     Spectrum(dimred::generate::GenerateOptions),
     Images(dimred::generate::ImageOptions),
+    Sequences(dimred::generate::SequenceOptions),
 }
 
 impl GenerateArgs {
     /// The options of the mode asked for; `--images` refuses the spectrum's flags, in one
     /// line naming those given.
     pub fn resolve(&self) -> dimred::Result<GenerateJob> {
-        use dimred::generate::{GenerateOptions, ImageOptions, ImageSize, default_row_group_rows};
-        if let Some(text) = &self.images {
+        use dimred::generate::{
+            GenerateOptions, ImageOptions, ImageSize, SequenceOptions, SequenceSize,
+            default_row_group_rows,
+        };
+        let mode = match (&self.images, &self.sequences) {
+            (Some(_), _) => Some("--images draws shapes"),
+            (None, Some(_)) => Some("--sequences draws windows"),
+            (None, None) => None,
+        };
+        if let Some(mode) = mode {
             let given: Vec<&str> = [
                 ("--cols", self.cols.is_some()),
                 ("--rank", self.rank.is_some()),
@@ -242,10 +256,24 @@ impl GenerateArgs {
             .collect();
             if !given.is_empty() {
                 return Err(dimred::Error::config(format!(
-                    "--images draws shapes and takes no spectrum options: drop {}",
+                    "{mode} and takes no spectrum options: drop {}",
                     given.join(", ")
                 )));
             }
+        }
+        if let Some(text) = &self.sequences {
+            let size = SequenceSize::parse(text)?;
+            return Ok(GenerateJob::Sequences(SequenceOptions {
+                rows: self.rows,
+                size,
+                seed: self.seed,
+                output: self.output.clone(),
+                row_group_rows: self
+                    .row_group_rows
+                    .unwrap_or_else(|| default_row_group_rows(size.steps * size.features + 1)),
+            }));
+        }
+        if let Some(text) = &self.images {
             let size = ImageSize::parse(text)?;
             return Ok(GenerateJob::Images(ImageOptions {
                 rows: self.rows,

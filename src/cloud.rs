@@ -309,6 +309,11 @@ mod imp {
         }
     }
 
+    /// Bytes fetched from a file's end for its footer: one request brings the footer's
+    /// length and, when the footer is no larger, the footer itself; without a hint every
+    /// footer is two requests, its length and then the footer.
+    const FOOTER_PREFETCH: usize = 64 << 10;
+
     /// A Parquet file in object storage read by ranges: the footer from its known end, a
     /// row group's column chunks in one coalesced request.
     struct Ranged {
@@ -355,6 +360,7 @@ mod imp {
                 let size = self.size;
                 let metadata = ParquetMetaDataReader::new()
                     .with_arrow_reader_options(options)
+                    .with_prefetch_hint(Some(FOOTER_PREFETCH))
                     .load_and_finish(self, size)
                     .await?;
                 Ok(Arc::new(metadata))

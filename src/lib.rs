@@ -32,5 +32,6 @@ pub mod steps;
 pub use config::{Plan, RawPipeline, apply_overrides};
 pub use error::{Error, Result};
 pub use pipeline::{
-    OnnxOptions, RunOptions, RunOutcome, TransformOptions, export, merge, run, run_shard, transform,
+    MergeOutcome, OnnxOptions, RunOptions, RunOutcome, TransformOptions, export, merge, run,
+    run_shard, transform,
 };

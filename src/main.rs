@@ -33,15 +33,10 @@ fn main() {
         Ok(cli) => cli,
         Err(e) => usage_error(e),
     };
-    // A Slurm task gets the cores it asked for, not the node's: use that many threads.
-    if std::env::var_os("RAYON_NUM_THREADS").is_none()
-        && let Some(cpus) = std::env::var("SLURM_CPUS_PER_TASK")
-            .ok()
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .filter(|&n| n > 0)
-    {
+    // A Slurm task or a container gets the cores it was given, not the node's.
+    if let Some(threads) = dimred::engine::limits::default_threads() {
         let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(cpus)
+            .num_threads(threads)
             .build_global();
     }
     dimred::sink::remove_on_interrupt();
@@ -188,14 +183,22 @@ fn dispatch(command: Command) -> Result<()> {
         }
         Command::Merge(args) => {
             let raw = load(&args.pipeline, &args.overrides, &None)?;
-            let outcome = dimred::merge(
+            let outcome = match dimred::merge(
                 raw,
                 args.with.as_deref(),
                 &dimred::RunOptions {
                     quiet: args.quiet,
                     resume: false,
                 },
-            )?;
+            )? {
+                dimred::MergeOutcome::Fitted(outcome) => *outcome,
+                dimred::MergeOutcome::Round(path, number) => {
+                    emit(&format!(
+                        "wrote {path}: round {number} of the fit; run the shards again, then merge\n"
+                    ));
+                    return Ok(());
+                }
+            };
             emit(&outcome.table);
             if !args.quiet {
                 eprintln!("[dimred] wrote {}", outcome.report.outputs.join(", "));
@@ -221,8 +224,12 @@ fn dispatch(command: Command) -> Result<()> {
             ));
             emit(&plan.rows.describe());
             if let Some(m) = &plan.memory {
+                let from = match m.limit_source.as_str() {
+                    "memory_limit" => String::new(),
+                    _ => format!(" from {} ({})", m.limit_source, m.limit_detail),
+                };
                 emit(&format!(
-                    "memory: limit {} MiB, batch_rows {}, estimated peak {} MiB (process {} + reader {} + steps {} + {} chunks of {} MiB)\n",
+                    "memory: limit {} MiB{from}, batch_rows {}, estimated peak {} MiB (process {} + reader {} + steps {} + {} chunks of {} MiB)\n",
                     m.limit_bytes >> 20,
                     m.batch_rows,
                     m.estimate_bytes.div_ceil(1 << 20),
@@ -313,6 +320,18 @@ fn dispatch(command: Command) -> Result<()> {
                     truth.cols,
                     truth.rank,
                     dimred::generate::truth_path(&args.output).display()
+                ));
+                Ok(())
+            }
+            cli::GenerateJob::Sequences(opts) => {
+                dimred::generate::generate_sequences(&opts, args.quiet)?;
+                emit(&format!(
+                    "wrote {} ({} windows of {} steps x {} features; label 0-{}: the frequency band)\n",
+                    args.output.display(),
+                    opts.rows,
+                    opts.size.steps,
+                    opts.size.features,
+                    dimred::generate::CLASSES - 1
                 ));
                 Ok(())
             }

@@ -10,6 +10,8 @@ use faer::linalg::matmul::triangular::{BlockStructure, matmul as tri_matmul};
 use faer::{Accum, Mat, MatRef, Par};
 
 use crate::blocks::Blocks;
+use std::cell::RefCell;
+
 use serde::{Deserialize, Serialize};
 
 /// Rows per block in the co-moment accumulation: large enough for an efficient
@@ -338,6 +340,107 @@ fn absorb(columns: &mut [ColumnStats], block: MatRef<'_, f64>) {
     }
 }
 
+// Large arrays in saved states (`steps::state` writes them as binary).
+
+thread_local! {
+    /// While a state is saved: the arrays lifted so far. While one is loaded: the arrays
+    /// its references point at. A side table rather than a field of `Floats` because
+    /// the states are plain serde types built and read by each step kind.
+    static LIFTED: RefCell<Option<Vec<Vec<f64>>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with `table` as the lifted arrays (`steps::state`: a state saved or loaded);
+/// returns what `f` gave and the table after.
+pub fn with_table<T>(table: Vec<Vec<f64>>, f: impl FnOnce() -> T) -> (T, Vec<Vec<f64>>) {
+    let before = LIFTED.with(|t| t.replace(Some(table)));
+    let out = f();
+    let table = LIFTED.with(|t| t.replace(before)).unwrap_or_default();
+    (out, table)
+}
+
+/// A large array of a state, written as binary (see the module's note).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Floats(pub Vec<f64>);
+
+impl std::ops::Deref for Floats {
+    type Target = Vec<f64>;
+    fn deref(&self) -> &Vec<f64> {
+        &self.0
+    }
+}
+
+impl From<Vec<f64>> for Floats {
+    fn from(v: Vec<f64>) -> Floats {
+        Floats(v)
+    }
+}
+
+impl Serialize for Floats {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let lifted = LIFTED.with(|t| {
+            t.borrow_mut().as_mut().map(|table| {
+                table.push(self.0.clone());
+                table.len() - 1
+            })
+        });
+        match lifted {
+            Some(i) => {
+                use serde::ser::SerializeMap;
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry("npz", &format!("a{i}"))?;
+                map.end()
+            }
+            None => self.0.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Floats {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Floats, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Floats;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array of numbers or a reference {\"npz\": \"aI\"}")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Floats, A::Error> {
+                let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(x) = seq.next_element::<f64>()? {
+                    v.push(x);
+                }
+                Ok(Floats(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Floats, A::Error> {
+                use serde::de::Error as _;
+                let (key, name): (String, String) = map
+                    .next_entry()?
+                    .ok_or_else(|| A::Error::custom("an empty reference"))?;
+                let index = (key == "npz")
+                    .then(|| name.strip_prefix('a')?.parse::<usize>().ok())
+                    .flatten()
+                    .ok_or_else(|| {
+                        A::Error::custom(format!("a bad array reference {key}: {name}"))
+                    })?;
+                LIFTED
+                    .with(|t| {
+                        t.borrow_mut()
+                            .as_mut()
+                            .and_then(|table| table.get_mut(index).map(std::mem::take))
+                    })
+                    .map(Floats)
+                    .ok_or_else(|| A::Error::custom(format!("array {name} is not in the file")))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
 /// `ColumnStats` in a partial state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SavedColumn {
@@ -354,8 +457,8 @@ pub struct SavedColumn {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SavedMoments {
     pub n: u64,
-    pub mean: Vec<f64>,
-    pub co_moment_lower: Vec<f64>,
+    pub mean: Floats,
+    pub co_moment_lower: Floats,
     pub min: Vec<Option<f64>>,
     pub max: Vec<Option<f64>>,
 }
@@ -366,11 +469,13 @@ impl Moments {
         let finite = |v: &f64| v.is_finite().then_some(*v);
         SavedMoments {
             n: self.n,
-            mean: self.mean.clone(),
-            co_moment_lower: (0..p)
-                .flat_map(|i| (0..=i).map(move |j| (i, j)))
-                .map(|(i, j)| self.co_moment[(i, j)])
-                .collect(),
+            mean: Floats(self.mean.clone()),
+            co_moment_lower: Floats(
+                (0..p)
+                    .flat_map(|i| (0..=i).map(move |j| (i, j)))
+                    .map(|(i, j)| self.co_moment[(i, j)])
+                    .collect(),
+            ),
             min: self.min.iter().map(finite).collect(),
             max: self.max.iter().map(finite).collect(),
         }
@@ -386,7 +491,7 @@ impl Moments {
         }
         let mut m = Moments::empty(p);
         m.n = saved.n;
-        m.mean = saved.mean.clone();
+        m.mean = saved.mean.0.clone();
         let mut values = saved.co_moment_lower.iter();
         for i in 0..p {
             for j in 0..=i {

@@ -9,6 +9,12 @@
 # binary (default: dimred on PATH). Each job starts only when the one before succeeded;
 # --kill-on-invalid-dep=yes cancels the rest of the chain when one fails (without it the
 # merge would wait forever behind a failed shard). Prints the three job ids.
+#
+# A fit in rounds (pca solver: randomized) chains itself: each merge that writes the next
+# round's file (OUTDIR/rounds/) submits that round's fit array and merge and moves the
+# transform array behind them (merge.sbatch). The first array fits the round under way, so
+# a chain submitted again after a failure continues from the last round written; delete
+# OUTDIR/rounds to start afresh. Options given to every sbatch must not contain spaces.
 set -euo pipefail
 if [ $# -lt 4 ]; then
     echo "usage: $0 PIPELINE.yaml SHARDS INPUT OUTDIR [sbatch options...]" >&2
@@ -19,6 +25,8 @@ pipeline=$1 shards=$2 input=$3 outdir=$4
 shift 4
 case $shards in '' | *[!0-9]* | 0) echo "SHARDS must be a positive whole number" >&2; exit 2 ;; esac
 export DIMRED=${DIMRED:-dimred}
+# for the merges of a fit in rounds, which submit the next round (merge.sbatch)
+export DIMRED_DEPLOY=$here DIMRED_ARRAY=$shards DIMRED_SBATCH_ARGS="$*"
 last=$((shards - 1))
 fit=$(sbatch --parsable --export=ALL --array="0-$last" "$@" \
     "$here/fit.sbatch" "$pipeline" "$input" "$outdir")

@@ -26,7 +26,8 @@ pub struct Plan {
     pub feature_names: Vec<String>,
     pub passthrough: Vec<usize>,
     pub batch_rows: usize,
-    /// With `memory_limit`: what the memory goes to, and the rows per chunk it allows.
+    /// What the memory goes to under `memory_limit` or the job's own limit, and the rows
+    /// per chunk it allows (None only where no limit can be read).
     pub memory: Option<Budget>,
     pub missing: MissingPolicy,
     /// The scaling written in the pipeline (`none` without a scale step).
@@ -107,6 +108,10 @@ impl Plan {
             &raw.steps,
             features.len(),
             dataset.total_rows,
+            raw.memory_limit
+                .as_ref()
+                .map(|l| l.bytes)
+                .or_else(|| crate::engine::limits::job_memory().map(|j| j.bytes)),
             &mut problems,
         );
         let (written, memory) = size_chunks(
@@ -345,6 +350,7 @@ fn plan_steps(
     raw: &[RawStep],
     p: usize,
     rows: Option<u64>,
+    limit: Option<u64>,
     problems: &mut Vec<String>,
 ) -> (ScaleMethod, Vec<Box<dyn PlannedStep>>, StepMemory) {
     let mut scale = None;
@@ -370,7 +376,7 @@ fn plan_steps(
             memory.bytes = bytes;
             memory.kind = planned.kind();
         }
-        memory.lighter.extend(planned.lighter(w, rows));
+        memory.lighter.extend(planned.lighter(w, rows, limit));
         memory.rereads |= planned.rereads();
         width = width.and_then(|w| planned.output_width(w));
         steps.push(planned);
@@ -378,9 +384,9 @@ fn plan_steps(
     (scale.unwrap_or(ScaleMethod::None), steps, memory)
 }
 
-/// Rows per chunk: `input.batch_rows` as written, else derived from `memory_limit`, else
-/// the default. With a limit, what the run needs is checked against it (the arithmetic
-/// in the message); without one, against the machine's available memory.
+/// Rows per chunk: `input.batch_rows` as written, else derived from `memory_limit` or,
+/// without one, from the job's limit (at most the default). What the run needs is checked
+/// against the limit, with the arithmetic in the message.
 fn size_chunks(
     raw: &RawPipeline,
     dataset: &Dataset,
@@ -406,7 +412,7 @@ fn size_chunks(
         reader_bytes: (dataset.reader_bytes(&columns) as f64
             * budget::READER_FACTOR
             * dataset.row_groups_in_flight() as f64) as u64
-            + dataset.metadata_bytes() * dataset.row_groups_in_flight(),
+            + dataset.metadata_bytes(),
         state_bytes: state.bytes,
         row_bytes: (columns.len().max(1) * 8) as u64,
         chunks: if raw.output.reduced || raw.report.evaluate.is_some() {
@@ -419,22 +425,32 @@ fn size_chunks(
             0
         },
     };
-    let Some(limit) = &raw.memory_limit else {
-        let rows = given.unwrap_or(DEFAULT_BATCH_ROWS);
-        let capped = dataset
-            .total_rows
-            .map_or(rows, |n| rows.min(n.max(1) as usize));
-        crate::engine::check_memory(
-            "input.batch_rows",
-            rows,
-            capped as f64
-                * features.len().max(1) as f64
-                * 8.0
-                * (crate::source::CHANNEL_CHUNKS + 2) as f64,
-            problems,
-        );
-        return (rows, None);
-    };
+    // The limit: `memory_limit` as written, else the job's own (its cgroup's, Slurm's or
+    // the machine's available memory, whichever is smallest). Without a written limit
+    // the chunks stay at most the default: a large machine reads as it always has, a
+    // small job reads in smaller chunks instead of being OOM-killed.
+    let (bytes, label, source, detail, most) =
+        match (&raw.memory_limit, crate::engine::limits::job_memory()) {
+            (Some(limit), _) => (
+                limit.bytes,
+                format!("memory_limit = {limit}"),
+                "memory_limit",
+                String::new(),
+                budget::MAX_BATCH_ROWS,
+            ),
+            (None, Some(job)) => (
+                job.bytes,
+                format!(
+                    "the job's memory limit of {} ({}; set memory_limit to override it)",
+                    budget::human(job.bytes as f64),
+                    job.describe()
+                ),
+                job.source,
+                job.detail.clone(),
+                DEFAULT_BATCH_ROWS,
+            ),
+            (None, None) => return (given.unwrap_or(DEFAULT_BATCH_ROWS), None),
+        };
     let lighter = if state.lighter.is_empty() {
         String::new()
     } else {
@@ -442,19 +458,31 @@ fn size_chunks(
     };
     let rows = match given {
         Some(rows) => {
-            if demand.estimate(rows) > limit.bytes {
+            // a chunk never holds more rows than the input has
+            let held = dataset
+                .total_rows
+                .map_or(rows, |n| rows.min(n.max(1) as usize));
+            if source != "memory_limit" {
+                // the job's limit, which the user did not write: said as for any size
+                crate::engine::check_memory(
+                    "input.batch_rows",
+                    rows,
+                    demand.estimate(held) as f64,
+                    problems,
+                );
+            } else if demand.estimate(held) > bytes {
                 let fits = demand
-                    .batch_rows(limit.bytes)
+                    .batch_rows(bytes)
                     .map_or(String::new(), |r| format!("; input.batch_rows = {r} fits"));
                 problems.push(format!(
-                    "memory_limit = {limit}: input.batch_rows = {rows} needs about {}{fits}{lighter}",
-                    demand.explain(rows)
+                    "{label}: input.batch_rows = {rows} needs about {}{fits}{lighter}",
+                    demand.explain(held)
                 ));
             }
             rows
         }
-        None => match demand.batch_rows(limit.bytes) {
-            Some(rows) => rows,
+        None => match demand.batch_rows(bytes) {
+            Some(rows) => rows.min(most),
             None => {
                 let min = budget::MIN_BATCH_ROWS;
                 let biggest = if demand.reader_bytes > state.bytes && dataset.is_remote() {
@@ -471,14 +499,14 @@ fn size_chunks(
                     format!(" (the {} step's fit holds most)", state.kind)
                 };
                 problems.push(format!(
-                    "memory_limit = {limit} is too small for chunks of {min} rows: {}{biggest}{lighter}",
+                    "{label} is too small for chunks of {min} rows: {}{biggest}{lighter}",
                     demand.explain(min)
                 ));
                 min
             }
         },
     };
-    (rows, Some(demand.budget(limit.bytes, rows)))
+    (rows, Some(demand.budget(bytes, rows, source, &detail)))
 }
 
 fn select_features(

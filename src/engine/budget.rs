@@ -35,6 +35,13 @@ pub const MAX_BATCH_ROWS: usize = 65_536;
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct Budget {
     pub limit_bytes: u64,
+    /// What set the limit: `memory_limit` (the key or `--memory-limit`), else the job's
+    /// own limit (`engine::limits`): `cgroup`, `slurm` or `mem_available`.
+    #[serde(default)]
+    pub limit_source: String,
+    /// The file or variable that set the job's limit (absent for `memory_limit`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub limit_detail: String,
     pub batch_rows: usize,
     pub estimate_bytes: u64,
     pub process_bytes: u64,
@@ -61,19 +68,26 @@ impl Demand {
     }
 
     pub fn estimate(&self, batch_rows: usize) -> u64 {
-        self.fixed() + self.chunks * batch_rows as u64 * self.row_bytes
+        // saturating: a `batch_rows` written in the file may be any number
+        self.fixed().saturating_add(
+            self.chunks
+                .saturating_mul(batch_rows as u64)
+                .saturating_mul(self.row_bytes),
+        )
     }
 
-    pub fn budget(&self, limit: u64, batch_rows: usize) -> Budget {
+    pub fn budget(&self, limit: u64, batch_rows: usize, source: &str, detail: &str) -> Budget {
         Budget {
             limit_bytes: limit,
+            limit_source: source.to_string(),
+            limit_detail: detail.to_string(),
             batch_rows,
             estimate_bytes: self.estimate(batch_rows),
             process_bytes: PROCESS_BYTES,
             reader_bytes: self.reader_bytes,
             state_bytes: self.state_bytes,
             chunks: self.chunks,
-            chunk_bytes: batch_rows as u64 * self.row_bytes,
+            chunk_bytes: (batch_rows as u64).saturating_mul(self.row_bytes),
         }
     }
 

@@ -7,6 +7,7 @@
 //! the data.
 
 pub mod budget;
+pub mod limits;
 pub mod spill;
 
 use std::time::Instant;
@@ -23,32 +24,25 @@ use crate::sink::parquet::ParquetSink;
 use crate::source::{CHANNEL_CHUNKS, ChunkPool, Dataset, ReadSpec};
 use crate::stats::{ColumnStats, ColumnsAccumulator};
 
-/// Memory this machine can give a run, in bytes: /proc/meminfo's MemAvailable (None where
-/// it cannot be read).
-pub fn memory_available() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
 /// Refuses a size a user set when what it needs (`bytes`, from the data's shape) exceeds
-/// the machine's memory: a clear error naming the key, before anything is allocated.
+/// the memory the job may use (`limits::job_memory`: its cgroup's, Slurm's or the
+/// machine's available memory): a clear error naming the key, before anything is allocated.
 pub fn check_memory(
     key: &str,
     value: impl std::fmt::Display,
     bytes: f64,
     problems: &mut Vec<String>,
 ) {
-    let Some(available) = memory_available() else {
+    let Some(job) = limits::job_memory() else {
         return;
     };
-    if bytes > available as f64 {
+    if bytes > job.bytes as f64 {
         let gib = |b: f64| b / (1u64 << 30) as f64;
         problems.push(format!(
-            "{key} = {value} would need {:.1} GiB of memory, more than the {:.1} GiB this machine has available; lower it",
+            "{key} = {value} would need {:.1} GiB of memory, more than the {:.1} GiB this job may use ({}); lower it",
             gib(bytes),
-            gib(available as f64)
+            gib(job.bytes as f64),
+            job.describe()
         ));
     }
 }

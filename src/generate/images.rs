@@ -173,53 +173,88 @@ impl Shape {
 /// groups are drawn in parallel, each from its own stream, so the file depends only on the
 /// options; memory is one group of f32 columns per core.
 pub fn generate_images(opts: &ImageOptions, quiet: bool) -> Result<()> {
-    let format = OutputFormat::of(&opts.output)?;
-    if opts.rows == 0 {
-        return Err(Error::config("--rows must be at least 1"));
-    }
-    if opts.row_group_rows == 0 {
-        return Err(Error::config("--row-group-rows must be at least 1"));
-    }
     let size = opts.size;
     let pixels = size.pixels();
-    let mut fields: Vec<Field> = (0..pixels)
-        .map(|p| Field::new(format!("pixel_{p}"), DataType::Float32, false))
-        .collect();
-    fields.push(Field::new("label", DataType::Int64, false));
-    let schema = Arc::new(Schema::new(fields));
-    let (file, mut writer) = open_writer(&opts.output, format, &schema, opts.row_group_rows)?;
-    let progress = Progress::new("generate", Total::Rows(opts.rows), quiet);
-    let groups = Groups {
+    let names = (0..pixels).map(|p| format!("pixel_{p}")).collect();
+    let target = Labelled {
         rows: opts.rows,
+        seed: opts.seed,
+        output: &opts.output,
         row_group_rows: opts.row_group_rows,
     };
-    let make_group = |g: u64| -> Vec<ArrayRef> {
-        let n = groups.len(g);
-        let mut rng = group_rng(opts.seed, g);
-        let mut columns = vec![Vec::<f32>::with_capacity(n); pixels];
-        let mut labels = Vec::with_capacity(n);
-        let (mut noise, mut image) = (vec![0.0; pixels], vec![0.0f32; pixels]);
-        for _ in 0..n {
-            let shape = Shape::draw(&mut rng, size);
-            rng.fill_normal(&mut noise);
-            shape.render(size, &noise, &mut image);
-            for (column, &v) in columns.iter_mut().zip(&image) {
-                column.push(v);
-            }
-            labels.push(shape.label as i64);
+    target.write(names, quiet, |rng, out| {
+        let shape = Shape::draw(rng, size);
+        let mut noise = vec![0.0; pixels];
+        rng.fill_normal(&mut noise);
+        shape.render(size, &noise, out);
+        shape.label as i64
+    })
+}
+
+/// Where labelled Float32 rows go, and how many from which seed.
+pub(super) struct Labelled<'a> {
+    pub rows: u64,
+    pub seed: u64,
+    pub output: &'a std::path::Path,
+    pub row_group_rows: usize,
+}
+
+impl Labelled<'_> {
+    /// Writes Float32 columns `names` and an Int64 `label`, each row drawn by `draw` (its
+    /// values into the slice, its label returned) from its group's stream. Row groups are
+    /// drawn in parallel, each from its own stream, so the file depends only on the
+    /// options; memory is one group of f32 columns per core.
+    pub fn write(
+        &self,
+        names: Vec<String>,
+        quiet: bool,
+        draw: impl Fn(&mut Rng, &mut [f32]) -> i64 + Sync,
+    ) -> Result<()> {
+        let format = OutputFormat::of(self.output)?;
+        if self.rows == 0 {
+            return Err(Error::config("--rows must be at least 1"));
         }
-        let mut arrays: Vec<ArrayRef> = columns
+        if self.row_group_rows == 0 {
+            return Err(Error::config("--row-group-rows must be at least 1"));
+        }
+        let width = names.len();
+        let mut fields: Vec<Field> = names
             .into_iter()
-            .map(|c| Arc::new(Float32Array::from(c)) as ArrayRef)
+            .map(|n| Field::new(n, DataType::Float32, false))
             .collect();
-        arrays.push(Arc::new(Int64Array::from(labels)));
-        arrays
-    };
-    groups.write(&mut writer, &opts.output, &schema, &progress, make_group)?;
-    writer.close().map_err(|e| e.in_output(&opts.output))?;
-    file.commit()?;
-    progress.finish();
-    Ok(())
+        fields.push(Field::new("label", DataType::Int64, false));
+        let schema = Arc::new(Schema::new(fields));
+        let (file, mut writer) = open_writer(self.output, format, &schema, self.row_group_rows)?;
+        let progress = Progress::new("generate", Total::Rows(self.rows), quiet);
+        let groups = Groups {
+            rows: self.rows,
+            row_group_rows: self.row_group_rows,
+        };
+        let make_group = |g: u64| -> Vec<ArrayRef> {
+            let n = groups.len(g);
+            let mut rng = group_rng(self.seed, g);
+            let mut columns = vec![Vec::<f32>::with_capacity(n); width];
+            let mut labels = Vec::with_capacity(n);
+            let mut row = vec![0.0f32; width];
+            for _ in 0..n {
+                labels.push(draw(&mut rng, &mut row));
+                for (column, &v) in columns.iter_mut().zip(&row) {
+                    column.push(v);
+                }
+            }
+            let mut arrays: Vec<ArrayRef> = columns
+                .into_iter()
+                .map(|c| Arc::new(Float32Array::from(c)) as ArrayRef)
+                .collect();
+            arrays.push(Arc::new(Int64Array::from(labels)));
+            arrays
+        };
+        groups.write(&mut writer, self.output, &schema, &progress, make_group)?;
+        writer.close().map_err(|e| e.in_output(self.output))?;
+        file.commit()?;
+        progress.finish();
+        Ok(())
+    }
 }
 
 #[cfg(test)]

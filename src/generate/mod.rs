@@ -29,7 +29,9 @@ use crate::rng::Rng;
 use crate::sink::{AtomicPath, write_atomic};
 
 mod images;
+mod sequences;
 pub use images::{ImageOptions, ImageSize, MAX_IMAGE_PIXELS, SHAPES, generate_images};
+pub use sequences::{CLASSES, SequenceOptions, SequenceSize, generate_sequences};
 
 #[derive(Debug, Clone)]
 pub struct GenerateOptions {

@@ -6,6 +6,7 @@ pub mod export;
 mod fit;
 pub mod provenance;
 mod remote;
+mod rounds;
 mod run;
 pub mod saved;
 pub mod shard;
@@ -13,7 +14,7 @@ mod transform;
 
 pub use export::{OnnxOptions, export};
 pub use run::{RunOutcome, run};
-pub use shard::{merge, run_shard};
+pub use shard::{MergeOutcome, merge, run_shard};
 pub use transform::{TransformOptions, transform};
 
 /// How `run` behaves beyond the pipeline file.

@@ -117,6 +117,7 @@ pub(super) fn finish(
             rows_read: fitted.first_pass.rows_read,
             rows_kept: fitted.first_pass.rows_kept,
             seconds: fitted.first_pass.seconds,
+            round: None,
             partitions: kept.partitions.clone(),
             state: kept.state.clone(),
         }

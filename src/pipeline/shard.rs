@@ -4,8 +4,9 @@
 //! that all N partials of this pipeline are there, merges them in shard order (whatever
 //! order they finished in), finishes the fit and writes the model and the report as
 //! `run` does, without the output pass (`dimred transform --shard` makes that, in
-//! pieces). Only a fit that is one pass of mergeable statistics shards (exact and TSQR
-//! PCA); the others are refused before reading.
+//! pieces). A fit that is one pass of mergeable statistics shards (exact and TSQR PCA);
+//! one whose passes each start from the merged pass before runs as rounds of shards and
+//! merges (randomized PCA, `rounds`); the others are refused before reading.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -13,9 +14,10 @@ use std::time::Instant;
 use super::RunOptions;
 use super::fit::{Fitted, first_input};
 use super::remote;
+use super::rounds::{self, Round};
 use super::run::{RunOutcome, finish};
 use super::saved::{
-    FitState, PARTIAL_FORMAT, Partial, Partition, in_state_file, state_path, utc_now,
+    FitState, PARTIAL_FORMAT, Partial, Partition, RoundStamp, in_state_file, state_path, utc_now,
 };
 use crate::config::{MissingPolicy, Plan, RawPipeline};
 use crate::engine::{PassStats, stream};
@@ -116,10 +118,10 @@ pub fn partial_path(output_dir: &Path, shard: Shard) -> PathBuf {
 fn sharded_step(plan: &Plan) -> Result<&dyn crate::steps::PlannedStep> {
     let refuse = |why: String| {
         Err(Error::config(format!(
-            "this pipeline cannot be sharded: {why}; a sharded fit is one pass of mergeable statistics: a pca step with solver exact or tsqr (after an optional scale step)"
+            "this pipeline cannot be sharded: {why}; a sharded fit is mergeable statistics: a pca step with solver exact or tsqr (one pass) or randomized (in rounds), after an optional scale step"
         )))
     };
-    if super::fit::shards(plan) {
+    if super::fit::shards(plan) || in_rounds(plan) {
         return Ok(plan.steps[0].as_ref());
     }
     if plan.missing == MissingPolicy::ImputeMean {
@@ -147,6 +149,39 @@ fn sharded_step(plan: &Plan) -> Result<&dyn crate::steps::PlannedStep> {
     }
 }
 
+/// Whether `plan`'s fit shards in rounds (`PlannedStep::rounds`).
+fn in_rounds(plan: &Plan) -> bool {
+    plan.missing != MissingPolicy::ImputeMean && matches!(plan.steps.as_slice(), [s] if s.rounds())
+}
+
+/// For a fit in rounds, the round under way (None: the column pass), the fit resumed from
+/// it. Round files live in a folder every shard sees, not in object storage.
+fn resume_round(plan: &Plan, state: &mut dyn MergeFit, fingerprint: &str) -> Result<Option<Round>> {
+    if plan.output_url.is_some() {
+        return Err(Error::config(
+            "a fit in rounds (pca solver: randomized) keeps its round files in output.dir, which must be a folder every shard sees, not object storage",
+        ));
+    }
+    let round = rounds::current(&plan.output_dir, fingerprint)?;
+    if let Some(round) = &round {
+        state
+            .resume(&round.state)
+            .map_err(|e| in_state_file(e, &rounds::round_path(&plan.output_dir, round.number)))?;
+    }
+    Ok(round)
+}
+
+/// The stamp of the round under way (round 0 has no state to hash).
+fn stamp(round: Option<&Round>) -> RoundStamp {
+    round.map_or_else(
+        || RoundStamp {
+            number: 0,
+            basis: String::new(),
+        },
+        Round::stamp,
+    )
+}
+
 fn start_merge(plan: &Plan) -> Result<Box<dyn MergeFit>> {
     match sharded_step(plan)?.start(&first_input(plan))? {
         Fit::Merge(state) => Ok(state),
@@ -164,6 +199,14 @@ pub fn run_shard(raw: RawPipeline, shard: Shard, options: &RunOptions) -> Result
 
 fn fit_shard(plan: &Plan, shard: Shard, options: &RunOptions) -> Result<String> {
     let mut state = start_merge(plan)?;
+    let round = if in_rounds(plan) {
+        let fingerprint = first_input(plan).fingerprint;
+        Some(stamp(
+            resume_round(plan, state.as_mut(), &fingerprint)?.as_ref(),
+        ))
+    } else {
+        None
+    };
     remote::prepare_output(plan)?;
     prepare_dir(&plan.output_dir.join(PARTIALS_DIR))?;
     let mut spec = plan.read_spec(missing_mode(plan), false);
@@ -171,7 +214,10 @@ fn fit_shard(plan: &Plan, shard: Shard, options: &RunOptions) -> Result<String> 
     let pass = state
         .next_pass()
         .ok_or_else(|| Error::internal("a shardable fit asked for no pass"))?;
-    let label = format!("{pass} {}", shard);
+    let label = match &round {
+        Some(r) => format!("round {} {pass} {shard}", r.number),
+        None => format!("{pass} {shard}"),
+    };
     let stats = stream(&plan.dataset, &spec, &label, options.quiet, |chunk| {
         state.update(chunk.features.as_ref())
     })?;
@@ -184,6 +230,7 @@ fn fit_shard(plan: &Plan, shard: Shard, options: &RunOptions) -> Result<String> 
         rows_read: stats.rows_read,
         rows_kept: stats.rows_kept,
         seconds: stats.seconds,
+        round,
         partitions: Vec::new(),
         state: state.save(),
     };
@@ -193,9 +240,9 @@ fn fit_shard(plan: &Plan, shard: Shard, options: &RunOptions) -> Result<String> 
     Ok(plan.shown(&path))
 }
 
-/// The partials in `dir`, checked: one shard count, every shard once, this pipeline and
-/// this version. In shard order.
-fn load_partials(dir: &Path, fingerprint: &str) -> Result<Vec<(PathBuf, Partial)>> {
+/// The partials' files in `dir`, checked by name: one shard count, every shard once. In
+/// shard order; their contents are checked as each is read (`load_partial`).
+fn list_partials(dir: &Path) -> Result<Vec<PathBuf>> {
     let no_partials = || {
         Error::config(format!(
             "no partial states in {}: run the shards first (dimred run PIPELINE --shard I/N)",
@@ -252,29 +299,166 @@ fn load_partials(dir: &Path, fingerprint: &str) -> Result<Vec<(PathBuf, Partial)
             missing.join(", ")
         )));
     }
-    let mut partials = Vec::with_capacity(n);
-    for (i, _, path) in found {
-        let partial = Partial::load(&path, fingerprint)?;
-        if (partial.shard, partial.shards) != (i, n) {
-            return Err(Error::config(format!(
-                "{}: holds shard {}/{}, not the {i}/{n} its name says",
-                path.display(),
-                partial.shard,
-                partial.shards
-            )));
-        }
-        partials.push((path, partial));
+    Ok(found.into_iter().map(|f| f.2).collect())
+}
+
+/// Shard `i` of `n`'s partial, checked: this pipeline, this version, the shard its name says.
+fn load_partial(path: &Path, i: usize, n: usize, fingerprint: &str) -> Result<Partial> {
+    let partial = Partial::load(path, fingerprint)?;
+    if (partial.shard, partial.shards) != (i, n) {
+        return Err(Error::config(format!(
+            "{}: holds shard {}/{}, not the {i}/{n} its name says",
+            path.display(),
+            partial.shard,
+            partial.shards
+        )));
     }
-    Ok(partials)
+    Ok(partial)
+}
+
+/// What a merge made: the model, or (a fit in rounds) the next round's file.
+pub enum MergeOutcome {
+    Fitted(Box<RunOutcome>),
+    /// The round file written, as shown to the user, and its number.
+    Round(String, usize),
 }
 
 /// `dimred merge`: the shards' partials merged in shard order (after the fit state saved
 /// in `with`, an earlier run's or merge's output folder), the fit finished, the model, the
-/// report and the merged state written.
-pub fn merge(raw: RawPipeline, with: Option<&Path>, options: &RunOptions) -> Result<RunOutcome> {
+/// report and the merged state written; for a fit in rounds, the round's partials merged
+/// and the next round's file or, after the last round, the model written.
+pub fn merge(raw: RawPipeline, with: Option<&Path>, options: &RunOptions) -> Result<MergeOutcome> {
     let started = Instant::now();
     let plan = Plan::resolve(raw)?;
-    merge_plan(&plan, with, options, started).map_err(|e| remote::named(e, &plan))
+    let merged = if in_rounds(&plan) {
+        if with.is_some() {
+            return Err(Error::config(
+                "--with adds new rows to a saved fit state, and a fit in rounds (pca solver: randomized) reads every row in each round: use solver exact or tsqr for scheduled updates",
+            ));
+        }
+        merge_round(&plan, options, started)
+    } else {
+        merge_plan(&plan, with, options, started).map(|o| MergeOutcome::Fitted(Box::new(o)))
+    };
+    merged.map_err(|e| remote::named(e, &plan))
+}
+
+/// One round's merge: the partials of the round under way summed in shard order, then
+/// the next round's file, or the model after the last round.
+fn merge_round(plan: &Plan, options: &RunOptions, started: Instant) -> Result<MergeOutcome> {
+    let mut state = start_merge(plan)?;
+    let input = first_input(plan);
+    let before = resume_round(plan, state.as_mut(), &input.fingerprint)?;
+    let stamp = stamp(before.as_ref());
+    let mut passes = before.as_ref().map_or_else(Vec::new, |r| r.passes.clone());
+    let total = merge_round_partials(
+        plan,
+        state.as_mut(),
+        &stamp,
+        &input.fingerprint,
+        &mut passes,
+    )?;
+    let first = column_pass_rows(plan, before.as_ref(), &total)?;
+    state.end_pass(&total)?;
+    if state.next_pass().is_some() {
+        let between = state
+            .between()
+            .ok_or_else(|| Error::internal("a fit in rounds saved no state between passes"))?;
+        let round = Round {
+            format: rounds::ROUND_FORMAT.into(),
+            dimred_version: env!("CARGO_PKG_VERSION").into(),
+            pipeline: plan.raw.name.clone(),
+            number: stamp.number + 1,
+            basis: rounds::basis_hash(&between),
+            rows_read: first.rows_read,
+            rows_kept: first.rows_kept,
+            passes,
+            state: between,
+        };
+        let (number, path) = (
+            round.number,
+            rounds::round_path(&plan.output_dir, round.number),
+        );
+        round.write(&path)?;
+        return Ok(MergeOutcome::Round(plan.shown(&path), number));
+    }
+    let mut pipeline = FittedPipeline::default();
+    pipeline.push(state.finish()?);
+    let fitted = Fitted {
+        pipeline,
+        first_pass: first,
+        state: None,
+    };
+    let _lock = OutputLock::acquire(&plan.output_dir)?;
+    remove_stale_temporaries(&plan.output_dir);
+    let missing = missing_mode(plan);
+    let outcome = finish(plan, fitted, passes, missing, options.quiet, started, false)?;
+    rounds::clear(&plan.output_dir)?;
+    Ok(MergeOutcome::Fitted(Box::new(outcome)))
+}
+
+/// The round's partials merged into `state` in shard order, one read at a time; each
+/// shard's pass added to `passes`. Returns what the round read.
+fn merge_round_partials(
+    plan: &Plan,
+    state: &mut dyn MergeFit,
+    stamp: &RoundStamp,
+    fingerprint: &str,
+    passes: &mut Vec<crate::engine::PassReport>,
+) -> Result<PassStats> {
+    let pass = state
+        .next_pass()
+        .ok_or_else(|| Error::internal("a fit in rounds asked for no pass"))?;
+    let partials = list_partials(&plan.output_dir.join(PARTIALS_DIR))?;
+    let mut total = PassStats::default();
+    for (i, path) in partials.iter().enumerate() {
+        let p = load_partial(path, i, partials.len(), fingerprint)?;
+        rounds::check_partial(&p, stamp, path)?;
+        state.merge(&p.state).map_err(|e| in_state_file(e, path))?;
+        let stats = PassStats {
+            rows_read: p.rows_read,
+            rows_kept: p.rows_kept,
+            seconds: p.seconds,
+            filtered: Vec::new(),
+        };
+        passes.push(stats.report(&format!(
+            "round {} {pass} {}/{}",
+            stamp.number, p.shard, p.shards
+        )));
+        total.rows_read += p.rows_read;
+        total.rows_kept += p.rows_kept;
+        total.seconds += p.seconds;
+    }
+    if total.rows_kept == 0 {
+        return Err(Error::data(format!(
+            "the {} shards of {} read no rows",
+            partials.len(),
+            plan.dataset.path
+        )));
+    }
+    Ok(total)
+}
+
+/// The column pass's rows (report.json's rows and `n_samples`): this round's in round 0,
+/// else the round file's, which every later round must have read again.
+fn column_pass_rows(plan: &Plan, before: Option<&Round>, total: &PassStats) -> Result<PassStats> {
+    match before {
+        None => Ok(total.clone()),
+        Some(r) if r.rows_kept != total.rows_kept => Err(Error::data(format!(
+            "the shards of round {} kept {} rows of {}, the column pass (round 0) {}: the input changed during the fit; delete {} and start afresh",
+            r.number,
+            total.rows_kept,
+            plan.dataset.path,
+            r.rows_kept,
+            plan.output_dir.join(rounds::ROUNDS_DIR).display()
+        ))),
+        Some(r) => Ok(PassStats {
+            rows_read: r.rows_read,
+            rows_kept: r.rows_kept,
+            seconds: 0.0,
+            filtered: Vec::new(),
+        }),
+    }
 }
 
 fn merge_plan(
@@ -285,7 +469,7 @@ fn merge_plan(
 ) -> Result<RunOutcome> {
     let mut state = start_merge(plan)?;
     let input = first_input(plan);
-    let partials = load_partials(&remote::fetched(plan, PARTIALS_DIR)?, &input.fingerprint)?;
+    let partials = list_partials(&remote::fetched(plan, PARTIALS_DIR)?)?;
     let pass = state
         .next_pass()
         .ok_or_else(|| Error::internal("a shardable fit asked for no pass"))?;
@@ -309,7 +493,7 @@ fn merge_plan(
                 state_path(dir).display()
             )));
         }
-        let old = Partial::load(&path, &input.fingerprint).map_err(|e| {
+        let old = Partial::load_saved(&path, &input.fingerprint).map_err(|e| {
             let shown = state_path(dir).display().to_string();
             remote::renamed(e, &path.display().to_string(), &shown)
         })?;
@@ -331,7 +515,9 @@ fn merge_plan(
         partitions = old.partitions;
     }
     let mut new_rows = 0;
-    for (path, p) in &partials {
+    // one partial read at a time, merged and dropped: two states in memory whatever N
+    for (i, path) in partials.iter().enumerate() {
+        let p = load_partial(path, i, partials.len(), &input.fingerprint)?;
         state.merge(&p.state).map_err(|e| in_state_file(e, path))?;
         let stats = PassStats {
             rows_read: p.rows_read,

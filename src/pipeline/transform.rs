@@ -162,10 +162,11 @@ pub fn transform(
         MissingPolicy::ImputeMean => MissingMode::Impute(header.mean_.clone()),
     };
     let written = passthrough.len();
+    let batch_rows = transform_rows(&dataset, &columns, &passthrough, &rows.reads);
     let spec = ReadSpec {
         features: columns,
         passthrough,
-        batch_rows: DEFAULT_BATCH_ROWS,
+        batch_rows,
         missing,
         shuffle: None,
         decoder: None,
@@ -203,6 +204,43 @@ pub fn transform(
         cloud::upload_file(output, &target.display().to_string())?;
     }
     Ok((stats, target.to_path_buf()))
+}
+
+/// Rows per chunk: the default, or fewer when the job's own memory limit (its cgroup's,
+/// Slurm's, the machine's available memory: `engine::limits`) cannot hold the default's
+/// chunks beside the reader, as the output pass of `run` is sized (the model is small
+/// beside them and is left out). A transform has no `memory_limit` to refuse against, so
+/// it never refuses: at worst it reads the smallest chunks.
+fn transform_rows(
+    dataset: &Dataset,
+    features: &[usize],
+    passthrough: &[usize],
+    reads: &[usize],
+) -> usize {
+    use crate::engine::budget::{self, Demand};
+    let Some(job) = crate::engine::limits::job_memory() else {
+        return DEFAULT_BATCH_ROWS;
+    };
+    let mut read: Vec<usize> = features
+        .iter()
+        .chain(passthrough)
+        .chain(reads)
+        .copied()
+        .collect();
+    read.sort_unstable();
+    read.dedup();
+    let demand = Demand {
+        reader_bytes: (dataset.reader_bytes(&read) as f64
+            * budget::READER_FACTOR
+            * dataset.row_groups_in_flight() as f64) as u64
+            + dataset.metadata_bytes(),
+        state_bytes: 0,
+        row_bytes: (features.len() + passthrough.len()).max(1) as u64 * 8,
+        chunks: budget::OUTPUT_CHUNKS,
+    };
+    demand
+        .batch_rows(job.bytes)
+        .map_or(budget::MIN_BATCH_ROWS, |rows| rows.min(DEFAULT_BATCH_ROWS))
 }
 
 /// The model file to read: `model_path` itself, or a copy of it fetched from object storage

@@ -96,7 +96,9 @@ impl Collector {
                     .as_ref()
                     .filter(|s| s.len() == 2)
                     .map(|s| [s[0], s[1]])
-                    .or_else(|| autoencoder_image(plan)),
+                    .or_else(|| autoencoder_image(plan).map(|(shape, _)| shape)),
+                sequence: plan.report.raw.image_shape.is_none()
+                    && autoencoder_image(plan).is_some_and(|(_, sequence)| sequence),
             }),
             label: locate(plan.report.label),
             color: locate(plan.report.color),
@@ -240,15 +242,17 @@ pub fn rerender(dir: &Path) -> Result<PathBuf> {
 }
 
 /// `[height, width]` of an autoencoder that reads the features themselves (after a scale
-/// at most) as one-channel images: its reconstructions are drawn as such images without
-/// `report.image_shape`.
-fn autoencoder_image(plan: &Plan) -> Option<[usize; 2]> {
+/// at most) as one-channel images, or `[steps, features]` of one that reads them as
+/// sequences (then true): its reconstructions are drawn as such images, or windows of
+/// lines, without `report.image_shape`.
+fn autoencoder_image(plan: &Plan) -> Option<([usize; 2], bool)> {
     for step in &plan.raw.steps {
         match step {
             RawStep::Autoencoder(a) => {
                 let dims: Vec<usize> = a.shape.as_ref()?.iter().map(|d| d.0).collect();
                 return match dims[..] {
-                    [h, w, 1] if h * w == plan.features.len() => Some([h, w]),
+                    [h, w, 1] if h * w == plan.features.len() => Some(([h, w], false)),
+                    [t, f] if t * f == plan.features.len() => Some(([t, f], true)),
                     _ => None,
                 };
             }

@@ -130,15 +130,27 @@ pub fn render(report: &Report, sample: Option<&ReportSample>) -> String {
     }
     if let Some(images) = sample.and_then(|s| s.images.as_ref()) {
         out.push_str("<section id=\"images\">\n<h2>Reconstructions</h2>\n");
-        let _ = writeln!(
-            out,
-            "<p>The first {} rows as {} × {} images, and the same rows rebuilt from their reduced \
-             coordinates.</p>",
-            images.original.len(),
-            images.shape[0],
-            images.shape[1]
-        );
-        out.push_str(&plots::image_grid(images));
+        if images.sequence {
+            let _ = writeln!(
+                out,
+                "<p>The first {} rows as windows of {} steps × {} features, one line per feature, \
+                 and the same windows rebuilt from their codes.</p>",
+                images.original.len().min(6),
+                images.shape[0],
+                images.shape[1]
+            );
+            out.push_str(&plots::sequence_lines(images));
+        } else {
+            let _ = writeln!(
+                out,
+                "<p>The first {} rows as {} × {} images, and the same rows rebuilt from their reduced \
+                 coordinates.</p>",
+                images.original.len(),
+                images.shape[0],
+                images.shape[1]
+            );
+            out.push_str(&plots::image_grid(images));
+        }
         out.push_str("</section>\n");
     }
     if let Some(e) = &report.reconstruction_error {

@@ -56,6 +56,9 @@ pub struct EmbeddingPoints {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ImageRows {
     pub shape: [usize; 2],
+    /// The rows are `[steps, features]` windows (drawn as lines), not images.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sequence: bool,
     /// Raw feature values of the first rows of the input.
     pub original: Vec<Vec<f64>>,
     /// Their reconstructions from the reduced coordinates, in raw feature space.
@@ -120,6 +123,8 @@ pub struct SampleOptions {
     pub keep_scaled: bool,
     /// Keep the first rows' raw features for the image grid.
     pub image_shape: Option<[usize; 2]>,
+    /// The image shape is a recurrent autoencoder's `[steps, features]`.
+    pub sequence: bool,
     /// Keep each sampled row's written passthrough columns (for embedding.parquet).
     pub keep_passthrough: bool,
 }
@@ -224,6 +229,7 @@ impl Sampler {
             let back = reconstruct(x.as_ref());
             Some(ImageRows {
                 shape,
+                sequence: self.options.sequence,
                 reconstructed: (0..back.nrows())
                     .map(|i| (0..back.ncols()).map(|j| back[(i, j)]).collect())
                     .collect(),
@@ -323,6 +329,7 @@ mod tests {
             rows: 100,
             keep_scaled: true,
             image_shape: None,
+            sequence: false,
         });
         feed(&mut s, 30, 7);
         let (sample, eval, _) = s.finish(&|x| x.to_owned(), false, false);
@@ -339,6 +346,7 @@ mod tests {
                 rows: 50,
                 keep_scaled: false,
                 image_shape: None,
+                sequence: false,
             });
             feed(&mut s, 1000, chunk);
             s.finish(&|x| x.to_owned(), false, false).0
@@ -364,6 +372,7 @@ mod tests {
             rows: 10,
             keep_scaled: true,
             image_shape: None,
+            sequence: false,
         });
         let x = Mat::from_fn(5, 3, |i, j| match j {
             0 => i as f64,
@@ -385,6 +394,7 @@ mod tests {
             rows: 3,
             keep_scaled: false,
             image_shape: Some([1, 2]),
+            sequence: false,
         });
         feed(&mut s, 25, 4);
         let (sample, _, _) = s.finish(

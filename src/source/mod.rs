@@ -130,6 +130,11 @@ pub struct Dataset {
     /// Parquet: every file has an offset index, so object storage reads large row groups
     /// in slices.
     pub offset_index: bool,
+    /// Each object storage file's decoded footer, read once when the dataset is opened and
+    /// used by every pass (None for local files and CSV).
+    pub footers: Vec<Option<::parquet::arrow::arrow_reader::ArrowReaderMetadata>>,
+    /// The kept footers' bytes in memory.
+    pub footers_bytes: u64,
     /// How many of `columns`, at the end, are derived by row steps rather than stored in
     /// the files (`add_derived`).
     pub derived: usize,
@@ -225,6 +230,8 @@ impl Dataset {
         let mut column_page_bytes: Vec<u64> = Vec::new();
         let mut offset_index = format == Format::Parquet;
         let mut metadata_bytes = 0u64;
+        let mut footers = Vec::with_capacity(files.len());
+        let mut footers_bytes = 0u64;
         for (file, &size) in files.iter().zip(&file_sizes) {
             total_bytes += size;
             let (cols, rows) = match format {
@@ -233,6 +240,9 @@ impl Dataset {
                     let footer = parquet::schema(file, size)?;
                     metadata_bytes = metadata_bytes.max(footer.metadata_bytes);
                     offset_index &= footer.offset_index;
+                    let remote = crate::cloud::is_remote(file);
+                    footers_bytes += if remote { footer.metadata_bytes } else { 0 };
+                    footers.push(remote.then(|| footer.footer.clone()));
                     for (most, bytes) in [
                         (&mut column_chunk_bytes, footer.chunk_bytes),
                         (&mut column_page_bytes, footer.page_bytes),
@@ -267,6 +277,8 @@ impl Dataset {
             column_page_bytes,
             metadata_bytes,
             offset_index,
+            footers,
+            footers_bytes,
             derived: 0,
             declared: Vec::new(),
         })
@@ -362,9 +374,15 @@ impl Dataset {
         }
     }
 
-    /// The largest file's Parquet footer as the reader holds it in memory (0 for CSV).
+    /// The Parquet footers the reader holds in memory (0 for CSV): the largest file's
+    /// for each row group in flight, or for object storage every file's, kept from the
+    /// start to the end of the run.
     pub fn metadata_bytes(&self) -> u64 {
-        self.metadata_bytes
+        if self.is_remote() {
+            self.footers_bytes
+        } else {
+            self.metadata_bytes * self.row_groups_in_flight()
+        }
     }
 
     /// Row groups a read holds at once: from object storage one is fetched while the one

@@ -164,7 +164,7 @@ fn check_round_trip(raw: &RawStep, scale: ScaleMethod, a: &Mat<f64>) {
     let mut fit = merge_fit(&*step, p);
     fit.update(a.as_ref()).unwrap();
     let saved = fit.save();
-    let loaded = PartialState::from_json(&saved.to_json()).unwrap();
+    let loaded = PartialState::from_bytes(&saved.to_bytes()).unwrap();
     assert_eq!(loaded, saved, "{}: save → load", step.kind());
     let mut fresh = merge_fit(&*step, p);
     fresh.merge(&loaded).unwrap();

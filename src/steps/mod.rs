@@ -131,9 +131,16 @@ pub trait PlannedStep: std::fmt::Debug + Send + Sync {
     fn shards(&self) -> bool {
         false
     }
+    /// Whether its fit is passes of mergeable statistics each starting from the merged
+    /// result of the pass before, so that shards run it in rounds (a pass each) with a
+    /// merge between (`MergeFit::between` / `resume`): the randomized PCA solver.
+    fn rounds(&self) -> bool {
+        false
+    }
     /// A configuration of the same step that holds less, said for a `memory_limit` the
-    /// step does not fit in (PCA's other solvers).
-    fn lighter(&self, _width: usize, _rows: Option<u64>) -> Option<String> {
+    /// step does not fit in (PCA's other solvers, a smaller autoencoder batch); `limit`
+    /// is that limit, when one is set.
+    fn lighter(&self, _width: usize, _rows: Option<u64>, _limit: Option<u64>) -> Option<String> {
         None
     }
     /// Whether its fitted map can be inverted (reconstructions, the reconstruction error,
@@ -211,6 +218,15 @@ pub trait MergeFit: FitStep {
     fn save(&self) -> PartialState;
     /// Adds another shard's state of the same pass (and the same pipeline).
     fn merge(&mut self, other: &PartialState) -> Result<()>;
+    /// For a fit in rounds (`PlannedStep::rounds`), between two passes: what the next
+    /// pass's shards and merge start from (not the pass's accumulators).
+    fn between(&self) -> Option<PartialState> {
+        None
+    }
+    /// Continues from a state `between` saved, ready for the pass after it.
+    fn resume(&mut self, _state: &PartialState) -> Result<()> {
+        Err(Error::internal("this fit does not run in rounds"))
+    }
 }
 
 /// What a driven fit may use: the data, the fitted steps before it, the run's options.

@@ -1,11 +1,23 @@
 //! A fit's partial state on disk: what one shard learnt in one pass, to be merged with
 //! the other shards' states of the same pass. Versioned, and stamped with the step kind,
 //! the pass and the pipeline's fingerprint, so states of different pipelines or passes
-//! are never merged. Floats are written shortest-round-trip, so save → load is exact.
+//! are never merged.
+//!
+//! A state is a small JSON tree (counts, labels, per-column summaries) and its large
+//! arrays (`Floats`: a co-moment, an R factor, a product with a basis). Saving lifts the
+//! arrays out of the tree, leaving `{"npz": "aI"}` in their place, so they are written as
+//! little-endian `.npy` members of an `.npz` file beside a `header` member holding the
+//! tree (`encode` / `decode`): 8 bytes a value and no decimal formatting or parsing.
+//! A state of the earlier all-JSON format (`dimred-partial/1`) holds its arrays inline
+//! and loads as it always did. Either way save → load is exact, bit for bit.
 
 use faer::{Mat, MatRef};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::npz;
+pub use crate::stats::Floats;
+use crate::stats::with_table;
 
 use crate::error::{Error, Result};
 
@@ -21,26 +33,39 @@ pub struct PartialState {
     /// when not bound to one.
     #[serde(default)]
     pub fingerprint: String,
+    /// The tree, its `Floats` replaced by references into `arrays`.
     pub state: Value,
+    /// The lifted arrays, `aI` being `arrays[I]`.
+    #[serde(skip)]
+    pub arrays: Vec<Vec<f64>>,
 }
 
 impl PartialState {
-    pub fn new(kind: &str, pass: &str, fingerprint: &str, state: Value) -> PartialState {
+    /// `state`'s `Floats` are lifted into `arrays`.
+    pub fn new<T: Serialize>(kind: &str, pass: &str, fingerprint: &str, state: &T) -> PartialState {
+        let (state, arrays) = with_table(Vec::new(), || {
+            serde_json::to_value(state).expect("a state serialises")
+        });
         PartialState {
             format: STATE_FORMAT.into(),
             kind: kind.into(),
             pass: pass.into(),
             fingerprint: fingerprint.into(),
             state,
+            arrays,
         }
     }
 
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("a state serialises")
+    /// The state alone as an `.npz` file (tests; fit states are saved by
+    /// `pipeline::saved::Partial`, whose header holds this one).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encode(self, self.arrays.clone())
     }
 
-    pub fn from_json(text: &str) -> Result<PartialState> {
-        let state: PartialState = serde_json::from_str(text)
+    pub fn from_bytes(bytes: &[u8]) -> Result<PartialState> {
+        let (header, arrays) =
+            decode(bytes).map_err(|e| Error::config(format!("not a dimred partial state: {e}")))?;
+        let mut state: PartialState = serde_json::from_str(&header)
             .map_err(|e| Error::config(format!("not a dimred partial state: {e}")))?;
         if state.format != STATE_FORMAT {
             return Err(Error::config(format!(
@@ -48,6 +73,7 @@ impl PartialState {
                 state.format
             )));
         }
+        state.arrays = arrays;
         Ok(state)
     }
 
@@ -69,9 +95,51 @@ impl PartialState {
                 "cannot merge partial states of different pipelines (their fingerprints differ)",
             ));
         }
-        serde_json::from_value(self.state.clone())
-            .map_err(|e| Error::config(format!("malformed {kind} state: {e}")))
+        let (parsed, _) = with_table(self.arrays.clone(), || {
+            T::deserialize(&self.state)
+                .map_err(|e| Error::config(format!("malformed {kind} state: {e}")))
+        });
+        parsed
     }
+}
+
+/// `.npz` bytes: a `header` member (`header`'s JSON, as a one-element string array) and
+/// the arrays as `a0`, `a1`, … (float64 vectors).
+/// Takes the arrays: a state's arrays are its bulk, and a copy of them would be too.
+pub fn encode<T: Serialize>(header: &T, arrays: Vec<Vec<f64>>) -> Vec<u8> {
+    let text = serde_json::to_string(header).expect("a state header serialises");
+    let mut members = vec![("header".to_string(), npz::Array::strings(vec![text]))];
+    members.extend(
+        arrays
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| (format!("a{i}"), npz::Array::vector(a))),
+    );
+    npz::write(&members)
+}
+
+/// The header's JSON and the arrays `a0`, `a1`, … of `encode`'s bytes.
+pub fn decode(bytes: &[u8]) -> std::result::Result<(String, Vec<Vec<f64>>), String> {
+    let mut header = None;
+    let mut arrays = Vec::new();
+    for (name, array) in npz::read(bytes)? {
+        match (name.as_str(), array.values) {
+            ("header", npz::Values::Str(mut text)) if text.len() == 1 => header = text.pop(),
+            (name, npz::Values::F64(values))
+                if name.strip_prefix('a').and_then(|i| i.parse::<usize>().ok())
+                    == Some(arrays.len()) =>
+            {
+                arrays.push(values)
+            }
+            (name, _) => return Err(format!("an unexpected member {name}")),
+        }
+    }
+    Ok((header.ok_or("no header member")?, arrays))
+}
+
+/// Whether `bytes` are an `.npz` (zip) file rather than JSON text.
+pub fn is_binary(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PK\x03\x04")
 }
 
 /// Identifies a pipeline: FNV-1a of its text (stable across Rust versions, unlike
@@ -88,7 +156,7 @@ pub fn fingerprint(text: &str) -> String {
 pub struct SavedMat {
     pub rows: usize,
     pub cols: usize,
-    pub values: Vec<f64>,
+    pub values: Floats,
 }
 
 impl SavedMat {
@@ -96,9 +164,11 @@ impl SavedMat {
         SavedMat {
             rows: m.nrows(),
             cols: m.ncols(),
-            values: (0..m.ncols())
-                .flat_map(|c| (0..m.nrows()).map(move |r| m[(r, c)]))
-                .collect(),
+            values: Floats(
+                (0..m.ncols())
+                    .flat_map(|c| (0..m.nrows()).map(move |r| m[(r, c)]))
+                    .collect(),
+            ),
         }
     }
 

@@ -31,7 +31,12 @@ fn conv_args(out: &Path, sets: &[&str]) -> Vec<String> {
 
 /// `dimred transform --model MODEL --input INPUT --output OUTPUT` (with `--inverse`),
 /// which must succeed.
-fn transform(model: &Path, input: impl AsRef<Path>, output: impl AsRef<Path>, inverse: bool) {
+pub(super) fn transform(
+    model: &Path,
+    input: impl AsRef<Path>,
+    output: impl AsRef<Path>,
+    inverse: bool,
+) {
     let mut cmd = dimred();
     cmd.args(["transform", "-q"]);
     if inverse {
@@ -47,7 +52,7 @@ fn transform(model: &Path, input: impl AsRef<Path>, output: impl AsRef<Path>, in
         .success();
 }
 
-fn digits_rows() -> Vec<Vec<f64>> {
+pub(super) fn digits_rows() -> Vec<Vec<f64>> {
     let columns: Vec<Vec<f64>> = parquet_columns(&root().join("sample-data/digits.parquet"))
         .into_iter()
         .filter(|(n, _)| n.starts_with("pixel_"))
@@ -177,8 +182,13 @@ fn the_conv_example_trains_transforms_inverts_and_exports() {
 /// `validate` on the conv example with `from` replaced by `to`: exit 2, one line, naming
 /// each of `needles`.
 fn refused(from: &str, to: &str, needles: &[&str]) {
+    refused_in(CONV, from, to, needles);
+}
+
+/// As `refused`, on the example `example`.
+pub(super) fn refused_in(example: &str, from: &str, to: &str, needles: &[&str]) {
     let tmp = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(root().join(CONV)).unwrap();
+    let text = std::fs::read_to_string(root().join(example)).unwrap();
     assert!(text.contains(from), "{from}");
     let path = pipeline(tmp.path(), &text.replace(from, to));
     let out = dimred()

@@ -141,3 +141,93 @@ fn scheduled_updates_merge_each_night_into_the_night_before() {
         .unwrap();
     assert!(status.success());
 }
+
+/// The script's lines that are not comments.
+fn code(path: &str) -> String {
+    std::fs::read_to_string(root().join(path))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn slurm_merges_of_a_fit_in_rounds_submit_the_next_round() {
+    let submit = code("deploy/slurm/submit.sh");
+    // what the merges need to submit a round: the scripts, the array size, the options
+    assert!(submit.contains("export DIMRED_DEPLOY=$here DIMRED_ARRAY=$shards"));
+    assert!(submit.contains("DIMRED_SBATCH_ARGS=\"$*\""));
+    let merge = code("deploy/slurm/merge.sbatch");
+    // the model written: nothing more; a round file written: its fit array and merge
+    assert!(merge.contains("compgen -G \"$3/rounds/round-*.npz\" >/dev/null || exit 0"));
+    assert!(merge.contains("--array=\"0-$((DIMRED_ARRAY - 1))\""));
+    assert!(merge.contains("\"$DIMRED_DEPLOY/fit.sbatch\" \"$1\" \"$2\" \"$3\""));
+    assert!(merge.contains("--dependency=\"afterok:$fit\" --kill-on-invalid-dep=yes"));
+    assert!(merge.contains("\"$DIMRED_DEPLOY/merge.sbatch\" \"$@\""));
+    // the jobs waiting for this merge (the transform array) wait for the new one
+    assert!(merge.contains("squeue -h -o \"%F %E\""));
+    assert!(merge.contains("scontrol update JobId=\"$job\" Dependency=\"afterok:$merge\""));
+    // the merge itself is not exec'd: the round check runs after it
+    assert!(!merge.contains("exec "));
+}
+
+#[test]
+fn the_kubernetes_driver_applies_a_fit_and_a_merge_per_round() {
+    let driver = code("deploy/k8s/rounds.sh");
+    assert!(driver.contains("run_job fit-job.yaml dimred-fit"));
+    assert!(driver.contains("run_job merge-job.yaml dimred-merge"));
+    // another round while the merge wrote a round file, then the output pass
+    assert!(driver.contains("*\"/rounds/round-\"*)"));
+    assert!(driver.contains("run_job transform-job.yaml dimred-transform"));
+    // a Job is waited for until complete or failed, and deleted before it is applied again
+    assert!(driver.contains("*\" Complete \"*) return 0"));
+    assert!(driver.contains("*\" Failed \"*)"));
+    assert!(driver.contains("delete job \"$2\" --ignore-not-found"));
+    // the Jobs it names are the manifests' own
+    for (file, name) in [
+        ("fit-job.yaml", "dimred-fit"),
+        ("merge-job.yaml", "dimred-merge"),
+        ("transform-job.yaml", "dimred-transform"),
+    ] {
+        assert_eq!(manifest(file)["metadata"]["name"], name);
+    }
+    let status = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(root().join("deploy/k8s/rounds.sh"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "rounds.sh does not parse");
+}
+
+#[test]
+fn deploy_files_pass_no_limits_by_hand_and_kubernetes_pods_set_the_limits_dimred_reads() {
+    // dimred reads the pod's cgroup and the Slurm job's variables (docs/cluster.md#limits):
+    // a limit passed by hand would go stale when the job's resources change
+    for dir in ["deploy/k8s", "deploy/slurm"] {
+        for entry in std::fs::read_dir(root().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for by_hand in ["--memory-limit", "memory_limit", "RAYON_NUM_THREADS"] {
+                assert!(
+                    !text.contains(by_hand),
+                    "{} passes {by_hand}",
+                    path.display()
+                );
+            }
+        }
+    }
+    let cron = manifest("cronjob.yaml");
+    let jobs = [
+        manifest("fit-job.yaml"),
+        manifest("merge-job.yaml"),
+        manifest("transform-job.yaml"),
+        cron["spec"]["jobTemplate"].clone(),
+    ];
+    for job in &jobs {
+        let limits = &job["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"];
+        // memory.max and cpu.max in the pod's cgroup
+        assert!(limits["memory"].is_string(), "{job}");
+        assert!(limits["cpu"].is_string(), "{job}");
+    }
+}

@@ -165,6 +165,7 @@ def main():
     check_autoencoder_npz(work)
     check_float32(work)
     check_zip64()
+    check_recurrent_npz(work)
     print(f"{'pipeline':<28} {'steps':<28} {'rows x p':>12} {'run f64':>9} {'f64+err':>9} {'f32+err':>9}")
     for name, steps, shape, worst, sizes in rows:
         print(
@@ -295,6 +296,39 @@ def check_autoencoder_npz(work):
     for j, name in enumerate(z["output_columns"]):
         assert_close(a[:, j], reduced.column(str(name)).to_numpy(), 1e-5, f"conv npz {name}")
     print(f"model.npz: numpy rebuilds the conv autoencoder's codes from its tensors ({a.shape[1]} columns)")
+
+
+def check_recurrent_npz(work):
+    """model.npz's tensors, named as PyTorch's nn.GRU state dict, rebuild the recurrent
+    example's codes in numpy from PyTorch's GRU equations (gates r, z, n; n = tanh(W_in x +
+    b_in + r * (W_hn h + b_hn)); h' = (1 - z) n + z h), not from dimred's code."""
+    out = os.path.join(work, "digits_recurrent_autoencoder")
+    z = np.load(os.path.join(out, "model.npz"))
+    table = read_table("sample-data/digits.parquet")
+    x = np.column_stack([table.column(str(n)).to_numpy().astype(np.float64) for n in z["feature_names_in_"]])
+    seq = ((x - z["data_min_"]) / z["scale_"]).reshape(len(x), 8, 8)  # [N, steps, features]
+    sig = lambda v: 1 / (1 + np.exp(-v))
+    for l in range(int(z["autoencoder.code_layer"]) + 1):
+        kind = str(z[f"autoencoder.layer{l}.kind"][0])
+        assert kind == "gru", f"layer {l}: {kind} not rebuilt here"
+        p = lambda name: z[f"autoencoder.layer{l}.{name}_l0"]
+        wi, wh, bi, bh = p("weight_ih"), p("weight_hh"), p("bias_ih"), p("bias_hh")
+        u = wh.shape[1]
+        h = np.zeros((len(seq), u))
+        states = []
+        for t in range(seq.shape[1]):
+            gx, gh = seq[:, t] @ wi.T + bi, h @ wh.T + bh
+            r = sig(gx[:, :u] + gh[:, :u])
+            zg = sig(gx[:, u:2 * u] + gh[:, u:2 * u])
+            n = np.tanh(gx[:, 2 * u:] + r * gh[:, 2 * u:])
+            h = (1 - zg) * n + zg * h
+            states.append(h)
+        seq = np.stack(states, 1)
+    codes = seq[:, -1]
+    reduced = pq.read_table(os.path.join(out, "reduced.parquet"))
+    for j, name in enumerate(z["output_columns"]):
+        assert_close(codes[:, j], reduced.column(str(name)).to_numpy(), 1e-5, f"gru npz {name}")
+    print(f"model.npz: numpy rebuilds the recurrent autoencoder's codes from its GRU tensors ({codes.shape[1]} columns)")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
 # CSV), a sharded fit and merge, a transform (whole and sharded), the bad-input cases (bad
 # credentials, no such bucket, no matching objects, a missing shard) with nothing written
 # under a final name, memory while streaming a file larger than the process and a row group
-# larger than its limit (fetched in slices of rows), and greps
+# larger than its limit (fetched in slices of rows), each file's footer read once over a
+# many-pass fit (requests counted by tests/s3/count_proxy.py), and greps
 # every output and every object for the secret it used.
 #
 #   tests/s3/run.sh [path/to/dimred]
@@ -18,6 +19,7 @@ work=$(mktemp -d /tmp/dimred-s3.XXXXXX)
 log=$work/everything.log
 cleanup() {
     [ -s "$work/moto.pid" ] && kill "$(cat "$work/moto.pid")" 2>/dev/null || true
+    [ -s "$work/proxy.pid" ] && kill "$(cat "$work/proxy.pid")" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -169,6 +171,49 @@ dr merge "$work/pipeline.yaml" -q --set "input.path=s3://data/gen/part-1.parquet
     --set output.dir=s3://out/day2 --with s3://out/day1
 s3 get s3://out/day2/model.json "$work/day2-model.json"
 same_model "$work/local/model.json" "$work/day2-model.json" 90000
+
+say "footers read once: a 4-pass fit and its output pass through a counting proxy"
+# every request dimred makes goes through tests/s3/count_proxy.py, which logs its method,
+# path and Range; a footer read is a ranged GET that ends at the object's last byte
+"$py" "$root/tests/s3/count_proxy.py" "$port" "$work/requests.log" >"$work/proxy.port" &
+echo $! >"$work/proxy.pid"
+for _ in $(seq 100); do [ -s "$work/proxy.port" ] && break; sleep 0.1; done
+[ -s "$work/proxy.port" ] || fail "the counting proxy did not start"
+cat >"$work/passes.yaml" <<YAML
+name: s3-passes
+input:
+  path: s3://data/gen/*.parquet
+  spill: false
+steps:
+  - pca: { n_components: 4, solver: randomized, power_iterations: 2 }
+output:
+  dir: $work/passes
+YAML
+AWS_ENDPOINT=http://127.0.0.1:$(cat "$work/proxy.port") dr run "$work/passes.yaml" -q
+kill "$(cat "$work/proxy.pid")"
+counts=$("$py" - "$work/requests.log" "$work/passes/report.json" "$work/data" <<'PY'
+import collections, json, os, sys
+log, report, data = sys.argv[1:]
+passes = len(json.load(open(report))["passes"])
+sizes = {f"/data/gen/{f}": os.path.getsize(os.path.join(data, f)) for f in os.listdir(data)}
+footer, gets = collections.Counter(), collections.Counter()
+for line in open(log):
+    method, path, rng, status = line.split()
+    if method != "GET" or path not in sizes:
+        continue
+    gets[path] += 1
+    if rng.startswith("bytes=") and rng[6:].split("-")[1] in ("", str(sizes[path] - 1)):
+        footer[path] += 1
+print(passes, sum(1 for _ in open(log)), " ".join(f"{os.path.basename(p)}:{footer[p]}/{gets[p]}" for p in sorted(sizes)))
+PY
+)
+read -r passes requests per_file <<<"$counts"
+say "$passes passes, $requests requests; footer reads / GETs per file: $per_file"
+for f in $per_file; do # NAME:FOOTER_READS/GETS
+    footers=${f#*:}
+    [ "${footers%/*}" = 1 ] || fail "$f: the footer was read ${footers%/*} times over $passes passes, not once"
+done
+[ "$passes" -ge 4 ] || fail "the pipeline made $passes passes, not the 4 or more the check needs"
 
 say "bad input: one clear line, the README's exit code, nothing written"
 export GOOD_SECRET=$secret

@@ -3,7 +3,8 @@
 # this host from a throwaway configuration, submits deploy/slurm/submit.sh (a 3-task fit
 # array, the merge, a 3-task transform array) on generated data in two files and on the
 # sample data, waits for each chain, checks the merged model equals an unsharded fit (1e-10)
-# and the shard outputs hold every row once,
+# and the shard outputs hold every row once, runs a randomized fit in rounds through the
+# same script (each merge submitting the next round) and compares it to the unsharded fit,
 # then submits a chain whose shard fails and checks the rest is cancelled, not left pending.
 # Stops the daemons it started. Needs root and slurm-wlm (slurmctld, slurmd, munge).
 #
@@ -159,6 +160,41 @@ wait_for "$fit" "$merge" "$transform"
 same_model "$work/bc-full" "$work/bc" 569
 [ "$(shard_rows bc/reduced)" = 569 ] || { say "the shard outputs do not hold 569 rows"; exit 1; }
 say "breast cancer sharded: model equal to the single run, 569 rows written"
+
+say "a randomized fit in rounds: 3 shards of 600 rows x 2,000 features through submit.sh"
+mkdir -p "$work/wide"
+"$dimred" generate --rows 600 --cols 2000 --rank 6 --seed 4 --row-group-rows 100 -q \
+    --output "$work/wide/w.parquet"
+rm -f "$work"/wide/*.eigenvalues.json
+cat > "$work/wide.yaml" <<YAML
+name: slurm-rounds
+input:
+  path: placeholder
+steps:
+  - scale: { method: standard }
+  - pca: { n_components: 6, solver: randomized, seed: 5 }
+output:
+  dir: placeholder
+YAML
+"$dimred" run "$work/wide.yaml" -q --set "input.path=$work/wide" --set "output.dir=$work/wide-full" >/dev/null
+ids=$(DIMRED=$dimred "$root/deploy/slurm/submit.sh" "$work/wide.yaml" 3 "$work/wide" "$work/rounds" \
+    --cpus-per-task=1)
+say "$ids"
+read -r _ fit _ merge _ transform <<<"$ids"
+# the transform array waits behind each round's merge in turn: it ends the chain
+for _ in $(seq 1200); do
+    [ -z "$(squeue -h 2>/dev/null)" ] && break
+    sleep 0.5
+done
+[ -z "$(squeue -h)" ] || { say "the rounds did not finish"; squeue; tail -n 30 "$work"/logs/*; exit 1; }
+[ -s rounds/model.json ] || { say "no model after the rounds"; ls -R rounds; tail -n 5 dimred-*.log; exit 1; }
+[ ! -e rounds/rounds ] || { say "the finished fit left its round files"; exit 1; }
+# the column pass, the sketch and 7 power iterations: 9 merges, of which 8 submitted a round
+submitted=$(grep -l "^round: fit" dimred-merge-*.log | wc -l)
+[ "$submitted" = 8 ] || { say "$submitted merges submitted a round, not 8"; tail -n 5 dimred-merge-*.log; exit 1; }
+same_model "$work/wide-full" "$work/rounds" 600
+[ "$(shard_rows rounds/reduced)" = 600 ] || { say "the shard outputs do not hold 600 rows"; exit 1; }
+say "ok: 9 rounds of 3 shards, model equal to the single-machine randomized fit, 600 rows written"
 
 say "a chain whose shard fails is cancelled, not left pending"
 ids=$(DIMRED=$dimred "$root/deploy/slurm/submit.sh" "$work/pipeline.yaml" 2 "$work/missing-input" "$work/bad" \

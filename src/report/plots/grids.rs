@@ -1,8 +1,9 @@
-//! Heatmaps (loadings, correlation) and the image grid of original and rebuilt rows.
+//! Heatmaps (loadings, correlation), the image grid of original and rebuilt rows, and
+//! the same rows drawn as windows of lines when the autoencoder reads sequences.
 
 use plotters::prelude::*;
 
-use super::{CAPTION, FONT, GREY, TEXT, svg, truncate};
+use super::{CAPTION, FONT, GREY, PALETTE, TEXT, svg, truncate};
 use crate::report::sample::{ImageRows, Loadings};
 
 /// Diverging colour for v in [−1, 1]: blue (negative), white, red (positive).
@@ -206,6 +207,62 @@ pub fn image_grid(images: &ImageRows) -> String {
                     [(x0, y0), (x0 + iw, y0 + ih)],
                     GREY.stroke_width(1),
                 ))?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The first rows read as `[steps, features]` windows, each a small chart of one line per
+/// feature over the steps: the originals above, their reconstructions below on the same
+/// scale, so a reader sees what the recurrent autoencoder keeps of a window.
+pub fn sequence_lines(images: &ImageRows) -> String {
+    let [steps, features] = images.shape;
+    let count = images.original.len().min(6);
+    let (cw, ch) = (180i32, 110i32);
+    let (left, gap) = (130, 14);
+    let width = (left + count as i32 * (cw + gap) + 10).max(300) as u32;
+    let height = (50 + 2 * (ch + 30)) as u32;
+    let values = [&images.original, &images.reconstructed];
+    svg("sequences", (width, height), &values, |root| {
+        let all = || images.original.iter().take(count).flatten();
+        let lo = all().fold(f64::INFINITY, |m, v| m.min(*v));
+        let hi = all().fold(f64::NEG_INFINITY, |m, v| m.max(*v));
+        let span = (hi - lo).max(1e-12);
+        root.draw(&Text::new(
+            "Windows and their reconstructions (one line per feature)",
+            (10, 8),
+            (FONT, CAPTION).into_font(),
+        ))?;
+        for (r, (label, rows)) in [
+            ("original", &images.original),
+            ("reconstructed", &images.reconstructed),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let y0 = 40 + r as i32 * (ch + 30);
+            root.draw(&Text::new(
+                label.to_string(),
+                (10, y0 + ch / 2 - 8),
+                (FONT, TEXT).into_font(),
+            ))?;
+            for (n, row) in rows.iter().take(count).enumerate() {
+                let x0 = left + n as i32 * (cw + gap);
+                root.draw(&Rectangle::new(
+                    [(x0, y0), (x0 + cw, y0 + ch)],
+                    GREY.stroke_width(1),
+                ))?;
+                let x = |t: usize| x0 + 4 + (t as i32 * (cw - 8)) / (steps.max(2) as i32 - 1);
+                let y = |v: f64| {
+                    y0 + ch - 4 - (((v - lo) / span).clamp(0.0, 1.0) * (ch - 8) as f64) as i32
+                };
+                for (f, colour) in PALETTE.iter().enumerate().take(features) {
+                    let points: Vec<(i32, i32)> = (0..steps)
+                        .filter_map(|t| row.get(t * features + f).map(|&v| (x(t), y(v))))
+                        .collect();
+                    root.draw(&PathElement::new(points, colour.stroke_width(1)))?;
+                }
             }
         }
         Ok(())

@@ -9,7 +9,7 @@ mod curves;
 mod grids;
 
 pub use curves::{error_distribution, evaluation, loss_curves};
-pub use grids::{correlation, image_grid, loadings};
+pub use grids::{correlation, image_grid, loadings, sequence_lines};
 
 use plotters::coord::Shift;
 use plotters::prelude::*;

@@ -33,6 +33,16 @@ pub(super) fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     })
 }
 
+/// File `f`'s footer: kept in the dataset since `Dataset::open` read it for an object
+/// storage file (each read is a request; a pass over N files would make N more), read
+/// again from a local file (from the page cache, where keeping it would only hold memory).
+fn footer(dataset: &Dataset, f: usize) -> Result<ArrowReaderMetadata> {
+    match dataset.footers.get(f) {
+        Some(Some(kept)) => Ok(kept.clone()),
+        _ => load_meta(&dataset.files[f], dataset.file_sizes[f]),
+    }
+}
+
 /// A file's footer, read and checked: from the file, or from object storage (`size` is
 /// its length, known from the listing).
 fn load_meta(path: &Path, size: u64) -> Result<ArrowReaderMetadata> {
@@ -191,6 +201,8 @@ pub(super) struct Footer {
     /// Whether the file has an offset index (page locations): from object storage its row
     /// groups are then fetched in slices of `SLICE_BYTES` (only loaded for remote files).
     pub offset_index: bool,
+    /// The decoded footer, which the dataset keeps for remote files (read once).
+    pub footer: ArrowReaderMetadata,
 }
 
 pub(super) fn schema(path: &Path, size: u64) -> Result<Footer> {
@@ -238,6 +250,7 @@ pub(super) fn schema(path: &Path, size: u64) -> Result<Footer> {
         page_bytes,
         metadata_bytes,
         offset_index,
+        footer: b,
     })
 }
 
@@ -285,7 +298,7 @@ pub(super) fn read(
     emit: &mut dyn FnMut(Chunk) -> bool,
 ) -> Result<bool> {
     let (path, size) = (&dataset.files[file], dataset.file_sizes[file]);
-    let meta = load_meta(path, size)?;
+    let meta = footer(dataset, file)?;
     let reader = row_groups(path, size, &meta, spec, None, None)?;
     let at = Positions::of(&reader.schema(), dataset, spec)?;
     let mut file_row: u64 = 0;
@@ -343,8 +356,8 @@ pub(super) fn read_units(
     let mut metas = Vec::with_capacity(dataset.files.len());
     let mut units = Vec::new();
     let mut row = 0u64;
-    for (f, path) in dataset.files.iter().enumerate() {
-        let arrow_meta = load_meta(path, dataset.file_sizes[f])?;
+    for f in 0..dataset.files.len() {
+        let arrow_meta = footer(dataset, f)?;
         let meta = arrow_meta.metadata().clone();
         let mut file_row = 0u64;
         for (g, rg) in meta.row_groups().iter().enumerate() {

@@ -136,6 +136,19 @@ impl PlannedAutoencoder {
     }
 }
 
+/// " (its recurrent layers keep every one of N steps' gates)", when it has any.
+fn recurrent_note(arch: &Architecture) -> String {
+    arch.layers
+        .iter()
+        .filter(|l| l.spec.is_recurrent())
+        .filter_map(|l| l.input.sequence())
+        .map(|(steps, _)| steps)
+        .max()
+        .map_or(String::new(), |steps| {
+            format!(" (its recurrent layers keep every one of {steps} steps' gates)")
+        })
+}
+
 fn check_optimizer(ae: &AutoencoderParams, at: &str, problems: &mut Vec<String>) {
     let opt = &ae.optimizer;
     let lr = opt.learning_rate();
@@ -214,12 +227,83 @@ impl PlannedStep for PlannedAutoencoder {
             problems,
         );
         if let Some(arch) = width.and_then(|w| plan(ae, w).ok()) {
-            crate::engine::check_memory(
-                "steps: autoencoder.batch_size",
-                ae.batch_size.0,
-                self.network_bytes(&arch, cap(ae.batch_size.0)) as f64,
-                problems,
-            );
+            let batch = cap(ae.batch_size.0);
+            let need = self.network_bytes(&arch, batch);
+            match crate::engine::limits::job_memory() {
+                Some(job) if need > job.bytes => {
+                    let available = job.bytes;
+                    // the largest batch that fits: bytes grow with the batch, so bisect
+                    // (a batch_size of 10^14 with the rows unknown is a real request)
+                    let fits = if self.network_bytes(&arch, 1) > available {
+                        "; not even a batch of 1 fits".to_string()
+                    } else {
+                        let (mut lo, mut hi) = (1u64, batch);
+                        while hi - lo > 1 {
+                            let mid = lo + (hi - lo) / 2;
+                            if self.network_bytes(&arch, mid) <= available {
+                                lo = mid;
+                            } else {
+                                hi = mid;
+                            }
+                        }
+                        format!("; batch_size: {lo} fits")
+                    };
+                    problems.push(format!(
+                        "steps: autoencoder.batch_size = {} would need {} for training{}, more than the {} this job may use ({}){fits}",
+                        ae.batch_size.0,
+                        crate::engine::budget::human(need as f64),
+                        recurrent_note(&arch),
+                        crate::engine::budget::human(available as f64),
+                        job.describe(),
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// A smaller batch, when a recurrent layer's step caches hold most of what training
+    /// needs (they grow with the batch times the window's length): the largest that fits
+    /// beside the process and a few chunks under `limit`, else a quarter of it.
+    fn lighter(&self, width: usize, rows: Option<u64>, limit: Option<u64>) -> Option<String> {
+        let arch = plan(&self.params, width.max(1)).ok()?;
+        let cap = |n: usize| rows.map_or(n, |r| n.min(r.max(1) as usize)) as u64;
+        let batch = cap(self.params.batch_size.0);
+        let caches: u64 = arch
+            .layers
+            .iter()
+            .filter(|l| l.spec.is_recurrent())
+            .map(|l| l.workspace_bytes(batch))
+            .sum();
+        if caches <= self.network_bytes(&arch, batch) / 2 || batch < 2 {
+            return None;
+        }
+        let shuffle = self.memory_bytes(width, rows) - self.network_bytes(&arch, batch);
+        let room = limit
+            .map(|l| l.saturating_sub(crate::engine::budget::PROCESS_BYTES + (64 << 20) + shuffle));
+        let human = |b: u64| crate::engine::budget::human(self.network_bytes(&arch, b) as f64);
+        let note = recurrent_note(&arch);
+        match room {
+            Some(room) => match (1..batch)
+                .rev()
+                .find(|&b| self.network_bytes(&arch, b) <= room)
+            {
+                Some(b) => Some(format!(
+                    "steps: autoencoder.batch_size = {b} fits: its training holds {}{note}",
+                    human(b)
+                )),
+                None => Some(format!(
+                    "not even steps: autoencoder.batch_size = 1 fits: its training holds {}{note}; shorten the windows or narrow the recurrent layers",
+                    human(1)
+                )),
+            },
+            None => {
+                let smaller = (batch / 4).max(1);
+                Some(format!(
+                    "steps: autoencoder.batch_size = {smaller} holds {}{note}",
+                    human(smaller)
+                ))
+            }
         }
     }
 

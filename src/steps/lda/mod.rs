@@ -311,7 +311,7 @@ impl MergeFit for LdaFit {
                 }
             })
             .collect();
-        PartialState::new("lda", PASS, &self.input.fingerprint, json!(classes))
+        PartialState::new("lda", PASS, &self.input.fingerprint, &classes)
     }
 
     fn merge(&mut self, other: &PartialState) -> Result<()> {

@@ -8,7 +8,6 @@ use super::params::NComponents;
 use super::{Pca, choose_k, finish};
 use crate::error::{Error, Result};
 use faer::MatRef;
-use serde_json::json;
 
 use super::fitted::{Common, finished, pass_over};
 use crate::engine::PassStats;
@@ -95,7 +94,7 @@ impl FitStep for ExactFit {
 impl MergeFit for ExactFit {
     fn save(&self) -> PartialState {
         let saved = self.acc.as_ref().map(|a| a.snapshot().save());
-        PartialState::new("pca", "fit", &self.common.input.fingerprint, json!(saved))
+        PartialState::new("pca", "fit", &self.common.input.fingerprint, &saved)
     }
 
     fn merge(&mut self, other: &PartialState) -> Result<()> {

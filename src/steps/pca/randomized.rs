@@ -14,14 +14,15 @@ use super::{Pca, finish};
 use crate::blocks::{Blocks, block_rows};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::fitted::{Common, finished, pass_over};
 use super::params::NComponents;
 use crate::engine::PassStats;
 use crate::stats::{ColumnStats, ColumnsAccumulator, SavedColumn};
-use crate::steps::scale::Scaler;
-use crate::steps::state::SavedMat;
+use crate::steps::scale::{ScaleMethod, Scaler};
+use crate::steps::state::{Floats, SavedMat};
 use crate::steps::{FitStep, FittedStep, MergeFit, PartialState, check_rows};
 
 /// A random orthonormal p × l starting basis from `seed`.
@@ -570,13 +571,93 @@ impl FitStep for RandomizedFit {
     }
 }
 
+/// What the passes after the column pass start from (`MergeFit::between`): the `Sketch`
+/// without its accumulator, bit for bit.
+#[derive(Serialize, Deserialize)]
+struct SavedSketch {
+    n: u64,
+    mean: Floats,
+    method: ScaleMethod,
+    scale: Option<Floats>,
+    total_variance: f64,
+    k: usize,
+    power: usize,
+    pass: usize,
+    basis: SavedMat,
+    ritz: Option<Vec<f64>>,
+    algebra: bool,
+}
+
+/// The pass label of a state between passes.
+const BETWEEN: &str = "between";
+
 impl MergeFit for RandomizedFit {
+    fn between(&self) -> Option<PartialState> {
+        let s = self.scaled.as_ref()?;
+        let saved = SavedSketch {
+            n: s.n,
+            mean: Floats(s.mean.clone()),
+            method: s.scaler.method,
+            scale: s.scaler.scale.clone().map(Floats),
+            total_variance: s.total_variance,
+            k: s.k,
+            power: s.power,
+            pass: s.pass,
+            basis: SavedMat::of(s.basis.as_ref()),
+            ritz: s.ritz.clone(),
+            algebra: s.algebra,
+        };
+        Some(PartialState::new(
+            "pca",
+            BETWEEN,
+            &self.common.input.fingerprint,
+            &saved,
+        ))
+    }
+
+    fn resume(&mut self, state: &PartialState) -> Result<()> {
+        let saved: SavedSketch = state.state_of("pca", BETWEEN, &self.common.input.fingerprint)?;
+        let p = self.common.input.width();
+        let basis = saved.basis.to_mat()?;
+        let l = basis.ncols();
+        if basis.nrows() != p
+            || saved.mean.len() != p
+            || saved.scale.as_ref().is_some_and(|s| s.len() != p)
+            || l == 0
+            || saved.k > l
+            || saved.pass > saved.power
+        {
+            return Err(Error::config("malformed pca state: its shapes differ"));
+        }
+        let mut sketch = Sketch {
+            n: saved.n,
+            mean: saved.mean.0,
+            scaler: Scaler {
+                method: saved.method,
+                scale: saved.scale.map(|s| s.0),
+            },
+            total_variance: saved.total_variance,
+            k: saved.k,
+            power: saved.power,
+            pass: saved.pass,
+            basis,
+            product: None,
+            last: Mat::zeros(0, 0),
+            ritz: saved.ritz,
+            algebra: saved.algebra,
+        };
+        sketch.product = Some(sketch.product(self.threads));
+        self.columns = None;
+        self.scaled = Some(sketch);
+        Ok(())
+    }
+
     fn save(&self) -> PartialState {
         match (&self.columns, &self.scaled) {
             (Some(columns), _) => {
                 let saved: Vec<SavedColumn> =
                     columns.snapshot().iter().map(ColumnStats::save).collect();
-                PartialState::new("pca", "scale", &self.common.input.fingerprint, json!(saved))
+                PartialState::new("pca", "scale", &self.common.input.fingerprint, &saved)
             }
             (None, Some(s)) => {
                 let product = s.product.as_ref().map(|g| {
@@ -589,11 +670,11 @@ impl MergeFit for RandomizedFit {
                     "pca",
                     &Self::label(s.pass),
                     &self.common.input.fingerprint,
-                    json!(product),
+                    &product,
                 )
             }
             (None, None) => {
-                PartialState::new("pca", "done", &self.common.input.fingerprint, Value::Null)
+                PartialState::new("pca", "done", &self.common.input.fingerprint, &Value::Null)
             }
         }
     }

@@ -184,11 +184,15 @@ impl PlannedStep for PlannedPca {
         self.params.solver == PcaSolver::Randomized
     }
 
+    fn rounds(&self) -> bool {
+        self.params.solver == PcaSolver::Randomized
+    }
+
     fn memory_bytes(&self, width: usize, rows: Option<u64>) -> u64 {
         solver_bytes(&self.params, self.params.solver, width, rows)
     }
 
-    fn lighter(&self, width: usize, rows: Option<u64>) -> Option<String> {
+    fn lighter(&self, width: usize, rows: Option<u64>, _limit: Option<u64>) -> Option<String> {
         let now = self.memory_bytes(width, rows);
         [PcaSolver::Randomized, PcaSolver::Incremental]
             .into_iter()

@@ -16,7 +16,6 @@ use crate::blocks::Blocks;
 use crate::error::{Error, Result};
 use crate::steps::state::SavedMat;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::fitted::{Common, finished, pass_over};
 use crate::engine::PassStats;
@@ -322,7 +321,7 @@ impl FitStep for TsqrFit {
 impl MergeFit for TsqrFit {
     fn save(&self) -> PartialState {
         let saved = self.acc.as_ref().map(|a| a.snapshot().save());
-        PartialState::new("pca", "fit", &self.common.input.fingerprint, json!(saved))
+        PartialState::new("pca", "fit", &self.common.input.fingerprint, &saved)
     }
 
     fn merge(&mut self, other: &PartialState) -> Result<()> {

@@ -307,7 +307,7 @@ impl FitStep for RandomProjectionFit {
 
 impl MergeFit for RandomProjectionFit {
     fn save(&self) -> PartialState {
-        PartialState::new("random_projection", "none", &self.fingerprint, Value::Null)
+        PartialState::new("random_projection", "none", &self.fingerprint, &Value::Null)
     }
 
     fn merge(&mut self, other: &PartialState) -> Result<()> {

@@ -442,6 +442,8 @@ mod tests {
             column_page_bytes: Vec::new(),
             offset_index: false,
             metadata_bytes: 0,
+            footers: Vec::new(),
+            footers_bytes: 0,
             derived: 0,
             declared: Vec::new(),
         }

@@ -271,7 +271,7 @@ impl MergeFit for ScaleFit {
             .as_ref()
             .map(|a| a.snapshot().iter().map(ColumnStats::save).collect())
             .unwrap_or_default();
-        PartialState::new("scale", PASS, &self.input.fingerprint, json!(columns))
+        PartialState::new("scale", PASS, &self.input.fingerprint, &columns)
     }
 
     fn merge(&mut self, other: &PartialState) -> Result<()> {

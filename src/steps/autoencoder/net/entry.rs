@@ -128,6 +128,10 @@ impl<'de> Deserialize<'de> for LayerEntry {
                         LayerSpec::Reshape(dims.into_iter().map(|p| p.0).collect())
                     }
                     "dropout" => LayerSpec::Dropout(map.next_value()?),
+                    "lstm" => LayerSpec::Lstm(map.next_value()?),
+                    "gru" => LayerSpec::Gru(map.next_value()?),
+                    "repeat" => LayerSpec::Repeat(map.next_value()?),
+                    "time_distributed_dense" => LayerSpec::TimeDistributedDense(map.next_value()?),
                     other => return Err(de::Error::custom(unknown_layer(other))),
                 };
                 if let Some(extra) = map.next_key::<String>()? {

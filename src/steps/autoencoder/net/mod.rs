@@ -16,8 +16,10 @@ pub mod loss;
 pub mod par;
 pub mod plan;
 pub mod pool;
+pub mod recurrent;
 pub mod reshape;
 pub mod saved;
+pub mod sequence;
 pub mod shape;
 pub mod spec;
 
@@ -60,6 +62,9 @@ pub fn build<T: Real>(p: &PlannedLayer, rng: &mut Rng) -> Box<dyn Layer<T>> {
         }
         LayerSpec::Flatten | LayerSpec::Reshape(_) => Box::new(reshape::Reshape::new(p)),
         LayerSpec::Dropout(s) => Box::new(reshape::Dropout::new(p, s.rate)),
+        LayerSpec::Lstm(_) | LayerSpec::Gru(_) => Box::new(recurrent::Recurrent::<T>::init(p, rng)),
+        LayerSpec::Repeat(_) => Box::new(sequence::Repeat::new(p)),
+        LayerSpec::TimeDistributedDense(_) => Box::new(sequence::TimeDense::<T>::init(p, rng)),
     }
 }
 
@@ -340,6 +345,8 @@ fn move_into<T: Real>(src: &Buf<T>, dst: &mut Buf<T>) {
     }
 }
 
+#[cfg(test)]
+mod recurrent_tests;
 #[cfg(test)]
 mod reference_tests;
 #[cfg(test)]

@@ -52,13 +52,32 @@ impl PlannedLayer {
                 .saturating_mul(channels(&self.input))
                 .saturating_mul(s.filters.0 as u64)
                 .saturating_add(s.filters.0 as u64),
+            LayerSpec::Lstm(s) | LayerSpec::Gru(s) => {
+                let (g, h) = (self.gates() as u64, s.units.0 as u64);
+                let f = self.input.sequence().map_or(0, |(_, f)| f as u64);
+                (g * h).saturating_mul(f + h + 2)
+            }
+            LayerSpec::TimeDistributedDense(s) => {
+                let f = self.input.sequence().map_or(0, |(_, f)| f as u64);
+                (s.units.0 as u64).saturating_mul(f + 1)
+            }
+            _ => 0,
+        }
+    }
+
+    /// Gates of a recurrent layer (LSTM 4, GRU 3), else 0.
+    fn gates(&self) -> usize {
+        match self.spec {
+            LayerSpec::Lstm(_) => 4,
+            LayerSpec::Gru(_) => 3,
             _ => 0,
         }
     }
 
     /// Bytes its passes hold for a batch of `n` beyond its input and output, in f32: a
     /// convolution's im2col matrix (kernel × input channels × output positions, or for a
-    /// transposed one kernel × output channels × input positions), a max pool's indices.
+    /// transposed one kernel × output channels × input positions), a max pool's indices,
+    /// a recurrent layer's gates and states at every step.
     pub fn workspace_bytes(&self, n: u64) -> u64 {
         let positions = |s: &Shape| s.image().map_or(1, |(h, w, _)| h as u64 * w as u64);
         let kernel = |k: (usize, usize)| k.0 as u64 * k.1 as u64;
@@ -70,6 +89,15 @@ impl PlannedLayer {
                 .saturating_mul(s.filters.0 as u64)
                 .saturating_mul(positions(&self.input)),
             LayerSpec::MaxPool(_) => self.output.size() as u64,
+            // Backpropagation through time keeps every step's gates and states.
+            LayerSpec::Lstm(s) | LayerSpec::Gru(s) => {
+                let steps = self.input.sequence().map_or(0, |(t, _)| t as u64);
+                let slots = match self.spec {
+                    LayerSpec::Lstm(_) => super::spec::LSTM_STEP_SLOTS,
+                    _ => super::spec::GRU_STEP_SLOTS,
+                };
+                steps.saturating_mul(slots as u64 * s.units.0 as u64)
+            }
             _ => 0,
         };
         per_sample.saturating_mul(n).saturating_mul(4)
@@ -180,9 +208,9 @@ pub fn plan(p: &AutoencoderParams, width: usize) -> Result<Architecture, String>
             "{at}.decoder ends at shape {shape} but the input's shape is {input}: the last layer must give back the input"
         ));
     }
-    if !layers.iter().any(|l| l.spec.takes_activation()) {
+    if !layers.iter().any(|l| l.spec.has_weights()) {
         return Err(format!(
-            "{at}: the network has no layer with weights (dense, conv or conv_transpose)"
+            "{at}: the network has no layer with weights (dense, conv, conv_transpose, lstm, gru or time_distributed_dense)"
         ));
     }
     Ok(Architecture {
@@ -218,13 +246,27 @@ fn settle_activations(
         OutputActivation::Linear => Activation::Linear,
         OutputActivation::Sigmoid => Activation::Sigmoid,
     };
-    let Some(last) = written.iter().rposition(|(_, s)| s.takes_activation()) else {
+    let Some(last_weighted) = written.iter().rposition(|(_, s)| s.has_weights()) else {
         return Ok(vec![None; written.len()]);
+    };
+    // A network ending on a recurrent layer outputs its tanh: there is no output
+    // activation to give it.
+    let last = if written[last_weighted].1.is_recurrent() {
+        if p.output_activation != OutputActivation::Linear {
+            let (place, spec) = &written[last_weighted];
+            return Err(format!(
+                "{place} ({}): output_activation applies to the last dense layer, but the network ends on a recurrent layer, whose outputs are its own tanh; end the decoder with `time_distributed_dense`",
+                spec.kind()
+            ));
+        }
+        written.len()
+    } else {
+        last_weighted
     };
     let per_layer = match &p.activation {
         Activations::All(_) => None,
         Activations::PerLayer(list) => {
-            let hidden = written[..last]
+            let hidden = written[..last.min(written.len())]
                 .iter()
                 .filter(|(_, s)| s.takes_activation())
                 .count();

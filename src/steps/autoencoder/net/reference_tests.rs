@@ -38,14 +38,14 @@ struct LayerCase {
     tensors: serde_json::Map<String, Value>,
 }
 
-fn spec(v: &Value) -> LayerSpec {
+pub(super) fn spec(v: &Value) -> LayerSpec {
     match serde_json::from_value::<LayerEntry>(v.clone()).expect("a layer spec") {
         LayerEntry::Layer(s) => s,
         LayerEntry::Width(_) => panic!("a layer, not a width"),
     }
 }
 
-fn tensors(m: &serde_json::Map<String, Value>) -> Vec<Tensor> {
+pub(super) fn tensors(m: &serde_json::Map<String, Value>) -> Vec<Tensor> {
     m.iter()
         .map(|(name, t)| Tensor {
             name: name.clone(),

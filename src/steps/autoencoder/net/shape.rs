@@ -35,6 +35,14 @@ impl Shape {
         self.0.len() == 1
     }
 
+    /// `(steps, features)` of a sequence shape.
+    pub fn sequence(&self) -> Option<(usize, usize)> {
+        match self.0[..] {
+            [t, f] => Some((t, f)),
+            _ => None,
+        }
+    }
+
     /// `(height, width, channels)` of an image shape.
     pub fn image(&self) -> Option<(usize, usize, usize)> {
         match self.0[..] {

@@ -144,6 +144,30 @@ pub struct DropoutSpec {
     pub rate: f64,
 }
 
+/// `lstm` and `gru`: `units` hidden values per step; the whole sequence of them, or only
+/// the last step's.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RecurrentSpec {
+    pub units: Positive,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub return_sequences: bool,
+}
+
+/// Blocks of `units` columns a recurrent step keeps for backpropagation through time:
+/// LSTM's four gates, its cell, the cell's tanh and its output; GRU's three gates,
+/// `W_hn h + b_hn` and its output. The memory model (`plan`) and the cell (`recurrent`)
+/// both count them.
+pub const LSTM_STEP_SLOTS: usize = 7;
+pub const GRU_STEP_SLOTS: usize = 5;
+
+/// `repeat` (Keras's RepeatVector): a flat input copied to every one of `steps` steps.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RepeatSpec {
+    pub steps: Positive,
+}
+
 fn one() -> Pair {
     Pair(1, 1)
 }
@@ -165,10 +189,14 @@ pub enum LayerSpec {
     Flatten,
     Reshape(Vec<usize>),
     Dropout(DropoutSpec),
+    Lstm(RecurrentSpec),
+    Gru(RecurrentSpec),
+    Repeat(RepeatSpec),
+    TimeDistributedDense(DenseSpec),
 }
 
 /// Every layer name, for messages and suggestions.
-pub const LAYER_NAMES: [&str; 9] = [
+pub const LAYER_NAMES: [&str; 13] = [
     "dense",
     "conv",
     "conv_transpose",
@@ -178,6 +206,10 @@ pub const LAYER_NAMES: [&str; 9] = [
     "flatten",
     "reshape",
     "dropout",
+    "lstm",
+    "gru",
+    "repeat",
+    "time_distributed_dense",
 ];
 
 impl LayerSpec {
@@ -192,15 +224,32 @@ impl LayerSpec {
             LayerSpec::Flatten => "flatten",
             LayerSpec::Reshape(_) => "reshape",
             LayerSpec::Dropout(_) => "dropout",
+            LayerSpec::Lstm(_) => "lstm",
+            LayerSpec::Gru(_) => "gru",
+            LayerSpec::Repeat(_) => "repeat",
+            LayerSpec::TimeDistributedDense(_) => "time_distributed_dense",
         }
     }
 
-    /// Whether the step's `activation` applies to it (layers with weights).
+    /// Whether the step's `activation` applies to it (layers with weights, but for the
+    /// recurrent ones, whose activations are their own: sigmoid gates, tanh cells).
     pub fn takes_activation(&self) -> bool {
         matches!(
             self,
-            LayerSpec::Dense(_) | LayerSpec::Conv(_) | LayerSpec::ConvTranspose(_)
+            LayerSpec::Dense(_)
+                | LayerSpec::Conv(_)
+                | LayerSpec::ConvTranspose(_)
+                | LayerSpec::TimeDistributedDense(_)
         )
+    }
+
+    /// Whether it has weights to train.
+    pub fn has_weights(&self) -> bool {
+        self.takes_activation() || self.is_recurrent()
+    }
+
+    pub fn is_recurrent(&self) -> bool {
+        matches!(self, LayerSpec::Lstm(_) | LayerSpec::Gru(_))
     }
 
     /// Its own activation, when written.
@@ -209,6 +258,7 @@ impl LayerSpec {
             LayerSpec::Dense(s) => s.activation,
             LayerSpec::Conv(s) => s.activation,
             LayerSpec::ConvTranspose(s) => s.activation,
+            LayerSpec::TimeDistributedDense(s) => s.activation,
             _ => None,
         }
     }
@@ -219,6 +269,7 @@ impl LayerSpec {
             LayerSpec::Dense(s) => s.activation = Some(act),
             LayerSpec::Conv(s) => s.activation = Some(act),
             LayerSpec::ConvTranspose(s) => s.activation = Some(act),
+            LayerSpec::TimeDistributedDense(s) => s.activation = Some(act),
             _ => {}
         }
         self
@@ -238,8 +289,55 @@ impl LayerSpec {
                 )
             })
         };
+        let sequence = || {
+            input.sequence().ok_or_else(|| {
+                let hint = if input.is_flat() {
+                    "give the step `shape: [steps, features]`, set `return_sequences: true` on the recurrent layer before it, or `repeat` first"
+                } else {
+                    "`reshape` to [steps, features] first"
+                };
+                format!(
+                    "{} needs a sequence [steps, features] but gets {input}; {hint}",
+                    self.kind()
+                )
+            })
+        };
         match self {
+            LayerSpec::Lstm(s) | LayerSpec::Gru(s) => {
+                let (steps, _) = sequence()?;
+                Ok(if s.return_sequences {
+                    Shape(vec![steps, s.units.0])
+                } else {
+                    Shape::flat(s.units.0)
+                })
+            }
+            LayerSpec::TimeDistributedDense(s) => {
+                let (steps, _) = sequence()?;
+                Ok(Shape(vec![steps, s.units.0]))
+            }
+            LayerSpec::Repeat(s) => {
+                if !input.is_flat() {
+                    let hint = if input.sequence().is_some() {
+                        "the layer before returns sequences: set its `return_sequences: false`, or `flatten` first"
+                    } else {
+                        "`flatten` first"
+                    };
+                    return Err(format!(
+                        "repeat needs a flat input but gets {input}; {hint}"
+                    ));
+                }
+                let out = Shape(vec![s.steps.0, input.size()]);
+                match out.checked_size() {
+                    Some(n) if n < 1 << 40 => Ok(out),
+                    _ => Err(format!("repeat makes {out} from {input}: too large")),
+                }
+            }
             LayerSpec::Dense(s) => {
+                if input.sequence().is_some() {
+                    return Err(format!(
+                        "dense needs a flat input but gets the sequence {input}; add `flatten` before it, or use `time_distributed_dense` on every step"
+                    ));
+                }
                 if !input.is_flat() {
                     return Err(format!(
                         "dense needs a flat input but gets {input}; add `flatten` before it"

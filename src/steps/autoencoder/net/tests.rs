@@ -9,7 +9,7 @@ use super::saved::SavedNetwork;
 use super::*;
 use crate::config::RawStep;
 
-fn params(yaml: &str) -> AutoencoderParams {
+pub(super) fn params(yaml: &str) -> AutoencoderParams {
     let text = format!(
         "name: t\ninput: {{ path: x.csv }}\nsteps:\n  - autoencoder: {yaml}\noutput: {{ dir: o }}\n"
     );
@@ -20,14 +20,14 @@ fn params(yaml: &str) -> AutoencoderParams {
     }
 }
 
-fn network<T: Real>(yaml: &str, width: usize, seed: u64) -> Network<T> {
+pub(super) fn network<T: Real>(yaml: &str, width: usize, seed: u64) -> Network<T> {
     let p = params(yaml);
     let arch = plan(&p, width).unwrap_or_else(|e| panic!("{yaml}: {e}"));
     Network::new(&arch, p.loss, seed)
 }
 
 /// Loss and gradients of one training pass, with dropout's draws from a fixed seed.
-fn pass(
+pub(super) fn pass(
     net: &Network<f64>,
     input: &Mat<f64>,
     target: &Mat<f64>,
@@ -48,7 +48,7 @@ fn pass(
 
 /// Central differences of the f64 network's loss against its backward pass, for every
 /// parameter of every layer.
-fn check_gradients(yaml: &str, width: usize, unit_targets: bool) {
+pub(super) fn check_gradients(yaml: &str, width: usize, unit_targets: bool) {
     let mut net = network::<f64>(yaml, width, 7);
     let mut rng = Rng::new(3);
     // Non-zero biases keep every pre-activation off relu's kink at exactly 0 (a layer
