@@ -8,8 +8,8 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "dimred",
     version,
-    about = "Out-of-core dimensionality reduction: streaming PCA pipelines over Parquet and CSV",
-    long_about = "Out-of-core dimensionality reduction: streaming PCA pipelines over Parquet and CSV.\n\n\
+    about = "Out-of-core dimensionality reduction of Parquet and CSV: PCA, random projection, kernel PCA, LDA and autoencoders, streamed",
+    long_about = "Out-of-core dimensionality reduction of Parquet and CSV: PCA, random projection, kernel PCA, LDA and autoencoders, streamed.\n\n\
         Exit codes: 0 success, 2 pipeline/config/usage error, 3 data error, 4 I/O error, \
         5 numerical failure."
 )]

@@ -7,6 +7,7 @@ mod commands;
 mod common;
 mod conv_autoencoder;
 mod deploy;
+mod docs;
 mod embedding;
 mod fuzz;
 mod generate;
