@@ -108,7 +108,7 @@ impl Moments {
             scratch.as_ref(),
             BlockStructure::Rectangular,
             1.0,
-            Par::Seq,
+            co_moment_par(n, p),
         );
         m
     }
@@ -165,6 +165,18 @@ impl Moments {
         (0..self.nfeatures())
             .map(|j| self.co_moment[(j, j)] / denom)
             .collect()
+    }
+}
+
+/// The co-moment product's threads: all of the pool's once a block's product is large
+/// enough to pay for them (a 4,096-row block of 2,000 columns is 8 G multiply-adds, the
+/// whole of a kernel PCA's fit pass), one below that. faer splits the output among the
+/// threads, never a sum, so the bits do not depend on the thread count.
+fn co_moment_par(n: usize, p: usize) -> Par {
+    if (n as u64) * (p as u64) * (p as u64) >= 1 << 27 {
+        Par::rayon(0)
+    } else {
+        Par::Seq
     }
 }
 
@@ -627,6 +639,34 @@ impl ColumnStats {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_large_block_s_co_moment_has_the_same_bits_on_any_number_of_threads() {
+        let (n, p) = (4096, 200);
+        assert!(matches!(co_moment_par(n, p), Par::Rayon(_)));
+        let x = Mat::from_fn(n, p, |i, j| {
+            ((i * 7919 + j * 104_729) % 1_000) as f64 / 37.0
+        });
+        let parallel = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap()
+            .install(|| Moments::of_block(x.as_ref()));
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| Moments::of_block(x.as_ref()));
+        for j in 0..p {
+            for i in j..p {
+                assert_eq!(
+                    parallel.co_moment[(i, j)].to_bits(),
+                    one.co_moment[(i, j)].to_bits(),
+                    "({i}, {j})"
+                );
+            }
+        }
+    }
 
     fn naive_cov(rows: &[Vec<f64>]) -> (Vec<f64>, Vec<Vec<f64>>) {
         let n = rows.len() as f64;

@@ -126,7 +126,8 @@ impl PlannedStep for PlannedKernelPca {
     }
 
     /// The landmarks and the check sample (p each), K_mm, its eigenvectors and the map
-    /// (3 m²), Φ's co-moment (m²), its row blocks (2 × 4,096 × m) and a kernel block.
+    /// (3 m²), the co-moment of k(x, L) (m²), its row blocks (2 × 4,096 × m) and a kernel
+    /// block.
     fn memory_bytes(&self, width: usize, rows: Option<u64>) -> u64 {
         let m = rows.map_or(self.params.landmarks as u64, |r| {
             (self.params.landmarks as u64).min(r.max(1))
@@ -297,7 +298,17 @@ impl FitStep for KernelPcaFit {
                 self.landmarks.push(x);
                 self.check.push(x);
             }
-            (Some(map), Some(acc)) => acc.push(map.features(&self.kernel, x).as_ref()),
+            // the moments of k(x, L), in blocks: Φ's are the whitening's image of them
+            // (`finish`), so no row goes through the m × m map in this pass
+            (Some(map), Some(acc)) => {
+                for start in (0..x.nrows()).step_by(BLOCK) {
+                    let rows = BLOCK.min(x.nrows() - start);
+                    let k = self
+                        .kernel
+                        .matrix(x.subrows(start, rows), map.landmarks.as_ref());
+                    acc.push(k.as_ref());
+                }
+            }
             (Some(_), None) => {}
         }
         Ok(())
@@ -320,7 +331,7 @@ impl FitStep for KernelPcaFit {
                     self.params.n_components
                 )));
             }
-            self.moments = Some(MomentsAccumulator::new(width));
+            self.moments = Some(MomentsAccumulator::new(map.landmarks.nrows()));
             self.map = Some(map);
         } else {
             self.fit_done = true;
@@ -338,15 +349,24 @@ impl FitStep for KernelPcaFit {
         let (Some(map), Some(acc)) = (self.map, self.moments) else {
             return Err(Error::internal("kernel_pca finished before its passes"));
         };
+        // Φ = k(x, L) W, so Φ's mean is Wᵀ k̄ and its covariance Wᵀ C W
         let moments = acc.finish();
         let n = moments.n;
         let k = self.params.n_components;
-        let pca = super::pca::exact::fit(moments.covariance(), n, NComponents::Count(k), false)?;
-        let projection = &map.whitening * pca.components.transpose();
+        let w = &map.whitening;
+        let covariance = w.transpose() * moments.covariance() * w;
+        let covariance = Mat::from_fn(covariance.nrows(), covariance.ncols(), |i, j| {
+            0.5 * (covariance[(i, j)] + covariance[(j, i)])
+        });
+        let mean: Vec<f64> = (0..w.ncols())
+            .map(|r| (0..w.nrows()).map(|a| moments.mean[a] * w[(a, r)]).sum())
+            .collect();
+        let pca = super::pca::exact::fit(covariance, n, NComponents::Count(k), false)?;
+        let projection = w * pca.components.transpose();
         let offset: Vec<f64> = (0..k)
             .map(|c| {
-                (0..moments.mean.len())
-                    .map(|j| moments.mean[j] * pca.components[(c, j)])
+                (0..mean.len())
+                    .map(|j| mean[j] * pca.components[(c, j)])
                     .sum()
             })
             .collect();
