@@ -21,6 +21,8 @@ pub const AUTO_EXACT_MAX_FEATURES: usize = 4096;
 pub fn resolve_solver(solver: PcaSolver, n_components: NComponents, p: usize) -> PcaSolver {
     match solver {
         PcaSolver::Auto if p <= AUTO_EXACT_MAX_FEATURES => PcaSolver::Exact,
+        // Minka's k needs every eigenvalue: only the exact solvers have them.
+        PcaSolver::Auto if n_components == NComponents::Mle => PcaSolver::Exact,
         PcaSolver::Auto => match n_components {
             NComponents::Count(k) if k * 10 < p => PcaSolver::Randomized,
             _ => PcaSolver::Incremental,
@@ -124,10 +126,34 @@ impl PlannedPca {
                     .into(),
             );
         }
+        if pca.n_components == NComponents::Mle
+            && matches!(pca.solver, PcaSolver::Randomized | PcaSolver::Incremental)
+        {
+            problems.push(format!(
+                "steps: pca.n_components = mle needs the whole spectrum, which solver: {} does not \
+                 compute (as scikit-learn); use solver: exact or tsqr, or write a count",
+                pca.solver.name()
+            ));
+        }
     }
 
     /// n_components against the features and the rows.
     fn check_counts(&self, p: usize, rows: Option<u64>, problems: &mut Vec<String>) {
+        if self.params.n_components == NComponents::Mle {
+            if p < 2 {
+                problems.push("steps: pca.n_components = mle needs at least 2 features".into());
+            }
+            if let Some(rows) = rows
+                && rows > 0
+                && rows < p as u64
+            {
+                problems.push(format!(
+                    "steps: pca.n_components = mle needs at least as many rows as features \
+                     (as scikit-learn): the input has {rows} rows for {p} features; write a count instead"
+                ));
+            }
+            return;
+        }
         let NComponents::Count(k) = self.params.n_components else {
             return;
         };
@@ -212,7 +238,7 @@ impl PlannedStep for PlannedPca {
     fn output_width(&self, _input: usize) -> Option<usize> {
         match self.params.n_components {
             NComponents::Count(k) => Some(k),
-            NComponents::Fraction(_) => None,
+            NComponents::Fraction(_) | NComponents::Mle => None,
         }
     }
 
@@ -245,7 +271,7 @@ fn solver_bytes(params: &PcaParams, solver: PcaSolver, p: usize, rows: Option<u6
     let block = 2 * crate::stats::BLOCK_ROWS as u64 * p;
     let k = match params.n_components {
         NComponents::Count(k) => k as u64,
-        NComponents::Fraction(_) => p,
+        NComponents::Fraction(_) | NComponents::Mle => p,
     };
     let words = match solver {
         PcaSolver::Exact | PcaSolver::Auto => 4 * p * p + block,
@@ -292,6 +318,10 @@ mod tests {
         assert_eq!(
             resolve_solver(PcaSolver::Auto, Fraction(0.9), 5000),
             PcaSolver::Incremental
+        );
+        assert_eq!(
+            resolve_solver(PcaSolver::Auto, NComponents::Mle, 5000),
+            PcaSolver::Exact
         );
         assert_eq!(
             resolve_solver(PcaSolver::Exact, Count(10), 100_000),
