@@ -152,3 +152,196 @@ fn mle_is_refused_with_fewer_rows_than_features() {
     assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
     assert!(err.contains("mle") && err.contains("2 rows"), "{err}");
 }
+
+/// Each value of `actual` within `rtol` of the largest |entry| of `expected`.
+fn assert_matrix(actual: &Value, expected: &Value, rtol: f64, what: &str) {
+    let (a, e) = (matrix(actual), matrix(expected));
+    assert_eq!(a.len(), e.len(), "{what}: rows");
+    let top = e.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
+    for (i, (ra, re)) in a.iter().zip(&e).enumerate() {
+        assert_eq!(ra.len(), re.len(), "{what}: row {i}");
+        for (j, (x, y)) in ra.iter().zip(re).enumerate() {
+            assert!(
+                (x - y).abs() <= rtol * top,
+                "{what}[{i}][{j}]: {x} against {y}"
+            );
+        }
+    }
+}
+
+/// The log-likelihoods within `rtol` of each (|ll| is 10 to 10⁴ here).
+fn assert_scores(actual: &[f64], expected: &[f64], rtol: f64, what: &str) {
+    assert_eq!(actual.len(), expected.len(), "{what}: rows");
+    for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
+        assert!(
+            (a - e).abs() <= rtol * e.abs().max(1.0),
+            "{what} row {i}: {a} against {e}"
+        );
+    }
+}
+
+fn column(out: &Path, name: &str) -> Vec<f64> {
+    parquet_columns(&out.join("reduced.parquet"))
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no {name} column"))
+        .1
+}
+
+#[test]
+fn score_covariance_and_precision_match_scikit_learn() {
+    for (reference_file, pipeline_file) in CASES {
+        let want = reference(reference_file);
+        for (case, whiten) in [("fitted", "false"), ("whitened", "true")] {
+            let want = &want[case];
+            for solver in ["exact", "tsqr"] {
+                for batch in ["7", "100000"] {
+                    let tmp = tempfile::tempdir().unwrap();
+                    let (report, model) = run(
+                        tmp.path(),
+                        pipeline_file,
+                        &[
+                            &format!("steps.1.pca.solver={solver}"),
+                            &format!("steps.1.pca.whiten={whiten}"),
+                            &format!("input.batch_rows={batch}"),
+                            "output.score=true",
+                        ],
+                    );
+                    let what = format!("{pipeline_file} {case} {solver} batch {batch}");
+                    assert_eq!(model["n_components_"], want["n_components"], "{what}");
+                    assert_matrix(&model["covariance"], &want["covariance"], 1e-9, &what);
+                    assert_matrix(&model["precision"], &want["precision"], 1e-8, &what);
+                    let ll = column(tmp.path(), "log_likelihood");
+                    assert_scores(&ll, &floats(&want["log_likelihood"]), 1e-9, &what);
+                    assert_scores(
+                        &[report["score"].as_f64().unwrap()],
+                        &[want["score"].as_f64().unwrap()],
+                        1e-9,
+                        &format!("{what}: score"),
+                    );
+                    // the column comes last, after the components
+                    let names = parquet_column_names(&tmp.path().join("reduced.parquet"));
+                    assert_eq!(names.last().map(String::as_str), Some("log_likelihood"));
+                    // model.npz holds the same matrices
+                    let bytes = std::fs::read(tmp.path().join("model.npz")).unwrap();
+                    let arrays = dimred::npz::read(&bytes).unwrap();
+                    for key in ["covariance", "precision"] {
+                        let (_, array) = arrays
+                            .iter()
+                            .find(|(n, _)| n.ends_with(key))
+                            .unwrap_or_else(|| panic!("{what}: no {key} in model.npz"));
+                        let p = want["covariance"].as_array().unwrap().len();
+                        assert_eq!(array.shape, vec![p, p]);
+                        let dimred::npz::Values::F64(values) = &array.values else {
+                            panic!("{key} is not float64")
+                        };
+                        let flat: Vec<f64> = matrix(&model[key]).concat();
+                        assert_eq!(values, &flat, "{what}: {key} in model.npz");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn incremental_covariance_and_precision_match_scikit_learn() {
+    for (reference_file, pipeline_file, sets) in [
+        (
+            "pca_extras_digits.json",
+            "pipelines/digits_incremental_pca.yaml",
+            vec![],
+        ),
+        (
+            "pca_extras_breast_cancer.json",
+            "pipelines/breast_cancer_pca.yaml",
+            vec![
+                "steps.1.pca.solver=incremental",
+                "steps.1.pca.n_components=5",
+                "steps.1.pca.batch_size=50",
+            ],
+        ),
+    ] {
+        let want = &reference(reference_file)["incremental"];
+        let tmp = tempfile::tempdir().unwrap();
+        let (_, model) = run(tmp.path(), pipeline_file, &sets);
+        assert_matrix(
+            &model["covariance"],
+            &want["covariance"],
+            1e-8,
+            pipeline_file,
+        );
+        assert_matrix(&model["precision"], &want["precision"], 1e-7, pipeline_file);
+    }
+}
+
+#[test]
+fn transform_score_matches_scikit_learn() {
+    for (reference_file, pipeline_file) in CASES {
+        let want = &reference(reference_file)["fitted"];
+        let tmp = tempfile::tempdir().unwrap();
+        run(tmp.path(), pipeline_file, &["output.reduced=false"]);
+        let input = if pipeline_file.contains("digits") {
+            "sample-data/digits.parquet"
+        } else {
+            "sample-data/breast_cancer.csv"
+        };
+        let output = tmp.path().join("scored.parquet");
+        dimred()
+            .args([
+                "transform",
+                "-q",
+                "--score",
+                "--reconstruction-error",
+                "--model",
+            ])
+            .arg(tmp.path().join("model.json"))
+            .args(["--input", input, "--output"])
+            .arg(&output)
+            .assert()
+            .success();
+        let columns = parquet_columns(&output);
+        let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+        let n = names.len();
+        assert_eq!(
+            &names[n - 2..],
+            &["reconstruction_error", "log_likelihood"],
+            "{names:?}"
+        );
+        assert_scores(
+            &columns[n - 1].1,
+            &floats(&want["log_likelihood"]),
+            1e-9,
+            pipeline_file,
+        );
+    }
+}
+
+#[test]
+fn score_is_refused_without_a_pca() {
+    refused(
+        "pipelines/digits_random_projection.yaml",
+        &["output.score=true"],
+        &["output.score", "pca"],
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    run(
+        tmp.path(),
+        "pipelines/digits_random_projection.yaml",
+        &["output.reduced=false"],
+    );
+    let assert = dimred()
+        .args(["transform", "-q", "--score", "--model"])
+        .arg(tmp.path().join("model.json"))
+        .args(["--input", "sample-data/digits.parquet", "--output"])
+        .arg(tmp.path().join("scored.parquet"))
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    assert!(
+        err.contains("--score") && err.contains("random_projection"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("scored.parquet").exists());
+}

@@ -7,6 +7,7 @@
 pub mod exact;
 pub mod fitted;
 pub mod incremental;
+pub mod likelihood;
 pub mod params;
 pub mod randomized;
 pub mod step;

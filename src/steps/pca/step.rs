@@ -197,6 +197,10 @@ impl PlannedStep for PlannedPca {
         }
     }
 
+    fn scores(&self) -> bool {
+        true
+    }
+
     fn absorb_scale(&mut self, method: ScaleMethod) -> bool {
         self.scale = method;
         true
