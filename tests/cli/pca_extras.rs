@@ -345,3 +345,55 @@ fn score_is_refused_without_a_pca() {
     );
     assert!(!tmp.path().join("scored.parquet").exists());
 }
+
+/// The npz arrays' names and shapes.
+fn npz_shapes(path: &Path) -> Vec<(String, Vec<usize>)> {
+    let bytes = std::fs::read(path).unwrap();
+    dimred::npz::read(&bytes)
+        .unwrap()
+        .into_iter()
+        .map(|(n, a)| (n, a.shape))
+        .collect()
+}
+
+#[test]
+fn covariance_and_precision_are_left_out_of_wide_models() {
+    // model.json holds them up to 512 features, model.npz up to 4,096
+    for (cols, solver, in_json, in_npz) in [
+        (512, "exact", true, true),
+        (513, "exact", false, true),
+        (4097, "randomized", false, false),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("wide.parquet");
+        dimred()
+            .args([
+                "generate", "-q", "--rows", "40", "--rank", "3", "--seed", "1",
+            ])
+            .args(["--cols", &cols.to_string(), "--output"])
+            .arg(&data)
+            .assert()
+            .success();
+        let out = tmp.path().join("out");
+        let (_, model) = run(
+            &out,
+            "pipelines/generated_pca.yaml",
+            &[
+                &format!("input.path={}", data.display()),
+                &format!("steps.0.pca.solver={solver}"),
+                "steps.0.pca.n_components=2",
+            ],
+        );
+        let what = format!("{cols} features");
+        assert_eq!(model.get("covariance").is_some(), in_json, "{what}");
+        assert_eq!(model.get("precision").is_some(), in_json, "{what}");
+        let shapes = npz_shapes(&out.join("model.npz"));
+        for key in ["covariance", "precision"] {
+            let found = shapes.iter().find(|(n, _)| n.ends_with(key));
+            assert_eq!(found.is_some(), in_npz, "{what}: {key}");
+            if let Some((_, shape)) = found {
+                assert_eq!(shape, &vec![cols, cols], "{what}: {key}");
+            }
+        }
+    }
+}

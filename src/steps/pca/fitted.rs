@@ -253,7 +253,7 @@ impl FittedStep for FittedPca {
         model.insert("singular_values_".into(), json!(pca.singular_values));
         model.insert("noise_variance_".into(), json!(pca.noise_variance));
         model.insert("whiten".into(), json!(pca.whiten));
-        if pca.components.ncols() <= likelihood::MAX_FEATURES {
+        if pca.components.ncols() <= likelihood::MAX_FEATURES_JSON {
             let cov = likelihood::covariance(pca);
             model.insert("covariance".into(), rows_json(cov.as_ref()));
             let precision = likelihood::precision(pca);

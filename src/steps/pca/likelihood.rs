@@ -11,9 +11,15 @@ use faer::{Mat, MatRef, Side};
 
 use super::Pca;
 
-/// Widest PCA whose p × p covariance and precision are written into the model (two
-/// matrices of 128 MiB in float64 at this width).
+/// Widest PCA whose p × p covariance and precision go into model.npz (two matrices of
+/// 128 MiB in float64 at this width).
 pub const MAX_FEATURES: usize = 4096;
+
+/// Widest PCA whose covariance and precision go into model.json too: as text a number
+/// takes about 22 bytes, so at p = 2,000 the two made a 226 MB model.json (1.36 GB peak
+/// RSS to write it, where the randomized fit itself needed 0.48 GB); at 512 they are
+/// about 12 MB. model.npz holds them up to `MAX_FEATURES`.
+pub const MAX_FEATURES_JSON: usize = 512;
 
 /// The components as `get_covariance` uses them: scaled by √explained_variance when
 /// whitening (as scikit-learn, so that its numbers come out), and the variance each
