@@ -397,3 +397,75 @@ fn covariance_and_precision_are_left_out_of_wide_models() {
         }
     }
 }
+
+#[test]
+fn every_power_iteration_normalizer_finds_the_exact_spectrum() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("g.parquet");
+    dimred()
+        .args([
+            "generate", "-q", "--rows", "5000", "--cols", "64", "--rank", "8",
+        ])
+        .args(["--seed", "3", "--output"])
+        .arg(&data)
+        .assert()
+        .success();
+    let input = format!("input.path={}", data.display());
+    let fit = |name: &str, sets: &[&str]| {
+        let mut all = vec![input.as_str()];
+        all.extend_from_slice(sets);
+        run(&tmp.path().join(name), "pipelines/generated_pca.yaml", &all)
+    };
+    let (exact, _) = fit("exact", &["steps.0.pca.n_components=8"]);
+    let mut models = Vec::new();
+    for normalizer in ["auto", "QR", "LU", "none"] {
+        let (report, model) = fit(
+            normalizer,
+            &[
+                "steps.0.pca.solver=randomized",
+                "steps.0.pca.n_components=8",
+                &format!("steps.0.pca.power_iteration_normalizer={normalizer}"),
+            ],
+        );
+        for key in ["explained_variance", "noise_variance"] {
+            let (a, e) = (&report[key], &exact[key]);
+            let (a, e) = if a.is_array() {
+                (floats(a), floats(e))
+            } else {
+                (vec![a.as_f64().unwrap()], vec![e.as_f64().unwrap()])
+            };
+            assert_rel(&a, &e, 1e-6, &format!("{normalizer}: {key}"));
+        }
+        models.push(model);
+    }
+    // auto is QR (the golden randomized output is unchanged); LU and none are other bases
+    assert_eq!(models[0]["components_"], models[1]["components_"]);
+    assert_ne!(models[1]["components_"], models[2]["components_"]);
+    assert_ne!(models[1]["components_"], models[3]["components_"]);
+}
+
+#[test]
+fn power_iteration_normalizer_is_checked() {
+    refused(
+        "pipelines/digits_pca.yaml",
+        &["steps.1.pca.power_iteration_normalizer=LU"],
+        &["power_iteration_normalizer", "randomized only"],
+    );
+    refused(
+        "pipelines/digits_pca.yaml",
+        &[
+            "steps.1.pca.solver=randomized",
+            "steps.1.pca.power_iteration_normalizer=none",
+            "steps.1.pca.tol=0.001",
+        ],
+        &["pca.tol", "power_iteration_normalizer"],
+    );
+    refused(
+        "pipelines/digits_pca.yaml",
+        &[
+            "steps.1.pca.solver=randomized",
+            "steps.1.pca.power_iteration_normalizer=lu",
+        ],
+        &["power_iteration_normalizer"],
+    );
+}

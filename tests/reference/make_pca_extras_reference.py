@@ -16,6 +16,9 @@ Writes tests/reference/pca_extras_digits.json and pca_extras_breast_cancer.json,
              IncrementalPCA(5, batch_size=50) on breast cancer (as make_reference.py):
              get_covariance(), get_precision() (IncrementalPCA has no score_samples)
 
+Also pca_lu_normalizer.json: scipy's lu(permute_l=True) of a fixed 9 x 4 matrix (the
+LU power_iteration_normalizer).
+
 Components are not compared here (make_reference.py does); covariance, precision and the
 log-likelihoods do not depend on the components' signs.
 """
@@ -25,6 +28,8 @@ import os
 import sys
 
 import numpy as np
+import scipy
+import scipy.linalg
 import sklearn
 from sklearn.decomposition import PCA, IncrementalPCA
 from sklearn.decomposition._pca import _assess_dimension
@@ -37,6 +42,7 @@ GENERATOR = {
     "script": "tests/reference/make_pca_extras_reference.py",
     "sklearn": sklearn.__version__,
     "numpy": np.__version__,
+    "scipy": scipy.__version__,
     "python": sys.version.split()[0],
 }
 
@@ -116,7 +122,20 @@ def case(name, csv, label, scaled, k, ipca_k, ipca_batch):
           f"whitened score={obj['whitened']['score']!r}, {size} bytes")
 
 
+def lu_case():
+    """scipy.linalg.lu(permute_l=True)[0], the LU power_iteration_normalizer's basis."""
+    y = np.random.default_rng(3).normal(size=(9, 4))
+    y[5] = y[2]  # a repeated row: pivoting must still pick the first of a tie
+    path, size = write_json("pca_lu_normalizer.json", {
+        "sklearn_params": {"call": "scipy.linalg.lu(y, permute_l=True, check_finite=False)[0]"},
+        "y": y,
+        "permuted_lower": scipy.linalg.lu(y, permute_l=True, check_finite=False)[0],
+    })
+    print(f"pca_lu_normalizer.json: {size} bytes")
+
+
 def main():
+    lu_case()
     case("pca_extras_digits.json", "digits.csv", "label", False, 10, 10, 100)
     case("pca_extras_breast_cancer.json", "breast_cancer.csv", "target", True, 0.95, 5, 50)
 

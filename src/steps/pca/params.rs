@@ -30,6 +30,11 @@ pub struct PcaParams {
     /// three; absent, every power iteration runs, as scikit-learn's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tol: Option<f64>,
+    /// Randomized solver: how the basis is normalised between power iterations
+    /// (scikit-learn's `power_iteration_normalizer`; default `auto`, see
+    /// `PowerNormalizer::Auto`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_iteration_normalizer: Option<PowerNormalizer>,
     /// Randomized solver: seed of the random starting basis (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
@@ -62,6 +67,24 @@ impl PcaSolver {
             PcaSolver::Tsqr => "tsqr",
         }
     }
+}
+
+/// `power_iteration_normalizer`, spelled as scikit-learn's.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub enum PowerNormalizer {
+    /// QR after every pass. scikit-learn's `auto` picks LU (or none for at most two
+    /// iterations) for speed on an in-memory matrix; here the factorisation of a p × l
+    /// basis is negligible beside a pass over the data, so `auto` keeps the most accurate.
+    #[default]
+    #[serde(rename = "auto")]
+    Auto,
+    #[serde(rename = "QR")]
+    Qr,
+    /// scipy's `lu(permute_l=True)`: the permuted unit lower factor.
+    #[serde(rename = "LU")]
+    Lu,
+    #[serde(rename = "none")]
+    None,
 }
 
 /// `n_components`: a count of components, the fraction of variance to keep, or `mle`.

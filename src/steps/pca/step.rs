@@ -6,7 +6,7 @@
 use super::exact::ExactFit;
 use super::fitted::Common;
 use super::incremental::IncrementalFit;
-use super::params::{NComponents, PcaParams, PcaSolver};
+use super::params::{NComponents, PcaParams, PcaSolver, PowerNormalizer};
 use super::randomized::RandomizedFit;
 use super::tsqr::TsqrFit;
 use crate::error::Result;
@@ -102,13 +102,26 @@ impl PlannedPca {
         }
         let randomized_keys = pca.oversamples.is_some()
             || pca.power_iterations.is_some()
+            || pca.power_iteration_normalizer.is_some()
             || pca.seed.is_some()
             || pca.tol.is_some();
         if pca.solver != PcaSolver::Randomized && randomized_keys {
             problems.push(format!(
-                "steps: pca.oversamples, power_iterations, tol and seed apply to solver: randomized only{}",
+                "steps: pca.oversamples, power_iterations, power_iteration_normalizer, tol and seed apply to solver: randomized only{}",
                 chose(solver_name(pca.solver))
             ));
+        }
+        if pca.tol.is_some()
+            && matches!(
+                pca.power_iteration_normalizer,
+                Some(PowerNormalizer::Lu | PowerNormalizer::None)
+            )
+        {
+            problems.push(
+                "steps: pca.tol needs power_iteration_normalizer: QR or auto: any pass may end the \
+                 iterations, so each basis must be orthonormal"
+                    .into(),
+            );
         }
         if let Some(tol) = pca.tol
             && !(tol > 0.0 && tol < 1.0)
