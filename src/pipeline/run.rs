@@ -384,13 +384,15 @@ fn report(
         "seconds_total": started.elapsed().as_secs_f64(),
         "peak_rss_bytes": peak_rss_bytes(),
         "reconstruction_error": output.error_summary(),
-        "score": output.score(),
         "evaluation": output.collected.evaluation,
         "outputs": outputs,
     }) {
         Value::Object(map) => map,
         _ => unreachable!("an object literal"),
     };
+    if let Some(score) = output.score() {
+        doc.insert("score".into(), json!(score));
+    }
     let mut sections = Map::new();
     for step in &fitted.pipeline.steps {
         step.write_report(&mut sections, &facts);
