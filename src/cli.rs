@@ -108,6 +108,10 @@ pub struct TransformArgs {
     /// Add a reconstruction_error column (per-row squared error in the scaled space).
     #[arg(long)]
     pub reconstruction_error: bool,
+    /// Add a log_likelihood column: each row's log-likelihood under the probabilistic PCA
+    /// (scikit-learn's score_samples).
+    #[arg(long)]
+    pub score: bool,
     /// Transform only shard I of N of the input (I/N or auto), into STEM-I-of-N.parquet
     /// beside --output.
     #[arg(long, value_name = "I/N|auto", allow_hyphen_values = true)]

@@ -250,6 +250,7 @@ fn dispatch(command: Command) -> Result<()> {
             let options = dimred::TransformOptions {
                 inverse: args.inverse,
                 reconstruction_error: args.reconstruction_error,
+                score: args.score,
                 quiet: args.quiet,
                 shard,
                 dtype: args.dtype.map(|d| match d {

@@ -160,6 +160,11 @@ pub struct RawOutput {
     /// reduced.parquet, and its distribution to report.json.
     #[serde(default)]
     pub reconstruction_error: bool,
+    /// Add a `log_likelihood` column (each row's log-likelihood under the probabilistic
+    /// PCA, scikit-learn's `score_samples`) to reduced.parquet, and its mean (`score`) to
+    /// report.json.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub score: bool,
     /// Write model.onnx beside model.json (as `dimred export --onnx` does).
     #[serde(default)]
     pub onnx: bool,

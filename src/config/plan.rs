@@ -128,6 +128,12 @@ impl Plan {
         let batch_rows = dataset
             .total_rows
             .map_or(written, |n| written.min(n.max(1) as usize));
+        if raw.output.score && !steps.iter().any(|s| s.scores()) {
+            problems.push(
+                "output.score: no step of the pipeline has a likelihood to score rows with (a pca step has)"
+                    .into(),
+            );
+        }
         if let Some(step) = steps.iter().find(|s| !s.invertible()) {
             let kind = step.kind();
             if raw.output.reconstruction_error {

@@ -26,6 +26,7 @@ use crate::sink::lock::OutputLock;
 use crate::sink::parquet::ParquetSink;
 use crate::sink::{OutputSet, SUCCESS, remove_stale_temporaries, write_atomic};
 use crate::source::MissingMode;
+use crate::steps::fitted::SCORE_COLUMN;
 use crate::steps::{FittedPipeline, RunFacts};
 
 pub struct RunOutcome {
@@ -79,14 +80,15 @@ pub(super) fn finish(
         let kinds: Vec<&str> = fitted.pipeline.steps.iter().map(|s| s.kind()).collect();
         let dtype = plan.raw.output.dtype;
         let provenance = provenance::metadata(&header, &kinds, &model_json, false, dtype);
-        let sink = ParquetSink::new(
-            &staged.join("reduced.parquet"),
-            fitted
-                .pipeline
-                .output_names(plan.raw.output.reconstruction_error),
-        )
-        .float32(dtype == OnnxDtype::Float32)
-        .metadata(provenance);
+        let mut names = fitted
+            .pipeline
+            .output_names(plan.raw.output.reconstruction_error);
+        if plan.raw.output.score {
+            names.push(SCORE_COLUMN.into());
+        }
+        let sink = ParquetSink::new(&staged.join("reduced.parquet"), names)
+            .float32(dtype == OnnxDtype::Float32)
+            .metadata(provenance);
         self::output_pass(plan, &fitted.pipeline, missing, quiet, &mut passes, sink)?
     } else {
         no_output_pass(plan, &fitted.pipeline)?
@@ -202,6 +204,8 @@ struct Output {
     errors: Option<ErrorStats>,
     /// Whether reduced.parquet has the `reconstruction_error` column.
     error_column: bool,
+    /// The sum and count of the `log_likelihood` column, when written.
+    scores: Option<(f64, u64)>,
     collected: Collected,
 }
 
@@ -210,6 +214,13 @@ impl Output {
         RunFacts {
             reconstruction_error: self.errors.as_ref().map(ErrorStats::mean),
         }
+    }
+
+    /// The mean log-likelihood (scikit-learn's `score`) over the rows written.
+    fn score(&self) -> Option<f64> {
+        self.scores
+            .filter(|(_, n)| *n > 0)
+            .map(|(sum, n)| sum / n as f64)
     }
 
     fn error_summary(&self) -> Option<ErrorSummary> {
@@ -235,6 +246,8 @@ fn output_pass(
     let mut errors = ErrorStats::new();
     let mut rows_written = 0;
     let mut collector = Collector::new(plan);
+    let with_score = plan.raw.output.score;
+    let mut scores = (0.0, 0u64);
     let k = fitted.output_names(false).len();
     let map = |x: MatRef<'_, f64>, scratch: &mut Mat<f64>, errors: &mut ErrorStats| {
         let out = fitted.forward_with(x, track_error, scratch);
@@ -247,6 +260,17 @@ fn output_pass(
         } else {
             out.as_ref().subcols(0, k).to_owned()
         }
+    };
+    // the log-likelihood column after the others; its sum for report.json's `score`
+    let mut map = |x: MatRef<'_, f64>, scratch: &mut Mat<f64>, errors: &mut ErrorStats| {
+        let mut out = map(x, scratch, errors);
+        if with_score && let Some(ll) = fitted.log_likelihood(x, scratch) {
+            scores.0 += ll.iter().sum::<f64>();
+            scores.1 += ll.len() as u64;
+            let width = out.ncols();
+            out.resize_with(x.nrows(), width + 1, |i, _| ll[i]);
+        }
+        out
     };
     let spec = plan.read_spec(missing, false);
     if plan.raw.output.reduced {
@@ -294,6 +318,7 @@ fn output_pass(
         rows_written,
         errors: track_error.then_some(errors),
         error_column: with_error,
+        scores: with_score.then_some(scores),
         collected,
     })
 }
@@ -309,6 +334,7 @@ fn no_output_pass(plan: &Plan, fitted: &FittedPipeline) -> Result<Output> {
     Ok(Output {
         rows_written: 0,
         errors: None,
+        scores: None,
         error_column: false,
         collected,
     })
@@ -364,6 +390,9 @@ fn report(
         Value::Object(map) => map,
         _ => unreachable!("an object literal"),
     };
+    if let Some(score) = output.score() {
+        doc.insert("score".into(), json!(score));
+    }
     let mut sections = Map::new();
     for step in &fitted.pipeline.steps {
         step.write_report(&mut sections, &facts);

@@ -24,6 +24,8 @@ pub struct TransformOptions {
     pub inverse: bool,
     /// Add the per-row `reconstruction_error` column.
     pub reconstruction_error: bool,
+    /// Add the per-row `log_likelihood` column (after `reconstruction_error`).
+    pub score: bool,
     pub quiet: bool,
     /// Only this shard's part of the input, into `STEM-I-of-N.parquet` beside the output.
     pub shard: Option<Shard>,
@@ -76,6 +78,22 @@ pub fn transform(
     {
         return Err(Error::config(format!(
             "--inverse and --reconstruction-error need an inverse map, which the model's {kind} step does not have"
+        )));
+    }
+    if options.score && options.inverse {
+        return Err(Error::config(
+            "--score applies to the forward transform, not --inverse",
+        ));
+    }
+    if options.score && !fitted.scores() {
+        let kinds: Vec<&str> = fitted.steps.iter().map(|s| s.kind()).collect();
+        return Err(Error::config(format!(
+            "--score needs a step with a likelihood (a pca step); the model holds {}",
+            if kinds.is_empty() {
+                "no step".to_string()
+            } else {
+                kinds.join(", ")
+            }
         )));
     }
     let mut dataset = Dataset::open(input)?;
@@ -178,7 +196,11 @@ pub fn transform(
     let names = if options.inverse {
         header.feature_names_in_.clone()
     } else {
-        fitted.output_names(with_error)
+        let mut names = fitted.output_names(with_error);
+        if options.score {
+            names.push(crate::steps::fitted::SCORE_COLUMN.into());
+        }
+        names
     };
     let dtype = options.dtype.unwrap_or(header.output_dtype);
     let kinds: Vec<&str> = fitted.steps.iter().map(|s| s.kind()).collect();
@@ -197,7 +219,7 @@ pub fn transform(
         Ok(if options.inverse {
             fitted.inverse(x)
         } else {
-            fitted.forward_with(x, with_error, &mut scratch)
+            fitted.forward_scored(x, with_error, options.score, &mut scratch)
         })
     })?;
     if remote.is_some() {

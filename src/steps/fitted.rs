@@ -6,6 +6,9 @@ use faer::{Mat, MatRef};
 
 use super::{Affine, FittedStep};
 
+/// The per-row log-likelihood's column (`output.score`, `transform --score`).
+pub const SCORE_COLUMN: &str = "log_likelihood";
+
 #[derive(Default)]
 pub struct FittedPipeline {
     pub steps: Vec<Box<dyn FittedStep>>,
@@ -94,6 +97,42 @@ impl FittedPipeline {
             z = step.forward(z.as_ref(), scratch);
         }
         z
+    }
+
+    /// Whether a step scores rows (`log_likelihood`).
+    pub fn scores(&self) -> bool {
+        self.steps.iter().any(|s| s.score().is_some())
+    }
+
+    /// Each row's log-likelihood under the first step that has a density, its input
+    /// rebuilt through the steps before it; `None` when no step has one.
+    pub fn log_likelihood(&self, x: MatRef<'_, f64>, scratch: &mut Mat<f64>) -> Option<Vec<f64>> {
+        let at = self.steps.iter().position(|s| s.score().is_some())?;
+        let score = self.steps[at].score()?;
+        if at == 0 {
+            return Some(score.log_likelihood(x, scratch));
+        }
+        let mut z = self.steps[0].forward(x, scratch);
+        for step in &self.steps[1..at] {
+            z = step.forward(z.as_ref(), scratch);
+        }
+        Some(score.log_likelihood(z.as_ref(), scratch))
+    }
+
+    /// `forward_with`, then the `log_likelihood` column when `with_score`.
+    pub fn forward_scored(
+        &self,
+        x: MatRef<'_, f64>,
+        with_error: bool,
+        with_score: bool,
+        scratch: &mut Mat<f64>,
+    ) -> Mat<f64> {
+        let mut out = self.forward_with(x, with_error, scratch);
+        if with_score && let Some(ll) = self.log_likelihood(x, scratch) {
+            let k = out.ncols();
+            out.resize_with(x.nrows(), k + 1, |i, _| ll[i]);
+        }
+        out
     }
 
     /// Outputs → feature space.

@@ -28,6 +28,7 @@ fn pca(solver: PcaSolver, k: usize) -> RawStep {
         batch_size: None,
         oversamples: None,
         power_iterations: None,
+        power_iteration_normalizer: None,
         tol: None,
         seed: None,
     })

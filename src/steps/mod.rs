@@ -113,6 +113,10 @@ pub trait PlannedStep: std::fmt::Debug + Send + Sync {
     /// keeping a fraction of variance), `rows` when the input's metadata says. Resolves
     /// what depends on them (PCA's `solver: auto`).
     fn check(&mut self, _width: Option<usize>, _rows: Option<u64>, _problems: &mut Vec<String>) {}
+    /// Whether its fitted step has a `score` (`output.score`, `transform --score`).
+    fn scores(&self) -> bool {
+        false
+    }
     /// Its output width when the plan already knows it.
     fn output_width(&self, input: usize) -> Option<usize>;
     /// Bytes its fit holds at most (accumulators, buffers, the decomposition's
@@ -268,6 +272,12 @@ pub struct RunFacts {
     pub reconstruction_error: Option<f64>,
 }
 
+/// A step's density over its input rows (scikit-learn's `score_samples`).
+pub trait RowScore {
+    /// Each row's log-likelihood; `scratch` is reused storage.
+    fn log_likelihood(&self, x: MatRef<'_, f64>, scratch: &mut Mat<f64>) -> Vec<f64>;
+}
+
 /// A fitted step.
 pub trait FittedStep: Send + Sync {
     fn kind(&self) -> &'static str;
@@ -293,6 +303,10 @@ pub trait FittedStep: Send + Sync {
     /// `forward` with one more column, each row's squared reconstruction error in the
     /// scaled space, when the step computes it better than by inverting (PCA's residual).
     fn forward_with_error(&self, _x: MatRef<'_, f64>, _scratch: &mut Mat<f64>) -> Option<Mat<f64>> {
+        None
+    }
+    /// Its probabilistic model, when it has one (PCA's): the `log_likelihood` column.
+    fn score(&self) -> Option<&dyn RowScore> {
         None
     }
     /// Components (k × input width) for the report's loadings plot.

@@ -19,6 +19,7 @@ mod lda;
 mod limits;
 mod memory;
 mod onnx;
+mod pca_extras;
 mod pipelines;
 mod provenance;
 mod random_projection;

@@ -1,16 +1,19 @@
 //! The fitted PCA, with its model.json and report.json sections (scikit-learn's attribute
 //! names), and `Common`: what every solver's fit state carries into it.
 
+use std::sync::OnceLock;
+
 use faer::{Mat, MatRef};
 use serde_json::{Map, Value, json};
 
+use super::likelihood::{self, Likelihood};
 use super::params::PcaParams;
 use super::{Pca, inverse, project_with};
 use crate::error::{Error, Result};
 use crate::npz::Array;
 use crate::onnx::Graph;
 use crate::steps::scale::{ScaleMethod, Scaler, onnx_shift_scale, onnx_unshift_scale};
-use crate::steps::{Affine, FittedStep, RunFacts, StepInput, field, rows_json, rows_mat};
+use crate::steps::{Affine, FittedStep, RowScore, RunFacts, StepInput, field, rows_json, rows_mat};
 
 /// What every solver's fit carries.
 pub(super) struct Common {
@@ -49,6 +52,7 @@ impl Common {
             pca,
             solver: solver.into(),
             tracked,
+            likelihood: OnceLock::new(),
         }))
     }
 
@@ -123,6 +127,9 @@ pub struct FittedPca {
     solver: String,
     /// See report.json's `components_tracked`.
     tracked: Option<usize>,
+    /// The precision and its constant, made on the first scored chunk (p × p: only when
+    /// asked for).
+    likelihood: OnceLock<Likelihood>,
 }
 
 impl FittedPca {
@@ -166,6 +173,7 @@ impl FittedPca {
             },
             solver: field(model, "solver")?,
             tracked: None,
+            likelihood: OnceLock::new(),
         })
     }
 }
@@ -218,6 +226,10 @@ impl FittedStep for FittedPca {
         Some(self.pca.components.as_ref())
     }
 
+    fn score(&self) -> Option<&dyn RowScore> {
+        Some(self)
+    }
+
     fn n_samples(&self) -> Option<u64> {
         Some(self.pca.n_samples)
     }
@@ -241,6 +253,12 @@ impl FittedStep for FittedPca {
         model.insert("singular_values_".into(), json!(pca.singular_values));
         model.insert("noise_variance_".into(), json!(pca.noise_variance));
         model.insert("whiten".into(), json!(pca.whiten));
+        if pca.components.ncols() <= likelihood::MAX_FEATURES_JSON {
+            let cov = likelihood::covariance(pca);
+            model.insert("covariance".into(), rows_json(cov.as_ref()));
+            let precision = likelihood::precision(pca);
+            model.insert("precision".into(), rows_json(precision.as_ref()));
+        }
     }
 
     fn write_report(&self, report: &mut Map<String, Value>, _facts: &RunFacts) {
@@ -290,6 +308,18 @@ impl FittedStep for FittedPca {
             ("noise_variance_".into(), Array::scalar(pca.noise_variance)),
             ("whiten".into(), Array::flag(pca.whiten)),
         ]);
+        let p = c.ncols();
+        if p <= likelihood::MAX_FEATURES {
+            let cov = likelihood::covariance(pca);
+            let precision = likelihood::precision(pca);
+            out.extend([
+                ("covariance".into(), Array::matrix(p, p, |i, j| cov[(i, j)])),
+                (
+                    "precision".into(),
+                    Array::matrix(p, p, |i, j| precision[(i, j)]),
+                ),
+            ]);
+        }
     }
 
     fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
@@ -327,6 +357,14 @@ impl FittedStep for FittedPca {
             &self.shift,
             self.scale.as_deref(),
         ))
+    }
+}
+
+impl RowScore for FittedPca {
+    fn log_likelihood(&self, x: MatRef<'_, f64>, scratch: &mut Mat<f64>) -> Vec<f64> {
+        let model = self.likelihood.get_or_init(|| Likelihood::new(&self.pca));
+        crate::steps::scale::shift_scale_into(x, &self.shift, self.scale.as_deref(), scratch);
+        model.rows(scratch.as_ref())
     }
 }
 

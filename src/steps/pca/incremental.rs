@@ -211,7 +211,7 @@ impl IncrementalFit {
         let batch_size = common.params.batch_size.unwrap_or(5 * p);
         let keep = match common.params.n_components {
             NComponents::Count(k) => k,
-            NComponents::Fraction(_) => p.min(batch_size),
+            NComponents::Fraction(_) | NComponents::Mle => p.min(batch_size),
         };
         IncrementalFit {
             columns: scaler.is_none().then(|| ColumnsAccumulator::new(p)),

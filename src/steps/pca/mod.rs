@@ -7,6 +7,7 @@
 pub mod exact;
 pub mod fitted;
 pub mod incremental;
+pub mod likelihood;
 pub mod params;
 pub mod randomized;
 pub mod step;
@@ -82,7 +83,79 @@ pub fn choose_k(
             }
             Ok(spectrum.len().max(1))
         }
+        NComponents::Mle if (n_samples as usize) < n_features => Err(Error::config(format!(
+            "pca.n_components = mle needs at least as many rows as features: {n_samples} rows \
+             read for {n_features} features (as scikit-learn); write a count instead"
+        ))),
+        NComponents::Mle if n_features < 2 => Err(Error::config(
+            "pca.n_components = mle needs at least 2 features to choose among",
+        )),
+        NComponents::Mle => Ok(infer_dimension(spectrum, n_samples)),
     }
+}
+
+/// Minka's choice of k: the rank in [1, p − 1] of largest `assess_dimension`, the first
+/// on ties (scikit-learn's `_infer_dimension`, numpy's `argmax`).
+pub fn infer_dimension(spectrum: &[f64], n_samples: u64) -> usize {
+    let mut best = (1, f64::NEG_INFINITY);
+    for rank in 1..spectrum.len() {
+        let ll = assess_dimension(spectrum, rank, n_samples);
+        if ll > best.1 || (best.1 == f64::NEG_INFINITY && rank == 1) {
+            best = (rank, ll);
+        }
+    }
+    best.0
+}
+
+/// The log-likelihood of a rank-`rank` model of a spectrum of p eigenvalues in Gaussian
+/// noise, the Laplace approximation of Minka, "Automatic choice of dimensionality for
+/// PCA" (NIPS 2000), eq. (30)-(31), term by term as scikit-learn's `_assess_dimension`
+/// (its 1e-15 floors included) so that the same k comes out.
+pub fn assess_dimension(spectrum: &[f64], rank: usize, n_samples: u64) -> f64 {
+    let p = spectrum.len();
+    assert!((1..p).contains(&rank), "rank must lie in [1, p - 1]");
+    const EPS: f64 = 1e-15;
+    if spectrum[rank - 1] < EPS {
+        return f64::NEG_INFINITY;
+    }
+    let n = n_samples as f64;
+    let pi = std::f64::consts::PI;
+    let mut pu = -(rank as f64) * 2f64.ln();
+    for i in 1..=rank {
+        let m = p - i + 1; // Γ(m / 2)
+        pu += ln_gamma_half(m) - pi.ln() * m as f64 / 2.0;
+    }
+    let pl = -spectrum[..rank].iter().map(|s| s.ln()).sum::<f64>() * n / 2.0;
+    let v = (spectrum[rank..].iter().sum::<f64>() / (p - rank) as f64).max(EPS);
+    let pv = -v.ln() * n * (p - rank) as f64 / 2.0;
+    let (r, pf) = (rank as f64, p as f64);
+    let m = pf * r - r * (r + 1.0) / 2.0;
+    let pp = (2.0 * pi).ln() * (m + r) / 2.0;
+    // the spectrum with its tail replaced by the noise variance v
+    let tail = |j: usize| if j < rank { spectrum[j] } else { v };
+    let mut pa = 0.0;
+    for i in 0..rank {
+        for j in i + 1..p {
+            pa += ((spectrum[i] - spectrum[j]) * (1.0 / tail(j) - 1.0 / tail(i))).ln() + n.ln();
+        }
+    }
+    pu + pl + pv + pp - pa / 2.0 - r * n.ln() / 2.0
+}
+
+/// ln Γ(m / 2) for an integer m ≥ 1, by Γ(x + 1) = x Γ(x) from Γ(1/2) = √π and Γ(1) = 1:
+/// the arguments Minka's prior needs are all halves of integers.
+fn ln_gamma_half(m: usize) -> f64 {
+    let mut value = if m % 2 == 1 {
+        0.5 * std::f64::consts::PI.ln()
+    } else {
+        0.0
+    };
+    let mut x = if m % 2 == 1 { 0.5 } else { 1.0 };
+    while x < m as f64 / 2.0 {
+        value += x.ln();
+        x += 1.0;
+    }
+    value
 }
 
 /// Flips each component so that its entry of largest absolute value is positive
@@ -310,6 +383,48 @@ mod tests {
                 .to_string()
                 .contains("samples")
         );
+    }
+
+    #[test]
+    fn ln_gamma_of_halves() {
+        // Γ(1/2) = √π, Γ(1) = 1, Γ(5/2) = 3√π/4, Γ(4) = 6
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-14;
+        let pi = std::f64::consts::PI;
+        assert!(close(ln_gamma_half(1), 0.5 * pi.ln()));
+        assert!(close(ln_gamma_half(2), 0.0));
+        assert!(close(ln_gamma_half(5), (0.75 * pi.sqrt()).ln()));
+        assert!(close(ln_gamma_half(8), 6f64.ln()));
+    }
+
+    #[test]
+    fn assess_dimension_is_scikit_learns() {
+        for name in ["pca_extras_digits.json", "pca_extras_breast_cancer.json"] {
+            let path = format!("{}/tests/reference/{name}", env!("CARGO_MANIFEST_DIR"));
+            let want: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+            let spectrum: Vec<f64> = serde_json::from_value(want["spectrum"].clone()).unwrap();
+            let n = want["n_samples"].as_u64().unwrap();
+            let lls = want["assess_dimension"].as_array().unwrap();
+            for (i, expected) in lls.iter().enumerate() {
+                let ll = assess_dimension(&spectrum, i + 1, n);
+                match expected.as_f64() {
+                    None => assert_eq!(ll, f64::NEG_INFINITY, "{name} rank {}", i + 1),
+                    Some(e) => assert!(
+                        (ll - e).abs() <= 1e-10 * e.abs(),
+                        "{name} rank {}: {ll} against {e}",
+                        i + 1
+                    ),
+                }
+            }
+            let k = infer_dimension(&spectrum, n);
+            assert_eq!(k as u64, want["mle"]["n_components"].as_u64().unwrap());
+        }
+    }
+
+    #[test]
+    fn mle_refuses_fewer_rows_than_features() {
+        let e = choose_k(NComponents::Mle, &[3.0, 2.0, 1.0], 6.0, 3, 2).unwrap_err();
+        assert!(e.to_string().contains("2 rows"), "{e}");
     }
 
     #[test]

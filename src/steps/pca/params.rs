@@ -30,6 +30,11 @@ pub struct PcaParams {
     /// three; absent, every power iteration runs, as scikit-learn's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tol: Option<f64>,
+    /// Randomized solver: how the basis is normalised between power iterations
+    /// (scikit-learn's `power_iteration_normalizer`; default `auto`, see
+    /// `PowerNormalizer::Auto`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_iteration_normalizer: Option<PowerNormalizer>,
     /// Randomized solver: seed of the random starting basis (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
@@ -64,11 +69,32 @@ impl PcaSolver {
     }
 }
 
-/// `n_components`: a count of components, or the fraction of variance to keep.
+/// `power_iteration_normalizer`, spelled as scikit-learn's.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub enum PowerNormalizer {
+    /// QR after every pass. scikit-learn's `auto` picks LU (or none for at most two
+    /// iterations) for speed on an in-memory matrix; here the factorisation of a p × l
+    /// basis is negligible beside a pass over the data, so `auto` keeps the most accurate.
+    #[default]
+    #[serde(rename = "auto")]
+    Auto,
+    #[serde(rename = "QR")]
+    Qr,
+    /// scipy's `lu(permute_l=True)`: the permuted unit lower factor.
+    #[serde(rename = "LU")]
+    Lu,
+    #[serde(rename = "none")]
+    None,
+}
+
+/// `n_components`: a count of components, the fraction of variance to keep, or `mle`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum NComponents {
     Count(usize),
     Fraction(f64),
+    /// Minka's maximum-likelihood choice of k from the whole spectrum (scikit-learn's
+    /// `n_components='mle'`): needs every eigenvalue, so only solvers that know them.
+    Mle,
 }
 
 impl fmt::Display for NComponents {
@@ -76,6 +102,7 @@ impl fmt::Display for NComponents {
         match self {
             NComponents::Count(k) => write!(f, "{k}"),
             NComponents::Fraction(x) => write!(f, "{x}"),
+            NComponents::Mle => f.write_str("mle"),
         }
     }
 }
@@ -85,6 +112,7 @@ impl Serialize for NComponents {
         match self {
             NComponents::Count(k) => serializer.serialize_u64(*k as u64),
             NComponents::Fraction(x) => serializer.serialize_f64(*x),
+            NComponents::Mle => serializer.serialize_str("mle"),
         }
     }
 }
@@ -96,7 +124,7 @@ impl<'de> Deserialize<'de> for NComponents {
             type Value = NComponents;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str(
-                    "a count of components (an integer >= 1) or a fraction of variance in (0, 1)",
+                    "a count of components (an integer >= 1), a fraction of variance in (0, 1) or mle",
                 )
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<NComponents, E> {
@@ -124,6 +152,15 @@ impl<'de> Deserialize<'de> for NComponents {
                     Err(E::custom(format!(
                         "n_components as a fraction of variance must lie in (0, 1), got {v}; \
                          write an integer for a count of components"
+                    )))
+                }
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<NComponents, E> {
+                if v == "mle" {
+                    Ok(NComponents::Mle)
+                } else {
+                    Err(E::custom(format!(
+                        "n_components = '{v}' is not a count, a fraction of variance in (0, 1) or mle"
                     )))
                 }
             }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::fitted::{Common, finished, pass_over};
-use super::params::NComponents;
+use super::params::{NComponents, PowerNormalizer};
 use crate::engine::PassStats;
 use crate::stats::{ColumnStats, ColumnsAccumulator, SavedColumn};
 use crate::steps::scale::{ScaleMethod, Scaler};
@@ -41,6 +41,57 @@ pub fn start_basis(p: usize, l: usize, seed: u64) -> Mat<f64> {
 
 pub fn orthonormalize(y: &Mat<f64>) -> Mat<f64> {
     y.qr().compute_thin_Q()
+}
+
+/// The next power iteration's basis from a product, as scikit-learn's normalizers: QR's
+/// Q, LU's permuted lower factor, or the product itself.
+pub fn normalize(normalizer: PowerNormalizer, y: &Mat<f64>) -> Mat<f64> {
+    match normalizer {
+        PowerNormalizer::Auto | PowerNormalizer::Qr => orthonormalize(y),
+        PowerNormalizer::Lu => lu_permuted_lower(y),
+        PowerNormalizer::None => y.clone(),
+    }
+}
+
+/// scipy's `lu(y, permute_l=True)[0]` for a tall p × l matrix: partial pivoting (the
+/// first row of largest magnitude, as LAPACK's getrf), the unit lower trapezoidal factor
+/// L with its rows put back in y's order (P L). Its columns span y's, cheaper than QR and
+/// stable enough between power iterations (Halko et al. 2011, §4.5; Li et al. 2017).
+pub fn lu_permuted_lower(y: &Mat<f64>) -> Mat<f64> {
+    let (p, l) = (y.nrows(), y.ncols());
+    let mut a = y.clone();
+    // perm[i]: the row of y that is row i of the pivoted matrix
+    let mut perm: Vec<usize> = (0..p).collect();
+    for j in 0..l.min(p) {
+        let mut pivot = j;
+        for i in j + 1..p {
+            if a[(perm[i], j)].abs() > a[(perm[pivot], j)].abs() {
+                pivot = i;
+            }
+        }
+        perm.swap(j, pivot);
+        let top = perm[j];
+        let d = a[(top, j)];
+        if d == 0.0 {
+            continue;
+        }
+        for &r in &perm[j + 1..] {
+            let f = a[(r, j)] / d;
+            a[(r, j)] = f;
+            for c in j + 1..l {
+                a[(r, c)] -= f * a[(top, c)];
+            }
+        }
+    }
+    let mut position = vec![0; p];
+    for (i, &r) in perm.iter().enumerate() {
+        position[r] = i;
+    }
+    Mat::from_fn(p, l, |r, c| match position[r].cmp(&c) {
+        std::cmp::Ordering::Equal => 1.0,
+        std::cmp::Ordering::Greater => a[(r, c)],
+        std::cmp::Ordering::Less => 0.0,
+    })
 }
 
 /// One pass's accumulator of G·P for the rows A = (x − shift) / scale; the basis, shift
@@ -526,7 +577,17 @@ impl FitStep for RandomizedFit {
             s.ritz = Some(now);
         }
         if s.pass < s.power {
-            s.basis = orthonormalize(&product);
+            // The basis of the last pass (every pass's, with `tol`, as any may be the last)
+            // is orthonormal for Rayleigh–Ritz, as scikit-learn's final QR.
+            let params = &self.common.params;
+            s.basis = if s.pass + 1 == s.power || params.tol.is_some() {
+                orthonormalize(&product)
+            } else {
+                normalize(
+                    params.power_iteration_normalizer.unwrap_or_default(),
+                    &product,
+                )
+            };
             s.product = Some(s.product(self.threads));
         }
         s.last = product;
@@ -699,5 +760,29 @@ impl MergeFit for RandomizedFit {
         }
         product.merge(m.as_ref());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lu_normalizer_is_scipys_permuted_lower_factor() {
+        let path = format!(
+            "{}/tests/reference/pca_lu_normalizer.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let want: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let rows = |v: &Value| -> Vec<Vec<f64>> { serde_json::from_value(v.clone()).unwrap() };
+        let (y, expected) = (rows(&want["y"]), rows(&want["permuted_lower"]));
+        let y = Mat::from_fn(y.len(), y[0].len(), |i, j| y[i][j]);
+        let got = lu_permuted_lower(&y);
+        for (i, row) in expected.iter().enumerate() {
+            for (j, e) in row.iter().enumerate() {
+                let g = got[(i, j)];
+                assert!((g - e).abs() <= 1e-14, "({i}, {j}): {g} against {e}");
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@
 use super::exact::ExactFit;
 use super::fitted::Common;
 use super::incremental::IncrementalFit;
-use super::params::{NComponents, PcaParams, PcaSolver};
+use super::params::{NComponents, PcaParams, PcaSolver, PowerNormalizer};
 use super::randomized::RandomizedFit;
 use super::tsqr::TsqrFit;
 use crate::error::Result;
@@ -21,6 +21,8 @@ pub const AUTO_EXACT_MAX_FEATURES: usize = 4096;
 pub fn resolve_solver(solver: PcaSolver, n_components: NComponents, p: usize) -> PcaSolver {
     match solver {
         PcaSolver::Auto if p <= AUTO_EXACT_MAX_FEATURES => PcaSolver::Exact,
+        // Minka's k needs every eigenvalue: only the exact solvers have them.
+        PcaSolver::Auto if n_components == NComponents::Mle => PcaSolver::Exact,
         PcaSolver::Auto => match n_components {
             NComponents::Count(k) if k * 10 < p => PcaSolver::Randomized,
             _ => PcaSolver::Incremental,
@@ -100,13 +102,26 @@ impl PlannedPca {
         }
         let randomized_keys = pca.oversamples.is_some()
             || pca.power_iterations.is_some()
+            || pca.power_iteration_normalizer.is_some()
             || pca.seed.is_some()
             || pca.tol.is_some();
         if pca.solver != PcaSolver::Randomized && randomized_keys {
             problems.push(format!(
-                "steps: pca.oversamples, power_iterations, tol and seed apply to solver: randomized only{}",
+                "steps: pca.oversamples, power_iterations, power_iteration_normalizer, tol and seed apply to solver: randomized only{}",
                 chose(solver_name(pca.solver))
             ));
+        }
+        if pca.tol.is_some()
+            && matches!(
+                pca.power_iteration_normalizer,
+                Some(PowerNormalizer::Lu | PowerNormalizer::None)
+            )
+        {
+            problems.push(
+                "steps: pca.tol needs power_iteration_normalizer: QR or auto: any pass may end the \
+                 iterations, so each basis must be orthonormal"
+                    .into(),
+            );
         }
         if let Some(tol) = pca.tol
             && !(tol > 0.0 && tol < 1.0)
@@ -124,10 +139,34 @@ impl PlannedPca {
                     .into(),
             );
         }
+        if pca.n_components == NComponents::Mle
+            && matches!(pca.solver, PcaSolver::Randomized | PcaSolver::Incremental)
+        {
+            problems.push(format!(
+                "steps: pca.n_components = mle needs the whole spectrum, which solver: {} does not \
+                 compute (as scikit-learn); use solver: exact or tsqr, or write a count",
+                pca.solver.name()
+            ));
+        }
     }
 
     /// n_components against the features and the rows.
     fn check_counts(&self, p: usize, rows: Option<u64>, problems: &mut Vec<String>) {
+        if self.params.n_components == NComponents::Mle {
+            if p < 2 {
+                problems.push("steps: pca.n_components = mle needs at least 2 features".into());
+            }
+            if let Some(rows) = rows
+                && rows > 0
+                && rows < p as u64
+            {
+                problems.push(format!(
+                    "steps: pca.n_components = mle needs at least as many rows as features \
+                     (as scikit-learn): the input has {rows} rows for {p} features; write a count instead"
+                ));
+            }
+            return;
+        }
         let NComponents::Count(k) = self.params.n_components else {
             return;
         };
@@ -171,6 +210,10 @@ impl PlannedStep for PlannedPca {
         }
     }
 
+    fn scores(&self) -> bool {
+        true
+    }
+
     fn absorb_scale(&mut self, method: ScaleMethod) -> bool {
         self.scale = method;
         true
@@ -212,7 +255,7 @@ impl PlannedStep for PlannedPca {
     fn output_width(&self, _input: usize) -> Option<usize> {
         match self.params.n_components {
             NComponents::Count(k) => Some(k),
-            NComponents::Fraction(_) => None,
+            NComponents::Fraction(_) | NComponents::Mle => None,
         }
     }
 
@@ -245,7 +288,7 @@ fn solver_bytes(params: &PcaParams, solver: PcaSolver, p: usize, rows: Option<u6
     let block = 2 * crate::stats::BLOCK_ROWS as u64 * p;
     let k = match params.n_components {
         NComponents::Count(k) => k as u64,
-        NComponents::Fraction(_) => p,
+        NComponents::Fraction(_) | NComponents::Mle => p,
     };
     let words = match solver {
         PcaSolver::Exact | PcaSolver::Auto => 4 * p * p + block,
@@ -292,6 +335,10 @@ mod tests {
         assert_eq!(
             resolve_solver(PcaSolver::Auto, Fraction(0.9), 5000),
             PcaSolver::Incremental
+        );
+        assert_eq!(
+            resolve_solver(PcaSolver::Auto, NComponents::Mle, 5000),
+            PcaSolver::Exact
         );
         assert_eq!(
             resolve_solver(PcaSolver::Exact, Count(10), 100_000),
