@@ -240,6 +240,8 @@ pub fn evaluate(
                         solver: Default::default(),
                         shrinkage: None,
                         tol: 1e-4,
+                        priors: None,
+                        predict: false,
                     };
                     fitted_codes(
                         &RawStep::Lda(params),

@@ -86,6 +86,7 @@ pub(super) fn finish(
                 .output_names(plan.raw.output.reconstruction_error),
         )
         .float32(dtype == OnnxDtype::Float32)
+        .classes(fitted.pipeline.predicted_column())
         .metadata(provenance);
         self::output_pass(plan, &fitted.pipeline, missing, quiet, &mut passes, sink)?
     } else {
@@ -236,6 +237,8 @@ fn output_pass(
     let mut rows_written = 0;
     let mut collector = Collector::new(plan);
     let k = fitted.output_names(false).len();
+    // the report's sample keeps the reduced coordinates, not a classifier's columns
+    let reduced_k = fitted.projection_names().len();
     let map = |x: MatRef<'_, f64>, scratch: &mut Mat<f64>, errors: &mut ErrorStats| {
         let out = fitted.forward_with(x, track_error, scratch);
         if !track_error {
@@ -266,7 +269,7 @@ fn output_pass(
                 if wants_scaled {
                     fitted.scaled_into(x, &mut scaled);
                 }
-                collector.push(chunk, scaled.as_ref(), z.as_ref(), k)?;
+                collector.push(chunk, scaled.as_ref(), z.as_ref(), reduced_k)?;
                 Ok(z)
             },
         )?;

@@ -215,3 +215,177 @@ fn bad_labels_are_clear_errors() {
         &["singular"],
     );
 }
+
+/// An Int64 or text column of a Parquet file, as text.
+fn class_column(path: &Path, name: &str) -> Vec<String> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+    let file = std::fs::File::open(path).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        let column = batch
+            .column_by_name(name)
+            .unwrap_or_else(|| panic!("no column {name}"));
+        match column.data_type() {
+            arrow_schema::DataType::Int64 => out.extend(
+                column
+                    .as_primitive::<Int64Type>()
+                    .values()
+                    .iter()
+                    .map(|v| v.to_string()),
+            ),
+            arrow_schema::DataType::Utf8 => out.extend(
+                column
+                    .as_string::<i32>()
+                    .iter()
+                    .map(|v| v.unwrap().to_string()),
+            ),
+            other => panic!("{name} is {other}"),
+        }
+    }
+    out
+}
+
+/// A classifier case: `predict: true` gives scikit-learn's predict and predict_proba
+/// (1e-8) in reduced.parquet and from `transform`, and its coef_ and intercept_ in
+/// model.json and model.npz's names.
+fn check_predict(name: &str) {
+    let mut case = reference(name);
+    assert_eq!(case["predict"], true, "{name} is a classifier case");
+    case["options"]["predict"] = Value::Bool(true);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run_case(tmp.path(), &case, 50);
+    let reduced = out.join("reduced.parquet");
+    let label = case["label"].as_str().unwrap();
+    let classes: Vec<String> = case["classes_"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let k = case["transformed"][0].as_array().unwrap().len();
+    // after the passthrough label: ld1…ldk, predicted_<label>, proba_<class>…
+    let mut want_names = vec![label.to_string()];
+    want_names.extend((1..=k).map(|i| format!("ld{i}")));
+    want_names.push(format!("predicted_{label}"));
+    want_names.extend(classes.iter().map(|c| format!("proba_{c}")));
+    assert_eq!(
+        parquet_column_names(&reduced),
+        want_names,
+        "{name}: columns"
+    );
+
+    let predicted: Vec<String> = case["predicted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let got = class_column(&reduced, &format!("predicted_{label}"));
+    assert_eq!(got, predicted, "{name}: predict");
+    let columns = parquet_columns(&reduced);
+    let proba = |cols: &[(String, Vec<f64>)]| -> Vec<f64> {
+        classes
+            .iter()
+            .flat_map(|c| {
+                cols.iter()
+                    .find(|(n, _)| *n == format!("proba_{c}"))
+                    .unwrap()
+                    .1
+                    .clone()
+            })
+            .collect()
+    };
+    let want = matrix(&case["proba"]);
+    let want: Vec<f64> = (0..classes.len())
+        .flat_map(|c| want.iter().map(move |r| r[c]))
+        .collect();
+    let have = proba(&columns);
+    let worst = have
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(worst < 1e-8, "{name}: predict_proba off by {worst:e}");
+
+    let model = json(&out.join("model.json"));
+    let lda = &model["lda"];
+    assert_eq!(lda["predict"], true);
+    let coef: Vec<f64> = matrix(&lda["coef_"]).concat();
+    let want_coef: Vec<f64> = matrix(&case["coef_"]).concat();
+    assert_vec_close(&coef, &want_coef, 1e-8, &format!("{name} coef_"));
+    assert_vec_close(
+        &floats(&lda["intercept_"]),
+        &floats(&case["intercept_"]),
+        1e-8,
+        &format!("{name} intercept_"),
+    );
+    assert_vec_close(
+        &floats(&lda["priors_"]),
+        &floats(&case["priors_"]),
+        1e-14,
+        &format!("{name} priors_"),
+    );
+    let header = &model["output_columns"];
+    assert_eq!(header.as_array().unwrap().len(), want_names.len() - 1);
+
+    // transform on the saved model writes the same columns and values
+    let again = tmp.path().join("again.parquet");
+    dimred()
+        .args(["transform", "-q", "--model"])
+        .arg(out.join("model.json"))
+        .arg("--input")
+        .arg(
+            root()
+                .join("sample-data")
+                .join(case["data"].as_str().unwrap()),
+        )
+        .arg("--output")
+        .arg(&again)
+        .assert()
+        .success();
+    assert_eq!(
+        class_column(&again, &format!("predicted_{label}")),
+        predicted,
+        "{name}: transform's predict"
+    );
+    assert_eq!(
+        proba(&parquet_columns(&again)),
+        have,
+        "{name}: transform's proba"
+    );
+}
+
+#[test]
+fn predict_equals_sklearn_on_wine() {
+    check_predict("wine_svd");
+    check_predict("wine_eigen");
+    check_predict("wine_eigen_shrunk");
+}
+
+#[test]
+fn predict_equals_sklearn_on_digits() {
+    check_predict("digits_svd");
+    check_predict("digits_eigen");
+    check_predict("digits_eigen_shrunk");
+}
+
+#[test]
+fn priors_by_class_equal_sklearns() {
+    check_case("wine_svd_priors");
+    check_predict("wine_svd_priors");
+    check_predict("wine_eigen_priors");
+}
+
+#[test]
+fn shrinkage_auto_equals_ledoit_wolf() {
+    check_case("wine_eigen_auto");
+    check_predict("wine_eigen_auto");
+    check_case("digits_eigen_auto");
+    check_predict("digits_eigen_auto");
+}

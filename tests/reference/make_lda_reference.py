@@ -7,7 +7,9 @@ Run from the repository root (numpy and scikit-learn needed):
 
 Writes tests/reference/lda.json: for each case the data, label, solver and options, then
 scikit-learn's classes_, priors_, xbar_, explained_variance_ratio_ and the transformed
-rows. Sign convention (dimred's, since scikit-learn leaves the signs to LAPACK): each
+rows; for the classifier cases (`predict` true) also coef_, intercept_, and every row's
+predict and predict_proba. A case's `priors` are given as dimred's YAML takes them, by
+class name. Sign convention (dimred's, since scikit-learn leaves the signs to LAPACK): each
 column of scalings_ kept has its entry of largest magnitude positive; the script flips
 scalings_ columns and the matching transformed columns to follow it.
 """
@@ -40,7 +42,26 @@ CASES = [
     ("wine_eigen_shrunk", "wine.csv", "target", dict(solver="eigen", shrinkage=0.3)),
     ("digits_svd", "digits.csv", "label", dict(solver="svd")),
     ("digits_eigen_shrunk", "digits.csv", "label", dict(solver="eigen", shrinkage=0.1)),
+    ("wine_svd_priors", "wine.csv", "target", dict(solver="svd", priors=[0.2, 0.5, 0.3])),
+    ("wine_eigen_priors", "wine.csv", "target", dict(solver="eigen", priors=[0.2, 0.5, 0.3])),
+    ("wine_eigen_auto", "wine.csv", "target", dict(solver="eigen", shrinkage="auto")),
+    ("digits_eigen_auto", "digits.csv", "label", dict(solver="eigen", shrinkage="auto")),
+    ("digits_eigen", "digits.csv", "label", dict(solver="eigen", shrinkage=0.01)),
 ]
+
+# the cases whose classifier outputs are checked
+PREDICT = {
+    "wine_svd",
+    "wine_eigen",
+    "wine_eigen_shrunk",
+    "digits_svd",
+    "digits_eigen_shrunk",
+    "wine_svd_priors",
+    "wine_eigen_priors",
+    "wine_eigen_auto",
+    "digits_eigen_auto",
+    "digits_eigen",
+}
 
 
 def main():
@@ -74,6 +95,27 @@ def main():
             "scalings_": scalings.tolist(),
             "transformed": Z.tolist(),
         }
+        case = out["cases"][name]
+        if "priors" in options:
+            case["options"] = dict(options)
+            case["options"]["priors"] = {
+                str(int(c)): p for c, p in zip(lda.classes_, options["priors"])
+            }
+        if name in PREDICT:
+            case["predict"] = True
+            case["coef_"] = lda.coef_.tolist()
+            case["intercept_"] = lda.intercept_.tolist()
+            case["predicted"] = [int(c) for c in lda.predict(X)]
+            case["proba"] = lda.predict_proba(X).tolist()
+            if options.get("shrinkage") == "auto":
+                # the Ledoit-Wolf fraction of the whole (standardised) data, for a
+                # direct check of the statistic
+                from sklearn.covariance import ledoit_wolf_shrinkage
+                from sklearn.preprocessing import StandardScaler
+
+                case["total_shrinkage"] = float(
+                    ledoit_wolf_shrinkage(StandardScaler().fit_transform(X))
+                )
     path = os.path.join(ROOT, "tests", "reference", "lda.json")
     with open(path, "w") as f:
         json.dump(out, f)
