@@ -153,6 +153,11 @@ pub trait PlannedStep: std::fmt::Debug + Send + Sync {
     fn label(&self) -> Option<&str> {
         None
     }
+    /// The YAML key that makes it a classifier writing prediction columns (LDA's
+    /// `predict`), when set: only the last step may, as its columns feed no step.
+    fn predicts(&self) -> Option<&'static str> {
+        None
+    }
     fn start(&self, input: &StepInput) -> Result<Fit>;
 }
 

@@ -389,3 +389,109 @@ fn shrinkage_auto_equals_ledoit_wolf() {
     check_case("digits_eigen_auto");
     check_predict("digits_eigen_auto");
 }
+
+/// `dimred validate` refuses with exit 2 and one line holding every needle.
+fn refused_at_validate(dir: &Path, csv: &str, steps: &str, needles: &[&str]) {
+    let data = dir.join("data.csv");
+    std::fs::write(&data, csv).unwrap();
+    let yaml = format!(
+        "name: bad-lda\ninput: {{ path: {}, features: {{ exclude: [y] }} }}\nsteps:\n{steps}output: {{ dir: {} }}\n",
+        data.display(),
+        dir.join("out").display()
+    );
+    let file = pipeline(dir, &yaml);
+    let assert = dimred().arg("validate").arg(&file).assert().code(2);
+    let err = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    for n in needles {
+        assert!(err.contains(n), "missing '{n}' in: {err}");
+    }
+}
+
+#[test]
+fn bad_classifier_options_are_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let rows = "a,b,y\n1,2,p\n2,1,p\n3,5,q\n4,4,q\n5,1,r\n6,3,r\n";
+    refused_at_validate(
+        d,
+        rows,
+        "  - lda: { label: y, priors: { p: 0.5, q: 0.4, r: 0.3 } }\n",
+        &["lda.priors", "sum to 1.2", "not 1"],
+    );
+    refused_at_validate(
+        d,
+        rows,
+        "  - lda: { label: y, priors: [0.5, -0.1, 0.6] }\n",
+        &["lda.priors", "positive"],
+    );
+    refused_at_validate(
+        d,
+        rows,
+        "  - lda: { label: y, solver: eigen, shrinkage: 1.5 }\n",
+        &["lda.shrinkage", "auto or a number in [0, 1]"],
+    );
+    refused_at_validate(
+        d,
+        rows,
+        "  - lda: { label: y, shrinkage: auto }\n",
+        &["lda.shrinkage", "solver: eigen"],
+    );
+    refused_at_validate(
+        d,
+        rows,
+        "  - lda: { label: y, n_components: 1, predict: true }\n  - pca: { n_components: 1 }\n",
+        &["lda.predict", "last step"],
+    );
+    // the classes are known once the data is read: `run` refuses, still exit 2
+    fails(
+        d,
+        rows,
+        "{ label: y, priors: { p: 0.5, q: 0.2, s: 0.3 } }",
+        2,
+        &["lda.priors", "class 's'", "p, q, r"],
+    );
+    fails(
+        d,
+        rows,
+        "{ label: y, priors: [0.5, 0.5] }",
+        2,
+        &["lda.priors", "2 priors", "3 classes"],
+    );
+    fails(
+        d,
+        "a,b,y\n1,2,0.5\n2,1,0.5\n3,5,1.25\n4,4,1.25\n5,1,2\n6,3,2\n",
+        "{ label: y, predict: true }",
+        2,
+        &["lda.predict", "continuous", "3 distinct in 6 rows", "0.5"],
+    );
+}
+
+/// Text classes: predicted_<label> is a text column of the class names.
+#[test]
+fn text_classes_are_predicted_as_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let data = d.join("data.csv");
+    std::fs::write(
+        &data,
+        "a,b,y\n1,2,p\n2,1,p\n1.5,1.7,p\n8,9,q\n9,8,q\n8.5,8.2,q\n",
+    )
+    .unwrap();
+    let yaml = format!(
+        "name: text\ninput: {{ path: {}, features: {{ exclude: [y] }} }}\nsteps:\n  - lda: {{ label: y, predict: true }}\noutput: {{ dir: {} }}\n",
+        data.display(),
+        d.join("out").display()
+    );
+    let file = pipeline(d, &yaml);
+    dimred().arg("run").arg(&file).arg("-q").assert().success();
+    let reduced = d.join("out/reduced.parquet");
+    assert_eq!(
+        parquet_column_names(&reduced),
+        ["ld1", "predicted_y", "proba_p", "proba_q"]
+    );
+    assert_eq!(
+        class_column(&reduced, "predicted_y"),
+        ["p", "p", "p", "q", "q", "q"]
+    );
+}

@@ -82,6 +82,10 @@ impl PlannedStep for PlannedLda {
         Some(&self.params.label)
     }
 
+    fn predicts(&self) -> Option<&'static str> {
+        self.params.predict.then_some("lda.predict")
+    }
+
     fn output_width(&self, input: usize) -> Option<usize> {
         self.params.n_components.map(|k| k.min(input))
     }
@@ -233,6 +237,15 @@ impl FitStep for LdaFit {
                 order.len()
             )));
         }
+        if self.params.predict
+            && let Some(example) = continuous(&order)
+        {
+            return Err(Error::config(format!(
+                "lda.predict: label column '{label}' holds continuous values ({} distinct in {} rows, such as {example}); predict needs classes: a column of class names or whole numbers",
+                order.len(),
+                self.classes.values().map(|s| s.n).sum::<u64>()
+            )));
+        }
         let priors = match &self.params.priors {
             Some(priors) => Some(priors.resolve(&order, label).map_err(Error::config)?),
             None => None,
@@ -255,6 +268,18 @@ impl FitStep for LdaFit {
             self.params.predict,
         )))
     }
+}
+
+/// A class name that shows the label is a measurement rather than a class: a number
+/// with a fractional part (a label of whole numbers or names is taken as classes).
+fn continuous(classes: &[String]) -> Option<&str> {
+    classes
+        .iter()
+        .find(|c| {
+            c.parse::<f64>()
+                .is_ok_and(|v| v.is_finite() && v.fract() != 0.0)
+        })
+        .map(String::as_str)
 }
 
 /// A class's statistics as saved in a partial state.
