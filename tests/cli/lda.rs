@@ -495,3 +495,47 @@ fn text_classes_are_predicted_as_text() {
         ["p", "p", "p", "q", "q", "q"]
     );
 }
+
+/// `report.evaluate` scores the pipeline's LDA classifier (`predict: true`) beside the
+/// classifiers on its projection: an LDA fitted on the training rows' scaled features,
+/// its accuracy on the held-out rows; without `predict` there is no such row.
+#[test]
+fn evaluate_scores_the_lda_classifier() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |predict: bool| {
+        let out = tmp.path().join(format!("out-{predict}"));
+        let yaml = format!(
+            "name: wine\ninput: {{ path: {}, features: {{ exclude: [target] }}, passthrough: [target] }}\n\
+             steps:\n  - scale: {{ method: standard }}\n  - lda: {{ label: target, predict: {predict} }}\n\
+             output: {{ dir: {} }}\nreport:\n  evaluate: {{ label: target }}\n",
+            root().join("sample-data/wine.csv").display(),
+            out.display()
+        );
+        let file = tmp.path().join(format!("wine-{predict}.yaml"));
+        std::fs::write(&file, yaml).unwrap();
+        dimred().arg("run").arg(&file).arg("-q").assert().success();
+        json(&out.join("report.json"))["evaluation"]["scores"].clone()
+    };
+    let with = run(true);
+    let own: Vec<&Value> = with
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["model"] == "lda")
+        .collect();
+    assert_eq!(own.len(), 1, "{with}");
+    assert_eq!(own[0]["features"], "scaled");
+    assert_eq!(own[0]["dimensions"], 13);
+    // wine's classes are linearly separable up to a few rows
+    assert!(own[0]["test_accuracy"].as_f64().unwrap() > 0.9, "{with}");
+    assert!(own[0]["train_accuracy"].as_f64().unwrap() > 0.95, "{with}");
+    let without = run(false);
+    assert!(
+        without
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["model"] != "lda"),
+        "{without}"
+    );
+}
