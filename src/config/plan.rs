@@ -146,6 +146,11 @@ impl Plan {
                 "{key}: only on the pipeline's last step (its prediction columns feed no other step)"
             ));
         }
+        for step in &raw.steps {
+            if let RawStep::Lda(lda) = step {
+                crate::steps::lda::check_label_rows(lda, &dataset, &mut problems);
+            }
+        }
         for step in &steps {
             if let Some(name) = step.label() {
                 check_label(step.kind(), name, &dataset, &features, &mut problems);

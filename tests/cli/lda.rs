@@ -458,12 +458,16 @@ fn bad_classifier_options_are_one_line() {
         2,
         &["lda.priors", "2 priors", "3 classes"],
     );
-    fails(
+    refused_at_validate(
         d,
         "a,b,y\n1,2,0.5\n2,1,0.5\n3,5,1.25\n4,4,1.25\n5,1,2\n6,3,2\n",
-        "{ label: y, predict: true }",
-        2,
-        &["lda.predict", "continuous", "3 distinct in 6 rows", "0.5"],
+        "  - lda: { label: y, predict: true }\n",
+        &[
+            "lda.predict",
+            "continuous",
+            "3 distinct in its first 6 rows",
+            "0.5",
+        ],
     );
 }
 

@@ -282,6 +282,62 @@ fn continuous(classes: &[String]) -> Option<&str> {
         .map(String::as_str)
 }
 
+/// Rows of the label column `predict`'s plan-time check reads.
+const LABEL_PEEK_ROWS: usize = 8192;
+
+/// `predict` on a label whose values are measurements: refused at plan time (so by
+/// `dimred validate`) from the label column's first rows, naming their distinct count.
+/// A derived label column, or one that cannot be read here, is left to the fit's check.
+pub fn check_label_rows(
+    params: &LdaParams,
+    dataset: &crate::source::Dataset,
+    problems: &mut Vec<String>,
+) {
+    let Some(column) = dataset.column_index(&params.label) else {
+        return;
+    };
+    if !params.predict || column >= dataset.file_width() {
+        return;
+    }
+    let spec = crate::source::ReadSpec {
+        features: Vec::new(),
+        passthrough: vec![column],
+        batch_rows: LABEL_PEEK_ROWS,
+        missing: crate::source::MissingMode::Lenient,
+        shuffle: None,
+        decoder: None,
+        stages: Vec::new(),
+        shard: None,
+        reads: Vec::new(),
+    };
+    let mut values: Vec<String> = Vec::new();
+    let mut rows = 0;
+    let _ = dataset.read(
+        &spec,
+        &crate::progress::Progress::hidden(),
+        None,
+        &mut |chunk| {
+            if let Some(batch) = &chunk.passthrough
+                && let Ok(labels) =
+                    crate::source::labels::label_values(batch.column(0), &params.label)
+            {
+                rows += labels.len();
+                values.extend(labels.into_iter().flatten());
+            }
+            rows < LABEL_PEEK_ROWS
+        },
+    );
+    values.sort();
+    values.dedup();
+    if let Some(example) = continuous(&values) {
+        problems.push(format!(
+            "lda.predict: label column '{}' holds continuous values ({} distinct in its first {rows} rows, such as {example}); predict needs classes: a column of class names or whole numbers",
+            params.label,
+            values.len()
+        ));
+    }
+}
+
 /// A class's statistics as saved in a partial state.
 #[derive(Serialize, Deserialize)]
 struct SavedClass {
