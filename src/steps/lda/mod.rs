@@ -7,6 +7,8 @@
 
 pub mod params;
 pub mod solve;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 
