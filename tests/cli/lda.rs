@@ -543,3 +543,48 @@ fn evaluate_scores_the_lda_classifier() {
         "{without}"
     );
 }
+
+/// report.evaluate's LDA score equals scikit-learn's `score` of an LDA fitted on the same
+/// training rows of the standardised features (tests/reference/lda.json's `evaluate`).
+#[test]
+fn evaluate_lda_accuracy_equals_sklearn_on_the_same_split() {
+    let all = json(&root().join("tests/reference/lda.json"))["evaluate"].clone();
+    for (name, case) in all.as_object().unwrap() {
+        let tmp = tempfile::tempdir().unwrap();
+        let label = case["label"].as_str().unwrap();
+        let out = tmp.path().join("out");
+        let mut step = case.clone();
+        step["options"]["predict"] = Value::Bool(true);
+        let yaml = format!(
+            "name: {name}\ninput: {{ path: {}, features: {{ exclude: [{label}] }} }}\n\
+             steps:\n  - scale: {{ method: standard }}\n  - lda: {}\n\
+             output: {{ dir: {} }}\nreport:\n  evaluate: {{ label: {label} }}\n",
+            root()
+                .join("sample-data")
+                .join(case["data"].as_str().unwrap())
+                .display(),
+            step_yaml(&step),
+            out.display()
+        );
+        let file = tmp.path().join("p.yaml");
+        std::fs::write(&file, yaml).unwrap();
+        dimred().arg("run").arg(&file).arg("-q").assert().success();
+        let ev = json(&out.join("report.json"))["evaluation"].clone();
+        assert_eq!(ev["train_rows"], case["train_rows"], "{name}: split");
+        assert_eq!(ev["test_rows"], case["test_rows"], "{name}: split");
+        let own = ev["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["model"] == "lda")
+            .unwrap_or_else(|| panic!("{name}: no lda score in {ev}"))
+            .clone();
+        for which in ["train_accuracy", "test_accuracy"] {
+            let (got, want) = (own[which].as_f64().unwrap(), case[which].as_f64().unwrap());
+            assert!(
+                (got - want).abs() < 1e-12,
+                "{name} {which}: {got} vs {want}"
+            );
+        }
+    }
+}

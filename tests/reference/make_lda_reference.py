@@ -64,6 +64,52 @@ PREDICT = {
 }
 
 
+MASK = (1 << 64) - 1
+
+
+def splitmix64(x):
+    z = (x + 0x9E3779B97F4A7C15) & MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return z ^ (z >> 31)
+
+
+def is_test(seed, n, fraction):
+    """report.evaluate's split of row i (as make_eval_reference.py)."""
+    return np.array([splitmix64(seed ^ i) / 2.0**64 < fraction for i in range(n)])
+
+
+# report.evaluate's LDA classifier (an lda step with predict: true): an LDA of the step's
+# options fitted on the training rows of the standardised features, scored on both sides
+EVALUATE = [
+    ("wine_svd", "wine.csv", "target", dict(solver="svd")),
+    ("digits_eigen_auto", "digits.csv", "label", dict(solver="eigen", shrinkage="auto")),
+]
+
+
+def evaluate_cases():
+    from sklearn.preprocessing import StandardScaler
+
+    out = {}
+    for name, data, label, options in EVALUATE:
+        X, y = read(data, label)
+        Xs = StandardScaler().fit_transform(X)
+        test = is_test(0, len(y), 0.25)
+        lda = LinearDiscriminantAnalysis(**options).fit(Xs[~test], y[~test])
+        out[name] = {
+            "data": data,
+            "label": label,
+            "options": options,
+            "seed": 0,
+            "test_fraction": 0.25,
+            "train_rows": int((~test).sum()),
+            "test_rows": int(test.sum()),
+            "train_accuracy": float(lda.score(Xs[~test], y[~test])),
+            "test_accuracy": float(lda.score(Xs[test], y[test])),
+        }
+    return out
+
+
 def main():
     out = {
         "generator": {
@@ -116,6 +162,7 @@ def main():
                 case["total_shrinkage"] = float(
                     ledoit_wolf_shrinkage(StandardScaler().fit_transform(X))
                 )
+    out["evaluate"] = evaluate_cases()
     path = os.path.join(ROOT, "tests", "reference", "lda.json")
     with open(path, "w") as f:
         json.dump(out, f)

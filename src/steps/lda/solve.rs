@@ -138,11 +138,21 @@ impl ClassStats {
             }
             Some(Shrinkage::Named(ShrinkageName::Auto)) => {
                 let fourth = &self.higher.as_ref().expect("gathered with auto").fourth;
-                // StandardScaler's scale_: the population standard deviation, 1 when 0
+                // StandardScaler's scale_: the population standard deviation, 1 for a
+                // feature constant up to rounding (its `_is_constant_feature` and
+                // `_handle_zeros_in_scale`, as the scale step): a class's constant pixel
+                // after a standard scaling holds rounding noise, not spread
+                let eps = f64::EPSILON;
                 let s: Vec<f64> = (0..p)
                     .map(|j| {
-                        let v = cov[(j, j)].max(0.0).sqrt();
-                        if v == 0.0 { 1.0 } else { v }
+                        let var = cov[(j, j)].max(0.0);
+                        let bound = n * eps * var + (n * self.mean[j] * eps).powi(2);
+                        let v = var.sqrt();
+                        if var <= bound || v < 10.0 * eps {
+                            1.0
+                        } else {
+                            v
+                        }
                     })
                     .collect();
                 let lambda = ledoit_wolf_shrinkage(
