@@ -331,6 +331,14 @@ fn check_predict(name: &str) {
         1e-14,
         &format!("{name} priors_"),
     );
+    // model.npz names them too (a zip's entry names are stored as written)
+    let npz = std::fs::read(out.join("model.npz")).unwrap();
+    for entry in ["lda.coef_.npy", "lda.intercept_.npy"] {
+        assert!(
+            npz.windows(entry.len()).any(|w| w == entry.as_bytes()),
+            "{name}: model.npz lacks {entry}"
+        );
+    }
     let header = &model["output_columns"];
     assert_eq!(header.as_array().unwrap().len(), want_names.len() - 1);
 
