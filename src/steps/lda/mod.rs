@@ -3,7 +3,8 @@
 //! gathered in one pass that merges across chunks and shards (Chan et al.'s update per
 //! class), each class's rows taken in fixed blocks of `BLOCK_ROWS` whatever the chunk
 //! size, so the model is bit-for-bit the same for every `batch_rows`. The only supervised step: the fit loop hands it each chunk's labels
-//! (`PlannedStep::label`). `solve` holds the mathematics.
+//! (`PlannedStep::label`). `solve` holds the mathematics. With `predict` it is also the
+//! classifier (`predict`, `predict_proba`), whose columns follow the discriminants.
 
 pub mod params;
 pub mod solve;
@@ -94,8 +95,8 @@ impl PlannedStep for PlannedLda {
 
     /// Per class a co-moment, a mean and a block of rows (p² + p + BLOCK_ROWS·p; the
     /// classes are not known before reading, so two are counted) and the solve's
-    /// within-class scatter and SVD (3 p²).
-    /// With `shrinkage: auto` each class holds two more p × p co-moments.
+    /// within-class scatter and SVD (3 p²); with `shrinkage: auto` each class holds two
+    /// more p × p co-moments (Ledoit–Wolf's third and fourth order sums).
     fn memory_bytes(&self, width: usize, _rows: Option<u64>) -> u64 {
         let p = width as u64;
         let per_class = if matches!(self.params.shrinkage, Some(Shrinkage::Named(_))) {
