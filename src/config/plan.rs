@@ -147,6 +147,16 @@ impl Plan {
                 ));
             }
         }
+        if let Some(key) = steps.iter().rev().skip(1).find_map(|s| s.predicts()) {
+            problems.push(format!(
+                "{key}: only on the pipeline's last step (its prediction columns feed no other step)"
+            ));
+        }
+        for step in &raw.steps {
+            if let RawStep::Lda(lda) = step {
+                crate::steps::lda::check_label_rows(lda, &dataset, &mut problems);
+            }
+        }
         for step in &steps {
             if let Some(name) = step.label() {
                 check_label(step.kind(), name, &dataset, &features, &mut problems);

@@ -95,11 +95,15 @@ fn accuracy(predicted: &[usize], truth: &[usize]) -> f64 {
 
 /// A reducer fitted on the training rows' scaled features and scored beside the
 /// pipeline's output (`report.evaluate.compare`), with its kernel resolved.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum BaselineSpec {
     Pca,
     KernelPca(BaselineKernel),
     Lda,
+    /// The pipeline's LDA is a classifier (`predict: true`): its own accuracy, an LDA of
+    /// the step's options fitted on the training rows' scaled features, scored beside
+    /// the classifiers on its projection.
+    LdaClassifier(Box<LdaParams>),
 }
 
 /// Most landmarks of the kernel PCA baseline: with no more training rows than this it is
@@ -137,13 +141,22 @@ pub fn baselines(options: &RawEvaluate, reducer: &str, steps: &[RawStep]) -> Vec
                 coef0: 1.0,
             })
     });
-    list.iter()
+    let mut specs: Vec<BaselineSpec> = list
+        .iter()
         .map(|b| match b {
             Baseline::Pca => BaselineSpec::Pca,
             Baseline::KernelPca => BaselineSpec::KernelPca(kernel),
             Baseline::Lda => BaselineSpec::Lda,
         })
-        .collect()
+        .collect();
+    if let Some(RawStep::Lda(p)) = steps.last()
+        && p.predict
+    {
+        let mut own = p.clone();
+        own.label = options.label.clone();
+        specs.push(BaselineSpec::LdaClassifier(Box::new(own)));
+    }
+    specs
 }
 
 /// Splits the sample and scores both classifiers on the scaled features, the reduced
@@ -205,8 +218,21 @@ pub fn evaluate(
     let width = rows.reduced.first().map_or(0, |r| r.len());
     let train_rows: Vec<&Vec<f64>> = train.iter().map(|&i| &rows.scaled[labelled[i]]).collect();
     let mut notes: Vec<String> = Vec::new();
+    let mut own: Option<Box<dyn FittedStep>> = None;
+    let mut own_score = None;
     for baseline in baselines.iter().filter(|_| width > 0) {
         let codes = match baseline {
+            BaselineSpec::LdaClassifier(params) => {
+                let train_labels: Vec<String> = train.iter().map(|&i| labels[i].clone()).collect();
+                let mut params = (**params).clone();
+                // the classifier's accuracy, whatever width the projection keeps
+                params.n_components = None;
+                match fit_in_memory(&RawStep::Lda(params), &train_rows, &train_labels) {
+                    Ok(fitted) => own = Some(fitted),
+                    Err(e) => notes.push(format!("no lda classifier: {e}")),
+                }
+                continue;
+            }
             BaselineSpec::Pca => pca_codes(&train_rows, &rows.scaled, width).ok_or_else(|| {
                 Error::config(
                     "PCA needs at least two training rows and no more components than features",
@@ -240,6 +266,8 @@ pub fn evaluate(
                         solver: Default::default(),
                         shrinkage: None,
                         tol: 1e-4,
+                        priors: None,
+                        predict: false,
                     };
                     fitted_codes(
                         &RawStep::Lda(params),
@@ -253,12 +281,37 @@ pub fn evaluate(
         let name = match baseline {
             BaselineSpec::Pca => "pca",
             BaselineSpec::KernelPca(_) => "kernel_pca",
-            BaselineSpec::Lda => "lda",
+            BaselineSpec::Lda | BaselineSpec::LdaClassifier(_) => "lda",
         };
         match codes {
             Ok(codes) => sets.push((name, codes)),
             Err(e) => notes.push(format!("no {name} baseline: {e}")),
         }
+    }
+    if let Some(fitted) = own {
+        let p = rows.scaled.first().map_or(0, |r| r.len());
+        let matrix = |which: &[usize]| {
+            Mat::from_fn(which.len(), p, |r, j| rows.scaled[labelled[which[r]]][j])
+        };
+        let classes_out = fitted.classes_out().unwrap_or_default();
+        let predict = |which: &[usize]| -> Vec<usize> {
+            let out = fitted
+                .predict(matrix(which).as_ref())
+                .expect("a classifier step");
+            (0..out.nrows())
+                .map(|i| {
+                    let name = &classes_out[out[(i, 0)] as usize];
+                    classes.iter().position(|c| c == name).expect("a class")
+                })
+                .collect()
+        };
+        own_score = Some(Score {
+            features: "scaled".into(),
+            dimensions: p,
+            model: "lda".into(),
+            train_accuracy: accuracy(&predict(&train), &y_train),
+            test_accuracy: accuracy(&predict(&test), &y_test),
+        });
     }
     if !notes.is_empty() {
         report.note = Some(notes.join("; "));
@@ -291,6 +344,7 @@ pub fn evaluate(
             test_accuracy: accuracy(&knn(&xte), &y_test),
         });
     }
+    report.scores.extend(own_score);
     report
 }
 
@@ -302,6 +356,21 @@ fn fitted_codes(
     labels: &[String],
     all: &[Vec<f64>],
 ) -> Result<Vec<Vec<f64>>> {
+    let p = train.first().map_or(0, |r| r.len());
+    let fitted = fit_in_memory(step, train, labels)?;
+    let everything = Mat::from_fn(all.len(), p, |i, j| all[i][j]);
+    let z = fitted.forward(everything.as_ref(), &mut Mat::zeros(0, 0));
+    Ok((0..z.nrows())
+        .map(|i| (0..z.ncols()).map(|j| z[(i, j)]).collect())
+        .collect())
+}
+
+/// Fits `step` in memory on the training rows (with their labels for a supervised step).
+fn fit_in_memory(
+    step: &RawStep,
+    train: &[&Vec<f64>],
+    labels: &[String],
+) -> Result<Box<dyn FittedStep>> {
     let (n, p) = (train.len(), train.first().map_or(0, |r| r.len()));
     let mut planned = plan_step(step);
     let mut problems = Vec::new();
@@ -336,12 +405,7 @@ fn fitted_codes(
         }
         state.end_pass(&stats)?;
     }
-    let fitted: Box<dyn FittedStep> = state.finish()?;
-    let everything = Mat::from_fn(all.len(), p, |i, j| all[i][j]);
-    let z = fitted.forward(everything.as_ref(), &mut Mat::zeros(0, 0));
-    Ok((0..z.nrows())
-        .map(|i| (0..z.ncols()).map(|j| z[(i, j)]).collect())
-        .collect())
+    state.finish()
 }
 
 /// Every row's scores on the first `k` principal components of `train` (centred on the

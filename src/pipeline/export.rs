@@ -118,7 +118,8 @@ pub fn onnx_model(
     }
     let dtype = options.dtype;
     let mut g = Graph::new(dtype);
-    let names = fitted.output_names(false);
+    // the reduced columns only: a classifier's columns (LDA's predict) are not in the graph
+    let names = fitted.projection_names();
     let input = g.reserve(INPUT);
     g.reserve(REDUCED);
     g.reserve(ERROR);

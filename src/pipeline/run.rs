@@ -88,6 +88,7 @@ pub(super) fn finish(
         }
         let sink = ParquetSink::new(&staged.join("reduced.parquet"), names)
             .float32(dtype == OnnxDtype::Float32)
+            .classes(fitted.pipeline.predicted_column())
             .metadata(provenance);
         self::output_pass(plan, &fitted.pipeline, missing, quiet, &mut passes, sink)?
     } else {
@@ -249,6 +250,8 @@ fn output_pass(
     let with_score = plan.raw.output.score;
     let mut scores = (0.0, 0u64);
     let k = fitted.output_names(false).len();
+    // the report's sample keeps the reduced coordinates, not a classifier's columns
+    let reduced_k = fitted.projection_names().len();
     let map = |x: MatRef<'_, f64>, scratch: &mut Mat<f64>, errors: &mut ErrorStats| {
         let out = fitted.forward_with(x, track_error, scratch);
         if !track_error {
@@ -290,7 +293,7 @@ fn output_pass(
                 if wants_scaled {
                     fitted.scaled_into(x, &mut scaled);
                 }
-                collector.push(chunk, scaled.as_ref(), z.as_ref(), k)?;
+                collector.push(chunk, scaled.as_ref(), z.as_ref(), reduced_k)?;
                 Ok(z)
             },
         )?;

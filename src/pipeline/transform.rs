@@ -116,8 +116,10 @@ pub fn transform(
         )));
     }
     dataset.add_derived(rows.derived.clone());
+    // a classifier's columns (LDA's predict) are not mapped back
+    let reduced = fitted.projection_names();
     let wanted = if options.inverse {
-        &header.output_columns
+        &reduced
     } else {
         &header.feature_names_in_
     };
@@ -206,6 +208,7 @@ pub fn transform(
     let kinds: Vec<&str> = fitted.steps.iter().map(|s| s.kind()).collect();
     let sink = ParquetSink::new(output, names)
         .float32(dtype == OnnxDtype::Float32)
+        .classes(fitted.predicted_column().filter(|_| !options.inverse))
         .metadata(super::provenance::metadata(
             header,
             &kinds,

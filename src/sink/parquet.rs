@@ -7,7 +7,7 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Float32Array, Float64Array, RecordBatch};
+use arrow_array::{ArrayRef, Float32Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use faer::MatRef;
 use parquet::arrow::ArrowWriter;
@@ -28,6 +28,9 @@ pub struct ParquetSink {
     rows: u64,
     float32: bool,
     metadata: Vec<(String, String)>,
+    /// A column of class indices written as the classes they index (a classifier's
+    /// prediction): integers when every class is one, else text.
+    classes: Option<(usize, Vec<String>)>,
 }
 
 impl ParquetSink {
@@ -41,6 +44,7 @@ impl ParquetSink {
             rows: 0,
             float32: false,
             metadata: Vec::new(),
+            classes: None,
         }
     }
 
@@ -49,6 +53,18 @@ impl ParquetSink {
     pub fn float32(mut self, yes: bool) -> ParquetSink {
         self.float32 = yes;
         self
+    }
+
+    /// The reduced column `classes.0` holds indices into `classes.1`.
+    pub fn classes(mut self, classes: Option<(usize, Vec<String>)>) -> ParquetSink {
+        self.classes = classes;
+        self
+    }
+
+    /// The predicted classes as integers when every class reads as one (a numeric label).
+    fn integer_classes(&self) -> Option<Vec<i64>> {
+        let (_, names) = self.classes.as_ref()?;
+        names.iter().map(|c| c.parse::<i64>().ok()).collect()
     }
 
     /// Key-value pairs for the file's footer (Parquet's `key_value_metadata`).
@@ -72,11 +88,20 @@ impl ParquetSink {
         } else {
             DataType::Float64
         };
-        fields.extend(
-            self.names
-                .iter()
-                .map(|n| Field::new(n, reduced.clone(), false)),
-        );
+        let class_type = if self.integer_classes().is_some() {
+            DataType::Int64
+        } else {
+            DataType::Utf8
+        };
+        let class_column = self.classes.as_ref().map(|c| c.0);
+        fields.extend(self.names.iter().enumerate().map(|(c, n)| {
+            let ty = if Some(c) == class_column {
+                class_type.clone()
+            } else {
+                reduced.clone()
+            };
+            Field::new(n, ty, false)
+        }));
         // in the Arrow schema too: pyarrow shows a table's `schema.metadata` from it
         let schema = Arc::new(
             Schema::new(fields).with_metadata(
@@ -118,9 +143,22 @@ impl ParquetSink {
         let mut columns: Vec<ArrayRef> = passthrough
             .map(|b| b.columns().to_vec())
             .unwrap_or_default();
+        let integers = self.integer_classes();
         for c in 0..reduced.ncols() {
             let col = reduced.col(c);
             let values = (0..reduced.nrows()).map(|i| col[i]);
+            if let Some((at, names)) = &self.classes
+                && *at == c
+            {
+                let index = values.map(|v| v as usize);
+                columns.push(match &integers {
+                    Some(ints) => Arc::new(Int64Array::from_iter_values(index.map(|i| ints[i]))),
+                    None => Arc::new(StringArray::from_iter_values(
+                        index.map(|i| names[i].as_str()),
+                    )),
+                });
+                continue;
+            }
             columns.push(if self.float32 {
                 Arc::new(Float32Array::from_iter_values(values.map(|v| v as f32)))
             } else {

@@ -19,20 +19,38 @@ impl FittedPipeline {
         self.steps.push(step);
     }
 
-    /// The last step's output columns (pc1…pck, z1…zk, rp1…rpk), then the reconstruction
-    /// error's when asked.
-    pub fn output_names(&self, with_error: bool) -> Vec<String> {
-        let mut names = self
-            .steps
+    /// The last step's reduced columns (pc1…pck, z1…zk, rp1…rpk): what the ONNX graph
+    /// writes and `--inverse` reads.
+    pub fn projection_names(&self) -> Vec<String> {
+        self.steps
             .iter()
             .rev()
             .map(|s| s.output_names())
             .find(|n| !n.is_empty())
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    /// The columns of an output row: the reduced ones, a classifier's prediction columns
+    /// (LDA's `predict`), then the reconstruction error's when asked.
+    pub fn output_names(&self, with_error: bool) -> Vec<String> {
+        let mut names = self.projection_names();
+        if let Some(last) = self.steps.last() {
+            names.extend(last.prediction_names());
+        }
         if with_error {
             names.push("reconstruction_error".into());
         }
         names
+    }
+
+    /// The predicted class's column (its index among `output_names`) and the class names
+    /// its values index, when the last step predicts.
+    pub fn predicted_column(&self) -> Option<(usize, Vec<String>)> {
+        let last = self.steps.last()?;
+        if last.prediction_names().is_empty() {
+            return None;
+        }
+        Some((self.projection_names().len(), last.classes_out()?.to_vec()))
     }
 
     /// The first step without an inverse map, if any.
@@ -69,6 +87,26 @@ impl FittedPipeline {
         with_error: bool,
         scratch: &mut Mat<f64>,
     ) -> Mat<f64> {
+        if let Some((last, before)) = self.steps.split_last()
+            && !last.prediction_names().is_empty()
+        {
+            let mut input = x.to_owned();
+            for step in before {
+                input = step.forward(input.as_ref(), scratch);
+            }
+            let z = last.forward(input.as_ref(), scratch);
+            let predicted = last
+                .predict(input.as_ref())
+                .expect("a step with predictions");
+            let errors = with_error.then(|| self.row_errors(x, z.as_ref()));
+            let (k, c) = (z.ncols(), predicted.ncols());
+            let width = k + c + usize::from(with_error);
+            return Mat::from_fn(x.nrows(), width, |i, j| match j {
+                j if j < k => z[(i, j)],
+                j if j < k + c => predicted[(i, j - k)],
+                _ => errors.as_ref().expect("with the error")[i],
+            });
+        }
         if with_error
             && let [only] = self.steps.as_slice()
             && let Some(out) = only.forward_with_error(x, scratch)

@@ -157,6 +157,11 @@ pub trait PlannedStep: std::fmt::Debug + Send + Sync {
     fn label(&self) -> Option<&str> {
         None
     }
+    /// The YAML key that makes it a classifier writing prediction columns (LDA's
+    /// `predict`), when set: only the last step may, as its columns feed no step.
+    fn predicts(&self) -> Option<&'static str> {
+        None
+    }
     fn start(&self, input: &StepInput) -> Result<Fit>;
 }
 
@@ -351,6 +356,20 @@ pub trait FittedStep: Send + Sync {
     }
     /// Its fields of report.json (nothing for a step loaded from a model).
     fn write_report(&self, report: &mut Map<String, Value>, facts: &RunFacts);
+    /// A classifier's output columns (LDA's `predict: true`), written after the
+    /// reduced ones when it is the last step: none for a step that only reduces.
+    fn prediction_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// Per row of its input: the predicted class as an index into `classes_out`, then
+    /// each class's probability (the columns `prediction_names` names).
+    fn predict(&self, _x: MatRef<'_, f64>) -> Option<Mat<f64>> {
+        None
+    }
+    /// The class names the predicted column's indices stand for.
+    fn classes_out(&self) -> Option<&[String]> {
+        None
+    }
 }
 
 fn not_in_onnx(kind: &str) -> Error {

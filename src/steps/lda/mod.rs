@@ -3,10 +3,13 @@
 //! gathered in one pass that merges across chunks and shards (Chan et al.'s update per
 //! class), each class's rows taken in fixed blocks of `BLOCK_ROWS` whatever the chunk
 //! size, so the model is bit-for-bit the same for every `batch_rows`. The only supervised step: the fit loop hands it each chunk's labels
-//! (`PlannedStep::label`). `solve` holds the mathematics.
+//! (`PlannedStep::label`). `solve` holds the mathematics. With `predict` it is also the
+//! classifier (`predict`, `predict_proba`), whose columns follow the discriminants.
 
 pub mod params;
 pub mod solve;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 
@@ -25,8 +28,8 @@ use crate::error::{Error, Result};
 use crate::npz::Array;
 use crate::onnx::Graph;
 use crate::source::labels::classes;
-use params::{LdaParams, LdaSolver};
-use solve::{ClassStats, Lda};
+use params::{LdaParams, LdaSolver, Shrinkage};
+use solve::{ClassStats, Higher, Lda};
 
 #[derive(Debug, Clone)]
 pub struct PlannedLda {
@@ -65,14 +68,25 @@ impl PlannedStep for PlannedLda {
                     "lda.shrinkage: only with solver: eigen (as scikit-learn's svd solver)".into(),
                 );
             }
-            if !(0.0..=1.0).contains(&s) {
-                problems.push(format!("lda.shrinkage: must be in [0, 1], not {s}"));
+            if let Shrinkage::Fixed(s) = s
+                && !(0.0..=1.0).contains(&s)
+            {
+                problems.push(format!(
+                    "lda.shrinkage: must be auto or a number in [0, 1], not {s}"
+                ));
             }
+        }
+        if let Some(priors) = &p.priors {
+            priors.problems(problems);
         }
     }
 
     fn label(&self) -> Option<&str> {
         Some(&self.params.label)
+    }
+
+    fn predicts(&self) -> Option<&'static str> {
+        self.params.predict.then_some("lda.predict")
     }
 
     fn output_width(&self, input: usize) -> Option<usize> {
@@ -81,10 +95,16 @@ impl PlannedStep for PlannedLda {
 
     /// Per class a co-moment, a mean and a block of rows (p² + p + BLOCK_ROWS·p; the
     /// classes are not known before reading, so two are counted) and the solve's
-    /// within-class scatter and SVD (3 p²).
+    /// within-class scatter and SVD (3 p²); with `shrinkage: auto` each class holds two
+    /// more p × p co-moments (Ledoit–Wolf's third and fourth order sums).
     fn memory_bytes(&self, width: usize, _rows: Option<u64>) -> u64 {
         let p = width as u64;
-        (2 * (p * p + p + BLOCK_ROWS as u64 * p) + 3 * p * p) * 8
+        let per_class = if matches!(self.params.shrinkage, Some(Shrinkage::Named(_))) {
+            3 * p * p
+        } else {
+            p * p
+        };
+        (2 * (per_class + p + BLOCK_ROWS as u64 * p) + 3 * p * p) * 8
     }
 
     fn start(&self, input: &StepInput) -> Result<Fit> {
@@ -119,57 +139,14 @@ const BLOCK_ROWS: usize = 256;
 /// The statistics of all rows of `x`, merged into `into`.
 fn add_block(into: &mut ClassStats, x: MatRef<'_, f64>) {
     if x.nrows() > 0 {
-        let all: Vec<usize> = (0..x.nrows()).collect();
-        merge(into, &stats_of(x, &all));
+        into.merge(&ClassStats::of(x, into.higher.is_some()));
     }
 }
 
-/// Chan et al.'s merge of two sets of a class's statistics.
-fn merge(a: &mut ClassStats, b: &ClassStats) {
-    if b.n == 0 {
-        return;
-    }
-    if a.n == 0 {
-        *a = b.clone();
-        return;
-    }
-    let (na, nb) = (a.n as f64, b.n as f64);
-    let n = na + nb;
-    let p = a.mean.len();
-    let delta: Vec<f64> = (0..p).map(|j| b.mean[j] - a.mean[j]).collect();
-    let w = na * nb / n;
-    for i in 0..p {
-        for j in 0..p {
-            a.comoment[(i, j)] += b.comoment[(i, j)] + w * delta[i] * delta[j];
-        }
-    }
-    for (m, d) in a.mean.iter_mut().zip(&delta) {
-        *m += d * nb / n;
-    }
-    a.n += b.n;
-}
-
-/// The statistics of some rows of `x`.
-fn stats_of(x: MatRef<'_, f64>, rows: &[usize]) -> ClassStats {
-    let p = x.ncols();
-    let n = rows.len();
-    let mean: Vec<f64> = (0..p)
-        .map(|j| rows.iter().map(|&i| x[(i, j)]).sum::<f64>() / n as f64)
-        .collect();
-    let centered = Mat::from_fn(n, p, |r, j| x[(rows[r], j)] - mean[j]);
-    let mut comoment = Mat::zeros(p, p);
-    faer::linalg::matmul::matmul(
-        comoment.as_mut(),
-        faer::Accum::Replace,
-        centered.transpose(),
-        centered.as_ref(),
-        1.0,
-        faer::Par::Seq,
-    );
-    ClassStats {
-        n: n as u64,
-        mean,
-        comoment,
+impl LdaFit {
+    /// Whether the classes gather the higher co-moments Ledoit–Wolf needs.
+    fn higher(&self) -> bool {
+        matches!(self.params.shrinkage, Some(Shrinkage::Named(_)))
     }
 }
 
@@ -200,14 +177,11 @@ impl FitStep for LdaFit {
                 self.first_row.entry(label.to_string()).or_insert(first);
             }
             let picked = Mat::from_fn(members.len(), p, |r, j| x[(members[r], j)]);
+            let higher = self.higher();
             let entry = self
                 .classes
                 .entry(label.to_string())
-                .or_insert_with(|| ClassStats {
-                    n: 0,
-                    mean: vec![0.0; p],
-                    comoment: Mat::zeros(p, p),
-                });
+                .or_insert_with(|| ClassStats::empty(p, higher));
             self.pending
                 .entry(label.to_string())
                 .or_insert_with(|| Blocks::new(BLOCK_ROWS, p))
@@ -231,7 +205,8 @@ impl FitStep for LdaFit {
 
     fn size_bytes(&self) -> usize {
         let p = self.input.width();
-        self.classes.len() * (p * p + p) * 8
+        let square = if self.higher() { 3 * p * p } else { p * p };
+        self.classes.len() * (square + p) * 8
             + self.pending.values().map(Blocks::size_bytes).sum::<usize>()
     }
 
@@ -265,6 +240,19 @@ impl FitStep for LdaFit {
                 order.len()
             )));
         }
+        if self.params.predict
+            && let Some(example) = continuous(&order)
+        {
+            return Err(Error::config(format!(
+                "lda.predict: label column '{label}' holds continuous values ({} distinct in {} rows, such as {example}); predict needs classes: a column of class names or whole numbers",
+                order.len(),
+                self.classes.values().map(|s| s.n).sum::<u64>()
+            )));
+        }
+        let priors = match &self.params.priors {
+            Some(priors) => Some(priors.resolve(&order, label).map_err(Error::config)?),
+            None => None,
+        };
         let stats: Vec<ClassStats> = order.iter().map(|c| self.classes[c].clone()).collect();
         let lda = solve::solve(
             &stats,
@@ -272,6 +260,7 @@ impl FitStep for LdaFit {
             self.params.shrinkage,
             self.params.tol,
             k,
+            priors,
         )?;
         Ok(Box::new(FittedLda::new(
             order,
@@ -279,7 +268,76 @@ impl FitStep for LdaFit {
             label.clone(),
             lda,
             Some(stats.iter().map(|s| s.n).collect()),
+            self.params.predict,
         )))
+    }
+}
+
+/// A class name that shows the label is a measurement rather than a class: a number
+/// with a fractional part (a label of whole numbers or names is taken as classes).
+fn continuous(classes: &[String]) -> Option<&str> {
+    classes
+        .iter()
+        .find(|c| {
+            c.parse::<f64>()
+                .is_ok_and(|v| v.is_finite() && v.fract() != 0.0)
+        })
+        .map(String::as_str)
+}
+
+/// Rows of the label column `predict`'s plan-time check reads.
+const LABEL_PEEK_ROWS: usize = 8192;
+
+/// `predict` on a label whose values are measurements: refused at plan time (so by
+/// `dimred validate`) from the label column's first rows, naming their distinct count.
+/// A derived label column, or one that cannot be read here, is left to the fit's check.
+pub fn check_label_rows(
+    params: &LdaParams,
+    dataset: &crate::source::Dataset,
+    problems: &mut Vec<String>,
+) {
+    let Some(column) = dataset.column_index(&params.label) else {
+        return;
+    };
+    if !params.predict || column >= dataset.file_width() {
+        return;
+    }
+    let spec = crate::source::ReadSpec {
+        features: Vec::new(),
+        passthrough: vec![column],
+        batch_rows: LABEL_PEEK_ROWS,
+        missing: crate::source::MissingMode::Lenient,
+        shuffle: None,
+        decoder: None,
+        stages: Vec::new(),
+        shard: None,
+        reads: Vec::new(),
+    };
+    let mut values: Vec<String> = Vec::new();
+    let mut rows = 0;
+    let _ = dataset.read(
+        &spec,
+        &crate::progress::Progress::hidden(),
+        None,
+        &mut |chunk| {
+            if let Some(batch) = &chunk.passthrough
+                && let Ok(labels) =
+                    crate::source::labels::label_values(batch.column(0), &params.label)
+            {
+                rows += labels.len();
+                values.extend(labels.into_iter().flatten());
+            }
+            rows < LABEL_PEEK_ROWS
+        },
+    );
+    values.sort();
+    values.dedup();
+    if let Some(example) = continuous(&values) {
+        problems.push(format!(
+            "lda.predict: label column '{}' holds continuous values ({} distinct in its first {rows} rows, such as {example}); predict needs classes: a column of class names or whole numbers",
+            params.label,
+            values.len()
+        ));
     }
 }
 
@@ -290,6 +348,11 @@ struct SavedClass {
     n: u64,
     mean: Vec<f64>,
     comoment: SavedMat,
+    /// With `shrinkage: auto`: Σ dᵢ² dⱼ and Σ dᵢ² dⱼ².
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    third: Option<SavedMat>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fourth: Option<SavedMat>,
 }
 
 impl MergeFit for LdaFit {
@@ -308,6 +371,8 @@ impl MergeFit for LdaFit {
                     n: s.n,
                     mean: s.mean,
                     comoment: SavedMat::of(s.comoment.as_ref()),
+                    third: s.higher.as_ref().map(|h| SavedMat::of(h.third.as_ref())),
+                    fourth: s.higher.as_ref().map(|h| SavedMat::of(h.fourth.as_ref())),
                 }
             })
             .collect();
@@ -322,17 +387,30 @@ impl MergeFit for LdaFit {
             if c.mean.len() != p || comoment.nrows() != p || comoment.ncols() != p {
                 return Err(Error::config("malformed lda state: widths differ"));
             }
+            let higher = match (c.third, c.fourth) {
+                (Some(t), Some(f)) => Some(Higher {
+                    third: t.to_mat()?,
+                    fourth: f.to_mat()?,
+                }),
+                _ => None,
+            };
+            if higher.is_some() != self.higher() {
+                return Err(Error::config(
+                    "malformed lda state: its shrinkage statistics do not match the step's",
+                ));
+            }
             let theirs = ClassStats {
                 n: c.n,
                 mean: c.mean,
                 comoment,
+                higher,
             };
-            let entry = self.classes.entry(c.label).or_insert_with(|| ClassStats {
-                n: 0,
-                mean: vec![0.0; p],
-                comoment: Mat::zeros(p, p),
-            });
-            merge(entry, &theirs);
+            let higher = self.higher();
+            let entry = self
+                .classes
+                .entry(c.label)
+                .or_insert_with(|| ClassStats::empty(p, higher));
+            entry.merge(&theirs);
         }
         Ok(())
     }
@@ -348,6 +426,8 @@ pub struct FittedLda {
     counts: Option<Vec<u64>>,
     /// k × p: maps outputs back to the nearest feature rows (least squares).
     inverse: Mat<f64>,
+    /// Whether its outputs end with the classifier's columns.
+    predict: bool,
 }
 
 /// model.json's `lda` section.
@@ -362,6 +442,13 @@ struct LdaModel {
     xbar_: Vec<f64>,
     scalings_: Vec<Vec<f64>>,
     explained_variance_ratio_: Vec<f64>,
+    /// With `predict`: the classifier's weights, as scikit-learn's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    predict: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    coef_: Option<Vec<Vec<f64>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    intercept_: Option<Vec<f64>>,
 }
 
 /// A class name as JSON: a number when it reads as one (scikit-learn's `classes_` of a
@@ -383,6 +470,7 @@ impl FittedLda {
         label: String,
         lda: Lda,
         counts: Option<Vec<u64>>,
+        predict: bool,
     ) -> FittedLda {
         let inverse = pseudo_inverse(lda.scalings.transpose())
             .transpose()
@@ -394,6 +482,7 @@ impl FittedLda {
             lda,
             counts,
             inverse,
+            predict,
         }
     }
 
@@ -421,14 +510,38 @@ impl FittedLda {
                 other => other.to_string(),
             })
             .collect();
+        // two classes: one row, class 1 against class 0 (scikit-learn's shape)
+        let rows = if c == 2 { 1 } else { c };
+        let (coef, intercept) = match (m.predict, m.coef_, m.intercept_) {
+            (false, _, _) => (Mat::zeros(0, input), Vec::new()),
+            (true, Some(coef), Some(intercept)) => {
+                match rows_mat(&coef, input).filter(|m| m.nrows() == rows) {
+                    Some(coef) if intercept.len() == rows => (coef, intercept),
+                    _ => {
+                        return Err(Error::config(
+                            "the lda coef_ and intercept_ do not match the classes and the features",
+                        ));
+                    }
+                }
+            }
+            (true, _, _) => {
+                return Err(Error::config(
+                    "the lda section has predict but no coef_ and intercept_",
+                ));
+            }
+        };
         let lda = Lda {
             priors: m.priors_,
             means,
             xbar: m.xbar_,
             scalings,
             explained_variance_ratio: m.explained_variance_ratio_,
+            coef,
+            intercept,
         };
-        Ok(FittedLda::new(classes, m.solver, m.label, lda, None))
+        Ok(FittedLda::new(
+            classes, m.solver, m.label, lda, None, m.predict,
+        ))
     }
 
     /// The rows the transform multiplies: centred on `xbar_` for svd, as they are for eigen.
@@ -458,7 +571,7 @@ impl FittedStep for FittedLda {
     }
 
     fn inverse(&self, z: MatRef<'_, f64>) -> Mat<f64> {
-        let mut x = z * &self.inverse;
+        let mut x = z.subcols(0, self.inverse.nrows()) * &self.inverse;
         if self.solver == LdaSolver::Svd {
             for (j, m) in self.lda.xbar.iter().enumerate() {
                 for v in x.col_mut(j).iter_mut() {
@@ -481,6 +594,11 @@ impl FittedStep for FittedLda {
             xbar_: lda.xbar.clone(),
             scalings_: serde_json::from_value(rows_json(lda.scalings.as_ref())).unwrap_or_default(),
             explained_variance_ratio_: lda.explained_variance_ratio.clone(),
+            predict: self.predict,
+            coef_: self
+                .predict
+                .then(|| serde_json::from_value(rows_json(lda.coef.as_ref())).unwrap_or_default()),
+            intercept_: self.predict.then(|| lda.intercept.clone()),
         };
         model.insert("lda".into(), json!(section));
     }
@@ -524,6 +642,47 @@ impl FittedStep for FittedLda {
                 Array::vector(lda.explained_variance_ratio.clone()),
             ),
         ]);
+        if self.predict {
+            let c = &lda.coef;
+            out.extend([
+                (
+                    "lda.coef_".into(),
+                    Array::matrix(c.nrows(), c.ncols(), |i, j| c[(i, j)]),
+                ),
+                (
+                    "lda.intercept_".into(),
+                    Array::vector(lda.intercept.clone()),
+                ),
+            ]);
+        }
+    }
+
+    fn prediction_names(&self) -> Vec<String> {
+        if !self.predict {
+            return Vec::new();
+        }
+        let mut names = vec![format!("predicted_{}", self.label)];
+        names.extend(self.classes.iter().map(|c| format!("proba_{c}")));
+        names
+    }
+
+    fn predict(&self, x: MatRef<'_, f64>) -> Option<Mat<f64>> {
+        if !self.predict {
+            return None;
+        }
+        let proba = self.lda.proba(x);
+        let class = solve::predicted(proba.as_ref());
+        Some(Mat::from_fn(x.nrows(), proba.ncols() + 1, |i, j| {
+            if j == 0 {
+                class[i] as f64
+            } else {
+                proba[(i, j - 1)]
+            }
+        }))
+    }
+
+    fn classes_out(&self) -> Option<&[String]> {
+        self.predict.then_some(self.classes.as_slice())
     }
 
     fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
