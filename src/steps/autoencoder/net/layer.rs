@@ -59,6 +59,15 @@ impl Forward<'_> {
             rng: None,
         }
     }
+
+    /// Pieces for a layer that cuts the batch by rows itself (the recurrent ones): in
+    /// inference, where `threads` is 1 and faer has the pool, the pool's threads.
+    pub fn row_pieces(&self) -> usize {
+        match (self.threads, self.par) {
+            (1, Par::Rayon(t)) => t.get(),
+            (t, _) => t,
+        }
+    }
 }
 
 /// One layer's backward pass.

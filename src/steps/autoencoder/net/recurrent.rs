@@ -505,10 +505,7 @@ impl<T: Real> Layer<T> for Recurrent<T> {
 
     fn forward(&self, x: MatRef<'_, T>, out: MatMut<'_, T>, cache: &mut Cache<T>, f: &mut Forward) {
         let n = x.nrows();
-        let threads = match (f.threads, f.par) {
-            (1, Par::Rayon(t)) => t.get(),
-            (t, _) => t,
-        };
+        let threads = f.row_pieces();
         let split = Self::pieces(n, threads);
         let keep = f.train;
         let steps = if keep { self.steps } else { 2 };

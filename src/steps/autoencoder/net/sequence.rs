@@ -229,10 +229,7 @@ impl<T: Real> Layer<T> for TimeDense<T> {
 
     /// The batch cut by rows, one piece per thread.
     fn forward(&self, x: MatRef<'_, T>, out: MatMut<'_, T>, _: &mut Cache<T>, f: &mut Forward) {
-        let threads = match (f.threads, f.par) {
-            (1, Par::Rayon(t)) => t.get(),
-            (t, _) => t,
-        };
+        let threads = f.row_pieces();
         let mut items = Vec::new();
         let mut out = out;
         for (start, len) in column_split(x.nrows(), threads.max(1)) {
