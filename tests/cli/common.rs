@@ -186,3 +186,32 @@ pub fn message_problem(err: &str, secrets: &[&str]) -> Option<String> {
     }
     None
 }
+
+/// A pipeline no small limit holds: an exact PCA of 20,000 features (its covariance alone
+/// is 3.2 GB) on two CSV rows; returns it and its output folder.
+pub fn wide_exact_pca(dir: &Path) -> (PathBuf, PathBuf) {
+    let p = 20_000;
+    let header: Vec<String> = (0..p).map(|j| format!("f{j}")).collect();
+    let row: Vec<String> = (0..p).map(|j| (j % 7).to_string()).collect();
+    let data = dir.join("wide.csv");
+    std::fs::write(
+        &data,
+        format!(
+            "{}\n{}\n{}\n",
+            header.join(","),
+            row.join(","),
+            row.join(",")
+        ),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let pipeline = pipeline(
+        dir,
+        &format!(
+            "name: wide\ninput:\n  path: {}\nsteps:\n  - pca: {{ solver: exact, n_components: 4 }}\noutput:\n  dir: {}\n",
+            data.display(),
+            out.display()
+        ),
+    );
+    (pipeline, out)
+}

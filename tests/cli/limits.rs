@@ -145,31 +145,8 @@ fn without_a_job_limit_the_machine_s_memory_is_the_limit_and_chunks_stay_the_def
 
 #[test]
 fn a_pipeline_the_job_cannot_hold_is_refused_before_reading_naming_the_job_s_limit() {
-    // 20,000 features: the exact solver's covariance alone is 3.2 GB
     let tmp = tempfile::tempdir().unwrap();
-    let p = 20_000;
-    let header: Vec<String> = (0..p).map(|j| format!("f{j}")).collect();
-    let row: Vec<String> = (0..p).map(|j| (j % 7).to_string()).collect();
-    let data = tmp.path().join("wide.csv");
-    std::fs::write(
-        &data,
-        format!(
-            "{}\n{}\n{}\n",
-            header.join(","),
-            row.join(","),
-            row.join(",")
-        ),
-    )
-    .unwrap();
-    let out = tmp.path().join("out");
-    let pipeline = pipeline(
-        tmp.path(),
-        &format!(
-            "name: wide\ninput:\n  path: {}\nsteps:\n  - pca: {{ solver: exact, n_components: 4 }}\noutput:\n  dir: {}\n",
-            data.display(),
-            out.display()
-        ),
-    );
+    let (pipeline, out) = wide_exact_pca(tmp.path());
     let job = [("SLURM_MEM_PER_NODE", "1024")];
     let refused = in_job(&job)
         .arg("run")

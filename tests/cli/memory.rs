@@ -78,31 +78,8 @@ fn two_million_rows_stay_under_the_memory_limit_and_memory_is_flat() {
 
 #[test]
 fn a_fit_that_cannot_fit_its_limit_is_refused_before_reading_with_the_arithmetic() {
-    // 20,000 features: the exact solver's covariance alone is 3.2 GB
     let tmp = tempfile::tempdir().unwrap();
-    let p = 20_000;
-    let header: Vec<String> = (0..p).map(|j| format!("f{j}")).collect();
-    let row: Vec<String> = (0..p).map(|j| (j % 7).to_string()).collect();
-    let data = tmp.path().join("wide.csv");
-    std::fs::write(
-        &data,
-        format!(
-            "{}\n{}\n{}\n",
-            header.join(","),
-            row.join(","),
-            row.join(",")
-        ),
-    )
-    .unwrap();
-    let out = tmp.path().join("out");
-    let pipeline = pipeline(
-        tmp.path(),
-        &format!(
-            "name: wide\ninput:\n  path: {}\nsteps:\n  - pca: {{ solver: exact, n_components: 4 }}\noutput:\n  dir: {}\n",
-            data.display(),
-            out.display()
-        ),
-    );
+    let (pipeline, out) = wide_exact_pca(tmp.path());
     let assert = dimred()
         .arg("run")
         .arg(&pipeline)
