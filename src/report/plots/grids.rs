@@ -151,64 +151,32 @@ pub fn correlation(names: &[String], values: &[Vec<f64>]) -> String {
 /// Originals (top) beside their reconstructions (bottom), as grey images.
 pub fn image_grid(images: &ImageRows) -> String {
     let [h, w] = images.shape;
-    let count = images.original.len();
     let pixel = (96 / h.max(w)).max(2) as i32;
     let (iw, ih) = (w as i32 * pixel, h as i32 * pixel);
-    let left = 130;
-    let gap = 10;
-    let width = (left + count as i32 * (iw + gap) + 10).max(300) as u32;
-    let height = (50 + 2 * (ih + 30)) as u32;
-    let values = [&images.original, &images.reconstructed];
-    svg("images", (width, height), &values, |root| {
-        let lo = images
-            .original
-            .iter()
-            .flatten()
-            .fold(f64::INFINITY, |m, v| m.min(*v));
-        let hi = images
-            .original
-            .iter()
-            .flatten()
-            .fold(f64::NEG_INFINITY, |m, v| m.max(*v));
-        let span = (hi - lo).max(1e-12);
-        root.draw(&Text::new(
-            "Originals and their reconstructions",
-            (10, 8),
-            (FONT, CAPTION).into_font(),
-        ))?;
-        for (r, (label, rows)) in [
-            ("original", &images.original),
-            ("reconstructed", &images.reconstructed),
-        ]
-        .iter()
-        .enumerate()
-        {
-            let y0 = 40 + r as i32 * (ih + 30);
-            root.draw(&Text::new(
-                label.to_string(),
-                (10, y0 + ih / 2 - 8),
-                (FONT, TEXT).into_font(),
+    let frame = Frame {
+        name: "images",
+        caption: "Originals and their reconstructions",
+        count: images.original.len(),
+        cell: (iw, ih),
+        gap: 10,
+    };
+    frame.draw(images, |root, (x0, y0), row, (lo, span)| {
+        for (idx, v) in row.iter().enumerate() {
+            let (py, px) = ((idx / w) as i32, (idx % w) as i32);
+            // matplotlib's gray_r: low values white, high values black
+            let g = (255.0 * (1.0 - ((v - lo) / span).clamp(0.0, 1.0))).round() as u8;
+            root.draw(&Rectangle::new(
+                [
+                    (x0 + px * pixel, y0 + py * pixel),
+                    (x0 + (px + 1) * pixel, y0 + (py + 1) * pixel),
+                ],
+                RGBColor(g, g, g).filled(),
             ))?;
-            for (n, row) in rows.iter().enumerate() {
-                let x0 = left + n as i32 * (iw + gap);
-                for (idx, v) in row.iter().enumerate() {
-                    let (py, px) = ((idx / w) as i32, (idx % w) as i32);
-                    // matplotlib's gray_r: low values white, high values black
-                    let g = (255.0 * (1.0 - ((v - lo) / span).clamp(0.0, 1.0))).round() as u8;
-                    root.draw(&Rectangle::new(
-                        [
-                            (x0 + px * pixel, y0 + py * pixel),
-                            (x0 + (px + 1) * pixel, y0 + (py + 1) * pixel),
-                        ],
-                        RGBColor(g, g, g).filled(),
-                    ))?;
-                }
-                root.draw(&Rectangle::new(
-                    [(x0, y0), (x0 + iw, y0 + ih)],
-                    GREY.stroke_width(1),
-                ))?;
-            }
         }
+        root.draw(&Rectangle::new(
+            [(x0, y0), (x0 + iw, y0 + ih)],
+            GREY.stroke_width(1),
+        ))?;
         Ok(())
     })
 }
@@ -218,53 +186,88 @@ pub fn image_grid(images: &ImageRows) -> String {
 /// scale, so a reader sees what the recurrent autoencoder keeps of a window.
 pub fn sequence_lines(images: &ImageRows) -> String {
     let [steps, features] = images.shape;
-    let count = images.original.len().min(6);
     let (cw, ch) = (180i32, 110i32);
-    let (left, gap) = (130, 14);
-    let width = (left + count as i32 * (cw + gap) + 10).max(300) as u32;
-    let height = (50 + 2 * (ch + 30)) as u32;
-    let values = [&images.original, &images.reconstructed];
-    svg("sequences", (width, height), &values, |root| {
-        let all = || images.original.iter().take(count).flatten();
-        let lo = all().fold(f64::INFINITY, |m, v| m.min(*v));
-        let hi = all().fold(f64::NEG_INFINITY, |m, v| m.max(*v));
-        let span = (hi - lo).max(1e-12);
-        root.draw(&Text::new(
-            "Windows and their reconstructions (one line per feature)",
-            (10, 8),
-            (FONT, CAPTION).into_font(),
+    let frame = Frame {
+        name: "sequences",
+        caption: "Windows and their reconstructions (one line per feature)",
+        count: images.original.len().min(6),
+        cell: (cw, ch),
+        gap: 14,
+    };
+    frame.draw(images, |root, (x0, y0), row, (lo, span)| {
+        root.draw(&Rectangle::new(
+            [(x0, y0), (x0 + cw, y0 + ch)],
+            GREY.stroke_width(1),
         ))?;
-        for (r, (label, rows)) in [
-            ("original", &images.original),
-            ("reconstructed", &images.reconstructed),
-        ]
-        .iter()
-        .enumerate()
-        {
-            let y0 = 40 + r as i32 * (ch + 30);
-            root.draw(&Text::new(
-                label.to_string(),
-                (10, y0 + ch / 2 - 8),
-                (FONT, TEXT).into_font(),
-            ))?;
-            for (n, row) in rows.iter().take(count).enumerate() {
-                let x0 = left + n as i32 * (cw + gap);
-                root.draw(&Rectangle::new(
-                    [(x0, y0), (x0 + cw, y0 + ch)],
-                    GREY.stroke_width(1),
-                ))?;
-                let x = |t: usize| x0 + 4 + (t as i32 * (cw - 8)) / (steps.max(2) as i32 - 1);
-                let y = |v: f64| {
-                    y0 + ch - 4 - (((v - lo) / span).clamp(0.0, 1.0) * (ch - 8) as f64) as i32
-                };
-                for (f, colour) in PALETTE.iter().enumerate().take(features) {
-                    let points: Vec<(i32, i32)> = (0..steps)
-                        .filter_map(|t| row.get(t * features + f).map(|&v| (x(t), y(v))))
-                        .collect();
-                    root.draw(&PathElement::new(points, colour.stroke_width(1)))?;
-                }
-            }
+        let x = |t: usize| x0 + 4 + (t as i32 * (cw - 8)) / (steps.max(2) as i32 - 1);
+        let y = |v: f64| y0 + ch - 4 - (((v - lo) / span).clamp(0.0, 1.0) * (ch - 8) as f64) as i32;
+        for (f, colour) in PALETTE.iter().enumerate().take(features) {
+            let points: Vec<(i32, i32)> = (0..steps)
+                .filter_map(|t| row.get(t * features + f).map(|&v| (x(t), y(v))))
+                .collect();
+            root.draw(&PathElement::new(points, colour.stroke_width(1)))?;
         }
         Ok(())
     })
+}
+
+/// What the pictures of reconstructions share: a caption, then the first `count`
+/// originals in a row above their reconstructions, each row labelled on the left, every
+/// cell `cell` pixels and drawn on the originals' scale.
+struct Frame {
+    name: &'static str,
+    caption: &'static str,
+    count: usize,
+    cell: (i32, i32),
+    gap: i32,
+}
+
+impl Frame {
+    /// `cell(root, top-left corner, row, (lo, span))` draws one row's picture.
+    fn draw(
+        &self,
+        images: &ImageRows,
+        mut cell: impl FnMut(
+            &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+            (i32, i32),
+            &[f64],
+            (f64, f64),
+        ) -> super::DrawResult,
+    ) -> String {
+        let (cw, ch) = self.cell;
+        let left = 130;
+        let width = (left + self.count as i32 * (cw + self.gap) + 10).max(300) as u32;
+        let height = (50 + 2 * (ch + 30)) as u32;
+        let values = [&images.original, &images.reconstructed];
+        svg(self.name, (width, height), &values, |root| {
+            let shown = || images.original.iter().take(self.count).flatten();
+            let lo = shown().fold(f64::INFINITY, |m, v| m.min(*v));
+            let hi = shown().fold(f64::NEG_INFINITY, |m, v| m.max(*v));
+            let span = (hi - lo).max(1e-12);
+            root.draw(&Text::new(
+                self.caption,
+                (10, 8),
+                (FONT, CAPTION).into_font(),
+            ))?;
+            for (r, (label, rows)) in [
+                ("original", &images.original),
+                ("reconstructed", &images.reconstructed),
+            ]
+            .iter()
+            .enumerate()
+            {
+                let y0 = 40 + r as i32 * (ch + 30);
+                root.draw(&Text::new(
+                    label.to_string(),
+                    (10, y0 + ch / 2 - 8),
+                    (FONT, TEXT).into_font(),
+                ))?;
+                for (n, row) in rows.iter().take(self.count).enumerate() {
+                    let x0 = left + n as i32 * (cw + self.gap);
+                    cell(root, (x0, y0), row, (lo, span))?;
+                }
+            }
+            Ok(())
+        })
+    }
 }
