@@ -194,6 +194,21 @@ mod tests {
         }
     }
 
+    /// A PCA fit's partial of the all-JSON format, its state inline.
+    fn json_partial(inline: serde_json::Value) -> Partial {
+        partial(
+            PartialState {
+                format: crate::steps::state::STATE_FORMAT.into(),
+                kind: "pca".into(),
+                pass: "fit".into(),
+                fingerprint: "f".into(),
+                state: inline,
+                arrays: Vec::new(),
+            },
+            PARTIAL_FORMAT_JSON,
+        )
+    }
+
     /// A co-moment state of `p` features with values of every magnitude.
     fn moments(p: usize) -> SavedMoments {
         let mut rng = crate::rng::Rng::new(7);
@@ -235,17 +250,7 @@ mod tests {
         // the all-JSON format: arrays inline
         let inline = serde_json::to_value(&saved).unwrap();
         assert!(inline["co_moment_lower"].is_array());
-        let old = partial(
-            PartialState {
-                format: crate::steps::state::STATE_FORMAT.into(),
-                kind: "pca".into(),
-                pass: "fit".into(),
-                fingerprint: "f".into(),
-                state: inline,
-                arrays: Vec::new(),
-            },
-            PARTIAL_FORMAT_JSON,
-        );
+        let old = json_partial(inline);
         let json_path = dir.path().join("old.json");
         std::fs::write(&json_path, serde_json::to_string(&old).unwrap()).unwrap();
         let back: SavedMoments = Partial::load(&json_path, "f")
@@ -281,17 +286,7 @@ mod tests {
         let path = dir.path().join("json");
         let t = Instant::now();
         let inline = serde_json::to_value(&saved).unwrap();
-        let old = partial(
-            PartialState {
-                format: crate::steps::state::STATE_FORMAT.into(),
-                kind: "pca".into(),
-                pass: "fit".into(),
-                fingerprint: "f".into(),
-                state: inline,
-                arrays: Vec::new(),
-            },
-            PARTIAL_FORMAT_JSON,
-        );
+        let old = json_partial(inline);
         write_atomic(&path, serde_json::to_string(&old).unwrap().as_bytes()).unwrap();
         let json_write = secs(t);
         drop(old);
