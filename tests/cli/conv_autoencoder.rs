@@ -52,6 +52,50 @@ pub(super) fn transform(
         .success();
 }
 
+/// `transform` of the digits with the run's model gives reduced.parquet's `columns`
+/// (with `--reconstruction-error` when `error`), and `--inverse` of reduced.parquet
+/// decodes the 64 pixels; returns reduced.parquet's columns.
+pub(super) fn transform_agrees_and_inverts(
+    out: &Path,
+    tmp: &Path,
+    columns: &[&str],
+    error: bool,
+) -> Vec<(String, Vec<f64>)> {
+    let (model, reduced) = (out.join("model.json"), out.join("reduced.parquet"));
+    let codes = tmp.join("codes.parquet");
+    let mut cmd = dimred();
+    cmd.args(["transform", "-q"]);
+    if error {
+        cmd.arg("--reconstruction-error");
+    }
+    cmd.arg("--model")
+        .arg(&model)
+        .arg("--input")
+        .arg(root().join("sample-data/digits.csv"))
+        .arg("--output")
+        .arg(&codes)
+        .assert()
+        .success();
+    let run_cols = parquet_columns(&reduced);
+    let transform_cols = parquet_columns(&codes);
+    for z in columns {
+        let a = &run_cols.iter().find(|(n, _)| n == z).unwrap().1;
+        let b = &transform_cols.iter().find(|(n, _)| n == z).unwrap().1;
+        assert_eq!(a, b, "{z}");
+    }
+    let decoded = tmp.join("decoded.parquet");
+    transform(&model, &reduced, &decoded, true);
+    let pixels = parquet_columns(&decoded);
+    assert_eq!(
+        pixels
+            .iter()
+            .filter(|(n, _)| n.starts_with("pixel_"))
+            .count(),
+        64
+    );
+    run_cols
+}
+
 pub(super) fn digits_rows() -> Vec<Vec<f64>> {
     let columns: Vec<Vec<f64>> = parquet_columns(&root().join("sample-data/digits.parquet"))
         .into_iter()
@@ -131,30 +175,7 @@ fn the_conv_example_trains_transforms_inverts_and_exports() {
 
     // transform gives the run's codes; --inverse decodes them to 64 pixels
     let reduced = out.join("reduced.parquet");
-    let codes = tmp.path().join("codes.parquet");
-    transform(
-        &out.join("model.json"),
-        root().join("sample-data/digits.csv"),
-        &codes,
-        false,
-    );
-    let run_cols = parquet_columns(&reduced);
-    let transform_cols = parquet_columns(&codes);
-    for z in ["z1", "z2", "z3"] {
-        let a = &run_cols.iter().find(|(n, _)| n == z).unwrap().1;
-        let b = &transform_cols.iter().find(|(n, _)| n == z).unwrap().1;
-        assert_eq!(a, b, "{z}");
-    }
-    let decoded = tmp.path().join("decoded.parquet");
-    transform(&out.join("model.json"), &reduced, &decoded, true);
-    let pixels = parquet_columns(&decoded);
-    assert_eq!(
-        pixels
-            .iter()
-            .filter(|(n, _)| n.starts_with("pixel_"))
-            .count(),
-        64
-    );
+    transform_agrees_and_inverts(&out, tmp.path(), &["z1", "z2", "z3"], false);
 
     // The ONNX graphs (Conv, MaxPool, ConvTranspose between Reshape and Transpose) give
     // the f32 network's codes and reconstruction error.

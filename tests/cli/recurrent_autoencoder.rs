@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use super::common::*;
-use super::conv_autoencoder::{digits_rows, refused_in, transform};
+use super::conv_autoencoder::{digits_rows, refused_in, transform_agrees_and_inverts};
 use super::onnx::{assert_graph_matches, export, run_graph};
 
 const RECURRENT: &str = "pipelines/digits_recurrent_autoencoder.yaml";
@@ -82,39 +82,18 @@ fn the_recurrent_example_trains_transforms_inverts_scores_and_exports() {
 
     // transform gives the run's codes and per-window scores; --inverse rebuilds 64 pixels
     let reduced = out.join("reduced.parquet");
-    let codes = tmp.path().join("codes.parquet");
-    dimred()
-        .args(["transform", "-q", "--reconstruction-error", "--model"])
-        .arg(out.join("model.json"))
-        .arg("--input")
-        .arg(root().join("sample-data/digits.csv"))
-        .arg("--output")
-        .arg(&codes)
-        .assert()
-        .success();
-    let run_cols = parquet_columns(&reduced);
-    let transform_cols = parquet_columns(&codes);
-    for z in ["z1", "z2", "z3", "reconstruction_error"] {
-        let a = &run_cols.iter().find(|(n, _)| n == z).unwrap().1;
-        let b = &transform_cols.iter().find(|(n, _)| n == z).unwrap().1;
-        assert_eq!(a, b, "{z}");
-    }
+    let run_cols = transform_agrees_and_inverts(
+        &out,
+        tmp.path(),
+        &["z1", "z2", "z3", "reconstruction_error"],
+        true,
+    );
     let scores = &run_cols
         .iter()
         .find(|(n, _)| n == "reconstruction_error")
         .unwrap()
         .1;
     assert!(scores.iter().all(|s| s.is_finite() && *s > 0.0));
-    let decoded = tmp.path().join("decoded.parquet");
-    transform(&out.join("model.json"), &reduced, &decoded, true);
-    let pixels = parquet_columns(&decoded);
-    assert_eq!(
-        pixels
-            .iter()
-            .filter(|(n, _)| n.starts_with("pixel_"))
-            .count(),
-        64
-    );
 
     // The ONNX graph (Reshape, Transpose, GRU, Tile, MatMul) gives the f32 network's codes
     // and reconstruction error.
