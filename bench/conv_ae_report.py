@@ -12,14 +12,10 @@ was not run (BENCH_DIMRED_NOTE says why) is reported, not an error.
 import os
 import sys
 
-from report import env, fmt_int, last_json_line, read_time_fields, write_table
+from report import env, fmt, fmt_int, last_json_line, read_time_fields, write_table
 from report import read_report as read_json
 
 BUSY_WARN = 0.2  # cores used by other processes during a run
-
-
-def fmt(x, spec):
-    return format(x, spec) if isinstance(x, (int, float)) else "n/a"
 
 
 def collect(res, name):

@@ -75,6 +75,11 @@ def fmt_int(x):
     return f"{x:,.0f}"
 
 
+def fmt(x, spec):
+    """`x` in `spec`, or n/a when a contender gave no number."""
+    return format(x, spec) if isinstance(x, (int, float)) else "n/a"
+
+
 def write_table(res, lines):
     """RESULTS_DIR/table.md from the lines, printed too; shared by the three report scripts."""
     text = "\n".join(lines) + "\n"

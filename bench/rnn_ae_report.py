@@ -11,12 +11,8 @@ Reads NAME.time ('%e %M %U %S' from /usr/bin/time), NAME.rc, PyTorch's JSON line
 import os
 import sys
 
-from report import env, fmt_int, last_json_line, read_time_fields, write_table
+from report import env, fmt, fmt_int, last_json_line, read_time_fields, write_table
 from report import read_report as read_json
-
-
-def fmt(x, spec):
-    return format(x, spec) if isinstance(x, (int, float)) else "n/a"
 
 
 def collect(res, name):
