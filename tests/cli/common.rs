@@ -215,3 +215,21 @@ pub fn wide_exact_pca(dir: &Path) -> (PathBuf, PathBuf) {
     );
     (pipeline, out)
 }
+
+/// `dimred transform --model MODEL --input INPUT --output OUTPUT` (with `--inverse`),
+/// which must succeed.
+pub fn transform(model: &Path, input: impl AsRef<Path>, output: impl AsRef<Path>, inverse: bool) {
+    let mut cmd = dimred();
+    cmd.args(["transform", "-q"]);
+    if inverse {
+        cmd.arg("--inverse");
+    }
+    cmd.arg("--model")
+        .arg(model)
+        .arg("--input")
+        .arg(input.as_ref())
+        .arg("--output")
+        .arg(output.as_ref())
+        .assert()
+        .success();
+}

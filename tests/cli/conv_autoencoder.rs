@@ -29,29 +29,6 @@ fn conv_args(out: &Path, sets: &[&str]) -> Vec<String> {
     args
 }
 
-/// `dimred transform --model MODEL --input INPUT --output OUTPUT` (with `--inverse`),
-/// which must succeed.
-pub(super) fn transform(
-    model: &Path,
-    input: impl AsRef<Path>,
-    output: impl AsRef<Path>,
-    inverse: bool,
-) {
-    let mut cmd = dimred();
-    cmd.args(["transform", "-q"]);
-    if inverse {
-        cmd.arg("--inverse");
-    }
-    cmd.arg("--model")
-        .arg(model)
-        .arg("--input")
-        .arg(input.as_ref())
-        .arg("--output")
-        .arg(output.as_ref())
-        .assert()
-        .success();
-}
-
 /// `transform` of the digits with the run's model gives reduced.parquet's `columns`
 /// (with `--reconstruction-error` when `error`), and `--inverse` of reduced.parquet
 /// decodes the 64 pixels; returns reduced.parquet's columns.

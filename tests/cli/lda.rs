@@ -102,19 +102,14 @@ fn check_case(name: &str) {
         .collect();
     assert_vec_close(&small, &have, 1e-10, &format!("{name} with 13-row chunks"));
     let again = tmp.path().join("again.parquet");
-    dimred()
-        .args(["transform", "-q", "--model"])
-        .arg(out.join("model.json"))
-        .arg("--input")
-        .arg(
-            root()
-                .join("sample-data")
-                .join(case["data"].as_str().unwrap()),
-        )
-        .arg("--output")
-        .arg(&again)
-        .assert()
-        .success();
+    transform(
+        &out.join("model.json"),
+        root()
+            .join("sample-data")
+            .join(case["data"].as_str().unwrap()),
+        &again,
+        false,
+    );
     assert_eq!(ld_columns(&again), got, "{name}: transform");
 }
 
@@ -344,19 +339,14 @@ fn check_predict(name: &str) {
 
     // transform on the saved model writes the same columns and values
     let again = tmp.path().join("again.parquet");
-    dimred()
-        .args(["transform", "-q", "--model"])
-        .arg(out.join("model.json"))
-        .arg("--input")
-        .arg(
-            root()
-                .join("sample-data")
-                .join(case["data"].as_str().unwrap()),
-        )
-        .arg("--output")
-        .arg(&again)
-        .assert()
-        .success();
+    transform(
+        &out.join("model.json"),
+        root()
+            .join("sample-data")
+            .join(case["data"].as_str().unwrap()),
+        &again,
+        false,
+    );
     assert_eq!(
         class_column(&again, &format!("predicted_{label}")),
         predicted,
