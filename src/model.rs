@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::{MissingPolicy, OnnxDtype};
 use crate::error::{Error, Result};
-use crate::steps::{FittedPipeline, load_step};
+use crate::steps::{FittedPipeline, Named, autoencoder, load_step, pca, scale};
 
 pub const FORMAT: &str = "dimred-model/1";
 
@@ -115,12 +115,12 @@ impl Model {
                 .map_err(|e| Error::config(format!("model field 'steps': {e}")));
         }
         let mut kinds = vec![if self.doc.contains_key("components_") {
-            "pca".to_string()
+            pca::Kind::NAME.to_string()
         } else {
-            "scale".to_string()
+            scale::Kind::NAME.to_string()
         }];
         if self.doc.contains_key("autoencoder") {
-            kinds.push("autoencoder".into());
+            kinds.push(autoencoder::Kind::NAME.into());
         }
         Ok(kinds)
     }

@@ -378,7 +378,7 @@ fn plan_steps(
             scale = Some(s.method);
             continue;
         }
-        let mut planned = crate::steps::plan_step(step);
+        let mut planned = step.plan();
         planned.check(width, rows, problems);
         if steps.is_empty() && !planned.absorb_scale(scale.unwrap_or(ScaleMethod::None)) {
             steps.push(Box::new(PlannedScale::new(

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::rng::splitmix64;
 pub use crate::source::labels::classes;
 use crate::steps::kernel_pca::kernel::KernelKind;
-use crate::steps::{FittedStep, StepInput, plan_step};
+use crate::steps::{FittedStep, StepInput};
 
 /// The rows the evaluation trains and tests on: the report's sample (what
 /// `report::sample::Sampler::finish` returns beside the saved sample).
@@ -372,7 +372,7 @@ fn fit_in_memory(
     labels: &[String],
 ) -> Result<Box<dyn FittedStep>> {
     let (n, p) = (train.len(), train.first().map_or(0, |r| r.len()));
-    let mut planned = plan_step(step);
+    let mut planned = step.plan();
     let mut problems = Vec::new();
     planned.check(Some(p), Some(n as u64), &mut problems);
     if !problems.is_empty() {

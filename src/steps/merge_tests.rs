@@ -6,7 +6,7 @@ use faer::Mat;
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
-use super::{Fit, MergeFit, PartialState, PlannedStep, StepInput, plan_step};
+use super::{Fit, MergeFit, PartialState, PlannedStep, StepInput};
 use crate::config::{NComponents, PcaParams, PcaSolver, RawStep, ScaleMethod, ScaleParams};
 use crate::engine::PassStats;
 use crate::steps::pca::randomized::GramProduct;
@@ -35,7 +35,7 @@ fn pca(solver: PcaSolver, k: usize) -> RawStep {
 }
 
 fn planned(raw: &RawStep, scale: ScaleMethod, p: usize) -> Box<dyn PlannedStep> {
-    let mut step = plan_step(raw);
+    let mut step = raw.plan();
     let mut problems = Vec::new();
     step.check(Some(p), None, &mut problems);
     assert!(problems.is_empty(), "{problems:?}");

@@ -13,8 +13,8 @@
 //!   of model.json and report.json, its arrays of model.npz and its ONNX nodes.
 //!
 //! `fitted::FittedPipeline` is the fitted steps in order. Adding a kind means a folder
-//! here and, in this file only, its `pub mod` line, its `RawStep` variant and its arms in
-//! `plan_step` and `load_step` (docs/architecture.md, "How to add a step").
+//! here with a `Kind` implementing `StepKind` and, in this file only, its `pub mod` line
+//! and its line in `registry!` (docs/architecture.md, "How to add a step").
 
 pub mod autoencoder;
 pub mod fitted;
@@ -42,35 +42,83 @@ use crate::source::{Dataset, ReadSpec};
 pub use fitted::FittedPipeline;
 pub use state::PartialState;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-/// A step as the pipeline file writes it: the registry of step kinds.
-pub enum RawStep {
-    Scale(scale::params::ScaleParams),
-    Pca(pca::params::PcaParams),
-    Autoencoder(Box<autoencoder::params::AutoencoderParams>),
-    RandomProjection(random_projection::RandomProjectionParams),
-    Lda(lda::params::LdaParams),
-    KernelPca(kernel_pca::KernelPcaParams),
+/// A kind of step: its keys as the pipeline file writes them, how a written step plans
+/// and how its sections of a model.json load. Its YAML name lives once, on its line of
+/// `registry!` below, which gives the kind `Named::NAME`.
+pub trait StepKind {
+    type Params: std::fmt::Debug + Clone + PartialEq + Serialize + serde::de::DeserializeOwned;
+    fn plan(params: &Self::Params) -> Box<dyn PlannedStep>;
+    /// The fitted step from its sections of a model.json; `input` is its input width.
+    fn load(model: &Map<String, Value>, input: usize) -> Result<Box<dyn FittedStep>>;
+}
+
+/// A registered kind's YAML name (and model.json's `steps` entry).
+pub trait Named {
+    const NAME: &'static str;
+}
+
+/// The registry: one line per step kind, `"yaml name" => Variant(its StepKind)`. From
+/// it come the pipeline file's step enum (`RawStep`), the list of kinds (`KINDS`),
+/// planning (`RawStep::plan`) and model loading (`load_step`).
+macro_rules! registry {
+    ($($(#[$doc:meta])* $name:literal => $variant:ident($kind:ty)),+ $(,)?) => {
+        /// A step as the pipeline file writes it.
+        #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+        #[serde(deny_unknown_fields)]
+        pub enum RawStep {
+            $($(#[$doc])* #[serde(rename = $name)] $variant(<$kind as StepKind>::Params),)+
+        }
+
+        $(impl Named for $kind {
+            const NAME: &'static str = $name;
+        })+
+
+        /// Every step kind's YAML name, in the registry's order.
+        pub const KINDS: &[&str] = &[$($name),+];
+
+        impl RawStep {
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(RawStep::$variant(_) => $name,)+
+                }
+            }
+
+            /// Its planned form (checked by `PlannedStep::check`).
+            pub fn plan(&self) -> Box<dyn PlannedStep> {
+                match self {
+                    $(RawStep::$variant(p) => <$kind as StepKind>::plan(p),)+
+                }
+            }
+        }
+
+        /// A step's sections of a model.json → the fitted step. `input` is the step's
+        /// input width.
+        pub fn load_step(
+            kind: &str,
+            model: &Map<String, Value>,
+            input: usize,
+        ) -> Result<Box<dyn FittedStep>> {
+            match kind {
+                $($name => <$kind as StepKind>::load(model, input),)+
+                other => Err(Error::config(format!("unknown step kind '{other}'"))),
+            }
+        }
+    };
+}
+
+registry! {
+    "scale" => Scale(scale::Kind),
+    "pca" => Pca(pca::Kind),
+    "autoencoder" => Autoencoder(autoencoder::Kind),
+    "random_projection" => RandomProjection(random_projection::Kind),
+    "lda" => Lda(lda::Kind),
+    "kernel_pca" => KernelPca(kernel_pca::Kind),
     /// Row steps: evaluated by the reader on each chunk, before the fitted steps.
-    Filter(rows::RowExpr),
-    Derive(rows::DeriveParams),
+    "filter" => Filter(rows::FilterKind),
+    "derive" => Derive(rows::DeriveKind),
 }
 
 impl RawStep {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            RawStep::Scale(_) => "scale",
-            RawStep::Pca(_) => "pca",
-            RawStep::Autoencoder(_) => "autoencoder",
-            RawStep::RandomProjection(_) => "random_projection",
-            RawStep::Lda(_) => "lda",
-            RawStep::KernelPca(_) => "kernel_pca",
-            RawStep::Filter(_) => "filter",
-            RawStep::Derive(_) => "derive",
-        }
-    }
-
     /// A row step (`filter`, `derive`), which the reader runs rather than a fit.
     pub fn row_step(&self) -> Option<rows::RowStep<'_>> {
         match self {
@@ -376,46 +424,6 @@ fn not_in_onnx(kind: &str) -> Error {
     Error::config(format!(
         "a {kind} step cannot be written as ONNX (its standard operators do not express it)"
     ))
-}
-
-/// The registry: a step as written → its planned form (checked by `PlannedStep::check`).
-pub fn plan_step(raw: &RawStep) -> Box<dyn PlannedStep> {
-    match raw {
-        RawStep::Scale(p) => Box::new(scale::PlannedScale::new(p.method)),
-        RawStep::Pca(p) => Box::new(pca::step::PlannedPca::new(p.clone())),
-        RawStep::Autoencoder(p) => {
-            Box::new(autoencoder::step::PlannedAutoencoder::new((**p).clone()))
-        }
-        RawStep::RandomProjection(p) => {
-            Box::new(random_projection::PlannedRandomProjection::new(p.clone()))
-        }
-        RawStep::Lda(p) => Box::new(lda::PlannedLda::new(p.clone())),
-        RawStep::KernelPca(p) => Box::new(kernel_pca::PlannedKernelPca::new(p.clone())),
-        RawStep::Filter(_) | RawStep::Derive(_) => Box::new(rows::InReader(raw.kind())),
-    }
-}
-
-/// The registry: a step's sections of a model.json → the fitted step. `input` is the
-/// step's input width.
-pub fn load_step(
-    kind: &str,
-    model: &Map<String, Value>,
-    input: usize,
-) -> Result<Box<dyn FittedStep>> {
-    match kind {
-        "scale" => scale::FittedScale::from_model(model, input).map(|s| Box::new(s) as _),
-        "pca" => pca::fitted::FittedPca::from_model(model, input).map(|s| Box::new(s) as _),
-        "autoencoder" => {
-            autoencoder::step::FittedAutoencoder::from_model(model, input).map(|s| Box::new(s) as _)
-        }
-        "random_projection" => random_projection::FittedRandomProjection::from_model(model, input)
-            .map(|s| Box::new(s) as _),
-        "lda" => lda::FittedLda::from_model(model, input).map(|s| Box::new(s) as _),
-        "kernel_pca" => {
-            kernel_pca::FittedKernelPca::from_model(model, input).map(|s| Box::new(s) as _)
-        }
-        other => Err(Error::config(format!("unknown step kind '{other}'"))),
-    }
 }
 
 /// The Moore–Penrose pseudo-inverse (p × k) of a k × p matrix, by its SVD: the least

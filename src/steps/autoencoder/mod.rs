@@ -17,3 +17,19 @@ pub mod train;
 
 pub use net::saved::{SavedLayer, SavedNetwork};
 pub use net::{Network, Workspace};
+
+/// The step kind's registration (`steps::registry!`).
+pub struct Kind;
+
+impl crate::steps::StepKind for Kind {
+    type Params = Box<params::AutoencoderParams>;
+    fn plan(params: &Self::Params) -> Box<dyn crate::steps::PlannedStep> {
+        Box::new(step::PlannedAutoencoder::new((**params).clone()))
+    }
+    fn load(
+        model: &serde_json::Map<String, serde_json::Value>,
+        input: usize,
+    ) -> crate::error::Result<Box<dyn crate::steps::FittedStep>> {
+        step::FittedAutoencoder::from_model(model, input).map(|s| Box::new(s) as _)
+    }
+}

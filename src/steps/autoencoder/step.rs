@@ -18,6 +18,7 @@ use crate::engine::PassReport;
 use crate::error::{Error, Result};
 use crate::npz::Array;
 use crate::onnx::Graph;
+use crate::steps::Named;
 use crate::steps::RawStep;
 use crate::steps::{DriveContext, DrivenFit, Fit, FittedStep, PlannedStep, RunFacts, StepInput};
 
@@ -209,7 +210,7 @@ fn check_optimizer(ae: &AutoencoderParams, at: &str, problems: &mut Vec<String>)
 
 impl PlannedStep for PlannedAutoencoder {
     fn kind(&self) -> &'static str {
-        "autoencoder"
+        super::Kind::NAME
     }
 
     fn check(&mut self, width: Option<usize>, rows: Option<u64>, problems: &mut Vec<String>) {
@@ -455,7 +456,7 @@ impl FittedAutoencoder {
 
 impl FittedStep for FittedAutoencoder {
     fn kind(&self) -> &'static str {
-        "autoencoder"
+        super::Kind::NAME
     }
 
     fn output_names(&self) -> Vec<String> {

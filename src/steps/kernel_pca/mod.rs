@@ -28,7 +28,24 @@ use crate::npz::Array;
 use crate::onnx::{Attr, Graph};
 use crate::rng::Rng;
 use crate::stats::MomentsAccumulator;
+use crate::steps::Named;
 use kernel::{Kernel, KernelKind};
+
+/// The step kind's registration (`steps::registry!`).
+pub struct Kind;
+
+impl crate::steps::StepKind for Kind {
+    type Params = KernelPcaParams;
+    fn plan(params: &Self::Params) -> Box<dyn crate::steps::PlannedStep> {
+        Box::new(PlannedKernelPca::new(params.clone()))
+    }
+    fn load(
+        model: &serde_json::Map<String, serde_json::Value>,
+        input: usize,
+    ) -> crate::error::Result<Box<dyn crate::steps::FittedStep>> {
+        FittedKernelPca::from_model(model, input).map(|s| Box::new(s) as _)
+    }
+}
 
 /// The step's keys, scikit-learn's names and defaults, plus the Nyström sample.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -81,7 +98,7 @@ impl PlannedKernelPca {
 
 impl PlannedStep for PlannedKernelPca {
     fn kind(&self) -> &'static str {
-        "kernel_pca"
+        Kind::NAME
     }
 
     fn check(&mut self, _width: Option<usize>, rows: Option<u64>, problems: &mut Vec<String>) {
@@ -447,7 +464,7 @@ impl FittedKernelPca {
 
 impl FittedStep for FittedKernelPca {
     fn kind(&self) -> &'static str {
-        "kernel_pca"
+        Kind::NAME
     }
 
     fn output_names(&self) -> Vec<String> {

@@ -28,8 +28,25 @@ use crate::error::{Error, Result};
 use crate::npz::Array;
 use crate::onnx::Graph;
 use crate::source::labels::classes;
+use crate::steps::Named;
 use params::{LdaParams, LdaSolver, Shrinkage};
 use solve::{ClassStats, Higher, Lda};
+
+/// The step kind's registration (`steps::registry!`).
+pub struct Kind;
+
+impl crate::steps::StepKind for Kind {
+    type Params = LdaParams;
+    fn plan(params: &Self::Params) -> Box<dyn crate::steps::PlannedStep> {
+        Box::new(PlannedLda::new(params.clone()))
+    }
+    fn load(
+        model: &serde_json::Map<String, serde_json::Value>,
+        input: usize,
+    ) -> crate::error::Result<Box<dyn crate::steps::FittedStep>> {
+        FittedLda::from_model(model, input).map(|s| Box::new(s) as _)
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct PlannedLda {
@@ -44,7 +61,7 @@ impl PlannedLda {
 
 impl PlannedStep for PlannedLda {
     fn kind(&self) -> &'static str {
-        "lda"
+        Kind::NAME
     }
 
     fn check(&mut self, width: Option<usize>, _rows: Option<u64>, problems: &mut Vec<String>) {
@@ -557,7 +574,7 @@ impl FittedLda {
 
 impl FittedStep for FittedLda {
     fn kind(&self) -> &'static str {
-        "lda"
+        Kind::NAME
     }
 
     fn output_names(&self) -> Vec<String> {

@@ -9,7 +9,7 @@ use super::params::{LdaParams, LdaSolver, Shrinkage, ShrinkageName};
 use super::solve::ClassStats;
 use crate::config::RawStep;
 use crate::engine::PassStats;
-use crate::steps::{Fit, StepInput, plan_step};
+use crate::steps::{Fit, StepInput};
 
 fn data(rows: usize, p: usize, seed: u64) -> Mat<f64> {
     let mut rng = crate::rng::Rng::new(seed);
@@ -55,7 +55,7 @@ fn fit(rows: &[(&Mat<f64>, &[String])], save_between: bool) -> Map<String, serde
         priors: None,
         predict: true,
     };
-    let step = plan_step(&RawStep::Lda(params));
+    let step = RawStep::Lda(params).plan();
     let p = rows[0].0.ncols();
     let input = StepInput {
         names: (0..p).map(|j| format!("f{j}")).collect(),

@@ -12,6 +12,7 @@ use super::{Pca, inverse, project_with};
 use crate::error::{Error, Result};
 use crate::npz::Array;
 use crate::onnx::Graph;
+use crate::steps::Named;
 use crate::steps::scale::{ScaleMethod, Scaler, onnx_shift_scale, onnx_unshift_scale};
 use crate::steps::{Affine, FittedStep, RowScore, RunFacts, StepInput, field, rows_json, rows_mat};
 
@@ -180,7 +181,7 @@ impl FittedPca {
 
 impl FittedStep for FittedPca {
     fn kind(&self) -> &'static str {
-        "pca"
+        super::Kind::NAME
     }
 
     fn output_names(&self) -> Vec<String> {

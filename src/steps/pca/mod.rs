@@ -18,6 +18,22 @@ use faer::{Mat, MatRef};
 use crate::error::{Error, Result};
 use params::NComponents;
 
+/// The step kind's registration (`steps::registry!`).
+pub struct Kind;
+
+impl crate::steps::StepKind for Kind {
+    type Params = params::PcaParams;
+    fn plan(params: &Self::Params) -> Box<dyn crate::steps::PlannedStep> {
+        Box::new(step::PlannedPca::new(params.clone()))
+    }
+    fn load(
+        model: &serde_json::Map<String, serde_json::Value>,
+        input: usize,
+    ) -> crate::error::Result<Box<dyn crate::steps::FittedStep>> {
+        fitted::FittedPca::from_model(model, input).map(|s| Box::new(s) as _)
+    }
+}
+
 /// A fitted PCA in the (scaled) feature space.
 #[derive(Debug, Clone)]
 pub struct Pca {

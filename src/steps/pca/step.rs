@@ -10,6 +10,7 @@ use super::params::{NComponents, PcaParams, PcaSolver, PowerNormalizer};
 use super::randomized::RandomizedFit;
 use super::tsqr::TsqrFit;
 use crate::error::Result;
+use crate::steps::Named;
 use crate::steps::scale::ScaleMethod;
 use crate::steps::{Fit, PlannedStep, StepInput};
 
@@ -188,7 +189,7 @@ impl PlannedPca {
 
 impl PlannedStep for PlannedPca {
     fn kind(&self) -> &'static str {
-        "pca"
+        super::Kind::NAME
     }
 
     fn check(&mut self, width: Option<usize>, rows: Option<u64>, problems: &mut Vec<String>) {

@@ -24,6 +24,23 @@ use crate::engine::PassStats;
 use crate::error::{Error, Result};
 use crate::npz::Array;
 use crate::onnx::Graph;
+use crate::steps::Named;
+
+/// The step kind's registration (`steps::registry!`).
+pub struct Kind;
+
+impl crate::steps::StepKind for Kind {
+    type Params = RandomProjectionParams;
+    fn plan(params: &Self::Params) -> Box<dyn crate::steps::PlannedStep> {
+        Box::new(PlannedRandomProjection::new(params.clone()))
+    }
+    fn load(
+        model: &serde_json::Map<String, serde_json::Value>,
+        input: usize,
+    ) -> crate::error::Result<Box<dyn crate::steps::FittedStep>> {
+        FittedRandomProjection::from_model(model, input).map(|s| Box::new(s) as _)
+    }
+}
 
 /// The step's keys.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -35,7 +52,7 @@ pub struct RandomProjectionParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eps: Option<f64>,
     #[serde(default)]
-    pub kind: Kind,
+    pub kind: MatrixKind,
     /// Sparse kind only: the fraction of nonzero entries, or `auto` (1/√p).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub density: Option<Density>,
@@ -54,7 +71,7 @@ impl RandomProjectionParams {
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
-pub enum Kind {
+pub enum MatrixKind {
     /// Entries N(0, 1/k).
     #[default]
     Gaussian,
@@ -205,7 +222,7 @@ impl PlannedRandomProjection {
 
 impl PlannedStep for PlannedRandomProjection {
     fn kind(&self) -> &'static str {
-        "random_projection"
+        Kind::NAME
     }
 
     /// The keys, and `auto` against the features when the metadata gives the rows.
@@ -220,7 +237,7 @@ impl PlannedStep for PlannedRandomProjection {
         if params.n_components != Components::Auto && params.eps.is_some() {
             problems.push(format!("{at}.eps applies to n_components: auto only"));
         }
-        if params.kind == Kind::Gaussian && params.density.is_some() {
+        if params.kind == MatrixKind::Gaussian && params.density.is_some() {
             problems.push(format!("{at}.density applies to kind: sparse only"));
         }
         if params.n_components == Components::Auto
@@ -250,9 +267,9 @@ impl PlannedStep for PlannedRandomProjection {
             .components(p, input.total_rows)
             .map_err(Error::config)?;
         let density = match (self.params.kind, self.params.density) {
-            (Kind::Gaussian, _) => None,
-            (Kind::Sparse, None | Some(Density::Auto)) => Some(matrix::auto_density(p)),
-            (Kind::Sparse, Some(Density::Fraction(d))) => Some(d),
+            (MatrixKind::Gaussian, _) => None,
+            (MatrixKind::Sparse, None | Some(Density::Auto)) => Some(matrix::auto_density(p)),
+            (MatrixKind::Sparse, Some(Density::Fraction(d))) => Some(d),
         };
         Ok(Fit::Merge(Box::new(RandomProjectionFit {
             params: self.params.clone(),
@@ -320,7 +337,7 @@ impl MergeFit for RandomProjectionFit {
 /// `x · componentsᵀ`; back through the pseudo-inverse of the components, as scikit-learn's
 /// `inverse_transform`.
 pub struct FittedRandomProjection {
-    kind: Kind,
+    kind: MatrixKind,
     density: Option<f64>,
     /// k × p.
     components: Mat<f64>,
@@ -356,7 +373,7 @@ impl FittedRandomProjection {
 
 impl FittedStep for FittedRandomProjection {
     fn kind(&self) -> &'static str {
-        "random_projection"
+        Kind::NAME
     }
 
     fn output_names(&self) -> Vec<String> {

@@ -249,6 +249,44 @@ pub(crate) fn place(i: usize, kind: &str, expr: &RowExpr, column: Option<&str>) 
     }
 }
 
+/// The row kinds' registrations (`steps::registry!`): the reader runs them, so they plan
+/// to `InReader` and have no model section.
+pub struct FilterKind;
+pub struct DeriveKind;
+
+impl crate::steps::StepKind for FilterKind {
+    type Params = RowExpr;
+    fn plan(_: &RowExpr) -> Box<dyn crate::steps::PlannedStep> {
+        Box::new(InReader(<Self as crate::steps::Named>::NAME))
+    }
+    fn load(
+        _: &serde_json::Map<String, serde_json::Value>,
+        _: usize,
+    ) -> Result<Box<dyn crate::steps::FittedStep>> {
+        Err(no_model_section(<Self as crate::steps::Named>::NAME))
+    }
+}
+
+impl crate::steps::StepKind for DeriveKind {
+    type Params = DeriveParams;
+    fn plan(_: &DeriveParams) -> Box<dyn crate::steps::PlannedStep> {
+        Box::new(InReader(<Self as crate::steps::Named>::NAME))
+    }
+    fn load(
+        _: &serde_json::Map<String, serde_json::Value>,
+        _: usize,
+    ) -> Result<Box<dyn crate::steps::FittedStep>> {
+        Err(no_model_section(<Self as crate::steps::Named>::NAME))
+    }
+}
+
+/// A model.json naming a row step among its fitted ones was edited by hand.
+fn no_model_section(kind: &str) -> Error {
+    Error::config(format!(
+        "model field 'steps' names a {kind} step; row steps run in the reader and have no model section"
+    ))
+}
+
 /// A row step where a fitted step was expected: the plan hands row steps to the reader,
 /// so reaching this is a bug, reported as one rather than a panic.
 #[derive(Debug)]

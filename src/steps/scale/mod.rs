@@ -19,7 +19,24 @@ use crate::error::{Error, Result};
 use crate::npz::Array;
 use crate::onnx::Graph;
 use crate::stats::{ColumnStats, ColumnsAccumulator, Moments, SavedColumn};
+use crate::steps::Named;
 pub use params::{ScaleMethod, ScaleParams};
+
+/// The step kind's registration (`steps::registry!`).
+pub struct Kind;
+
+impl crate::steps::StepKind for Kind {
+    type Params = params::ScaleParams;
+    fn plan(params: &Self::Params) -> Box<dyn crate::steps::PlannedStep> {
+        Box::new(PlannedScale::new(params.method))
+    }
+    fn load(
+        model: &serde_json::Map<String, serde_json::Value>,
+        input: usize,
+    ) -> crate::error::Result<Box<dyn crate::steps::FittedStep>> {
+        FittedScale::from_model(model, input).map(|s| Box::new(s) as _)
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Scaler {
@@ -184,7 +201,7 @@ impl PlannedScale {
 
 impl PlannedStep for PlannedScale {
     fn kind(&self) -> &'static str {
-        "scale"
+        Kind::NAME
     }
 
     fn output_width(&self, input: usize) -> Option<usize> {
@@ -332,7 +349,7 @@ impl FittedScale {
 
 impl FittedStep for FittedScale {
     fn kind(&self) -> &'static str {
-        "scale"
+        Kind::NAME
     }
 
     fn output_names(&self) -> Vec<String> {
