@@ -288,16 +288,16 @@ pub fn evaluate(
             Err(e) => notes.push(format!("no {name} baseline: {e}")),
         }
     }
-    if let Some(fitted) = own {
+    if let Some(fitted) = own
+        && let Some(classifier) = fitted.classifier()
+    {
         let p = rows.scaled.first().map_or(0, |r| r.len());
         let matrix = |which: &[usize]| {
             Mat::from_fn(which.len(), p, |r, j| rows.scaled[labelled[which[r]]][j])
         };
-        let classes_out = fitted.classes_out().unwrap_or_default();
+        let classes_out = classifier.classes();
         let predict = |which: &[usize]| -> Vec<usize> {
-            let out = fitted
-                .predict(matrix(which).as_ref())
-                .expect("a classifier step");
+            let out = classifier.predict(matrix(which).as_ref());
             (0..out.nrows())
                 .map(|i| {
                     let name = &classes_out[out[(i, 0)] as usize];

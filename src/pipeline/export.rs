@@ -227,7 +227,13 @@ fn forward(
     }
     let mut rebuilt = z.clone();
     for step in fitted.steps.iter().rev() {
-        rebuilt = step.onnx_inverse(g, &rebuilt)?;
+        let inverse = step.inverter().ok_or_else(|| {
+            Error::config(format!(
+                "the ONNX graph's reconstruction error needs an inverse map, which the {} step has not",
+                step.kind()
+            ))
+        })?;
+        rebuilt = inverse.onnx_inverse(g, &rebuilt)?;
     }
     let mut diff = g.node("Sub", &[x, &rebuilt]);
     let scale = fitted

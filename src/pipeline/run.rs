@@ -252,8 +252,18 @@ fn output_pass(
     let k = fitted.output_names(false).len();
     // the report's sample keeps the reduced coordinates, not a classifier's columns
     let reduced_k = fitted.projection_names().len();
+    let inverter = fitted.inverter();
+    let error_map = match &inverter {
+        Some(inverse) => track_error.then_some(inverse),
+        None if track_error => {
+            return Err(Error::internal(
+                "a reconstruction error was asked of a pipeline without an inverse map",
+            ));
+        }
+        None => None,
+    };
     let map = |x: MatRef<'_, f64>, scratch: &mut Mat<f64>, errors: &mut ErrorStats| {
-        let out = fitted.forward_with(x, track_error, scratch);
+        let out = fitted.forward_with(x, error_map, scratch);
         if !track_error {
             return out;
         }
@@ -312,11 +322,11 @@ fn output_pass(
         .first()
         .and_then(|s| s.loadings())
         .map(|c| Loadings::top(c, &plan.feature_names));
-    // (the plan refuses image grids for a pipeline without an inverse map)
-    let collected = collector.finish(
-        &|x| fitted.inverse(fitted.forward(x, &mut Mat::zeros(0, 0)).as_ref()),
-        loadings,
-    )?;
+    let reconstruct = |x: MatRef<'_, f64>| -> Option<Mat<f64>> {
+        let inverse = inverter.as_ref()?;
+        Some(inverse.inverse(fitted.forward(x, &mut Mat::zeros(0, 0)).as_ref()))
+    };
+    let collected = collector.finish(&reconstruct, loadings)?;
     Ok(Output {
         rows_written,
         errors: track_error.then_some(errors),
@@ -333,7 +343,7 @@ fn no_output_pass(plan: &Plan, fitted: &FittedPipeline) -> Result<Output> {
         .first()
         .and_then(|s| s.loadings())
         .map(|c| Loadings::top(c, &plan.feature_names));
-    let collected = Collector::new(plan).finish(&|x| x.to_owned(), loadings)?;
+    let collected = Collector::new(plan).finish(&|x| Some(x.to_owned()), loadings)?;
     Ok(Output {
         rows_written: 0,
         errors: None,

@@ -216,13 +216,20 @@ pub fn transform(
             options.inverse,
             dtype,
         ));
+    let inverter = if options.inverse || with_error {
+        Some(fitted.inverter().ok_or_else(|| {
+            Error::internal("a step without an inverse map passed the model's check")
+        })?)
+    } else {
+        None
+    };
+    let errors = inverter.as_ref().filter(|_| with_error);
     let mut scratch = Mat::zeros(0, 0);
     let (stats, _) = write_chunks(&dataset, &spec, sink, options.quiet, written, |chunk| {
         let x = chunk.features.as_ref();
-        Ok(if options.inverse {
-            fitted.inverse(x)
-        } else {
-            fitted.forward_scored(x, with_error, options.score, &mut scratch)
+        Ok(match &inverter {
+            Some(inverse) if options.inverse => inverse.inverse(x),
+            _ => fitted.forward_scored(x, errors, options.score, &mut scratch),
         })
     })?;
     if remote.is_some() {

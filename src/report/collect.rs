@@ -156,7 +156,7 @@ impl Collector {
     /// feature space; `loadings` are the step's, when it has any.
     pub fn finish(
         self,
-        reconstruct: &dyn Fn(MatRef<'_, f64>) -> Mat<f64>,
+        reconstruct: &dyn Fn(MatRef<'_, f64>) -> Option<Mat<f64>>,
         loadings: Option<Loadings>,
     ) -> Result<Collected> {
         let with_color = self.color.is_some();

@@ -211,11 +211,12 @@ impl Sampler {
 
     /// The sample in row order. `reconstruct` maps raw rows (n × p) to their
     /// reconstructions in raw space (PCA: the inverse of the projection; an autoencoder:
-    /// its decoder after its encoder). `with_color` says whether a colour column was read;
+    /// its decoder after its encoder; `None` without an inverse map, and then no image
+    /// grid). `with_color` says whether a colour column was read;
     /// `correlation` whether to compute the features' correlation matrix over the sample.
     pub fn finish(
         mut self,
-        reconstruct: &dyn Fn(MatRef<'_, f64>) -> Mat<f64>,
+        reconstruct: &dyn Fn(MatRef<'_, f64>) -> Option<Mat<f64>>,
         with_color: bool,
         correlation: bool,
     ) -> (ReportSample, EvalRows, Option<RecordBatch>) {
@@ -226,7 +227,7 @@ impl Sampler {
             }
             let p = self.first_rows[0].len();
             let x = Mat::from_fn(self.first_rows.len(), p, |i, j| self.first_rows[i][j]);
-            let back = reconstruct(x.as_ref());
+            let back = reconstruct(x.as_ref())?;
             Some(ImageRows {
                 shape,
                 sequence: self.options.sequence,
@@ -332,7 +333,7 @@ mod tests {
             sequence: false,
         });
         feed(&mut s, 30, 7);
-        let (sample, eval, _) = s.finish(&|x| x.to_owned(), false, false);
+        let (sample, eval, _) = s.finish(&|x| Some(x.to_owned()), false, false);
         assert_eq!(sample.index, (0..30).collect::<Vec<u64>>());
         assert_eq!(sample.reduced[3], vec![30.0, 31.0]);
         assert_eq!(eval.scaled[29], vec![290.0, 291.0]);
@@ -349,7 +350,7 @@ mod tests {
                 sequence: false,
             });
             feed(&mut s, 1000, chunk);
-            s.finish(&|x| x.to_owned(), false, false).0
+            s.finish(&|x| Some(x.to_owned()), false, false).0
         };
         let a = run(1);
         let b = run(333);
@@ -380,7 +381,7 @@ mod tests {
             _ => 7.0,
         });
         s.push(x.as_ref(), x.as_ref(), x.as_ref(), 1, None, None, None);
-        let (sample, _, _) = s.finish(&|x| x.to_owned(), false, true);
+        let (sample, _, _) = s.finish(&|x| Some(x.to_owned()), false, true);
         let c = sample.correlation.unwrap();
         assert!((c[0][1] + 1.0).abs() < 1e-12);
         assert_eq!(c[2][2], 1.0);
@@ -398,7 +399,7 @@ mod tests {
         });
         feed(&mut s, 25, 4);
         let (sample, _, _) = s.finish(
-            &|x| Mat::from_fn(x.nrows(), 2, |i, j| x[(i, j)] + 0.5),
+            &|x| Some(Mat::from_fn(x.nrows(), 2, |i, j| x[(i, j)] + 0.5)),
             false,
             false,
         );

@@ -4,7 +4,7 @@
 
 use faer::{Mat, MatRef};
 
-use super::{Affine, FittedStep};
+use super::{Affine, Classify, FittedStep, Inverse};
 
 /// The per-row log-likelihood's column (`output.score`, `transform --score`).
 pub const SCORE_COLUMN: &str = "log_likelihood";
@@ -34,8 +34,8 @@ impl FittedPipeline {
     /// (LDA's `predict`), then the reconstruction error's when asked.
     pub fn output_names(&self, with_error: bool) -> Vec<String> {
         let mut names = self.projection_names();
-        if let Some(last) = self.steps.last() {
-            names.extend(last.prediction_names());
+        if let Some(classifier) = self.classifier() {
+            names.extend(classifier.prediction_names());
         }
         if with_error {
             names.push("reconstruction_error".into());
@@ -46,18 +46,20 @@ impl FittedPipeline {
     /// The predicted class's column (its index among `output_names`) and the class names
     /// its values index, when the last step predicts.
     pub fn predicted_column(&self) -> Option<(usize, Vec<String>)> {
-        let last = self.steps.last()?;
-        if last.prediction_names().is_empty() {
-            return None;
-        }
-        Some((self.projection_names().len(), last.classes_out()?.to_vec()))
+        let classifier = self.classifier()?;
+        Some((self.projection_names().len(), classifier.classes().to_vec()))
+    }
+
+    /// The last step's classifier, when it predicts.
+    fn classifier(&self) -> Option<&dyn Classify> {
+        self.steps.last()?.classifier()
     }
 
     /// The first step without an inverse map, if any.
     pub fn not_invertible(&self) -> Option<&'static str> {
         self.steps
             .iter()
-            .find(|s| !s.invertible())
+            .find(|s| s.inverter().is_none())
             .map(|s| s.kind())
     }
 
@@ -79,45 +81,43 @@ impl FittedPipeline {
         }
     }
 
-    /// Features → outputs; with `with_error` one more column holds each row's squared
+    /// Features → outputs; with `errors` one more column holds each row's squared
     /// reconstruction error ‖x − x̂‖² in the scaled space.
     pub fn forward_with(
         &self,
         x: MatRef<'_, f64>,
-        with_error: bool,
+        errors: Option<&PipelineInverse<'_>>,
         scratch: &mut Mat<f64>,
     ) -> Mat<f64> {
         if let Some((last, before)) = self.steps.split_last()
-            && !last.prediction_names().is_empty()
+            && let Some(classifier) = last.classifier()
         {
             let mut input = x.to_owned();
             for step in before {
                 input = step.forward(input.as_ref(), scratch);
             }
             let z = last.forward(input.as_ref(), scratch);
-            let predicted = last
-                .predict(input.as_ref())
-                .expect("a step with predictions");
-            let errors = with_error.then(|| self.row_errors(x, z.as_ref()));
+            let predicted = classifier.predict(input.as_ref());
+            let errors = errors.map(|inv| inv.row_errors(x, z.as_ref()));
             let (k, c) = (z.ncols(), predicted.ncols());
-            let width = k + c + usize::from(with_error);
-            return Mat::from_fn(x.nrows(), width, |i, j| match j {
-                j if j < k => z[(i, j)],
-                j if j < k + c => predicted[(i, j - k)],
-                _ => errors.as_ref().expect("with the error")[i],
+            let width = k + c + usize::from(errors.is_some());
+            return Mat::from_fn(x.nrows(), width, |i, j| match (j, &errors) {
+                (j, _) if j < k => z[(i, j)],
+                (j, _) if j < k + c => predicted[(i, j - k)],
+                (_, Some(e)) => e[i],
+                (_, None) => 0.0,
             });
         }
-        if with_error
-            && let [only] = self.steps.as_slice()
+        let Some(inverse) = errors else {
+            return self.forward(x, scratch);
+        };
+        if let [only] = self.steps.as_slice()
             && let Some(out) = only.forward_with_error(x, scratch)
         {
             return out;
         }
         let z = self.forward(x, scratch);
-        if !with_error {
-            return z;
-        }
-        let errors = self.row_errors(x, z.as_ref());
+        let errors = inverse.row_errors(x, z.as_ref());
         let k = z.ncols();
         let mut out = z;
         out.resize_with(x.nrows(), k + 1, |i, _| errors[i]);
@@ -161,11 +161,11 @@ impl FittedPipeline {
     pub fn forward_scored(
         &self,
         x: MatRef<'_, f64>,
-        with_error: bool,
+        errors: Option<&PipelineInverse<'_>>,
         with_score: bool,
         scratch: &mut Mat<f64>,
     ) -> Mat<f64> {
-        let mut out = self.forward_with(x, with_error, scratch);
+        let mut out = self.forward_with(x, errors, scratch);
         if with_score && let Some(ll) = self.log_likelihood(x, scratch) {
             let k = out.ncols();
             out.resize_with(x.nrows(), k + 1, |i, _| ll[i]);
@@ -173,10 +173,36 @@ impl FittedPipeline {
         out
     }
 
+    /// The way back through every step, when each has one (the plan refuses
+    /// reconstructions otherwise, naming the step `not_invertible` finds).
+    pub fn inverter(&self) -> Option<PipelineInverse<'_>> {
+        let steps = self
+            .steps
+            .iter()
+            .rev()
+            .map(|s| s.inverter())
+            .collect::<Option<Vec<_>>>()?;
+        let scale = self
+            .steps
+            .first()
+            .and_then(|s| s.affine())
+            .and_then(|a| a.scale);
+        Some(PipelineInverse { steps, scale })
+    }
+}
+
+/// The fitted steps' inverse maps, last step first (`FittedPipeline::inverter`).
+pub struct PipelineInverse<'a> {
+    steps: Vec<&'a dyn Inverse>,
+    /// The first step's scale: the reconstruction error is measured in scaled units.
+    scale: Option<&'a [f64]>,
+}
+
+impl PipelineInverse<'_> {
     /// Outputs → feature space.
     pub fn inverse(&self, z: MatRef<'_, f64>) -> Mat<f64> {
         let mut x = z.to_owned();
-        for step in self.steps.iter().rev() {
+        for step in &self.steps {
             x = step.inverse(x.as_ref());
         }
         x
@@ -186,11 +212,7 @@ impl FittedPipeline {
     /// step's.
     pub fn row_errors(&self, x: MatRef<'_, f64>, z: MatRef<'_, f64>) -> Vec<f64> {
         let rebuilt = self.inverse(z);
-        let scale = self
-            .steps
-            .first()
-            .and_then(|s| s.affine())
-            .and_then(|a| a.scale);
+        let scale = self.scale;
         (0..x.nrows())
             .map(|i| {
                 (0..x.ncols())

@@ -331,18 +331,31 @@ pub trait RowScore {
     fn log_likelihood(&self, x: MatRef<'_, f64>, scratch: &mut Mat<f64>) -> Vec<f64>;
 }
 
-/// A fitted step.
-pub trait FittedStep: Send + Sync {
+/// A fitted step: its forward map (`Transform`), its model files (`Export`) and its
+/// report (`Describe`), which every step has, and the capabilities only some have, each
+/// an `Option` so that a caller cannot use one a step lacks.
+pub trait FittedStep: Transform + Export + Describe + Send + Sync {
     fn kind(&self) -> &'static str;
+    /// Its way back (reconstructions, the reconstruction error, `transform --inverse`),
+    /// when it has one: kernel PCA fitted without a pre-image map has none.
+    fn inverter(&self) -> Option<&dyn Inverse> {
+        None
+    }
+    /// Its probabilistic model, when it has one (PCA's): the `log_likelihood` column.
+    fn score(&self) -> Option<&dyn RowScore> {
+        None
+    }
+    /// Its classifier, when it writes prediction columns (LDA's `predict: true`).
+    fn classifier(&self) -> Option<&dyn Classify> {
+        None
+    }
+}
+
+/// The forward map, applied to chunks.
+pub trait Transform {
     fn output_names(&self) -> Vec<String>;
     /// Input rows → output rows; `scratch` is reused storage (resized as needed).
     fn forward(&self, x: MatRef<'_, f64>, scratch: &mut Mat<f64>) -> Mat<f64>;
-    /// Output rows → input rows.
-    fn inverse(&self, z: MatRef<'_, f64>) -> Mat<f64>;
-    /// Whether `inverse` means anything (as `PlannedStep::invertible`).
-    fn invertible(&self) -> bool {
-        true
-    }
     /// The per-column affine map this step applies first, if any: the scaled features
     /// the report's sample and the reconstruction error are measured in.
     fn affine(&self) -> Option<Affine<'_>> {
@@ -358,10 +371,35 @@ pub trait FittedStep: Send + Sync {
     fn forward_with_error(&self, _x: MatRef<'_, f64>, _scratch: &mut Mat<f64>) -> Option<Mat<f64>> {
         None
     }
-    /// Its probabilistic model, when it has one (PCA's): the `log_likelihood` column.
-    fn score(&self) -> Option<&dyn RowScore> {
+}
+
+/// Output rows → input rows, in process and as ONNX nodes.
+pub trait Inverse {
+    fn inverse(&self, z: MatRef<'_, f64>) -> Mat<f64>;
+    /// The inverse map's nodes (for the graph's reconstruction error).
+    fn onnx_inverse(&self, g: &mut Graph, z: &str) -> Result<String>;
+}
+
+/// What the step writes into the model files.
+pub trait Export {
+    /// Its fields of model.json.
+    fn write_model(&self, model: &mut Map<String, Value>);
+    /// Its arrays of model.npz, under the names model.json gives them (numpy users load
+    /// them without parsing JSON).
+    fn arrays(&self, out: &mut Vec<(String, npz::Array)>);
+    /// Its ONNX nodes: the tensor `x` (the step's input) → the name of its output.
+    fn onnx(&self, g: &mut Graph, x: &str) -> Result<String>;
+    /// `onnx` and each row's squared reconstruction error in the scaled space, when the
+    /// step computes the error better than by inverting (as `forward_with_error`).
+    fn onnx_with_error(&self, _g: &mut Graph, _x: &str) -> Option<(String, String)> {
         None
     }
+}
+
+/// What the step says in report.json and the HTML report.
+pub trait Describe {
+    /// Its fields of report.json (nothing for a step loaded from a model).
+    fn write_report(&self, report: &mut Map<String, Value>, facts: &RunFacts);
     /// Components (k × input width) for the report's loadings plot.
     fn loadings(&self) -> Option<MatRef<'_, f64>> {
         None
@@ -383,47 +421,18 @@ pub trait FittedStep: Send + Sync {
     fn files(&self) -> Vec<&'static str> {
         Vec::new()
     }
-    /// Its fields of model.json.
-    fn write_model(&self, model: &mut Map<String, Value>);
-    /// Its arrays of model.npz, under the names model.json gives them (numpy users load
-    /// them without parsing JSON).
-    fn arrays(&self, out: &mut Vec<(String, npz::Array)>);
-    /// Its ONNX nodes: the tensor `x` (the step's input) → the name of its output. A step
-    /// ONNX's standard operators cannot express says so.
-    fn onnx(&self, _g: &mut Graph, _x: &str) -> Result<String> {
-        Err(not_in_onnx(self.kind()))
-    }
-    /// The inverse map's nodes (for the graph's reconstruction error).
-    fn onnx_inverse(&self, _g: &mut Graph, _z: &str) -> Result<String> {
-        Err(not_in_onnx(self.kind()))
-    }
-    /// `onnx` and each row's squared reconstruction error in the scaled space, when the
-    /// step computes the error better than by inverting (as `forward_with_error`).
-    fn onnx_with_error(&self, _g: &mut Graph, _x: &str) -> Option<(String, String)> {
-        None
-    }
-    /// Its fields of report.json (nothing for a step loaded from a model).
-    fn write_report(&self, report: &mut Map<String, Value>, facts: &RunFacts);
-    /// A classifier's output columns (LDA's `predict: true`), written after the
-    /// reduced ones when it is the last step: none for a step that only reduces.
-    fn prediction_names(&self) -> Vec<String> {
-        Vec::new()
-    }
-    /// Per row of its input: the predicted class as an index into `classes_out`, then
-    /// each class's probability (the columns `prediction_names` names).
-    fn predict(&self, _x: MatRef<'_, f64>) -> Option<Mat<f64>> {
-        None
-    }
-    /// The class names the predicted column's indices stand for.
-    fn classes_out(&self) -> Option<&[String]> {
-        None
-    }
 }
 
-fn not_in_onnx(kind: &str) -> Error {
-    Error::config(format!(
-        "a {kind} step cannot be written as ONNX (its standard operators do not express it)"
-    ))
+/// A classifier's predictions, written after the reduced columns when it is the last
+/// step.
+pub trait Classify {
+    /// Its output columns: the predicted class's, then one probability per class.
+    fn prediction_names(&self) -> Vec<String>;
+    /// Per row of its input: the predicted class as an index into `classes`, then each
+    /// class's probability (the columns `prediction_names` names).
+    fn predict(&self, x: MatRef<'_, f64>) -> Mat<f64>;
+    /// The class names the predicted column's indices stand for.
+    fn classes(&self) -> &[String];
 }
 
 /// The Moore–Penrose pseudo-inverse (p × k) of a k × p matrix, by its SVD: the least

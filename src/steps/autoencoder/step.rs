@@ -20,7 +20,10 @@ use crate::npz::Array;
 use crate::onnx::Graph;
 use crate::steps::Named;
 use crate::steps::RawStep;
-use crate::steps::{DriveContext, DrivenFit, Fit, FittedStep, PlannedStep, RunFacts, StepInput};
+use crate::steps::{
+    Describe, DriveContext, DrivenFit, Export, Fit, FittedStep, Inverse, PlannedStep, RunFacts,
+    StepInput, Transform,
+};
 
 /// The autoencoder's checkpoint, beside the outputs.
 pub const CHECKPOINT: &str = "checkpoint.json";
@@ -459,6 +462,12 @@ impl FittedStep for FittedAutoencoder {
         super::Kind::NAME
     }
 
+    fn inverter(&self) -> Option<&dyn Inverse> {
+        Some(self)
+    }
+}
+
+impl Transform for FittedAutoencoder {
     fn output_names(&self) -> Vec<String> {
         (1..=self.network.latent())
             .map(|i| format!("z{i}"))
@@ -468,11 +477,42 @@ impl FittedStep for FittedAutoencoder {
     fn forward(&self, u: MatRef<'_, f64>, _scratch: &mut Mat<f64>) -> Mat<f64> {
         by_blocks(u, self.network.latent(), |b| encode_rows(&self.network, b))
     }
+}
 
+impl Inverse for FittedAutoencoder {
     fn inverse(&self, z: MatRef<'_, f64>) -> Mat<f64> {
         by_blocks(z, self.network.inputs(), |b| decode_rows(&self.network, b))
     }
 
+    fn onnx_inverse(&self, g: &mut Graph, z: &str) -> Result<String> {
+        let net = &self.network;
+        let layers = net.code_layer + 1..net.layers.len();
+        Ok(super::export::onnx_layers(g, net, layers, z))
+    }
+}
+
+impl Export for FittedAutoencoder {
+    fn write_model(&self, model: &mut Map<String, Value>) {
+        let net = &self.network;
+        let section = AutoencoderModel {
+            latent: net.latent(),
+            widths: net.widths(),
+            network: net.to_saved(),
+        };
+        model.insert("autoencoder".into(), json!(section));
+    }
+
+    fn arrays(&self, out: &mut Vec<(String, Array)>) {
+        super::export::arrays(&self.network, out);
+    }
+
+    fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
+        let net = &self.network;
+        Ok(super::export::onnx_layers(g, net, 0..net.code_layer + 1, x))
+    }
+}
+
+impl Describe for FittedAutoencoder {
     fn reports_error(&self) -> bool {
         self.history.is_some()
     }
@@ -485,36 +525,11 @@ impl FittedStep for FittedAutoencoder {
         }
     }
 
-    fn write_model(&self, model: &mut Map<String, Value>) {
-        let net = &self.network;
-        let section = AutoencoderModel {
-            latent: net.latent(),
-            widths: net.widths(),
-            network: net.to_saved(),
-        };
-        model.insert("autoencoder".into(), json!(section));
-    }
-
     fn write_report(&self, report: &mut Map<String, Value>, facts: &RunFacts) {
         if let Some(history) = &self.history {
             let mut history = history.clone();
             history.reconstruction_error = facts.reconstruction_error.unwrap_or(f64::NAN);
             report.insert("autoencoder".into(), json!(history));
         }
-    }
-
-    fn arrays(&self, out: &mut Vec<(String, Array)>) {
-        super::export::arrays(&self.network, out);
-    }
-
-    fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
-        let net = &self.network;
-        Ok(super::export::onnx_layers(g, net, 0..net.code_layer + 1, x))
-    }
-
-    fn onnx_inverse(&self, g: &mut Graph, z: &str) -> Result<String> {
-        let net = &self.network;
-        let layers = net.code_layer + 1..net.layers.len();
-        Ok(super::export::onnx_layers(g, net, layers, z))
     }
 }

@@ -20,7 +20,8 @@ use serde_json::{Map, Value, json};
 
 use super::pca::params::NComponents;
 use super::{
-    Fit, FitStep, FittedStep, PlannedStep, RunFacts, StepInput, field, rows_json, rows_mat,
+    Describe, Export, Fit, FitStep, FittedStep, PlannedStep, RunFacts, StepInput, Transform, field,
+    rows_json, rows_mat,
 };
 use crate::engine::PassStats;
 use crate::error::{Error, Result};
@@ -466,7 +467,9 @@ impl FittedStep for FittedKernelPca {
     fn kind(&self) -> &'static str {
         Kind::NAME
     }
+}
 
+impl Transform for FittedKernelPca {
     fn output_names(&self) -> Vec<String> {
         (1..=self.offset.len()).map(|i| format!("kpc{i}")).collect()
     }
@@ -482,16 +485,9 @@ impl FittedStep for FittedKernelPca {
         }
         z
     }
+}
 
-    /// Never called: the plan refuses what would need it (`invertible`).
-    fn inverse(&self, z: MatRef<'_, f64>) -> Mat<f64> {
-        Mat::zeros(z.nrows(), self.landmarks.ncols())
-    }
-
-    fn invertible(&self) -> bool {
-        false
-    }
-
+impl Export for FittedKernelPca {
     fn write_model(&self, model: &mut Map<String, Value>) {
         let section = KernelPcaModel {
             kernel: self.kernel,
@@ -504,25 +500,6 @@ impl FittedStep for FittedKernelPca {
             approximation_error: self.approximation_error,
         };
         model.insert("kernel_pca".into(), json!(section));
-    }
-
-    fn write_report(&self, report: &mut Map<String, Value>, _facts: &RunFacts) {
-        let Some((n, seed)) = self.fitted else {
-            return;
-        };
-        let mut section = Map::new();
-        section.insert("kernel".into(), json!(self.kernel.kernel.name()));
-        section.insert("gamma".into(), json!(self.kernel.gamma));
-        section.insert("n_components".into(), json!(self.offset.len()));
-        section.insert("landmarks".into(), json!(self.landmarks.nrows()));
-        section.insert("rows".into(), json!(n));
-        section.insert("seed".into(), json!(seed));
-        section.insert("eigenvalues".into(), json!(self.eigenvalues));
-        section.insert(
-            "approximation_error".into(),
-            json!(self.approximation_error),
-        );
-        report.insert("kernel_pca".into(), Value::Object(section));
     }
 
     fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
@@ -608,5 +585,26 @@ impl FittedStep for FittedKernelPca {
                 Array::vector(self.eigenvalues.clone()),
             ),
         ]);
+    }
+}
+
+impl Describe for FittedKernelPca {
+    fn write_report(&self, report: &mut Map<String, Value>, _facts: &RunFacts) {
+        let Some((n, seed)) = self.fitted else {
+            return;
+        };
+        let mut section = Map::new();
+        section.insert("kernel".into(), json!(self.kernel.kernel.name()));
+        section.insert("gamma".into(), json!(self.kernel.gamma));
+        section.insert("n_components".into(), json!(self.offset.len()));
+        section.insert("landmarks".into(), json!(self.landmarks.nrows()));
+        section.insert("rows".into(), json!(n));
+        section.insert("seed".into(), json!(seed));
+        section.insert("eigenvalues".into(), json!(self.eigenvalues));
+        section.insert(
+            "approximation_error".into(),
+            json!(self.approximation_error),
+        );
+        report.insert("kernel_pca".into(), Value::Object(section));
     }
 }

@@ -19,8 +19,8 @@ use serde_json::{Map, Value, json};
 
 use super::state::SavedMat;
 use super::{
-    Fit, FitStep, FittedStep, MergeFit, PartialState, PlannedStep, RunFacts, StepInput, field,
-    pseudo_inverse, rows_json, rows_mat,
+    Classify, Describe, Export, Fit, FitStep, FittedStep, Inverse, MergeFit, PartialState,
+    PlannedStep, RunFacts, StepInput, Transform, field, pseudo_inverse, rows_json, rows_mat,
 };
 use crate::blocks::Blocks;
 use crate::engine::PassStats;
@@ -577,6 +577,16 @@ impl FittedStep for FittedLda {
         Kind::NAME
     }
 
+    fn inverter(&self) -> Option<&dyn Inverse> {
+        Some(self)
+    }
+
+    fn classifier(&self) -> Option<&dyn Classify> {
+        self.predict.then_some(self as &dyn Classify)
+    }
+}
+
+impl Transform for FittedLda {
     fn output_names(&self) -> Vec<String> {
         (1..=self.lda.scalings.ncols())
             .map(|i| format!("ld{i}"))
@@ -586,7 +596,9 @@ impl FittedStep for FittedLda {
     fn forward(&self, x: MatRef<'_, f64>, _scratch: &mut Mat<f64>) -> Mat<f64> {
         self.centred(x) * &self.lda.scalings
     }
+}
 
+impl Inverse for FittedLda {
     fn inverse(&self, z: MatRef<'_, f64>) -> Mat<f64> {
         let mut x = z.subcols(0, self.inverse.nrows()) * &self.inverse;
         if self.solver == LdaSolver::Svd {
@@ -599,6 +611,20 @@ impl FittedStep for FittedLda {
         x
     }
 
+    fn onnx_inverse(&self, g: &mut Graph, z: &str) -> Result<String> {
+        let inv = &self.inverse;
+        let c = g.matrix("scalings_pinv", inv.nrows(), inv.ncols(), |i, j| {
+            inv[(i, j)]
+        });
+        let x = g.node("MatMul", &[z, &c]);
+        Ok(match self.solver {
+            LdaSolver::Svd => crate::steps::scale::onnx_unshift_scale(g, &x, &self.lda.xbar, None),
+            LdaSolver::Eigen => x,
+        })
+    }
+}
+
+impl Export for FittedLda {
     fn write_model(&self, model: &mut Map<String, Value>) {
         let lda = &self.lda;
         let section = LdaModel {
@@ -618,24 +644,6 @@ impl FittedStep for FittedLda {
             intercept_: self.predict.then(|| lda.intercept.clone()),
         };
         model.insert("lda".into(), json!(section));
-    }
-
-    fn write_report(&self, report: &mut Map<String, Value>, _facts: &RunFacts) {
-        let Some(counts) = &self.counts else {
-            return;
-        };
-        let mut section = Map::new();
-        section.insert("label".into(), json!(self.label));
-        section.insert("solver".into(), json!(self.solver));
-        section.insert("n_components".into(), json!(self.lda.scalings.ncols()));
-        section.insert("classes".into(), json!(self.classes));
-        section.insert("class_counts".into(), json!(counts));
-        section.insert("priors".into(), json!(self.lda.priors));
-        section.insert(
-            "explained_variance_ratio".into(),
-            json!(self.lda.explained_variance_ratio),
-        );
-        report.insert("lda".into(), Value::Object(section));
     }
 
     fn arrays(&self, out: &mut Vec<(String, Array)>) {
@@ -674,34 +682,6 @@ impl FittedStep for FittedLda {
         }
     }
 
-    fn prediction_names(&self) -> Vec<String> {
-        if !self.predict {
-            return Vec::new();
-        }
-        let mut names = vec![format!("predicted_{}", self.label)];
-        names.extend(self.classes.iter().map(|c| format!("proba_{c}")));
-        names
-    }
-
-    fn predict(&self, x: MatRef<'_, f64>) -> Option<Mat<f64>> {
-        if !self.predict {
-            return None;
-        }
-        let proba = self.lda.proba(x);
-        let class = solve::predicted(proba.as_ref());
-        Some(Mat::from_fn(x.nrows(), proba.ncols() + 1, |i, j| {
-            if j == 0 {
-                class[i] as f64
-            } else {
-                proba[(i, j - 1)]
-            }
-        }))
-    }
-
-    fn classes_out(&self) -> Option<&[String]> {
-        self.predict.then_some(self.classes.as_slice())
-    }
-
     fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
         let mut y = x.to_string();
         if self.solver == LdaSolver::Svd {
@@ -711,16 +691,48 @@ impl FittedStep for FittedLda {
         let c = g.matrix("scalings_", s.nrows(), s.ncols(), |i, j| s[(i, j)]);
         Ok(g.node("MatMul", &[&y, &c]))
     }
+}
 
-    fn onnx_inverse(&self, g: &mut Graph, z: &str) -> Result<String> {
-        let inv = &self.inverse;
-        let c = g.matrix("scalings_pinv", inv.nrows(), inv.ncols(), |i, j| {
-            inv[(i, j)]
-        });
-        let x = g.node("MatMul", &[z, &c]);
-        Ok(match self.solver {
-            LdaSolver::Svd => crate::steps::scale::onnx_unshift_scale(g, &x, &self.lda.xbar, None),
-            LdaSolver::Eigen => x,
+impl Describe for FittedLda {
+    fn write_report(&self, report: &mut Map<String, Value>, _facts: &RunFacts) {
+        let Some(counts) = &self.counts else {
+            return;
+        };
+        let mut section = Map::new();
+        section.insert("label".into(), json!(self.label));
+        section.insert("solver".into(), json!(self.solver));
+        section.insert("n_components".into(), json!(self.lda.scalings.ncols()));
+        section.insert("classes".into(), json!(self.classes));
+        section.insert("class_counts".into(), json!(counts));
+        section.insert("priors".into(), json!(self.lda.priors));
+        section.insert(
+            "explained_variance_ratio".into(),
+            json!(self.lda.explained_variance_ratio),
+        );
+        report.insert("lda".into(), Value::Object(section));
+    }
+}
+
+impl Classify for FittedLda {
+    fn prediction_names(&self) -> Vec<String> {
+        let mut names = vec![format!("predicted_{}", self.label)];
+        names.extend(self.classes.iter().map(|c| format!("proba_{c}")));
+        names
+    }
+
+    fn predict(&self, x: MatRef<'_, f64>) -> Mat<f64> {
+        let proba = self.lda.proba(x);
+        let class = solve::predicted(proba.as_ref());
+        Mat::from_fn(x.nrows(), proba.ncols() + 1, |i, j| {
+            if j == 0 {
+                class[i] as f64
+            } else {
+                proba[(i, j - 1)]
+            }
         })
+    }
+
+    fn classes(&self) -> &[String] {
+        &self.classes
     }
 }

@@ -14,7 +14,10 @@ use crate::npz::Array;
 use crate::onnx::Graph;
 use crate::steps::Named;
 use crate::steps::scale::{ScaleMethod, Scaler, onnx_shift_scale, onnx_unshift_scale};
-use crate::steps::{Affine, FittedStep, RowScore, RunFacts, StepInput, field, rows_json, rows_mat};
+use crate::steps::{
+    Affine, Describe, Export, FittedStep, Inverse, RowScore, RunFacts, StepInput, Transform, field,
+    rows_json, rows_mat,
+};
 
 /// What every solver's fit carries.
 pub(super) struct Common {
@@ -184,6 +187,16 @@ impl FittedStep for FittedPca {
         super::Kind::NAME
     }
 
+    fn score(&self) -> Option<&dyn RowScore> {
+        Some(self)
+    }
+
+    fn inverter(&self) -> Option<&dyn Inverse> {
+        Some(self)
+    }
+}
+
+impl Transform for FittedPca {
     fn output_names(&self) -> Vec<String> {
         (1..=self.pca.n_components())
             .map(|i| format!("pc{i}"))
@@ -212,33 +225,40 @@ impl FittedStep for FittedPca {
         ))
     }
 
-    fn inverse(&self, z: MatRef<'_, f64>) -> Mat<f64> {
-        inverse(z, &self.shift, self.scale.as_deref(), &self.pca)
-    }
-
     fn affine(&self) -> Option<Affine<'_>> {
         Some(Affine {
             shift: &self.shift,
             scale: self.scale.as_deref(),
         })
     }
+}
 
-    fn loadings(&self) -> Option<MatRef<'_, f64>> {
-        Some(self.pca.components.as_ref())
+impl Inverse for FittedPca {
+    fn inverse(&self, z: MatRef<'_, f64>) -> Mat<f64> {
+        inverse(z, &self.shift, self.scale.as_deref(), &self.pca)
     }
 
-    fn score(&self) -> Option<&dyn RowScore> {
-        Some(self)
+    fn onnx_inverse(&self, g: &mut Graph, z: &str) -> Result<String> {
+        let pca = &self.pca;
+        let mut y = z.to_string();
+        if pca.whiten {
+            let root: Vec<f64> = pca.explained_variance.iter().map(|v| v.sqrt()).collect();
+            let c = g.constant("sqrt_explained_variance_", &[root.len()], &root);
+            y = g.node("Mul", &[&y, &c]);
+        }
+        let c = &pca.components;
+        let v = g.matrix("components_", c.nrows(), c.ncols(), |i, j| c[(i, j)]);
+        let x = g.node("MatMul", &[&y, &v]);
+        Ok(onnx_unshift_scale(
+            g,
+            &x,
+            &self.shift,
+            self.scale.as_deref(),
+        ))
     }
+}
 
-    fn n_samples(&self) -> Option<u64> {
-        Some(self.pca.n_samples)
-    }
-
-    fn raw_mean(&self) -> Option<&[f64]> {
-        Some(&self.shift)
-    }
-
+impl Export for FittedPca {
     fn write_model(&self, model: &mut Map<String, Value>) {
         let pca = &self.pca;
         model.insert("scaler".into(), json!(self.method));
@@ -260,27 +280,6 @@ impl FittedStep for FittedPca {
             let precision = likelihood::precision(pca);
             model.insert("precision".into(), rows_json(precision.as_ref()));
         }
-    }
-
-    fn write_report(&self, report: &mut Map<String, Value>, _facts: &RunFacts) {
-        let pca = &self.pca;
-        report.insert("solver".into(), json!(self.solver));
-        if let Some(t) = self.tracked {
-            report.insert("components_tracked".into(), json!(t));
-        }
-        report.insert("n_components".into(), json!(pca.n_components()));
-        report.insert("explained_variance".into(), json!(pca.explained_variance));
-        report.insert(
-            "explained_variance_ratio".into(),
-            json!(pca.explained_variance_ratio),
-        );
-        report.insert(
-            "cumulative_variance_ratio".into(),
-            json!(pca.cumulative_variance_ratio()),
-        );
-        report.insert("singular_values".into(), json!(pca.singular_values));
-        report.insert("noise_variance".into(), json!(pca.noise_variance));
-        report.insert("total_variance".into(), json!(pca.total_variance));
     }
 
     fn arrays(&self, out: &mut Vec<(String, Array)>) {
@@ -340,24 +339,40 @@ impl FittedStep for FittedPca {
         let error = g.row_sum_of_squares(&residual);
         Some((self.onnx_whiten(g, &z), error))
     }
+}
 
-    fn onnx_inverse(&self, g: &mut Graph, z: &str) -> Result<String> {
+impl Describe for FittedPca {
+    fn loadings(&self) -> Option<MatRef<'_, f64>> {
+        Some(self.pca.components.as_ref())
+    }
+
+    fn n_samples(&self) -> Option<u64> {
+        Some(self.pca.n_samples)
+    }
+
+    fn raw_mean(&self) -> Option<&[f64]> {
+        Some(&self.shift)
+    }
+
+    fn write_report(&self, report: &mut Map<String, Value>, _facts: &RunFacts) {
         let pca = &self.pca;
-        let mut y = z.to_string();
-        if pca.whiten {
-            let root: Vec<f64> = pca.explained_variance.iter().map(|v| v.sqrt()).collect();
-            let c = g.constant("sqrt_explained_variance_", &[root.len()], &root);
-            y = g.node("Mul", &[&y, &c]);
+        report.insert("solver".into(), json!(self.solver));
+        if let Some(t) = self.tracked {
+            report.insert("components_tracked".into(), json!(t));
         }
-        let c = &pca.components;
-        let v = g.matrix("components_", c.nrows(), c.ncols(), |i, j| c[(i, j)]);
-        let x = g.node("MatMul", &[&y, &v]);
-        Ok(onnx_unshift_scale(
-            g,
-            &x,
-            &self.shift,
-            self.scale.as_deref(),
-        ))
+        report.insert("n_components".into(), json!(pca.n_components()));
+        report.insert("explained_variance".into(), json!(pca.explained_variance));
+        report.insert(
+            "explained_variance_ratio".into(),
+            json!(pca.explained_variance_ratio),
+        );
+        report.insert(
+            "cumulative_variance_ratio".into(),
+            json!(pca.cumulative_variance_ratio()),
+        );
+        report.insert("singular_values".into(), json!(pca.singular_values));
+        report.insert("noise_variance".into(), json!(pca.noise_variance));
+        report.insert("total_variance".into(), json!(pca.total_variance));
     }
 }
 

@@ -17,8 +17,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value, json};
 
 use super::{
-    Fit, FitStep, FittedStep, MergeFit, PartialState, PlannedStep, RunFacts, StepInput, field,
-    rows_json, rows_mat,
+    Describe, Export, Fit, FitStep, FittedStep, Inverse, MergeFit, PartialState, PlannedStep,
+    RunFacts, StepInput, Transform, field, rows_json, rows_mat,
 };
 use crate::engine::PassStats;
 use crate::error::{Error, Result};
@@ -376,6 +376,12 @@ impl FittedStep for FittedRandomProjection {
         Kind::NAME
     }
 
+    fn inverter(&self) -> Option<&dyn Inverse> {
+        Some(self)
+    }
+}
+
+impl Transform for FittedRandomProjection {
     fn output_names(&self) -> Vec<String> {
         (1..=self.components.nrows())
             .map(|i| format!("rp{i}"))
@@ -394,11 +400,21 @@ impl FittedStep for FittedRandomProjection {
         );
         z
     }
+}
 
+impl Inverse for FittedRandomProjection {
     fn inverse(&self, z: MatRef<'_, f64>) -> Mat<f64> {
         z * self.pseudo_inverse().transpose()
     }
 
+    fn onnx_inverse(&self, g: &mut Graph, z: &str) -> Result<String> {
+        let pinv = self.pseudo_inverse();
+        let pt = g.matrix("rp_pinv_T", pinv.ncols(), pinv.nrows(), |i, j| pinv[(j, i)]);
+        Ok(g.node("MatMul", &[z, &pt]))
+    }
+}
+
+impl Export for FittedRandomProjection {
     fn write_model(&self, model: &mut Map<String, Value>) {
         let mut section = Map::new();
         section.insert("kind".into(), json!(self.kind));
@@ -406,21 +422,6 @@ impl FittedStep for FittedRandomProjection {
         section.insert("density_".into(), json!(self.density));
         section.insert("components_".into(), rows_json(self.components.as_ref()));
         model.insert("random_projection".into(), Value::Object(section));
-    }
-
-    fn write_report(&self, report: &mut Map<String, Value>, _facts: &RunFacts) {
-        let Some(params) = &self.params else {
-            return;
-        };
-        let mut section = Map::new();
-        section.insert("kind".into(), json!(self.kind));
-        section.insert("n_components".into(), json!(self.components.nrows()));
-        if params.n_components == Components::Auto {
-            section.insert("eps".into(), json!(params.eps()));
-        }
-        section.insert("density".into(), json!(self.density));
-        section.insert("seed".into(), json!(params.seed));
-        report.insert("random_projection".into(), Value::Object(section));
     }
 
     fn arrays(&self, out: &mut Vec<(String, Array)>) {
@@ -436,10 +437,21 @@ impl FittedStep for FittedRandomProjection {
         let ct = g.matrix("rp_components_T", c.ncols(), c.nrows(), |i, j| c[(j, i)]);
         Ok(g.node("MatMul", &[x, &ct]))
     }
+}
 
-    fn onnx_inverse(&self, g: &mut Graph, z: &str) -> Result<String> {
-        let pinv = self.pseudo_inverse();
-        let pt = g.matrix("rp_pinv_T", pinv.ncols(), pinv.nrows(), |i, j| pinv[(j, i)]);
-        Ok(g.node("MatMul", &[z, &pt]))
+impl Describe for FittedRandomProjection {
+    fn write_report(&self, report: &mut Map<String, Value>, _facts: &RunFacts) {
+        let Some(params) = &self.params else {
+            return;
+        };
+        let mut section = Map::new();
+        section.insert("kind".into(), json!(self.kind));
+        section.insert("n_components".into(), json!(self.components.nrows()));
+        if params.n_components == Components::Auto {
+            section.insert("eps".into(), json!(params.eps()));
+        }
+        section.insert("density".into(), json!(self.density));
+        section.insert("seed".into(), json!(params.seed));
+        report.insert("random_projection".into(), Value::Object(section));
     }
 }

@@ -11,8 +11,8 @@ use faer::{Mat, MatRef};
 use serde_json::{Map, Value, json};
 
 use super::{
-    Affine, Fit, FitStep, FittedStep, MergeFit, PartialState, PlannedStep, RunFacts, StepInput,
-    check_rows, field,
+    Affine, Describe, Export, Fit, FitStep, FittedStep, Inverse, MergeFit, PartialState,
+    PlannedStep, RunFacts, StepInput, Transform, check_rows, field,
 };
 use crate::engine::PassStats;
 use crate::error::{Error, Result};
@@ -352,6 +352,12 @@ impl FittedStep for FittedScale {
         Kind::NAME
     }
 
+    fn inverter(&self) -> Option<&dyn Inverse> {
+        Some(self)
+    }
+}
+
+impl Transform for FittedScale {
     fn output_names(&self) -> Vec<String> {
         Vec::new()
     }
@@ -360,12 +366,6 @@ impl FittedStep for FittedScale {
         let mut out = Mat::zeros(0, 0);
         shift_scale_into(x, &self.shift, self.scale.as_deref(), &mut out);
         out
-    }
-
-    fn inverse(&self, z: MatRef<'_, f64>) -> Mat<f64> {
-        Mat::from_fn(z.nrows(), z.ncols(), |i, j| {
-            z[(i, j)] * self.scale.as_ref().map_or(1.0, |s| s[j]) + self.shift[j]
-        })
     }
 
     fn affine(&self) -> Option<Affine<'_>> {
@@ -378,15 +378,21 @@ impl FittedStep for FittedScale {
     fn is_affine(&self) -> bool {
         true
     }
+}
 
-    fn n_samples(&self) -> Option<u64> {
-        Some(self.n_samples)
+impl Inverse for FittedScale {
+    fn inverse(&self, z: MatRef<'_, f64>) -> Mat<f64> {
+        Mat::from_fn(z.nrows(), z.ncols(), |i, j| {
+            z[(i, j)] * self.scale.as_ref().map_or(1.0, |s| s[j]) + self.shift[j]
+        })
     }
 
-    fn raw_mean(&self) -> Option<&[f64]> {
-        Some(&self.mean)
+    fn onnx_inverse(&self, g: &mut Graph, z: &str) -> Result<String> {
+        Ok(onnx_unshift_scale(g, z, &self.shift, self.scale.as_deref()))
     }
+}
 
+impl Export for FittedScale {
     fn write_model(&self, model: &mut Map<String, Value>) {
         model.insert("scaler".into(), json!(self.method));
         model.insert("scale_".into(), json!(self.scale));
@@ -394,8 +400,6 @@ impl FittedStep for FittedScale {
             model.insert("data_min_".into(), json!(self.shift));
         }
     }
-
-    fn write_report(&self, _report: &mut Map<String, Value>, _facts: &RunFacts) {}
 
     fn arrays(&self, out: &mut Vec<(String, Array)>) {
         if let Some(scale) = &self.scale {
@@ -409,8 +413,16 @@ impl FittedStep for FittedScale {
     fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
         Ok(onnx_shift_scale(g, x, &self.shift, self.scale.as_deref()))
     }
+}
 
-    fn onnx_inverse(&self, g: &mut Graph, z: &str) -> Result<String> {
-        Ok(onnx_unshift_scale(g, z, &self.shift, self.scale.as_deref()))
+impl Describe for FittedScale {
+    fn n_samples(&self) -> Option<u64> {
+        Some(self.n_samples)
     }
+
+    fn raw_mean(&self) -> Option<&[f64]> {
+        Some(&self.mean)
+    }
+
+    fn write_report(&self, _report: &mut Map<String, Value>, _facts: &RunFacts) {}
 }
