@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::source::{ColumnKind, Dataset};
-use crate::steps::kernel_pca::kernel::KernelKind;
+pub use crate::steps::kernel_pca::BaselineKernel;
 
 pub const DEFAULT_SAMPLE_ROWS: usize = 5000;
 
@@ -131,49 +131,33 @@ pub struct RawEvaluate {
     pub kernel: Option<BaselineKernel>,
 }
 
-/// A reducer the classifier check can fit on the training rows for comparison.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Baseline {
-    Pca,
-    KernelPca,
-    Lda,
-}
+/// A reducer the classifier check can fit on the training rows for comparison: a step
+/// kind of the registry's `compared_kinds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Baseline(pub &'static str);
 
 impl Baseline {
     pub fn name(self) -> &'static str {
-        match self {
-            Baseline::Pca => "pca",
-            Baseline::KernelPca => "kernel_pca",
-            Baseline::Lda => "lda",
-        }
+        self.0
     }
 }
 
-/// `report.evaluate.kernel`: the `kernel_pca` step's kernel keys, rbf by default.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct BaselineKernel {
-    #[serde(default = "default_kernel")]
-    pub kernel: KernelKind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gamma: Option<f64>,
-    #[serde(default = "default_degree")]
-    pub degree: f64,
-    #[serde(default = "default_coef0")]
-    pub coef0: f64,
+impl Serialize for Baseline {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
 }
 
-fn default_kernel() -> KernelKind {
-    KernelKind::Rbf
-}
-
-fn default_degree() -> f64 {
-    3.0
-}
-
-fn default_coef0() -> f64 {
-    1.0
+impl<'de> Deserialize<'de> for Baseline {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        let kinds = crate::steps::compared_kinds();
+        kinds
+            .iter()
+            .find(|k| **k == name)
+            .map(|k| Baseline(k))
+            .ok_or_else(|| serde::de::Error::unknown_variant(&name, kinds))
+    }
 }
 
 fn default_test_fraction() -> f64 {

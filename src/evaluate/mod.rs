@@ -10,13 +10,12 @@ pub mod logistic;
 use faer::Mat;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Baseline, BaselineKernel, KernelPcaParams, LdaParams, RawEvaluate, RawStep};
+use crate::config::{RawEvaluate, RawStep};
 use crate::engine::PassStats;
 use crate::error::{Error, Result};
 use crate::rng::splitmix64;
 pub use crate::source::labels::classes;
-use crate::steps::kernel_pca::kernel::KernelKind;
-use crate::steps::{FittedStep, StepInput};
+use crate::steps::{BaselineContext, FittedStep, Named, StepInput, pca};
 
 /// The rows the evaluation trains and tests on: the report's sample (what
 /// `report::sample::Sampler::finish` returns beside the saved sample).
@@ -93,81 +92,39 @@ fn accuracy(predicted: &[usize], truth: &[usize]) -> f64 {
     hits as f64 / truth.len() as f64
 }
 
-/// A reducer fitted on the training rows' scaled features and scored beside the
-/// pipeline's output (`report.evaluate.compare`), with its kernel resolved.
-#[derive(Debug, Clone, PartialEq)]
-pub enum BaselineSpec {
-    Pca,
-    KernelPca(BaselineKernel),
-    Lda,
-    /// The pipeline's LDA is a classifier (`predict: true`): its own accuracy, an LDA of
-    /// the step's options fitted on the training rows' scaled features, scored beside
-    /// the classifiers on its projection.
-    LdaClassifier(Box<LdaParams>),
+/// What the evaluation fits beside the pipeline's output (`baselines`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Baselines {
+    /// Registry kinds fitted on the training rows' scaled features at the output's
+    /// width (`steps::baseline_step`), in `report.evaluate.compare`'s order.
+    pub reducers: Vec<&'static str>,
+    /// The pipeline's last step refitted as a classifier on the training rows (LDA's
+    /// `predict: true`): its own accuracy, scored beside the classifiers on its output.
+    pub classifier: Option<RawStep>,
+    /// The pipeline's steps as written, which a baseline may take keys from.
+    pub steps: Vec<RawStep>,
 }
 
-/// Most landmarks of the kernel PCA baseline: with no more training rows than this it is
-/// scikit-learn's exact `KernelPCA` of the training rows.
-const KERNEL_LANDMARKS: usize = 2000;
-
 /// The baselines to score: `report.evaluate.compare` as written, or PCA alone when the
-/// pipeline's reducer (`reducer`, the last step's kind) is not a PCA. The kernel PCA
-/// baseline takes `report.evaluate.kernel`, else the pipeline's own `kernel_pca` step's
-/// kernel, else rbf with gamma 1 / features.
-pub fn baselines(options: &RawEvaluate, reducer: &str, steps: &[RawStep]) -> Vec<BaselineSpec> {
-    let default = [Baseline::Pca];
-    let list: &[Baseline] = match &options.compare {
-        Some(list) => list,
-        None if reducer != "pca" => &default,
-        None => &[],
+/// pipeline's reducer (`reducer`, the last step's kind) is not a PCA.
+pub fn baselines(options: &RawEvaluate, reducer: &str, steps: &[RawStep]) -> Baselines {
+    let reducers = match &options.compare {
+        Some(list) => list.iter().map(|b| b.name()).collect(),
+        None if reducer != pca::Kind::NAME => vec![pca::Kind::NAME],
+        None => Vec::new(),
     };
-    let kernel = options.kernel.unwrap_or_else(|| {
-        steps
-            .iter()
-            .rev()
-            .find_map(|s| match s {
-                RawStep::KernelPca(p) => Some(BaselineKernel {
-                    kernel: p.kernel,
-                    gamma: p.gamma,
-                    degree: p.degree,
-                    coef0: p.coef0,
-                }),
-                _ => None,
-            })
-            .unwrap_or(BaselineKernel {
-                kernel: KernelKind::Rbf,
-                gamma: None,
-                degree: 3.0,
-                coef0: 1.0,
-            })
-    });
-    let mut specs: Vec<BaselineSpec> = list
-        .iter()
-        .map(|b| match b {
-            Baseline::Pca => BaselineSpec::Pca,
-            Baseline::KernelPca => BaselineSpec::KernelPca(kernel),
-            Baseline::Lda => BaselineSpec::Lda,
-        })
-        .collect();
-    if let Some(RawStep::Lda(p)) = steps.last()
-        && p.predict
-    {
-        let mut own = p.clone();
-        own.label = options.label.clone();
-        specs.push(BaselineSpec::LdaClassifier(Box::new(own)));
+    Baselines {
+        reducers,
+        classifier: steps.last().and_then(|s| s.own_classifier(&options.label)),
+        steps: steps.to_vec(),
     }
-    specs
 }
 
 /// Splits the sample and scores both classifiers on the scaled features, the reduced
 /// coordinates and each baseline's codes (`baselines`), all of the reduced width (LDA at
 /// most classes − 1): the lecture's side-by-side comparison of reducers before a
 /// classifier, on one split.
-pub fn evaluate(
-    rows: &EvalRows,
-    options: &RawEvaluate,
-    baselines: &[BaselineSpec],
-) -> EvaluationReport {
+pub fn evaluate(rows: &EvalRows, options: &RawEvaluate, baselines: &Baselines) -> EvaluationReport {
     let labelled: Vec<usize> = (0..rows.index.len())
         .filter(|&i| rows.label[i].is_some())
         .collect();
@@ -220,72 +177,34 @@ pub fn evaluate(
     let mut notes: Vec<String> = Vec::new();
     let mut own: Option<Box<dyn FittedStep>> = None;
     let mut own_score = None;
-    for baseline in baselines.iter().filter(|_| width > 0) {
-        let codes = match baseline {
-            BaselineSpec::LdaClassifier(params) => {
-                let train_labels: Vec<String> = train.iter().map(|&i| labels[i].clone()).collect();
-                let mut params = (**params).clone();
-                // the classifier's accuracy, whatever width the projection keeps
-                params.n_components = None;
-                match fit_in_memory(&RawStep::Lda(params), &train_rows, &train_labels) {
-                    Ok(fitted) => own = Some(fitted),
-                    Err(e) => notes.push(format!("no lda classifier: {e}")),
-                }
-                continue;
-            }
-            BaselineSpec::Pca => pca_codes(&train_rows, &rows.scaled, width).ok_or_else(|| {
-                Error::config(
-                    "PCA needs at least two training rows and no more components than features",
-                )
-            }),
-            BaselineSpec::KernelPca(kernel) => {
-                let params = KernelPcaParams {
-                    n_components: width.min(train_rows.len()),
-                    kernel: kernel.kernel,
-                    gamma: kernel.gamma,
-                    degree: kernel.degree,
-                    coef0: kernel.coef0,
-                    landmarks: train_rows.len().min(KERNEL_LANDMARKS),
-                    seed: options.seed,
-                };
-                fitted_codes(&RawStep::KernelPca(params), &train_rows, &[], &rows.scaled)
-            }
-            BaselineSpec::Lda => {
-                let train_labels: Vec<String> = train.iter().map(|&i| labels[i].clone()).collect();
-                let train_classes = crate::source::labels::classes(&train_labels).len();
-                let p = train_rows.first().map_or(0, |r| r.len());
-                let k = width.min(train_classes.saturating_sub(1)).min(p);
-                if k == 0 {
-                    Err(Error::config(
-                        "LDA needs two classes among the training rows",
-                    ))
-                } else {
-                    let params = LdaParams {
-                        label: options.label.clone(),
-                        n_components: Some(k),
-                        solver: Default::default(),
-                        shrinkage: None,
-                        tol: 1e-4,
-                        priors: None,
-                        predict: false,
-                    };
-                    fitted_codes(
-                        &RawStep::Lda(params),
-                        &train_rows,
-                        &train_labels,
-                        &rows.scaled,
-                    )
-                }
-            }
+    let train_labels: Vec<String> = train.iter().map(|&i| labels[i].clone()).collect();
+    if width > 0
+        && let Some(step) = &baselines.classifier
+    {
+        match fit_in_memory(step, &train_rows, &train_labels) {
+            Ok(fitted) => own = Some(fitted),
+            Err(e) => notes.push(format!("no {} classifier: {e}", step.kind())),
+        }
+    }
+    for &kind in baselines.reducers.iter().filter(|_| width > 0) {
+        let ctx = BaselineContext {
+            width,
+            rows: train_rows.len(),
+            features: train_rows.first().map_or(0, |r| r.len()),
+            classes: crate::source::labels::classes(&train_labels).len(),
+            label: &options.label,
+            seed: options.seed,
+            steps: &baselines.steps,
+            kernel: options.kernel.as_ref(),
         };
-        let name = match baseline {
-            BaselineSpec::Pca => "pca",
-            BaselineSpec::KernelPca(_) => "kernel_pca",
-            BaselineSpec::Lda | BaselineSpec::LdaClassifier(_) => "lda",
-        };
+        let codes = crate::steps::baseline_step(kind, &ctx).and_then(|step| {
+            let supervised = step.plan().label().is_some();
+            let labels: &[String] = if supervised { &train_labels } else { &[] };
+            fitted_codes(&step, &train_rows, labels, &rows.scaled)
+        });
         match codes {
-            Ok(codes) => sets.push((name, codes)),
-            Err(e) => notes.push(format!("no {name} baseline: {e}")),
+            Ok(codes) => sets.push((kind, codes)),
+            Err(e) => notes.push(format!("no {kind} baseline: {e}")),
         }
     }
     if let Some(fitted) = own
@@ -308,7 +227,7 @@ pub fn evaluate(
         own_score = Some(Score {
             features: "scaled".into(),
             dimensions: p,
-            model: "lda".into(),
+            model: fitted.kind().into(),
             train_accuracy: accuracy(&predict(&train), &y_train),
             test_accuracy: accuracy(&predict(&test), &y_test),
         });
@@ -408,37 +327,10 @@ fn fit_in_memory(
     state.finish()
 }
 
-/// Every row's scores on the first `k` principal components of `train` (centred on the
-/// training mean).
-fn pca_codes(train: &[&Vec<f64>], all: &[Vec<f64>], k: usize) -> Option<Vec<Vec<f64>>> {
-    let (n, p) = (train.len(), train.first()?.len());
-    if n < 2 || k > p {
-        return None;
-    }
-    let mean: Vec<f64> = (0..p)
-        .map(|j| train.iter().map(|r| r[j]).sum::<f64>() / n as f64)
-        .collect();
-    let centred = Mat::from_fn(n, p, |i, j| train[i][j] - mean[j]);
-    let covariance = centred.transpose() * &centred * faer::Scale(1.0 / (n - 1) as f64);
-    let pca = crate::steps::pca::exact::fit(
-        covariance,
-        n as u64,
-        crate::config::NComponents::Count(k),
-        false,
-    )
-    .ok()?;
-    let x = Mat::from_fn(all.len(), p, |i, j| all[i][j]);
-    let z = crate::steps::pca::project(x.as_ref(), &mean, None, &pca);
-    Some(
-        (0..z.nrows())
-            .map(|i| (0..z.ncols()).map(|j| z[(i, j)]).collect())
-            .collect(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Baseline;
 
     #[test]
     fn split_fraction_is_close_to_asked() {
@@ -475,7 +367,7 @@ mod tests {
                 compare: None,
                 kernel: None,
             },
-            &[],
+            &Baselines::default(),
         );
         assert!(r.scores.is_empty());
         assert!(r.note.unwrap().contains("1 class"));
@@ -495,46 +387,23 @@ mod tests {
     #[test]
     fn baselines_default_to_pca_after_a_reducer_that_is_not_one() {
         assert_eq!(
-            baselines(&options(None), "autoencoder", &[]),
-            [BaselineSpec::Pca]
+            baselines(&options(None), "autoencoder", &[]).reducers,
+            ["pca"]
         );
-        assert!(baselines(&options(None), "pca", &[]).is_empty());
-        let listed = options(Some(vec![Baseline::Lda, Baseline::Pca]));
-        assert_eq!(
-            baselines(&listed, "pca", &[]),
-            [BaselineSpec::Lda, BaselineSpec::Pca]
-        );
+        assert!(baselines(&options(None), "pca", &[]).reducers.is_empty());
+        let listed = options(Some(vec![Baseline("lda"), Baseline("pca")]));
+        assert_eq!(baselines(&listed, "pca", &[]).reducers, ["lda", "pca"]);
     }
 
     #[test]
-    fn the_kernel_baseline_takes_the_pipelines_kernel_unless_told() {
+    fn a_predicting_lda_is_refitted_as_the_evaluation_s_classifier() {
         let step: RawStep = serde_json::from_value(serde_json::json!(
-            {"kernel_pca": {"n_components": 2, "kernel": "poly", "degree": 2.0}}
+            {"lda": {"label": "class", "n_components": 1, "predict": true}}
         ))
         .unwrap();
-        let compare = options(Some(vec![Baseline::KernelPca]));
-        let [BaselineSpec::KernelPca(k)] =
-            baselines(&compare, "kernel_pca", std::slice::from_ref(&step))[..]
-        else {
-            panic!("one kernel baseline")
+        let Some(RawStep::Lda(own)) = baselines(&options(None), "lda", &[step]).classifier else {
+            panic!("an lda classifier")
         };
-        assert_eq!((k.kernel, k.degree, k.gamma), (KernelKind::Poly, 2.0, None));
-        let [BaselineSpec::KernelPca(k)] = baselines(&compare, "pca", &[])[..] else {
-            panic!("one kernel baseline")
-        };
-        assert_eq!(k.kernel, KernelKind::Rbf);
-        let told = RawEvaluate {
-            kernel: Some(BaselineKernel {
-                kernel: KernelKind::Cosine,
-                gamma: None,
-                degree: 3.0,
-                coef0: 1.0,
-            }),
-            ..compare
-        };
-        let [BaselineSpec::KernelPca(k)] = baselines(&told, "kernel_pca", &[step])[..] else {
-            panic!("one kernel baseline")
-        };
-        assert_eq!(k.kernel, KernelKind::Cosine);
+        assert_eq!((own.label.as_str(), own.n_components), ("y", None));
     }
 }

@@ -40,7 +40,7 @@ pub struct Collector {
     pushed: bool,
     /// Score PCA codes of the reduced width too (the reducer is not a PCA).
     /// The reducers the classifier check compares the output with.
-    baselines: Vec<crate::evaluate::BaselineSpec>,
+    baselines: crate::evaluate::Baselines,
     embedding: Option<RawEmbedding>,
     /// Passthrough columns written (the first of the chunk's passthrough batch).
     written: usize,
@@ -77,7 +77,7 @@ impl Collector {
         let correlation = p <= MAX_CORRELATION_FEATURES
             && matches!(plan.scale, ScaleMethod::Standard | ScaleMethod::Minmax);
         let evaluate = plan.report.raw.evaluate.clone();
-        let evaluate_opts_baselines = evaluate.as_ref().map_or_else(Vec::new, |e| {
+        let evaluate_opts_baselines = evaluate.as_ref().map_or_else(Default::default, |e| {
             crate::evaluate::baselines(e, plan.reducer(), &plan.raw.steps)
         });
         let embedding = plan.report.raw.embedding.clone();

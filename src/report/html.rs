@@ -527,8 +527,9 @@ fn evaluation_section(out: &mut String, report: &Report) {
     if let Some(n) = &ev.note {
         note(out, n);
     }
-    let compared: Vec<&str> = ["pca", "kernel_pca", "lda"]
-        .into_iter()
+    let compared: Vec<&str> = crate::steps::compared_kinds()
+        .iter()
+        .copied()
         .filter(|f| ev.scores.iter().any(|s| s.features == *f))
         .collect();
     if !compared.is_empty() {

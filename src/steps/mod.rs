@@ -50,6 +50,36 @@ pub trait StepKind {
     fn plan(params: &Self::Params) -> Box<dyn PlannedStep>;
     /// The fitted step from its sections of a model.json; `input` is its input width.
     fn load(model: &Map<String, Value>, input: usize) -> Result<Box<dyn FittedStep>>;
+    /// Its name in the report's comparison of reducers, when `report.evaluate.compare`
+    /// may list it.
+    const COMPARED_AS: Option<&'static str> = None;
+    /// Its comparison fit's keys (the reducer fitted on the training rows' scaled
+    /// features at the output's width), for a kind with `COMPARED_AS`.
+    fn baseline(_ctx: &BaselineContext<'_>) -> Result<Self::Params> {
+        Err(Error::internal("this step kind is not a baseline"))
+    }
+    /// The pipeline's own step refitted on the training rows for its accuracy when it
+    /// is a classifier (LDA's `predict: true`): its keys, learning `label`.
+    fn own_classifier(_params: &Self::Params, _label: &str) -> Option<Self::Params> {
+        None
+    }
+}
+
+/// What a comparison fit (`report.evaluate.compare`) is sized by.
+pub struct BaselineContext<'a> {
+    /// The output's width, which each baseline keeps (fewer when it cannot).
+    pub width: usize,
+    /// Training rows, their features and their classes.
+    pub rows: usize,
+    pub features: usize,
+    pub classes: usize,
+    /// The evaluation's label column and seed.
+    pub label: &'a str,
+    pub seed: u64,
+    /// The pipeline's steps as written (a kernel PCA baseline takes their kernel).
+    pub steps: &'a [RawStep],
+    /// `report.evaluate.kernel`.
+    pub kernel: Option<&'a kernel_pca::BaselineKernel>,
 }
 
 /// A registered kind's YAML name (and model.json's `steps` entry).
@@ -83,11 +113,50 @@ macro_rules! registry {
                 }
             }
 
+            /// The step refitted as a classifier learning `label`, when it is one.
+            pub fn own_classifier(&self, label: &str) -> Option<RawStep> {
+                match self {
+                    $(RawStep::$variant(p) => {
+                        <$kind as StepKind>::own_classifier(p, label).map(RawStep::$variant)
+                    })+
+                }
+            }
+
             /// Its planned form (checked by `PlannedStep::check`).
             pub fn plan(&self) -> Box<dyn PlannedStep> {
                 match self {
                     $(RawStep::$variant(p) => <$kind as StepKind>::plan(p),)+
                 }
+            }
+        }
+
+        /// The kinds `report.evaluate.compare` may list, in the registry's order.
+        pub fn compared_kinds() -> &'static [&'static str] {
+            static KINDS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+            KINDS.get_or_init(|| {
+                let mut kinds = Vec::new();
+                $(if <$kind as StepKind>::COMPARED_AS.is_some() {
+                    kinds.push($name);
+                })+
+                kinds
+            })
+        }
+
+        /// A compared kind's name in the report.
+        pub fn compared_as(kind: &str) -> Option<&'static str> {
+            match kind {
+                $($name => <$kind as StepKind>::COMPARED_AS,)+
+                _ => None,
+            }
+        }
+
+        /// A compared kind's comparison fit, as a step.
+        pub fn baseline_step(kind: &str, ctx: &BaselineContext<'_>) -> Result<RawStep> {
+            match kind {
+                $($name if <$kind as StepKind>::COMPARED_AS.is_some() => {
+                    <$kind as StepKind>::baseline(ctx).map(RawStep::$variant)
+                })+
+                other => Err(Error::internal(format!("'{other}' is not a baseline"))),
             }
         }
 
@@ -433,6 +502,12 @@ pub trait Classify {
     fn predict(&self, x: MatRef<'_, f64>) -> Mat<f64>;
     /// The class names the predicted column's indices stand for.
     fn classes(&self) -> &[String];
+}
+
+/// A kind's keys from JSON: a baseline sets the keys it sizes and leaves the rest at
+/// their defaults.
+pub fn params_from<T: serde::de::DeserializeOwned>(keys: Value) -> Result<T> {
+    serde_json::from_value(keys).map_err(|e| Error::internal(format!("a baseline's keys: {e}")))
 }
 
 /// The Moore–Penrose pseudo-inverse (p × k) of a k × p matrix, by its SVD: the least

@@ -169,12 +169,14 @@ pub fn evaluation(scores: &[Score], k_neighbors: usize) -> String {
                 sets.push(&s.features);
             }
         }
+        let compared = crate::steps::compared_kinds();
         let colour_of = |f: &str| match f {
             "scaled" => BLUE,
             "reduced" => ORANGE,
-            "kernel_pca" => PALETTE[3],
-            "lda" => PALETTE[4],
-            _ => GREEN_BAR,
+            f => match compared.iter().position(|k| *k == f) {
+                Some(0) | None => GREEN_BAR,
+                Some(i) => PALETTE[2 + i % (PALETTE.len() - 2)],
+            },
         };
         let width = 0.8 / sets.len().max(1) as f64;
         for s in scores {
@@ -206,12 +208,11 @@ pub fn evaluation(scores: &[Score], k_neighbors: usize) -> String {
                 .map_or(0, |s| s.dimensions)
         };
         for (i, f) in sets.iter().enumerate() {
-            let name = match *f {
-                "pca" => format!("PCA codes ({})", dims(f)),
-                "kernel_pca" => format!("kernel PCA ({})", dims(f)),
-                "lda" => format!("LDA ({})", dims(f)),
-                other => format!("{other} ({})", dims(f)),
-            };
+            let name = format!(
+                "{} ({})",
+                crate::steps::compared_as(f).unwrap_or(f),
+                dims(f)
+            );
             let y = 70 + 24 * i as i32;
             legend.draw(&Rectangle::new(
                 [(6, y - 7), (20, y + 7)],

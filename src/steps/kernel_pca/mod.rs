@@ -12,6 +12,7 @@
 //! The fitted map is `k(x, landmarks) · projection_ − offset_`, with
 //! `projection_ = U Λ^(−½) Vᵀ` (m × k) and `offset_ = mean(Φ) Vᵀ`.
 
+pub mod baseline;
 pub mod kernel;
 
 use faer::{Mat, MatRef, Side};
@@ -30,6 +31,7 @@ use crate::onnx::{Attr, Graph};
 use crate::rng::Rng;
 use crate::stats::MomentsAccumulator;
 use crate::steps::Named;
+pub use baseline::BaselineKernel;
 use kernel::{Kernel, KernelKind};
 
 /// The step kind's registration (`steps::registry!`).
@@ -45,6 +47,10 @@ impl crate::steps::StepKind for Kind {
         input: usize,
     ) -> crate::error::Result<Box<dyn crate::steps::FittedStep>> {
         FittedKernelPca::from_model(model, input).map(|s| Box::new(s) as _)
+    }
+    const COMPARED_AS: Option<&'static str> = Some("kernel PCA");
+    fn baseline(ctx: &crate::steps::BaselineContext<'_>) -> crate::error::Result<Self::Params> {
+        baseline::params(ctx)
     }
 }
 

@@ -46,6 +46,28 @@ impl crate::steps::StepKind for Kind {
     ) -> crate::error::Result<Box<dyn crate::steps::FittedStep>> {
         FittedLda::from_model(model, input).map(|s| Box::new(s) as _)
     }
+    const COMPARED_AS: Option<&'static str> = Some("LDA");
+    /// The LDA of the training rows at the output's width, at most classes − 1.
+    fn baseline(ctx: &crate::steps::BaselineContext<'_>) -> Result<Self::Params> {
+        let k = ctx
+            .width
+            .min(ctx.classes.saturating_sub(1))
+            .min(ctx.features);
+        if k == 0 {
+            return Err(Error::config(
+                "LDA needs two classes among the training rows",
+            ));
+        }
+        crate::steps::params_from(serde_json::json!({"label": ctx.label, "n_components": k}))
+    }
+    /// Its accuracy whatever width the projection keeps.
+    fn own_classifier(params: &Self::Params, label: &str) -> Option<Self::Params> {
+        params.predict.then(|| LdaParams {
+            label: label.to_string(),
+            n_components: None,
+            ..params.clone()
+        })
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -32,6 +32,11 @@ impl crate::steps::StepKind for Kind {
     ) -> crate::error::Result<Box<dyn crate::steps::FittedStep>> {
         fitted::FittedPca::from_model(model, input).map(|s| Box::new(s) as _)
     }
+    const COMPARED_AS: Option<&'static str> = Some("PCA codes");
+    /// The exact PCA of the training rows at the output's width.
+    fn baseline(ctx: &crate::steps::BaselineContext<'_>) -> Result<Self::Params> {
+        crate::steps::params_from(serde_json::json!({"solver": "exact", "n_components": ctx.width}))
+    }
 }
 
 /// A fitted PCA in the (scaled) feature space.
