@@ -247,6 +247,8 @@ pub fn evaluate(
                     coef0: kernel.coef0,
                     landmarks: train_rows.len().min(KERNEL_LANDMARKS),
                     seed: options.seed,
+                    fit_inverse_transform: false,
+                    alpha: 1.0,
                 };
                 fitted_codes(&RawStep::KernelPca(params), &train_rows, &[], &rows.scaled)
             }

@@ -1,0 +1,77 @@
+//! Kernel PCA's way back: scikit-learn's learnt pre-image (Bakır, Weston and Schölkopf,
+//! "Learning to find pre-images", NIPS 2003; `KernelPCA(fit_inverse_transform=True)`).
+//! A kernel ridge regression from the landmarks' projections Z_fit to the landmarks X,
+//! with the step's own kernel taken between projections:
+//!
+//!   dual_coef_ = (k(Z_fit, Z_fit) + alpha I)⁻¹ X,    x̂(z) = k(z, Z_fit) @ dual_coef_.
+//!
+//! scikit-learn fits it on its training rows; here on the landmarks, which are the
+//! training rows when every row is one. It needs the m × m system and the m landmarks in
+//! memory (`PlannedKernelPca::memory_bytes` counts them).
+
+use faer::linalg::solvers::Solve;
+use faer::{Mat, MatRef, Side};
+
+use super::blocks;
+use super::kernel::Kernel;
+use crate::error::{Error, Result};
+use crate::onnx::Graph;
+
+/// The fitted pre-image map.
+pub struct PreImage {
+    pub alpha: f64,
+    /// The landmarks' projections (m × k): scikit-learn's `X_transformed_fit_`.
+    pub z_fit: Mat<f64>,
+    /// m × p: scikit-learn's `dual_coef_`.
+    pub dual_coef: Mat<f64>,
+}
+
+impl PreImage {
+    /// Solves for `dual_coef_` by Cholesky (scikit-learn's `assume_a="pos"`); a kernel that
+    /// is not positive semi-definite (sigmoid) may leave k + αI indefinite, where scikit-learn
+    /// fails and a pivoted LU still solves the system.
+    pub fn fit(
+        kernel: &Kernel,
+        z_fit: Mat<f64>,
+        x: MatRef<'_, f64>,
+        alpha: f64,
+    ) -> Result<PreImage> {
+        let mut k = kernel.matrix(z_fit.as_ref(), z_fit.as_ref());
+        for i in 0..k.nrows() {
+            k[(i, i)] += alpha;
+        }
+        let dual_coef = match k.llt(Side::Lower) {
+            Ok(llt) => llt.solve(x),
+            Err(_) => k.partial_piv_lu().solve(x),
+        };
+        if dual_coef
+            .col_iter()
+            .any(|c| c.iter().any(|v| !v.is_finite()))
+        {
+            return Err(Error::Numeric(format!(
+                "kernel_pca: the pre-image system k(Z_fit, Z_fit) + {alpha} I is singular; \
+                 a larger alpha regularises it"
+            )));
+        }
+        Ok(PreImage {
+            alpha,
+            z_fit,
+            dual_coef,
+        })
+    }
+
+    /// x̂ for rows `z` of projections, in blocks.
+    pub fn apply(&self, kernel: &Kernel, z: MatRef<'_, f64>) -> Mat<f64> {
+        blocks(z, self.dual_coef.ncols(), |b| {
+            kernel.matrix(b, self.z_fit.as_ref()) * &self.dual_coef
+        })
+    }
+
+    /// The ONNX nodes of `apply`: the tensor `z` → x̂.
+    pub fn onnx(&self, kernel: &Kernel, g: &mut Graph, z: &str) -> String {
+        let k = kernel.onnx(g, z, self.z_fit.as_ref(), "X_transformed_fit");
+        let d = &self.dual_coef;
+        let dual = g.matrix("dual_coef_", d.nrows(), d.ncols(), |i, j| d[(i, j)]);
+        g.node("MatMul", &[&k, &dual])
+    }
+}
