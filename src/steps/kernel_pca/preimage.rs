@@ -75,3 +75,54 @@ impl PreImage {
         g.node("MatMul", &[&k, &dual])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::kernel_pca::kernel::KernelKind;
+
+    fn points(n: usize, p: usize, seed: f64) -> Mat<f64> {
+        Mat::from_fn(n, p, |i, j| ((i * p + j) as f64 * seed).sin())
+    }
+
+    /// On its own points the ridge fit is X − αD (from (K + αI) D = X), whatever the solver.
+    fn assert_ridge_identity(kernel: &Kernel, alpha: f64) {
+        let (z, x) = (points(12, 3, 0.7), points(12, 5, 1.3));
+        let map = PreImage::fit(kernel, z.clone(), x.as_ref(), alpha).unwrap();
+        let rebuilt = map.apply(kernel, z.as_ref());
+        let expected = &x - Mat::from_fn(12, 5, |i, j| alpha * map.dual_coef[(i, j)]);
+        let worst = (&rebuilt - &expected).norm_max();
+        assert!(worst < 1e-12, "{worst}");
+    }
+
+    #[test]
+    fn on_its_own_points_the_map_is_the_ridge_fit() {
+        let rbf = Kernel {
+            kernel: KernelKind::Rbf,
+            gamma: 0.5,
+            degree: 3.0,
+            coef0: 1.0,
+        };
+        assert_ridge_identity(&rbf, 1.0);
+        assert_ridge_identity(&rbf, 1e-3);
+    }
+
+    /// tanh(γ z·z' − 1) is near −0.76 everywhere: k + αI has an eigenvalue near −0.76 m,
+    /// where Cholesky (scikit-learn's `assume_a="pos"`) fails and the LU still solves.
+    #[test]
+    fn an_indefinite_sigmoid_system_is_still_solved() {
+        let sigmoid = Kernel {
+            kernel: KernelKind::Sigmoid,
+            gamma: 0.01,
+            degree: 3.0,
+            coef0: -1.0,
+        };
+        let z = points(12, 3, 0.7);
+        let mut k = sigmoid.matrix(z.as_ref(), z.as_ref());
+        for i in 0..12 {
+            k[(i, i)] += 0.1;
+        }
+        assert!(k.llt(Side::Lower).is_err(), "the system must be indefinite");
+        assert_ridge_identity(&sigmoid, 0.1);
+    }
+}
