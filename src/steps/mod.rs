@@ -265,7 +265,7 @@ pub trait PlannedStep: std::fmt::Debug + Send + Sync {
         None
     }
     /// Whether its fitted map can be inverted (reconstructions, the reconstruction error,
-    /// `transform --inverse`); kernel PCA's cannot.
+    /// `transform --inverse`); kernel PCA's only when fitted with `fit_inverse_transform`.
     fn invertible(&self) -> bool {
         true
     }

@@ -15,6 +15,7 @@ mod golden;
 mod guard_rails;
 mod guard_rails_two;
 mod kernel_pca;
+mod kernel_pca_inverse;
 mod lda;
 mod limits;
 mod memory;

@@ -342,3 +342,48 @@ fn kernel_pca_graphs_compute_every_kernel() {
         assert_graph_matches(&out.join("reduced.parquet"), &outputs, 1e-10, false);
     }
 }
+
+/// With `fit_inverse_transform`, each kernel's graph rebuilds the rows through the
+/// pre-image map (`k(z, X_transformed_fit_) @ dual_coef_`) and gives the run's
+/// reconstruction error: float64 to 1e-10, float32 to 1e-5 (on wine, as
+/// tests/onnx/check.py holds the example's float32 graph). Sigmoid's float32 graph is
+/// left out: its forward map alone (K_mm^(−½) of an indefinite kernel) drifts by 1e-5.
+#[test]
+fn kernel_pca_inverse_graphs_give_the_reconstruction_error_for_every_kernel() {
+    let data = root().join("sample-data/wine.csv");
+    // the last column is the target
+    let (_, rows) = csv_rows(&data);
+    let rows: Vec<Vec<f64>> = rows
+        .into_iter()
+        .map(|r| r[..r.len() - 1].to_vec())
+        .collect();
+    for kernel in [
+        "linear",
+        "rbf",
+        "cosine",
+        "poly, gamma: 0.02, degree: 2",
+        "sigmoid, gamma: 0.01",
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = run_with_onnx(
+            tmp.path(),
+            &format!(
+                "name: onnx-kpca-inverse\ninput: {{ path: {}, features: {{ exclude: [target] }} }}\n\
+                 steps:\n  - scale: {{ method: standard }}\n  - kernel_pca: {{ n_components: 3, landmarks: 60, kernel: {kernel}, fit_inverse_transform: true }}\n\
+                 output: {{ dir: {}, reconstruction_error: true, onnx: true }}\n",
+                data.display(),
+                tmp.path().join("out").display()
+            ),
+        );
+        let reduced = out.join("reduced.parquet");
+        for (dtype, float32, rtol) in [("float64", false, 1e-10), ("float32", true, 1e-5)] {
+            if float32 && kernel.starts_with("sigmoid") {
+                continue;
+            }
+            let graph = tmp.path().join(format!("{dtype}.onnx"));
+            export(&out, &graph, &["--dtype", dtype, "--reconstruction-error"]);
+            let outputs = run_graph(&graph, &rows, float32);
+            assert_graph_matches(&reduced, &outputs, rtol, true);
+        }
+    }
+}

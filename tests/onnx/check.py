@@ -9,7 +9,8 @@ For each pipelines/*.yaml it runs the pipeline with `output.onnx: true`, checks 
 with `onnx.checker.check_model(full_check=True)`, runs it in ONNX Runtime on the
 pipeline's input and compares every output with reduced.parquet; then it exports float64
 and float32 graphs with the reconstruction error and compares them with
-`dimred transform --reconstruction-error`. float64 graphs must agree to 1e-10 and float32
+`dimred transform --reconstruction-error` (kernel PCA's when fitted with
+fit_inverse_transform). float64 graphs must agree to 1e-10 and float32
 graphs to 1e-5, relative to each column's largest value; an autoencoder's network is f32
 in dimred itself, so its graphs are held to 1e-5 in both types. A model with `filter` and
 `derive` steps gets its input from Python polars running them on the whole file. Last, model.npz rebuilds a
@@ -140,8 +141,10 @@ def main():
         check_provenance(os.path.join(out, "reduced.parquet"), out, model, "forward", "float64")
         worst = {"run": compare(outputs, reduced, columns, tol64, f"{name} model.onnx")}
 
-        # kernel PCA has no inverse map, so no reconstruction error
-        error = [] if "kernel_pca" in model["steps"] else ["--reconstruction-error"]
+        # kernel PCA fitted without fit_inverse_transform has no inverse map, so no
+        # reconstruction error
+        invertible = "dual_coef_" in model.get("kernel_pca", {"dual_coef_": None})
+        error = ["--reconstruction-error"] if invertible else []
         transformed = os.path.join(out, "transformed.parquet")
         dimred(
             "transform", "--model", os.path.join(out, "model.json"), "--input", source,
@@ -162,6 +165,7 @@ def main():
         rows.append((name, " > ".join(model["steps"]), x.shape, worst, sizes))
 
     check_npz(work)
+    check_kernel_pca_npz(work)
     check_autoencoder_npz(work)
     check_float32(work)
     check_zip64()
@@ -243,6 +247,27 @@ def check_npz(work):
     for j, name in enumerate(z["output_columns"]):
         assert_close(Z[:, j], reduced.column(str(name)).to_numpy(), 1e-10, f"npz {name}")
     print(f"model.npz: scikit-learn StandardScaler + PCA give reduced.parquet ({Z.shape[1]} columns)")
+
+
+def check_kernel_pca_npz(work):
+    """model.npz's pre-image map (docs/model-format.md) rebuilds, in numpy, the rows that
+    `dimred transform --inverse` writes from the kernel PCA example's reduced columns:
+    x̂ = k(z, X_transformed_fit_) @ dual_coef_, then the scaler undone."""
+    out = os.path.join(work, "wine_kernel_pca_inverse")
+    z = np.load(os.path.join(out, "model.npz"))
+    reduced = pq.read_table(os.path.join(out, "reduced.parquet"))
+    Z = matrix(reduced, [str(n) for n in z["output_columns"]])
+    fit = z["kernel_pca.X_transformed_fit_"]
+    gamma = json.load(open(os.path.join(out, "model.json")))["kernel_pca"]["gamma"]
+    squared = (Z**2).sum(1)[:, None] + (fit**2).sum(1)[None, :] - 2 * Z @ fit.T
+    rebuilt = np.exp(-gamma * np.maximum(squared, 0)) @ z["kernel_pca.dual_coef_"]
+    rebuilt = rebuilt * z["scale_"] + z["mean_"]
+    inverse = os.path.join(out, "inverse.parquet")
+    dimred("transform", "--model", os.path.join(out, "model.json"), "--input",
+           os.path.join(out, "reduced.parquet"), "--output", inverse, "--inverse", "--quiet")
+    expected = matrix(pq.read_table(inverse), [str(n) for n in z["feature_names_in_"]])
+    assert_close(rebuilt, expected, 1e-10, "kernel_pca npz pre-image")
+    print(f"model.npz: kernel_pca's dual_coef_ rebuilds transform --inverse ({rebuilt.shape[1]} features)")
 
 
 def check_autoencoder_npz(work):

@@ -1,8 +1,11 @@
 //! The kernels of scikit-learn's `pairwise_kernels` that KernelPCA takes, between a block
-//! of rows and the landmarks, from one matrix product.
+//! of rows and a fixed set of points (the landmarks; the pre-image map's transformed
+//! landmarks), from one matrix product, in Rust and as ONNX nodes.
 
 use faer::{Mat, MatRef};
 use serde::{Deserialize, Serialize};
+
+use crate::onnx::{Attr, Graph};
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
@@ -94,5 +97,63 @@ impl Kernel {
             }
         }
         g
+    }
+    /// The ONNX nodes of `matrix(x, points)`: `x` a tensor [N, width], `points` constants
+    /// named from `name` (`X_fit_T`, `X_fit_sq_norms`, …).
+    pub fn onnx(&self, g: &mut Graph, x: &str, points: MatRef<'_, f64>, name: &str) -> String {
+        let l = points;
+        let lt = g.matrix(&format!("{name}_T"), l.ncols(), l.nrows(), |i, j| l[(j, i)]);
+        let product = g.node("MatMul", &[x, &lt]);
+        let affine = |g: &mut Graph, v: &str| {
+            let gamma = g.constant("gamma", &[], &[self.gamma]);
+            let coef0 = g.constant("coef0", &[], &[self.coef0]);
+            let scaled = g.node("Mul", &[v, &gamma]);
+            g.node("Add", &[&scaled, &coef0])
+        };
+        let row_norms = |g: &mut Graph| {
+            let squares = g.node("Mul", &[x, x]);
+            let axes = g.constant_i64("axis_1", &[1], &[1]);
+            g.node_with("ReduceSum", &[&squares, &axes], &[Attr::Int("keepdims", 1)])
+        };
+        let point_norms: Vec<f64> = (0..l.nrows())
+            .map(|i| (0..l.ncols()).map(|j| l[(i, j)] * l[(i, j)]).sum())
+            .collect();
+        match self.kernel {
+            KernelKind::Linear => product,
+            KernelKind::Poly => {
+                let base = affine(g, &product);
+                let degree = g.constant("degree", &[], &[self.degree]);
+                g.node("Pow", &[&base, &degree])
+            }
+            KernelKind::Sigmoid => {
+                let base = affine(g, &product);
+                g.node("Tanh", &[&base])
+            }
+            KernelKind::Rbf => {
+                // ‖x‖² + ‖l‖² − 2 x·l, clamped at 0, then exp(−γ d)
+                let xn = row_norms(g);
+                let ln = g.constant(&format!("{name}_sq_norms"), &[l.nrows()], &point_norms);
+                let two = g.constant("two", &[], &[2.0]);
+                let sum = g.node("Add", &[&xn, &ln]);
+                let twice = g.node("Mul", &[&product, &two]);
+                let distance = g.node("Sub", &[&sum, &twice]);
+                let distance = g.node("Relu", &[&distance]);
+                let minus_gamma = g.constant("minus_gamma", &[], &[-self.gamma]);
+                let exponent = g.node("Mul", &[&distance, &minus_gamma]);
+                g.node("Exp", &[&exponent])
+            }
+            KernelKind::Cosine => {
+                // a zero row (or point) gives 0, as scikit-learn's normalised rows do
+                let xn = row_norms(g);
+                let xn = g.node("Sqrt", &[&xn]);
+                let roots: Vec<f64> = point_norms.iter().map(|v| v.sqrt()).collect();
+                let ln = g.constant(&format!("{name}_norms"), &[l.nrows()], &roots);
+                let denominator = g.node("Mul", &[&xn, &ln]);
+                let zero = g.constant("zero", &[], &[0.0]);
+                let positive = g.node("Greater", &[&denominator, &zero]);
+                let ratio = g.node("Div", &[&product, &denominator]);
+                g.node("Where", &[&positive, &ratio, &zero])
+            }
+        }
     }
 }

@@ -10,29 +10,29 @@
 //!    projections of the training rows (up to sign).
 //!
 //! The fitted map is `k(x, landmarks) · projection_ − offset_`, with
-//! `projection_ = U Λ^(−½) Vᵀ` (m × k) and `offset_ = mean(Φ) Vᵀ`.
+//! `projection_ = U Λ^(−½) Vᵀ` (m × k) and `offset_ = mean(Φ) Vᵀ`. With
+//! `fit_inverse_transform` the fit ends by learning scikit-learn's pre-image map on the
+//! landmarks (`preimage`).
 
 pub mod baseline;
+mod fitted;
 pub mod kernel;
+mod preimage;
 
 use faer::{Mat, MatRef, Side};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
 
 use super::pca::params::NComponents;
-use super::{
-    Describe, Export, Fit, FitStep, FittedStep, PlannedStep, RunFacts, StepInput, Transform, field,
-    rows_json, rows_mat,
-};
+use super::{Fit, FitStep, FittedStep, PlannedStep, StepInput};
 use crate::engine::PassStats;
 use crate::error::{Error, Result};
-use crate::npz::Array;
-use crate::onnx::{Attr, Graph};
 use crate::rng::Rng;
 use crate::stats::MomentsAccumulator;
-use crate::steps::Named;
+use crate::steps::{Named, Transform};
 pub use baseline::BaselineKernel;
+pub use fitted::FittedKernelPca;
 use kernel::{Kernel, KernelKind};
+use preimage::PreImage;
 
 /// The step kind's registration (`steps::registry!`).
 pub struct Kind;
@@ -73,6 +73,22 @@ pub struct KernelPcaParams {
     pub landmarks: usize,
     #[serde(default)]
     pub seed: u64,
+    /// Learn the pre-image map (`transform --inverse`, the reconstruction error), as
+    /// scikit-learn's `KernelPCA(fit_inverse_transform=True)`. Written only when set, so
+    /// a pipeline without it serialises (and fingerprints) as before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fit_inverse_transform: bool,
+    /// The pre-image map's ridge (scikit-learn's `alpha`).
+    #[serde(default = "default_alpha", skip_serializing_if = "is_default_alpha")]
+    pub alpha: f64,
+}
+
+fn default_alpha() -> f64 {
+    1.0
+}
+
+fn is_default_alpha(alpha: &f64) -> bool {
+    *alpha == default_alpha()
 }
 
 fn default_degree() -> f64 {
@@ -100,6 +116,20 @@ pub struct PlannedKernelPca {
 impl PlannedKernelPca {
     pub fn new(params: KernelPcaParams) -> PlannedKernelPca {
         PlannedKernelPca { params }
+    }
+
+    /// The landmarks the fit will hold: all rows when there are fewer.
+    fn landmarks(&self, rows: Option<u64>) -> u64 {
+        let m = self.params.landmarks as u64;
+        rows.map_or(m, |r| m.min(r.max(1)))
+    }
+
+    /// The pre-image map's fit: k(Z_fit, Z_fit) + αI and its Cholesky factor (2 m²), the
+    /// landmarks' projections (m × k) and `dual_coef_` (m × p), beside the map's arrays.
+    fn inverse_bytes(&self, width: usize, rows: Option<u64>) -> u64 {
+        let m = self.landmarks(rows);
+        let (p, k) = (width as u64, self.params.n_components as u64);
+        (2 * m * m + m * (p + k)) * 8
     }
 }
 
@@ -139,10 +169,16 @@ impl PlannedStep for PlannedKernelPca {
         if !p.coef0.is_finite() {
             problems.push("kernel_pca.coef0: must be a number".into());
         }
+        if !(p.alpha > 0.0 && p.alpha.is_finite()) {
+            problems.push(format!(
+                "kernel_pca.alpha: must be a positive number, not {}",
+                p.alpha
+            ));
+        }
     }
 
     fn invertible(&self) -> bool {
-        false
+        self.params.fit_inverse_transform
     }
 
     fn output_width(&self, _input: usize) -> Option<usize> {
@@ -151,13 +187,32 @@ impl PlannedStep for PlannedKernelPca {
 
     /// The landmarks and the check sample (p each), K_mm, its eigenvectors and the map
     /// (3 m²), the co-moment of k(x, L) (m²), its row blocks (2 × 4,096 × m) and a kernel
-    /// block.
+    /// block; with `fit_inverse_transform`, the pre-image map's (`inverse_bytes`).
     fn memory_bytes(&self, width: usize, rows: Option<u64>) -> u64 {
-        let m = rows.map_or(self.params.landmarks as u64, |r| {
-            (self.params.landmarks as u64).min(r.max(1))
-        });
+        let m = self.landmarks(rows);
         let (p, block) = (width as u64, crate::stats::BLOCK_ROWS as u64);
-        ((m + CHECK_ROWS as u64) * p + 4 * m * m + 2 * block * m + 2 * BLOCK as u64 * m) * 8
+        let map =
+            ((m + CHECK_ROWS as u64) * p + 4 * m * m + 2 * block * m + 2 * BLOCK as u64 * m) * 8;
+        map + if self.params.fit_inverse_transform {
+            self.inverse_bytes(width, rows)
+        } else {
+            0
+        }
+    }
+
+    /// The pre-image map costs an m × m solve: said with what the fit holds without it.
+    fn lighter(&self, width: usize, rows: Option<u64>, _limit: Option<u64>) -> Option<String> {
+        let p = &self.params;
+        if !p.fit_inverse_transform {
+            return None;
+        }
+        let without = self.memory_bytes(width, rows) - self.inverse_bytes(width, rows);
+        Some(format!(
+            "kernel_pca fit_inverse_transform solves a {m} × {m} system on the {m} landmarks; \
+             without it the fit holds about {} MiB, and fewer landmarks hold less (as their square)",
+            without.div_ceil(1 << 20),
+            m = self.landmarks(rows),
+        ))
     }
 
     fn start(&self, input: &StepInput) -> Result<Fit> {
@@ -399,218 +454,27 @@ impl FitStep for KernelPcaFit {
             .iter()
             .map(|v| v * (n.max(1) - 1) as f64)
             .collect();
-        Ok(Box::new(FittedKernelPca {
+        let mut fitted = FittedKernelPca {
             kernel: self.kernel,
             landmarks: map.landmarks,
             projection,
             offset,
             eigenvalues,
             approximation_error: map.approximation_error,
+            preimage: None,
             fitted: Some((n, self.params.seed)),
-        }))
-    }
-}
-
-/// The fitted step: the landmarks and the composed projection.
-pub struct FittedKernelPca {
-    kernel: Kernel,
-    landmarks: Mat<f64>,
-    projection: Mat<f64>,
-    offset: Vec<f64>,
-    eigenvalues: Vec<f64>,
-    approximation_error: f64,
-    /// Rows fitted and the seed, when fitted in this process (report.json).
-    fitted: Option<(u64, u64)>,
-}
-
-/// model.json's `kernel_pca` section.
-#[derive(Serialize, Deserialize)]
-struct KernelPcaModel {
-    #[serde(flatten)]
-    kernel: Kernel,
-    n_components_: usize,
-    eigenvalues_: Vec<f64>,
-    /// The landmarks (scikit-learn's name for the rows the kernel is taken against).
-    #[serde(rename = "X_fit_")]
-    x_fit: Vec<Vec<f64>>,
-    projection_: Vec<Vec<f64>>,
-    offset_: Vec<f64>,
-    approximation_error: f64,
-}
-
-impl FittedKernelPca {
-    pub fn from_model(model: &Map<String, Value>, input: usize) -> Result<FittedKernelPca> {
-        let m: KernelPcaModel = field(model, "kernel_pca")?;
-        if matches!(
-            m.kernel.kernel,
-            KernelKind::Rbf | KernelKind::Poly | KernelKind::Sigmoid
-        ) {
-            super::check_positive("kernel_pca.gamma", &[m.kernel.gamma])?;
+        };
+        if self.params.fit_inverse_transform {
+            // Z_fit: the landmarks through the fitted map, as `transform` maps them
+            let landmarks = fitted.landmarks.as_ref();
+            let z_fit = fitted.forward(landmarks, &mut Mat::zeros(0, 0));
+            fitted.preimage = Some(PreImage::fit(
+                &fitted.kernel,
+                z_fit,
+                landmarks,
+                self.params.alpha,
+            )?);
         }
-        let k = m.n_components_;
-        let landmarks = rows_mat(&m.x_fit, input);
-        let projection = rows_mat(&m.projection_, k);
-        match (landmarks, projection) {
-            (Some(l), Some(a)) if a.nrows() == l.nrows() && m.offset_.len() == k => {
-                Ok(FittedKernelPca {
-                    kernel: m.kernel,
-                    landmarks: l,
-                    projection: a,
-                    offset: m.offset_,
-                    eigenvalues: m.eigenvalues_,
-                    approximation_error: m.approximation_error,
-                    fitted: None,
-                })
-            }
-            _ => Err(Error::config(
-                "the kernel_pca arrays do not match n_components_ and the features",
-            )),
-        }
-    }
-}
-
-impl FittedStep for FittedKernelPca {
-    fn kind(&self) -> &'static str {
-        Kind::NAME
-    }
-}
-
-impl Transform for FittedKernelPca {
-    fn output_names(&self) -> Vec<String> {
-        (1..=self.offset.len()).map(|i| format!("kpc{i}")).collect()
-    }
-
-    fn forward(&self, x: MatRef<'_, f64>, _scratch: &mut Mat<f64>) -> Mat<f64> {
-        let mut z = blocks(x, self.offset.len(), |b| {
-            self.kernel.matrix(b, self.landmarks.as_ref()) * &self.projection
-        });
-        for (c, o) in self.offset.iter().enumerate() {
-            for v in z.col_mut(c).iter_mut() {
-                *v -= o;
-            }
-        }
-        z
-    }
-}
-
-impl Export for FittedKernelPca {
-    fn write_model(&self, model: &mut Map<String, Value>) {
-        let section = KernelPcaModel {
-            kernel: self.kernel,
-            n_components_: self.offset.len(),
-            eigenvalues_: self.eigenvalues.clone(),
-            x_fit: serde_json::from_value(rows_json(self.landmarks.as_ref())).unwrap_or_default(),
-            projection_: serde_json::from_value(rows_json(self.projection.as_ref()))
-                .unwrap_or_default(),
-            offset_: self.offset.clone(),
-            approximation_error: self.approximation_error,
-        };
-        model.insert("kernel_pca".into(), json!(section));
-    }
-
-    fn onnx(&self, g: &mut Graph, x: &str) -> Result<String> {
-        let k = &self.kernel;
-        let l = &self.landmarks;
-        let lt = g.matrix("X_fit_T", l.ncols(), l.nrows(), |i, j| l[(j, i)]);
-        let product = g.node("MatMul", &[x, &lt]);
-        let affine = |g: &mut Graph, v: &str| {
-            let gamma = g.constant("gamma", &[], &[k.gamma]);
-            let coef0 = g.constant("coef0", &[], &[k.coef0]);
-            let scaled = g.node("Mul", &[v, &gamma]);
-            g.node("Add", &[&scaled, &coef0])
-        };
-        let row_norms = |g: &mut Graph| {
-            let squares = g.node("Mul", &[x, x]);
-            let axes = g.constant_i64("axis_1", &[1], &[1]);
-            g.node_with("ReduceSum", &[&squares, &axes], &[Attr::Int("keepdims", 1)])
-        };
-        let landmark_norms: Vec<f64> = (0..l.nrows())
-            .map(|i| (0..l.ncols()).map(|j| l[(i, j)] * l[(i, j)]).sum())
-            .collect();
-        let kernel = match k.kernel {
-            KernelKind::Linear => product,
-            KernelKind::Poly => {
-                let base = affine(g, &product);
-                let degree = g.constant("degree", &[], &[k.degree]);
-                g.node("Pow", &[&base, &degree])
-            }
-            KernelKind::Sigmoid => {
-                let base = affine(g, &product);
-                g.node("Tanh", &[&base])
-            }
-            KernelKind::Rbf => {
-                // ‖x‖² + ‖l‖² − 2 x·l, clamped at 0, then exp(−γ d)
-                let xn = row_norms(g);
-                let ln = g.constant("X_fit_sq_norms", &[l.nrows()], &landmark_norms);
-                let two = g.constant("two", &[], &[2.0]);
-                let sum = g.node("Add", &[&xn, &ln]);
-                let twice = g.node("Mul", &[&product, &two]);
-                let distance = g.node("Sub", &[&sum, &twice]);
-                let distance = g.node("Relu", &[&distance]);
-                let minus_gamma = g.constant("minus_gamma", &[], &[-k.gamma]);
-                let exponent = g.node("Mul", &[&distance, &minus_gamma]);
-                g.node("Exp", &[&exponent])
-            }
-            KernelKind::Cosine => {
-                // a zero row (or landmark) gives 0, as scikit-learn's normalised rows do
-                let xn = row_norms(g);
-                let xn = g.node("Sqrt", &[&xn]);
-                let roots: Vec<f64> = landmark_norms.iter().map(|v| v.sqrt()).collect();
-                let ln = g.constant("X_fit_norms", &[l.nrows()], &roots);
-                let denominator = g.node("Mul", &[&xn, &ln]);
-                let zero = g.constant("zero", &[], &[0.0]);
-                let positive = g.node("Greater", &[&denominator, &zero]);
-                let ratio = g.node("Div", &[&product, &denominator]);
-                g.node("Where", &[&positive, &ratio, &zero])
-            }
-        };
-        let a = &self.projection;
-        let projection = g.matrix("projection_", a.nrows(), a.ncols(), |i, j| a[(i, j)]);
-        let z = g.node("MatMul", &[&kernel, &projection]);
-        let offset = g.constant("offset_", &[self.offset.len()], &self.offset);
-        Ok(g.node("Sub", &[&z, &offset]))
-    }
-
-    fn arrays(&self, out: &mut Vec<(String, Array)>) {
-        let (l, a) = (&self.landmarks, &self.projection);
-        out.extend([
-            (
-                "kernel_pca.X_fit_".into(),
-                Array::matrix(l.nrows(), l.ncols(), |i, j| l[(i, j)]),
-            ),
-            (
-                "kernel_pca.projection_".into(),
-                Array::matrix(a.nrows(), a.ncols(), |i, j| a[(i, j)]),
-            ),
-            (
-                "kernel_pca.offset_".into(),
-                Array::vector(self.offset.clone()),
-            ),
-            (
-                "kernel_pca.eigenvalues_".into(),
-                Array::vector(self.eigenvalues.clone()),
-            ),
-        ]);
-    }
-}
-
-impl Describe for FittedKernelPca {
-    fn write_report(&self, report: &mut Map<String, Value>, _facts: &RunFacts) {
-        let Some((n, seed)) = self.fitted else {
-            return;
-        };
-        let mut section = Map::new();
-        section.insert("kernel".into(), json!(self.kernel.kernel.name()));
-        section.insert("gamma".into(), json!(self.kernel.gamma));
-        section.insert("n_components".into(), json!(self.offset.len()));
-        section.insert("landmarks".into(), json!(self.landmarks.nrows()));
-        section.insert("rows".into(), json!(n));
-        section.insert("seed".into(), json!(seed));
-        section.insert("eigenvalues".into(), json!(self.eigenvalues));
-        section.insert(
-            "approximation_error".into(),
-            json!(self.approximation_error),
-        );
-        report.insert("kernel_pca".into(), Value::Object(section));
+        Ok(Box::new(fitted))
     }
 }
