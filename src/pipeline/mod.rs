@@ -4,6 +4,7 @@
 
 pub mod export;
 mod fit;
+mod merge;
 pub mod provenance;
 mod remote;
 mod rounds;
@@ -13,8 +14,9 @@ pub mod shard;
 mod transform;
 
 pub use export::{OnnxOptions, export};
+pub use merge::{MergeOutcome, merge};
 pub use run::{RunOutcome, run};
-pub use shard::{MergeOutcome, merge, run_shard};
+pub use shard::run_shard;
 pub use transform::{TransformOptions, transform};
 
 /// How `run` behaves beyond the pipeline file.

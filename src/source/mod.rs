@@ -5,22 +5,25 @@
 //! bounded channel.
 
 mod csv;
+mod files;
 pub mod labels;
 mod numeric;
 mod parquet;
+mod pool;
 mod stage;
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
-use crossbeam_channel::{Receiver, Sender};
 use faer::Mat;
 
 use crate::chunk::Chunk;
 use crate::error::{Error, Result};
 use crate::progress::{Progress, Total};
+use files::{check_unique, list_files, same_schema};
 pub use numeric::plain_type;
+pub(crate) use pool::ReadState;
+pub use pool::{CHANNEL_CHUNKS, ChunkPool};
 use stage::Kept;
 pub use stage::RowStage;
 
@@ -470,239 +473,6 @@ impl Dataset {
 
 /// Rows `peek_kinds` reads of a CSV file.
 const PEEK_ROWS: usize = 1000;
-
-/// Chunks in flight between two threads. Two keeps both sides busy; more only costs memory.
-pub const CHANNEL_CHUNKS: usize = 2;
-
-/// Chunk storage the pool keeps (see `ChunkPool::new`).
-const POOL_CHUNKS: usize = CHANNEL_CHUNKS + 12;
-
-/// Chunk storage handed back by the consumer for the reader to fill again (both ends
-/// of one channel; clones share it). One pool kept across passes (the autoencoder's
-/// epochs) means steady-state reading allocates, and the kernel zeroes, no new chunk
-/// memory at all.
-#[derive(Debug, Clone)]
-pub struct ChunkPool {
-    tx: Sender<Mat<f64>>,
-    rx: Receiver<Mat<f64>>,
-    rows_tx: Sender<Vec<f32>>,
-    rows_rx: Receiver<Vec<f32>>,
-}
-
-impl ChunkPool {
-    pub fn new() -> ChunkPool {
-        // Room for every chunk in flight: those in the reader's channel, the one being
-        // consumed, and per decoding thread (two when shuffled) those in its channel and
-        // the one being read, with spares of a second shape.
-        let (tx, rx) = crossbeam_channel::bounded(POOL_CHUNKS);
-        let (rows_tx, rows_rx) = crossbeam_channel::bounded(POOL_CHUNKS);
-        ChunkPool {
-            tx,
-            rx,
-            rows_tx,
-            rows_rx,
-        }
-    }
-
-    /// A chunk the consumer is done with: its storage goes back (dropped when the pool is
-    /// full).
-    pub fn give_back(&self, chunk: Chunk) {
-        self.give_back_mat(chunk.features);
-        if let Some(rows) = chunk.rows32 {
-            let _ = self.rows_tx.try_send(rows);
-        }
-    }
-
-    fn give_back_mat(&self, m: Mat<f64>) {
-        let _ = self.tx.try_send(m);
-    }
-}
-
-impl Default for ChunkPool {
-    fn default() -> Self {
-        ChunkPool::new()
-    }
-}
-
-/// What carries over from one file to the next while reading a file set.
-#[derive(Debug, Default)]
-pub(crate) struct ReadState {
-    /// Rows read so far in the whole dataset.
-    pub rows: u64,
-    /// Bytes of earlier files, for CSV progress.
-    pub bytes_done: u64,
-    /// The passthrough schema, fixed by the first chunk so every chunk agrees.
-    pub passthrough_schema: Option<arrow_schema::SchemaRef>,
-    pub recycle: Option<ChunkPool>,
-    /// Recycled matrices not of the shape last asked for.
-    pub spare: Vec<Mat<f64>>,
-}
-
-impl Drop for ReadState {
-    /// Unused matrices go back for the next pass.
-    fn drop(&mut self) {
-        if let Some(pool) = &self.recycle {
-            for m in self.spare.drain(..) {
-                pool.give_back_mat(m);
-            }
-        }
-    }
-}
-
-impl ReadState {
-    /// An n × p matrix for a new chunk: a recycled one when its shape fits (its old
-    /// values are all overwritten by the reader), else a fresh one.
-    /// Matrices of another shape (a short last row group) wait in `spare` for their turn
-    /// rather than being freed, so chunks of two sizes both reuse memory.
-    pub fn take_mat(&mut self, n: usize, p: usize) -> Mat<f64> {
-        if let Some(pool) = &self.recycle {
-            self.spare.extend(pool.rx.try_iter());
-            if let Some(i) = self
-                .spare
-                .iter()
-                .position(|m| m.nrows() == n && m.ncols() == p)
-            {
-                return self.spare.swap_remove(i);
-            }
-            // Keep a few; older ones of an unused shape go.
-            while self.spare.len() > 4 {
-                self.spare.remove(0);
-            }
-        }
-        Mat::zeros(n, p)
-    }
-
-    /// Storage for a chunk's `rows32`: a recycled one when there is one.
-    pub fn take_rows(&mut self) -> Vec<f32> {
-        self.recycle
-            .as_ref()
-            .and_then(|pool| pool.rows_rx.try_recv().ok())
-            .unwrap_or_default()
-    }
-}
-
-/// The input's files with their sizes, in sorted order.
-fn list_files(path: &str) -> Result<Vec<(PathBuf, u64)>> {
-    let found: Vec<(PathBuf, u64)> = if crate::cloud::is_url(path) {
-        crate::cloud::list(path, |p| Format::of(p).is_some())?
-            .into_iter()
-            .map(|o| (o.url, o.size))
-            .collect()
-    } else {
-        local_files(path)?
-            .into_iter()
-            .map(|f| {
-                let size = std::fs::metadata(&f).map_err(|e| Error::io("open input", &f, e))?;
-                Ok((f, size.len()))
-            })
-            .collect::<Result<_>>()?
-    };
-    if found.is_empty() {
-        return Err(Error::config(format!(
-            "input {path}: no .csv, .csv.gz or .parquet files found"
-        )));
-    }
-    Ok(found)
-}
-
-fn local_files(path: &str) -> Result<Vec<PathBuf>> {
-    let is_glob = path.contains(['*', '?', '[']);
-    let mut files: Vec<PathBuf> = if is_glob {
-        let paths = glob::glob(path)
-            .map_err(|e| Error::config(format!("input.path '{path}' is not a valid glob: {e}")))?;
-        paths
-            .filter_map(|p| p.ok())
-            .filter(|p| p.is_file())
-            .collect()
-    } else {
-        let p = Path::new(path);
-        let meta = std::fs::metadata(p).map_err(|e| Error::io("open input", p, e))?;
-        if meta.is_dir() {
-            let entries = std::fs::read_dir(p).map_err(|e| Error::io("list input folder", p, e))?;
-            let mut files = Vec::new();
-            for entry in entries {
-                let entry = entry.map_err(|e| Error::io("list input folder", p, e))?;
-                let file = entry.path();
-                if file.is_file() && Format::of(&file).is_some() {
-                    files.push(file);
-                }
-            }
-            files
-        } else {
-            if Format::of(p).is_none() {
-                return Err(Error::config(format!(
-                    "input {path}: unknown file type (expected .csv, .csv.gz or .parquet)"
-                )));
-            }
-            vec![p.to_path_buf()]
-        }
-    };
-    files.retain(|f| Format::of(f).is_some());
-    files.sort();
-    Ok(files)
-}
-
-fn check_unique(columns: &[ColumnInfo], file: &Path) -> Result<()> {
-    let mut seen = HashSet::new();
-    for c in columns {
-        if !seen.insert(c.name.as_str()) {
-            return Err(Error::data("duplicate column name in the header")
-                .in_file(file)
-                .at_column(&c.name));
-        }
-    }
-    Ok(())
-}
-
-fn same_schema(
-    first: &[ColumnInfo],
-    other: &[ColumnInfo],
-    first_file: &Path,
-    file: &Path,
-) -> Result<()> {
-    for (i, c) in other.iter().enumerate() {
-        match first.get(i) {
-            None => {
-                return Err(Error::data(format!(
-                    "schema differs from {}: extra column",
-                    first_file.display()
-                ))
-                .in_file(file)
-                .at_column(&c.name));
-            }
-            Some(f) if f.name != c.name => {
-                return Err(Error::data(format!(
-                    "schema differs from {}: column {} is '{}' there",
-                    first_file.display(),
-                    i + 1,
-                    f.name
-                ))
-                .in_file(file)
-                .at_column(&c.name));
-            }
-            Some(f) if f.kind != c.kind => {
-                return Err(Error::data(format!(
-                    "schema differs from {}: the column is {} there, {} here",
-                    first_file.display(),
-                    f.kind,
-                    c.kind
-                ))
-                .in_file(file)
-                .at_column(&c.name));
-            }
-            _ => {}
-        }
-    }
-    if let Some(missing) = first.get(other.len()) {
-        return Err(Error::data(format!(
-            "schema differs from {}: column is missing",
-            first_file.display()
-        ))
-        .in_file(file)
-        .at_column(&missing.name));
-    }
-    Ok(())
-}
 
 /// Applies the missing-value policy to a freshly decoded chunk. `first_row` is the index
 /// in the dataset of its first row read, `file_row0` that row's 1-based number in its
