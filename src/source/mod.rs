@@ -6,6 +6,7 @@
 
 mod csv;
 pub mod labels;
+mod memory;
 mod numeric;
 mod parquet;
 mod stage;
