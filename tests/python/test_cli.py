@@ -44,3 +44,24 @@ def test_python_dash_m(tmp_path):
 
     out = subprocess.run([sys.executable, "-m", "dimred", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("dimred ")
+
+
+def test_ctrl_c_ends_the_command_as_the_binary(dimred_command, tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    child = subprocess.Popen(
+        [dimred_command, "run", "pipelines/digits_autoencoder.yaml", "--quiet",
+         "--set", f"output.dir={out}", "--set", "steps.1.autoencoder.epochs=100000",
+         "--set", "steps.1.autoencoder.early_stopping.patience=100000"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not (out / "checkpoint.json").exists():
+        time.sleep(0.2)
+    child.send_signal(signal.SIGINT)
+    _, stderr = child.communicate(timeout=120)
+    assert child.returncode == 130
+    assert stderr == "error: interrupted (SIGINT); this run's temporary files were removed\n"
+    assert not list(out.glob(".*tmp-*")) and not (out / "model.json").exists()
