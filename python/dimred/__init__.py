@@ -160,7 +160,10 @@ class Model:
                 frame.index = data.index
             return frame
         if kind == "pyarrow-RecordBatch":
-            return table.combine_chunks().to_batches()[0] if table.num_rows else table.to_batches()
+            import pyarrow as pa
+
+            batches = table.combine_chunks().to_batches()
+            return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=table.schema)
         return table
 
 

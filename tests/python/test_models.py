@@ -154,3 +154,14 @@ def test_run_result(runs):
     assert {"reduced.parquet", "model.json", "report.json", "_SUCCESS"} <= names
     assert all(p.exists() for p in run.outputs)
     assert run.table.startswith("digits-pca: 1797 rows")
+
+
+def test_a_record_batch_and_no_rows(runs):
+    model = runs("digits_pca").model
+    table = input_table("digits_pca")
+    batch = table.combine_chunks().to_batches()[0]
+    got = model.transform(batch)
+    assert isinstance(got, pa.RecordBatch) and got.num_rows == batch.num_rows
+    empty = model.transform(batch.slice(0, 0))
+    assert isinstance(empty, pa.RecordBatch) and empty.num_rows == 0
+    assert model.transform(np.zeros((0, 64))).shape == (0, 10)
