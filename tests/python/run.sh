@@ -8,8 +8,9 @@ venv=target/py-venv
 rm -rf "$venv"
 python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt
-# maturin from the venv (no build isolation: no second download of it), the dev profile
-MATURIN_PEP517_ARGS="--profile dev" CARGO_TARGET_DIR="$PWD/target" \
+# maturin from the venv (no build isolation: no second download of it; the backend runs the
+# `maturin` on PATH), the dev profile
+PATH="$PWD/$venv/bin:$PATH" MATURIN_PEP517_ARGS="--profile dev" CARGO_TARGET_DIR="$PWD/target" \
     "$venv/bin/pip" install --quiet --disable-pip-version-check --no-build-isolation .
-# the installed package, not the sources: run from the tests' folder, python/ not on the path
+# the tests import the installed package: python/ is not on their path
 "$venv/bin/python" -m pytest tests/python -q -p no:cacheprovider
