@@ -52,6 +52,10 @@ pub enum Error {
     /// A numerical routine failed (e.g. an eigensolver did not converge).
     #[error("{0}")]
     Numeric(String),
+    /// The caller asked the work to stop (Ctrl-C in the Python module, `engine::interrupt`);
+    /// the temporary files were removed as the failed command's are.
+    #[error("interrupted (SIGINT); this run's temporary files were removed")]
+    Interrupted,
     /// A bug in dimred, not in the input: a thread panicked or a channel closed early.
     #[error("internal error (please report it): {0}")]
     Internal(String),
@@ -144,13 +148,14 @@ impl Error {
 
     /// Exit codes: 2 for a pipeline/config/usage error (as clap uses for usage), 3 for
     /// bad data, 4 for I/O, 5 for a numerical failure, 70 (sysexits' EX_SOFTWARE) for
-    /// an internal error.
+    /// an internal error, 130 (128 + SIGINT, as a shell has it) for an interruption.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Config(_) => 2,
             Error::Data { .. } => 3,
             Error::Io { .. } => 4,
             Error::Numeric(_) => 5,
+            Error::Interrupted => 130,
             Error::Internal(_) => 70,
         }
     }

@@ -6,9 +6,14 @@
 //! The modules follow the data's path: `config` → `source` → `engine` → `steps` →
 //! `pipeline` → `sink` / `report` / `model` (docs/architecture.md has the map).
 
+// `cli.rs` names this crate `dimred::`, as the binary and the Python module see it.
+extern crate self as dimred;
+
 pub mod blocks;
 pub mod chunk;
+pub mod cli;
 pub mod cloud;
+pub mod command;
 pub mod config;
 pub mod embed;
 pub mod engine;
@@ -20,6 +25,8 @@ pub mod npz;
 pub mod onnx;
 pub mod pipeline;
 pub mod progress;
+#[cfg(feature = "python")]
+pub mod python;
 pub mod report;
 pub mod rng;
 pub mod scan;

@@ -126,6 +126,25 @@ pub fn stream_recycling(
     result.map(|()| stats)
 }
 
+/// Set by `interrupt`: every pass ends at its next chunk with `Error::Interrupted`.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Stops the passes under way (and any started later, until `clear_interrupt`): an
+/// embedding process (the Python module on Ctrl-C) cannot end itself as the CLI's signal
+/// handler does, so the work ends as if it had failed, its temporary files removed.
+pub fn interrupt() {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Passes run again (after the interrupted work has returned).
+pub fn clear_interrupt() {
+    INTERRUPTED.store(false, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The consuming side of a pass: each item the reader thread sends goes to `each` until
 /// the channel closes or an error (the reader's or `each`'s) ends the pass; dropping the
 /// receiver then stops the reader at its next send, and the reader is joined.
@@ -137,6 +156,10 @@ fn drain<T>(
 ) -> Result<()> {
     let mut result = Ok(());
     for item in rx.iter() {
+        if interrupted() {
+            result = Err(Error::Interrupted);
+            break;
+        }
         if let Err(e) = item.and_then(&mut each) {
             result = Err(e);
             break;

@@ -2,6 +2,7 @@
 //! `transform` (a saved model on new data) and `export` (a saved model as ONNX or .npz). Short and top-down; the work is in the
 //! engine, the steps and the writers.
 
+pub mod apply;
 pub mod export;
 mod fit;
 mod merge;

@@ -7,6 +7,7 @@
 mod csv;
 mod files;
 pub mod labels;
+mod memory;
 mod numeric;
 mod parquet;
 mod pool;

@@ -472,13 +472,17 @@ pub(super) fn read_units(
 /// Where each wanted column sits in the reader's batches, looked up once per reader: by
 /// name per batch it was p² string comparisons per chunk (most of the time at 10,000
 /// columns).
-struct Positions {
+pub(super) struct Positions {
     features: Vec<usize>,
     passthrough: Vec<usize>,
 }
 
 impl Positions {
-    fn of(schema: &arrow_schema::SchemaRef, dataset: &Dataset, spec: &ReadSpec) -> Result<Self> {
+    pub(super) fn of(
+        schema: &arrow_schema::SchemaRef,
+        dataset: &Dataset,
+        spec: &ReadSpec,
+    ) -> Result<Self> {
         let index: HashMap<&str, usize> = schema
             .fields()
             .iter()
@@ -509,7 +513,7 @@ impl Positions {
 }
 
 /// One decoded record batch → a chunk: features copied as f64, passthrough columns kept.
-fn decode_batch(
+pub(super) fn decode_batch(
     dataset: &Dataset,
     spec: &ReadSpec,
     state: &mut ReadState,
