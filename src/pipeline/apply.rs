@@ -112,14 +112,17 @@ impl Applier {
     /// One block's rows, their missing values handled, through the map.
     fn apply_block(&self, x: MatRef<'_, f64>, direction: Direction) -> Mat<f64> {
         let mut scratch = Mat::zeros(0, 0);
-        match direction {
-            Direction::Forward => self.fitted.forward_with(x, false, &mut scratch),
-            Direction::Inverse => self.fitted.inverse(x),
-            Direction::Error => {
-                let out = self.fitted.forward_with(x, true, &mut scratch);
+        let inverter = self.fitted.inverter();
+        match (direction, &inverter) {
+            (Direction::Forward, _) => self.fitted.forward_with(x, None, &mut scratch),
+            (Direction::Inverse, Some(inverse)) => inverse.inverse(x),
+            (Direction::Error, Some(inverse)) => {
+                let out = self.fitted.forward_with(x, Some(inverse), &mut scratch);
                 let last = out.ncols() - 1;
                 Mat::from_fn(out.nrows(), 1, |i, _| out[(i, last)])
             }
+            // `check` refuses a direction the model has no map for before any block
+            (_, None) => Mat::zeros(x.nrows(), 0),
         }
     }
 
