@@ -2,8 +2,9 @@
 //! (2011, Algorithms 4.3/4.4 with Rayleigh–Ritz, §5.5) run as passes over the data. Each
 //! pass multiplies an orthonormal p × l basis P by the Gram matrix of the centered,
 //! scaled rows, G·P = Σ A_bᵀ (A_b P), accumulated block by block; the next basis is the
-//! QR of the product. After the last pass, the l × l matrix Pᵀ G P gives the Ritz values
-//! (eigenvalues of G) and vectors. Memory is O(p × l + block × p) — never p².
+//! QR of the product. After the last pass, the basis and its product give scikit-learn's
+//! last step, the SVD of QᵀA (`products::ritz`), half a power iteration beyond Rayleigh–Ritz
+//! on P. Memory is O(p × l + block × p) — never p².
 //!
 //! Rows are cut into fixed blocks (sized from p alone), so the result does not depend on
 //! the chunk size.
@@ -13,7 +14,7 @@
 mod products;
 
 pub use products::{
-    ALGEBRA_OFFSET, GramProduct, finish_fit, lu_permuted_lower, normalize, orthonormalize,
+    ALGEBRA_OFFSET, GramProduct, finish_fit, lu_permuted_lower, normalize, orthonormalize, ritz,
     start_basis,
 };
 use products::{leading_ritz, settled};
@@ -185,7 +186,7 @@ impl FitStep for RandomizedFit {
         if let Some(tol) = self.common.params.tol
             && s.pass < s.power
         {
-            let now = leading_ritz(&s.basis, &product, s.k)?;
+            let now = leading_ritz(s.basis.as_ref(), product.as_ref(), s.k)?;
             if s.ritz
                 .as_ref()
                 .is_some_and(|before| settled(before, &now, tol))
@@ -238,8 +239,8 @@ impl FitStep for RandomizedFit {
     fn finish(self: Box<Self>) -> Result<Box<dyn FittedStep>> {
         let s = finished(self.scaled)?;
         let pca = finish_fit(
-            &s.basis,
-            &s.last,
+            s.basis.as_ref(),
+            s.last.as_ref(),
             s.k,
             s.n,
             s.total_variance,

@@ -340,29 +340,92 @@ fn accumulate(
     );
 }
 
-/// Rayleigh–Ritz on the last basis P and its product Y = G·P: the k leading components
-/// and scikit-learn's attributes. `total_variance` is the trace of the covariance (from the
-/// column pass), as scikit-learn's randomized PCA uses for the ratio and noise variance.
+/// Ritz values of G below this fraction of the largest are left out of the half step of
+/// `ritz`: dividing by their square roots would lift rounding above what they carry.
+const RITZ_FLOOR: f64 = 1e-12;
+
+/// The Ritz pairs of G from a basis P (p × m, orthonormal columns) and its product
+/// Y = G·P, as scikit-learn's randomized SVD finishes: the SVD of B = Qᵀ A, Q an orthonormal
+/// basis of A P. With C = Pᵀ Y = Pᵀ AᵀA P = U Λ Uᵀ, Bᵀ = Y U Λ^(-1/2) up to an orthogonal
+/// factor, and B's singular pairs are Rayleigh–Ritz over span(G^(1/2) P): half a power
+/// iteration more than the eigenvalues of Pᵀ G P, from the same passes over the data. That half step is why scikit-learn's
+/// randomized PCA is several times closer to the exact variances than Rayleigh–Ritz on P at
+/// the same `n_iter` (docs/benchmarks.md). Directions with a Ritz value under `RITZ_FLOOR`
+/// (a rank below m) keep their plain Rayleigh–Ritz pair, after the others.
+///
+/// Returns the values (eigenvalues of G, not divided by n − 1) in decreasing order and
+/// their p × m vectors.
+pub fn ritz(basis: MatRef<'_, f64>, product: MatRef<'_, f64>) -> Result<(Vec<f64>, Mat<f64>)> {
+    let (p, m) = (basis.nrows(), basis.ncols());
+    let c = basis.transpose() * product;
+    let c = Mat::from_fn(m, m, |i, j| 0.5 * (c[(i, j)] + c[(j, i)]));
+    let evd = c.self_adjoint_eigen(Side::Lower).map_err(|e| {
+        Error::Numeric(format!("randomized PCA: eigen-decomposition failed: {e:?}"))
+    })?;
+    let lambda = evd.S().column_vector();
+    let u = evd.U();
+    let top = (0..m).map(|i| lambda[i]).fold(0.0, f64::max);
+    let kept: Vec<usize> = (0..m)
+        .filter(|&i| top > 0.0 && lambda[i] > RITZ_FLOOR * top)
+        .collect();
+    let mut values = Vec::with_capacity(m);
+    let mut vectors = Mat::<f64>::zeros(p, m);
+    if !kept.is_empty() {
+        let weights = Mat::from_fn(m, kept.len(), |i, j| {
+            u[(i, kept[j])] / lambda[kept[j]].sqrt()
+        });
+        let bt = product * &weights;
+        let svd = bt
+            .thin_svd()
+            .map_err(|e| Error::Numeric(format!("randomized PCA: SVD did not converge: {e:?}")))?;
+        let s = svd.S().column_vector();
+        let mut order: Vec<usize> = (0..kept.len()).collect();
+        order.sort_by(|&a, &b| s[b].total_cmp(&s[a]));
+        for &i in &order {
+            vectors.col_mut(values.len()).copy_from(svd.U().col(i));
+            values.push(s[i] * s[i]);
+        }
+    }
+    // the rest, largest first: plain Ritz vectors made orthogonal to those before
+    for i in (0..m).rev().filter(|i| !kept.contains(i)) {
+        let mut z: Vec<f64> = (0..p)
+            .map(|r| (0..m).map(|c| basis[(r, c)] * u[(c, i)]).sum())
+            .collect();
+        for _ in 0..2 {
+            for j in 0..values.len() {
+                let d: f64 = (0..p).map(|r| vectors[(r, j)] * z[r]).sum();
+                for (r, v) in z.iter_mut().enumerate() {
+                    *v -= d * vectors[(r, j)];
+                }
+            }
+        }
+        let norm = z.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let at = values.len();
+        for (r, v) in z.iter().enumerate() {
+            vectors[(r, at)] = if norm > 0.0 { v / norm } else { 0.0 };
+        }
+        values.push(lambda[i].max(0.0));
+    }
+    Ok((values, vectors))
+}
+
+/// Rayleigh–Ritz (`ritz`) on the last basis P and its product Y = G·P: the k leading
+/// components and scikit-learn's attributes. `total_variance` is the trace of the
+/// covariance (from the column pass), as scikit-learn's randomized PCA uses for the ratio
+/// and noise variance.
 pub fn finish_fit(
-    basis: &Mat<f64>,
-    product: &Mat<f64>,
+    basis: MatRef<'_, f64>,
+    product: MatRef<'_, f64>,
     k: usize,
     n_samples: u64,
     total_variance: f64,
     whiten: bool,
 ) -> Result<Pca> {
-    let (p, l) = (basis.nrows(), basis.ncols());
-    let b = basis.transpose() * product;
-    let b = Mat::from_fn(l, l, |i, j| 0.5 * (b[(i, j)] + b[(j, i)]));
-    let evd = b.self_adjoint_eigen(Side::Lower).map_err(|e| {
-        Error::Numeric(format!("randomized PCA: eigen-decomposition failed: {e:?}"))
-    })?;
-    let values = evd.S().column_vector();
-    let vectors = basis * evd.U();
+    let p = basis.nrows();
+    let (values, vectors) = ritz(basis, product)?;
     let dof = n_samples.saturating_sub(1).max(1) as f64;
-    let order: Vec<usize> = (0..l).rev().collect();
-    let spectrum: Vec<f64> = order.iter().map(|&i| values[i].max(0.0) / dof).collect();
-    let components = Mat::from_fn(k, p, |r, c| vectors[(c, order[r])]);
+    let spectrum: Vec<f64> = values.iter().map(|v| v / dof).collect();
+    let components = Mat::from_fn(k, p, |r, c| vectors[(c, r)]);
     let mut pca = finish(
         &spectrum[..k],
         components,
@@ -380,16 +443,15 @@ pub fn finish_fit(
     Ok(pca)
 }
 
-/// The k largest Ritz values of the basis P and its product G·P (the eigenvalues of
-/// Pᵀ G P, descending): what the fit would report if it stopped here.
-pub(super) fn leading_ritz(basis: &Mat<f64>, product: &Mat<f64>, k: usize) -> Result<Vec<f64>> {
-    let b = basis.transpose() * product;
-    let l = b.nrows();
-    let b = Mat::from_fn(l, l, |i, j| 0.5 * (b[(i, j)] + b[(j, i)]));
-    let values = b
-        .self_adjoint_eigenvalues(Side::Lower)
-        .map_err(|e| Error::Numeric(format!("randomized PCA: eigenvalues failed: {e:?}")))?;
-    Ok(values.iter().rev().take(k).copied().collect())
+/// The k largest Ritz values (`ritz`, descending): what the fit would report if it
+/// stopped here.
+pub(super) fn leading_ritz(
+    basis: MatRef<'_, f64>,
+    product: MatRef<'_, f64>,
+    k: usize,
+) -> Result<Vec<f64>> {
+    let (values, _) = ritz(basis, product)?;
+    Ok(values.into_iter().take(k).collect())
 }
 
 /// Whether no leading value moved by more than `tol` of itself between two passes.
