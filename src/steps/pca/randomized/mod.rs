@@ -4,15 +4,18 @@
 //! scaled rows, G·P = Σ A_bᵀ (A_b P), accumulated block by block; the next basis is the
 //! QR of the product. After the last pass, the basis and its product give scikit-learn's
 //! last step, the SVD of QᵀA (`products::ritz`), half a power iteration beyond Rayleigh–Ritz
-//! on P. Memory is O(p × l + block × p) — never p².
+//! on P. Memory is O(p × l + block × p) — never p². With `method: krylov` every pass's
+//! block is kept and the answer is taken over their span (`krylov.rs`).
 //!
 //! Rows are cut into fixed blocks (sized from p alone), so the result does not depend on
 //! the chunk size.
 //!
 //! The products' algebra is in `products.rs`; this file sequences the passes.
 
+mod krylov;
 mod products;
 
+use krylov::Kept;
 pub use products::{
     ALGEBRA_OFFSET, GramProduct, finish_fit, lu_permuted_lower, normalize, orthonormalize, ritz,
     start_basis,
@@ -26,12 +29,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::fitted::{Common, finished, pass_over};
-use super::params::NComponents;
+use super::params::{NComponents, RandomizedMethod};
 use crate::engine::PassStats;
 use crate::stats::{ColumnStats, ColumnsAccumulator, SavedColumn};
 use crate::steps::scale::{ScaleMethod, Scaler};
 use crate::steps::state::{Floats, SavedMat};
 use crate::steps::{FitStep, FittedStep, MergeFit, PartialState, check_rows};
+
+/// With a fraction of variance for `n_components`, the most components the sketch tracks
+/// (beside the oversamples): the fraction is read from its leading Ritz values and the
+/// column pass's total variance, so they must reach it (report.json says when not).
+pub const FRACTION_SKETCH: usize = 100;
 
 // The fit lifecycle of this solver (see `steps::FitStep`).
 
@@ -62,9 +70,20 @@ struct Sketch {
     ritz: Option<Vec<f64>>,
     /// Whether the products multiply raw rows (`GramProduct::by_algebra`).
     algebra: bool,
+    /// `method: krylov`: every finished pass's block and product, the basis of the answer.
+    kept: Option<Kept>,
 }
 
 impl Sketch {
+    /// The basis the answer is read from and its product: the last block's, or with
+    /// `method: krylov` every kept block's.
+    fn answer(&self) -> (Mat<f64>, Mat<f64>) {
+        match &self.kept {
+            Some(kept) => kept.basis_and_product(),
+            None => (self.basis.clone(), self.last.clone()),
+        }
+    }
+
     fn product(&self, threads: usize) -> GramProduct {
         let mut g = GramProduct::new(self.basis.nrows(), self.basis.ncols());
         g.threads = threads;
@@ -82,11 +101,12 @@ impl RandomizedFit {
         }
     }
 
-    fn label(pass: usize) -> String {
-        if pass == 0 {
-            "sketch".to_string()
-        } else {
-            format!("power {pass}")
+    /// The pass's name in progress lines, report.json and partial states.
+    fn label(s: &Sketch) -> String {
+        match (s.pass, &s.kept) {
+            (0, _) => "sketch".to_string(),
+            (pass, None) => format!("power {pass}"),
+            (pass, Some(_)) => format!("krylov {pass}"),
         }
     }
 }
@@ -97,7 +117,7 @@ impl FitStep for RandomizedFit {
             return Some("scale".into());
         }
         let s = self.scaled.as_ref()?;
-        (s.pass <= s.power).then(|| Self::label(s.pass))
+        (s.pass <= s.power).then(|| Self::label(s))
     }
 
     fn update(&mut self, x: MatRef<'_, f64>) -> Result<()> {
@@ -135,18 +155,27 @@ impl FitStep for RandomizedFit {
                 .enumerate()
                 .map(|(j, c)| c.m2 / (n - 1) as f64 / scale.map_or(1.0, |s| s[j] * s[j]))
                 .sum();
-            let NComponents::Count(k) = params.n_components else {
-                return Err(Error::config(
-                    "the randomized solver needs an integer n_components",
-                ));
-            };
             let limit = (n as usize).min(p);
-            if k > limit {
-                return Err(Error::config(format!(
-                    "pca.n_components = {k} is more than the {n} samples read"
-                )));
-            }
-            let l = (k + params.oversamples.unwrap_or(10)).min(limit);
+            let oversamples = params.oversamples.unwrap_or(10);
+            // k: the components kept, or with a fraction the most that may be kept
+            let (k, l) = match params.n_components {
+                NComponents::Count(k) if k > limit => {
+                    return Err(Error::config(format!(
+                        "pca.n_components = {k} is more than the {n} samples read"
+                    )));
+                }
+                NComponents::Count(k) => (k, (k + oversamples).min(limit)),
+                NComponents::Fraction(_) => {
+                    let l = (FRACTION_SKETCH + oversamples).min(limit);
+                    // a sketch of the whole space is exact in every direction
+                    (if l == limit { l } else { FRACTION_SKETCH }, l)
+                }
+                NComponents::Mle => {
+                    return Err(Error::config(
+                        "the randomized solver needs a count or a fraction for n_components",
+                    ));
+                }
+            };
             let power = params
                 .power_iterations
                 .unwrap_or(if (k as f64) < 0.1 * limit as f64 {
@@ -172,6 +201,7 @@ impl FitStep for RandomizedFit {
                 last: Mat::zeros(0, 0),
                 ritz: None,
                 algebra,
+                kept: (params.method == Some(RandomizedMethod::Krylov)).then(Kept::default),
             };
             sketch.product = Some(sketch.product(self.threads));
             self.scaled = Some(sketch);
@@ -183,10 +213,15 @@ impl FitStep for RandomizedFit {
             .ok_or_else(|| Error::internal("a randomized pass ended before its column pass"))?;
         let product =
             finished(s.product.take())?.finish(&s.basis, &s.mean, s.scaler.scale.as_deref());
+        s.last = product;
+        if let Some(kept) = &mut s.kept {
+            kept.push(s.basis.clone(), s.last.clone());
+        }
         if let Some(tol) = self.common.params.tol
             && s.pass < s.power
         {
-            let now = leading_ritz(s.basis.as_ref(), product.as_ref(), s.k)?;
+            let (basis, product) = s.answer();
+            let now = leading_ritz(basis.as_ref(), product.as_ref(), s.k)?;
             if s.ritz
                 .as_ref()
                 .is_some_and(|before| settled(before, &now, tol))
@@ -200,17 +235,29 @@ impl FitStep for RandomizedFit {
             // The basis of the last pass (every pass's, with `tol`, as any may be the last)
             // is orthonormal for Rayleigh–Ritz, as scikit-learn's final QR.
             let params = &self.common.params;
-            s.basis = if s.pass + 1 == s.power || params.tol.is_some() {
-                orthonormalize(&product)
-            } else {
-                normalize(
+            let next = match &s.kept {
+                // the span holds min(n, p) dimensions at most
+                Some(kept) => {
+                    let room = (s.n as usize).min(p).saturating_sub(kept.width());
+                    kept.next_block(room.min(s.basis.ncols()))
+                }
+                None if s.pass + 1 == s.power || params.tol.is_some() => {
+                    Some(orthonormalize(&s.last))
+                }
+                None => Some(normalize(
                     params.power_iteration_normalizer.unwrap_or_default(),
-                    &product,
-                )
+                    &s.last,
+                )),
             };
-            s.product = Some(s.product(self.threads));
+            match next {
+                Some(basis) => {
+                    s.basis = basis;
+                    s.product = Some(s.product(self.threads));
+                }
+                // the kept blocks span the whole space: the answer is exact
+                None => s.power = s.pass,
+            }
         }
-        s.last = product;
         s.pass += 1;
         Ok(())
     }
@@ -233,22 +280,25 @@ impl FitStep for RandomizedFit {
             + self.scaled.as_ref().map_or(0, |s| {
                 s.basis.nrows() * s.basis.ncols() * 8
                     + s.product.as_ref().map_or(0, GramProduct::size_bytes)
+                    + s.kept.as_ref().map_or(0, Kept::size_bytes)
             })
     }
 
     fn finish(self: Box<Self>) -> Result<Box<dyn FittedStep>> {
         let s = finished(self.scaled)?;
-        let pca = finish_fit(
-            s.basis.as_ref(),
-            s.last.as_ref(),
+        let (basis, product) = s.answer();
+        let (pca, reached) = finish_fit(
+            basis.as_ref(),
+            product.as_ref(),
+            self.common.params.n_components,
             s.k,
             s.n,
             s.total_variance,
             self.common.params.whiten,
         )?;
-        let tracked = s.basis.ncols();
+        let tracked = basis.ncols();
         self.common
-            .fitted(pca, s.mean, s.scaler, "randomized", Some(tracked))
+            .fitted_reaching(pca, s.mean, s.scaler, "randomized", Some(tracked), reached)
     }
 }
 
@@ -267,6 +317,9 @@ struct SavedSketch {
     basis: SavedMat,
     ritz: Option<Vec<f64>>,
     algebra: bool,
+    /// `method: krylov`: the kept blocks and their products (absent for `power`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kept: Option<(Vec<SavedMat>, Vec<SavedMat>)>,
 }
 
 /// The pass label of a state between passes.
@@ -287,6 +340,7 @@ impl MergeFit for RandomizedFit {
             basis: SavedMat::of(s.basis.as_ref()),
             ritz: s.ritz.clone(),
             algebra: s.algebra,
+            kept: s.kept.as_ref().map(Kept::save),
         };
         Some(PartialState::new(
             "pca",
@@ -301,6 +355,13 @@ impl MergeFit for RandomizedFit {
         let p = self.common.input.width();
         let basis = saved.basis.to_mat()?;
         let l = basis.ncols();
+        let kept = match &saved.kept {
+            Some((blocks, products)) => Some(
+                Kept::load(blocks, products, p)?
+                    .ok_or_else(|| Error::config("malformed pca state: its shapes differ"))?,
+            ),
+            None => None,
+        };
         if basis.nrows() != p
             || saved.mean.len() != p
             || saved.scale.as_ref().is_some_and(|s| s.len() != p)
@@ -326,6 +387,7 @@ impl MergeFit for RandomizedFit {
             last: Mat::zeros(0, 0),
             ritz: saved.ritz,
             algebra: saved.algebra,
+            kept,
         };
         sketch.product = Some(sketch.product(self.threads));
         self.columns = None;
@@ -349,7 +411,7 @@ impl MergeFit for RandomizedFit {
                 });
                 PartialState::new(
                     "pca",
-                    &Self::label(s.pass),
+                    &Self::label(s),
                     &self.common.input.fingerprint,
                     &product,
                 )
@@ -372,7 +434,7 @@ impl MergeFit for RandomizedFit {
         }
         let s = self.scaled.as_mut().ok_or_else(pass_over)?;
         let saved: SavedMat =
-            other.state_of("pca", &Self::label(s.pass), &self.common.input.fingerprint)?;
+            other.state_of("pca", &Self::label(s), &self.common.input.fingerprint)?;
         let product = s.product.as_mut().ok_or_else(pass_over)?;
         let m = saved.to_mat()?;
         if m.nrows() != s.basis.nrows() || m.ncols() != s.basis.ncols() {

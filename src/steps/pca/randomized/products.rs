@@ -9,8 +9,9 @@ use faer::{Accum, Mat, MatRef, Par, Side};
 use crate::blocks::{Blocks, block_rows};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
-use crate::steps::pca::params::PowerNormalizer;
-use crate::steps::pca::{Pca, finish};
+use crate::steps::pca::fitted::Reached;
+use crate::steps::pca::params::{NComponents, PowerNormalizer};
+use crate::steps::pca::{Pca, choose_k, finish};
 
 /// A random orthonormal p × l starting basis from `seed`.
 pub fn start_basis(p: usize, l: usize, seed: u64) -> Mat<f64> {
@@ -409,22 +410,48 @@ pub fn ritz(basis: MatRef<'_, f64>, product: MatRef<'_, f64>) -> Result<(Vec<f64
     Ok((values, vectors))
 }
 
-/// Rayleigh–Ritz (`ritz`) on the last basis P and its product Y = G·P: the k leading
-/// components and scikit-learn's attributes. `total_variance` is the trace of the
-/// covariance (from the column pass), as scikit-learn's randomized PCA uses for the ratio
-/// and noise variance.
+/// The leading components and scikit-learn's attributes from the Ritz pairs of a basis
+/// and its product (`ritz`): `most` of them for a count, and for a fraction of variance
+/// as many as reach it (scikit-learn's rule, `choose_k`) among the first `most`, with
+/// what they reached. `total_variance` is the trace of the covariance (from the column
+/// pass), as scikit-learn's randomized PCA uses for the ratio and noise variance.
 pub fn finish_fit(
     basis: MatRef<'_, f64>,
     product: MatRef<'_, f64>,
-    k: usize,
+    n_components: NComponents,
+    most: usize,
     n_samples: u64,
     total_variance: f64,
     whiten: bool,
-) -> Result<Pca> {
+) -> Result<(Pca, Option<Reached>)> {
     let p = basis.nrows();
     let (values, vectors) = ritz(basis, product)?;
     let dof = n_samples.saturating_sub(1).max(1) as f64;
     let spectrum: Vec<f64> = values.iter().map(|v| v / dof).collect();
+    let most = most.min(spectrum.len());
+    let (k, reached) = match n_components {
+        NComponents::Fraction(requested) => {
+            let k = choose_k(
+                n_components,
+                &spectrum[..most],
+                total_variance,
+                p,
+                n_samples,
+            )?;
+            let reached = if total_variance > 0.0 {
+                spectrum[..k].iter().sum::<f64>() / total_variance
+            } else {
+                1.0
+            };
+            let reached = Reached {
+                requested,
+                reached,
+                sketch_too_narrow: total_variance > 0.0 && reached <= requested,
+            };
+            (k, Some(reached))
+        }
+        _ => (most, None),
+    };
     let components = Mat::from_fn(k, p, |r, c| vectors[(c, r)]);
     let mut pca = finish(
         &spectrum[..k],
@@ -440,7 +467,7 @@ pub fn finish_fit(
     } else {
         0.0
     };
-    Ok(pca)
+    Ok((pca, reached))
 }
 
 /// The k largest Ritz values (`ritz`, descending): what the fit would report if it
