@@ -30,6 +30,7 @@ fn pca(solver: PcaSolver, k: usize) -> RawStep {
         power_iterations: None,
         power_iteration_normalizer: None,
         tol: None,
+        method: None,
         seed: None,
     })
 }

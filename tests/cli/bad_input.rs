@@ -436,13 +436,29 @@ fn randomized_parameters_are_checked() {
         &out,
     );
     fails(t.path(), &yaml, 2, &["pipeline.yaml:7:"]);
-    let yaml = pipeline_text(&f, "", "{ solver: randomized, n_components: 0.9 }", &out);
-    fails(
-        t.path(),
-        &yaml,
-        2,
-        &["randomized needs an integer n_components"],
+    // a fraction of variance is kept from the sketch (randomized::a_variance_fraction_…);
+    // the method is checked instead
+    let yaml = pipeline_text(
+        &f,
+        "",
+        "{ solver: randomized, n_components: 1, method: lanczos }",
+        &out,
     );
+    fails(t.path(), &yaml, 2, &["pipeline.yaml:7:", "power", "krylov"]);
+    let yaml = pipeline_text(
+        &f,
+        "",
+        "{ solver: randomized, n_components: 1, method: krylov, power_iteration_normalizer: LU }",
+        &out,
+    );
+    fails(t.path(), &yaml, 2, &["method: krylov needs", "QR"]);
+    let yaml = pipeline_text(
+        &f,
+        "",
+        "{ solver: exact, n_components: 1, method: krylov }",
+        &out,
+    );
+    fails(t.path(), &yaml, 2, &["method", "randomized only"]);
     let yaml = pipeline_text(
         &f,
         "",

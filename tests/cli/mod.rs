@@ -24,6 +24,7 @@ mod pca_extras;
 mod pipelines;
 mod provenance;
 mod random_projection;
+mod randomized;
 mod recurrent_autoencoder;
 mod reference;
 mod report;

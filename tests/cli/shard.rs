@@ -502,7 +502,12 @@ fn randomized_rounds_merge_to_the_single_machine_fit() {
         .arg(&data)
         .assert()
         .success();
-    for (tol, rounds) in [("", 9), (", tol: 1e-3", 0)] {
+    for (tol, rounds) in [
+        ("", 9),
+        (", tol: 1e-3", 0),
+        (", method: krylov", 9),
+        (", method: krylov, tol: 1e-3", 0),
+    ] {
         let out = tmp.path().join("out");
         let p = pipeline(
             tmp.path(),

@@ -26,6 +26,17 @@ pub(super) struct Common {
     pub input: StepInput,
 }
 
+/// A variance fraction kept by a solver that sees only the leading part of the spectrum
+/// (the randomized sketch): the fraction asked for, the fraction the kept components
+/// explain, and whether the sketch ran out before reaching it (then every component it
+/// tracks beyond the oversamples is kept).
+#[derive(Debug, Clone, Copy)]
+pub struct Reached {
+    pub requested: f64,
+    pub reached: f64,
+    pub sketch_too_narrow: bool,
+}
+
 impl Common {
     pub(super) fn fitted(
         &self,
@@ -34,6 +45,19 @@ impl Common {
         scaler: Scaler,
         solver: &str,
         tracked: Option<usize>,
+    ) -> Result<Box<dyn FittedStep>> {
+        self.fitted_reaching(pca, mean, scaler, solver, tracked, None)
+    }
+
+    /// As `fitted`, with what a variance fraction reached (the randomized solver).
+    pub(super) fn fitted_reaching(
+        &self,
+        pca: Pca,
+        mean: Vec<f64>,
+        scaler: Scaler,
+        solver: &str,
+        tracked: Option<usize>,
+        reached: Option<Reached>,
     ) -> Result<Box<dyn FittedStep>> {
         // Whatever the solver, nothing infinite or NaN reaches model.json or the report.
         let finite = pca.total_variance.is_finite()
@@ -56,6 +80,7 @@ impl Common {
             pca,
             solver: solver.into(),
             tracked,
+            reached,
             likelihood: OnceLock::new(),
         }))
     }
@@ -131,6 +156,8 @@ pub struct FittedPca {
     solver: String,
     /// See report.json's `components_tracked`.
     tracked: Option<usize>,
+    /// See report.json's `variance_fraction`.
+    reached: Option<Reached>,
     /// The precision and its constant, made on the first scored chunk (p × p: only when
     /// asked for).
     likelihood: OnceLock<Likelihood>,
@@ -177,6 +204,7 @@ impl FittedPca {
             },
             solver: field(model, "solver")?,
             tracked: None,
+            reached: None,
             likelihood: OnceLock::new(),
         })
     }
@@ -359,6 +387,16 @@ impl Describe for FittedPca {
         report.insert("solver".into(), json!(self.solver));
         if let Some(t) = self.tracked {
             report.insert("components_tracked".into(), json!(t));
+        }
+        if let Some(r) = &self.reached {
+            report.insert(
+                "variance_fraction".into(),
+                json!({
+                    "requested": r.requested,
+                    "reached": r.reached,
+                    "sketch_too_narrow": r.sketch_too_narrow,
+                }),
+            );
         }
         report.insert("n_components".into(), json!(pca.n_components()));
         report.insert("explained_variance".into(), json!(pca.explained_variance));

@@ -35,6 +35,9 @@ pub struct PcaParams {
     /// `PowerNormalizer::Auto`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub power_iteration_normalizer: Option<PowerNormalizer>,
+    /// Randomized solver: what a pass's product becomes (default `power`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<RandomizedMethod>,
     /// Randomized solver: seed of the random starting basis (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
@@ -67,6 +70,20 @@ impl PcaSolver {
             PcaSolver::Tsqr => "tsqr",
         }
     }
+}
+
+/// `method` of the randomized solver.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RandomizedMethod {
+    /// Subspace iteration (Halko et al. 2011, Algorithm 4.4), as scikit-learn: each pass's
+    /// product becomes the next basis, and the answer comes from the last one.
+    #[default]
+    Power,
+    /// Randomized block Krylov (Musco & Musco 2015): every pass's block is kept and the
+    /// answer comes from their span, fewer passes on slowly decaying spectra for
+    /// `power_iterations` + 1 blocks of memory.
+    Krylov,
 }
 
 /// `power_iteration_normalizer`, spelled as scikit-learn's.

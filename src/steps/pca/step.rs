@@ -6,7 +6,7 @@
 use super::exact::ExactFit;
 use super::fitted::Common;
 use super::incremental::IncrementalFit;
-use super::params::{NComponents, PcaParams, PcaSolver, PowerNormalizer};
+use super::params::{NComponents, PcaParams, PcaSolver, PowerNormalizer, RandomizedMethod};
 use super::randomized::RandomizedFit;
 use super::tsqr::TsqrFit;
 use crate::error::Result;
@@ -105,10 +105,11 @@ impl PlannedPca {
             || pca.power_iterations.is_some()
             || pca.power_iteration_normalizer.is_some()
             || pca.seed.is_some()
-            || pca.tol.is_some();
+            || pca.tol.is_some()
+            || pca.method.is_some();
         if pca.solver != PcaSolver::Randomized && randomized_keys {
             problems.push(format!(
-                "steps: pca.oversamples, power_iterations, power_iteration_normalizer, tol and seed apply to solver: randomized only{}",
+                "steps: pca.oversamples, power_iterations, power_iteration_normalizer, method, tol and seed apply to solver: randomized only{}",
                 chose(solver_name(pca.solver))
             ));
         }
@@ -124,21 +125,24 @@ impl PlannedPca {
                     .into(),
             );
         }
+        if pca.method == Some(RandomizedMethod::Krylov)
+            && matches!(
+                pca.power_iteration_normalizer,
+                Some(PowerNormalizer::Lu | PowerNormalizer::None)
+            )
+        {
+            problems.push(
+                "steps: pca.method: krylov needs power_iteration_normalizer: QR or auto: the kept \
+                 blocks must be orthonormal together"
+                    .into(),
+            );
+        }
         if let Some(tol) = pca.tol
             && !(tol > 0.0 && tol < 1.0)
         {
             problems.push(format!(
                 "steps: pca.tol = {tol} must lie in (0, 1): the largest relative change of a leading variance between passes that ends the power iterations"
             ));
-        }
-        if pca.solver == PcaSolver::Randomized
-            && matches!(pca.n_components, NComponents::Fraction(_))
-        {
-            problems.push(
-                "steps: solver: randomized needs an integer n_components (as scikit-learn); \
-                 use the exact or incremental solver to keep a fraction of variance"
-                    .into(),
-            );
         }
         if pca.n_components == NComponents::Mle
             && matches!(pca.solver, PcaSolver::Randomized | PcaSolver::Incremental)
@@ -282,13 +286,18 @@ impl PlannedStep for PlannedPca {
 /// - tsqr: the R factor and the QR of a block stacked on it (3 p²) and the block;
 /// - randomized: the basis, its product, their QR and the raw sums (6 p × l, l = k +
 ///   oversamples), l², and its own blocks of `blocks::block_rows(p)` rows (the block and
-///   its centered copy);
+///   its centered copy); with `method: krylov` also every pass's block and product and the
+///   answer's basis, product, weighted product and SVD vectors (6 p × m, m the kept
+///   columns: l × (power_iterations + 1), at most p);
 /// - incremental: three batches of p and the SVD of k + batch rows (5 × batch × p).
 fn solver_bytes(params: &PcaParams, solver: PcaSolver, p: usize, rows: Option<u64>) -> u64 {
     let p = p as u64;
     let block = 2 * crate::stats::BLOCK_ROWS as u64 * p;
     let k = match params.n_components {
         NComponents::Count(k) => k as u64,
+        NComponents::Fraction(_) if solver == PcaSolver::Randomized => {
+            p.min(super::randomized::FRACTION_SKETCH as u64)
+        }
         NComponents::Fraction(_) | NComponents::Mle => p,
     };
     let words = match solver {
@@ -297,7 +306,15 @@ fn solver_bytes(params: &PcaParams, solver: PcaSolver, p: usize, rows: Option<u6
         PcaSolver::Randomized => {
             let l = (k + params.oversamples.unwrap_or(10) as u64).min(p);
             let block = 2 * crate::blocks::block_rows(p as usize) as u64 * p;
-            6 * p * l + l * l + block
+            let kept = if params.method == Some(RandomizedMethod::Krylov) {
+                // the most passes: 'auto' picks 7 or 4 from the rows, unknown here
+                let passes = params.power_iterations.unwrap_or(7) as u64 + 1;
+                let m = (l * passes).min(p);
+                6 * p * m + m * m
+            } else {
+                0
+            };
+            6 * p * l + l * l + block + kept
         }
         PcaSolver::Incremental => {
             let b = params.batch_size.map_or(5 * p, |b| b as u64);
