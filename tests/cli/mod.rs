@@ -31,3 +31,4 @@ mod rows;
 mod shard;
 mod solvers;
 mod transform;
+mod truncated_svd;
