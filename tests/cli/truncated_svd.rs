@@ -170,3 +170,62 @@ fn an_exact_gram_over_the_memory_limit_suggests_randomized() {
         .assert()
         .success();
 }
+
+/// The exact solver's pass merges: three shards and `merge` give the model of one run.
+#[test]
+fn exact_shards_merge_into_the_single_run_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "name: tsvd-shard\ninput: {{ path: {}, features: {{ regex: \"^pixel_\" }} }}\n\
+         steps:\n  - truncated_svd: {{ solver: exact, n_components: 10 }}\noutput: {{ dir: {} }}\n",
+        root().join("sample-data/digits.parquet").display(),
+        tmp.path().join("out").display()
+    );
+    let file = pipeline(tmp.path(), &yaml);
+    let whole = tmp.path().join("whole");
+    dimred()
+        .arg("run")
+        .arg(&file)
+        .arg("-q")
+        .args(["--set", &format!("output.dir={}", whole.display())])
+        .assert()
+        .success();
+    for i in 0..3 {
+        dimred()
+            .arg("run")
+            .arg(&file)
+            .args(["-q", "--shard", &format!("{i}/3")])
+            .assert()
+            .success();
+    }
+    dimred()
+        .arg("merge")
+        .arg(&file)
+        .arg("-q")
+        .assert()
+        .success();
+    let one = json(&whole.join("model.json"));
+    let merged = json(&tmp.path().join("out/model.json"));
+    assert_eq!(one["steps"], serde_json::json!(["truncated_svd"]));
+    assert_vec_close(
+        &floats(&merged["mean_"]),
+        &floats(&one["mean_"]),
+        1e-12,
+        "mean_",
+    );
+    for key in ["singular_values_", "explained_variance_"] {
+        assert_vec_close(
+            &floats(&merged["truncated_svd"][key]),
+            &floats(&one["truncated_svd"][key]),
+            1e-12,
+            key,
+        );
+    }
+    let flat = |m: &Value| matrix(m).into_iter().flatten().collect::<Vec<f64>>();
+    assert_vec_close(
+        &flat(&merged["truncated_svd"]["components_"]),
+        &flat(&one["truncated_svd"]["components_"]),
+        1e-9,
+        "components_",
+    );
+}

@@ -163,7 +163,9 @@ impl FitStep for ExactFit {
             .moments
             .ok_or_else(|| Error::internal("truncated_svd finished before its pass"))?;
         let fit = exact(&moments, self.params.n_components)?;
-        Ok(Box::new(FittedTruncatedSvd::new(fit, Some(self.params))))
+        Ok(Box::new(
+            FittedTruncatedSvd::new(fit, Some(self.params)).with_mean(moments.mean),
+        ))
     }
 }
 
@@ -322,6 +324,9 @@ impl FitStep for RandomizedFit {
             n,
             Solver::Randomized,
         );
-        Ok(Box::new(FittedTruncatedSvd::new(fit, Some(self.params))))
+        let mean = self.column_stats.iter().map(|c| c.mean).collect();
+        Ok(Box::new(
+            FittedTruncatedSvd::new(fit, Some(self.params)).with_mean(mean),
+        ))
     }
 }

@@ -63,11 +63,23 @@ pub struct FittedTruncatedSvd {
     fit: Decomposition,
     /// The keys as written, when fitted in this process (for report.json).
     params: Option<TruncatedSvdParams>,
+    /// The raw features' means its fit read, for model.json's `mean_` when it is the
+    /// first step (nothing is subtracted).
+    mean: Option<Vec<f64>>,
 }
 
 impl FittedTruncatedSvd {
     pub fn new(fit: Decomposition, params: Option<TruncatedSvdParams>) -> FittedTruncatedSvd {
-        FittedTruncatedSvd { fit, params }
+        FittedTruncatedSvd {
+            fit,
+            params,
+            mean: None,
+        }
+    }
+
+    pub fn with_mean(mut self, mean: Vec<f64>) -> FittedTruncatedSvd {
+        self.mean = Some(mean);
+        self
     }
 
     pub fn decomposition(&self) -> &Decomposition {
@@ -109,6 +121,7 @@ impl FittedTruncatedSvd {
                 solver: field(&section, "solver")?,
             },
             params: None,
+            mean: None,
         })
     }
 }
@@ -229,6 +242,10 @@ impl Describe for FittedTruncatedSvd {
 
     fn n_samples(&self) -> Option<u64> {
         Some(self.fit.n_samples)
+    }
+
+    fn raw_mean(&self) -> Option<&[f64]> {
+        self.mean.as_deref()
     }
 
     fn reports_error(&self) -> bool {

@@ -20,6 +20,7 @@ mod tests;
 use serde::{Deserialize, Serialize};
 
 use super::pca::params::PowerNormalizer;
+use super::scale::params::ScaleMethod;
 use super::{Fit, PlannedStep, StepInput};
 use crate::error::Result;
 use crate::steps::Named;
@@ -128,6 +129,13 @@ fn solver_bytes(params: &TruncatedSvdParams, solver: Solver, p: usize) -> u64 {
 impl PlannedStep for PlannedTruncatedSvd {
     fn kind(&self) -> &'static str {
         Kind::NAME
+    }
+
+    /// With no scaling written (or `scale: none`) the step is the pipeline's only fit,
+    /// so the exact solver shards and no statistics pass of an identity scaler is read;
+    /// the raw means for model.json's `mean_` come from its own first pass.
+    fn absorb_scale(&mut self, method: ScaleMethod) -> bool {
+        method == ScaleMethod::None
     }
 
     fn check(&mut self, width: Option<usize>, rows: Option<u64>, problems: &mut Vec<String>) {
