@@ -27,6 +27,7 @@ pub mod random_projection;
 pub mod rows;
 pub mod scale;
 pub mod state;
+pub mod truncated_svd;
 
 use std::path::Path;
 
@@ -182,6 +183,7 @@ registry! {
     "random_projection" => RandomProjection(random_projection::Kind),
     "lda" => Lda(lda::Kind),
     "kernel_pca" => KernelPca(kernel_pca::Kind),
+    "truncated_svd" => TruncatedSvd(truncated_svd::Kind),
     /// Row steps: evaluated by the reader on each chunk, before the fitted steps.
     "filter" => Filter(rows::FilterKind),
     "derive" => Derive(rows::DeriveKind),

@@ -32,3 +32,4 @@ mod rows;
 mod shard;
 mod solvers;
 mod transform;
+mod truncated_svd;
