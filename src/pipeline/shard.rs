@@ -113,7 +113,7 @@ pub fn partial_path(output_dir: &Path, shard: Shard) -> PathBuf {
 fn sharded_step(plan: &Plan) -> Result<&dyn crate::steps::PlannedStep> {
     let refuse = |why: String| {
         Err(Error::config(format!(
-            "this pipeline cannot be sharded: {why}; a sharded fit is mergeable statistics: a pca step with solver exact or tsqr (one pass) or randomized (in rounds), after an optional scale step"
+            "this pipeline cannot be sharded: {why}; a sharded fit is one step of mergeable statistics: pca with solver exact or tsqr (one pass) or randomized (in rounds), or truncated_svd with solver exact, after an optional scale step"
         )))
     };
     if super::fit::shards(plan) || in_rounds(plan) {
@@ -126,7 +126,7 @@ fn sharded_step(plan: &Plan) -> Result<&dyn crate::steps::PlannedStep> {
         [step] => refuse(format!(
             "its {} step{} needs passes in order or cannot merge",
             step.kind(),
-            if step.kind() == "pca" {
+            if matches!(step.kind(), "pca" | "truncated_svd") {
                 " (with this solver)"
             } else {
                 ""
