@@ -236,14 +236,17 @@ mod tests {
         };
         // binary, under the name the file always had
         let path = dir.path().join("fit.json");
-        partial(PartialState::new("pca", "fit", "f", &saved), PARTIAL_FORMAT)
-            .write(&path)
-            .unwrap();
+        partial(
+            PartialState::new("pca", crate::steps::MomentsPass::Fit, "f", &saved),
+            PARTIAL_FORMAT,
+        )
+        .write(&path)
+        .unwrap();
         assert!(std::fs::read(&path).unwrap().starts_with(b"PK"));
         let back: SavedMoments = Partial::load(&path, "f")
             .unwrap()
             .state
-            .state_of("pca", "fit", "f")
+            .state_of("pca", crate::steps::MomentsPass::Fit, "f")
             .unwrap();
         assert_eq!(bits(&back), bits(&saved));
         assert_eq!(back.min, saved.min);
@@ -256,7 +259,7 @@ mod tests {
         let back: SavedMoments = Partial::load(&json_path, "f")
             .unwrap()
             .state
-            .state_of("pca", "fit", "f")
+            .state_of("pca", crate::steps::MomentsPass::Fit, "f")
             .unwrap();
         assert_eq!(bits(&back), bits(&saved));
         // a JSON text claiming the binary format, and the reverse, are refused
@@ -295,7 +298,7 @@ mod tests {
         let back: SavedMoments = Partial::load(&path, "f")
             .unwrap()
             .state
-            .state_of("pca", "fit", "f")
+            .state_of("pca", crate::steps::MomentsPass::Fit, "f")
             .unwrap();
         let json_read = secs(t);
         assert_eq!(back, saved);
@@ -304,16 +307,19 @@ mod tests {
 
         let path = dir.path().join("npz");
         let t = Instant::now();
-        partial(PartialState::new("pca", "fit", "f", &saved), PARTIAL_FORMAT)
-            .write(&path)
-            .unwrap();
+        partial(
+            PartialState::new("pca", crate::steps::MomentsPass::Fit, "f", &saved),
+            PARTIAL_FORMAT,
+        )
+        .write(&path)
+        .unwrap();
         let bin_write = secs(t);
         let bin_size = std::fs::metadata(&path).unwrap().len();
         let t = Instant::now();
         let back: SavedMoments = Partial::load(&path, "f")
             .unwrap()
             .state
-            .state_of("pca", "fit", "f")
+            .state_of("pca", crate::steps::MomentsPass::Fit, "f")
             .unwrap();
         let bin_read = secs(t);
         assert_eq!(back, saved);

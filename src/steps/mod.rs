@@ -306,11 +306,54 @@ impl Fit {
     }
 }
 
+/// A fit's name for one of its passes. Each fit names its passes with an enum of its own
+/// (the randomized solver's `Sketch`, `Power(i)`, …); the fit loop, progress lines,
+/// report.json's `passes` and a partial state's `pass` see its label, whose JSON names
+/// stay as they are so that saved states keep loading.
+pub trait PassName: Copy {
+    fn label(self) -> std::borrow::Cow<'static, str>;
+}
+
+/// A pass as the fit loop sees it: a fit's `PassName`, labelled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pass(std::borrow::Cow<'static, str>);
+
+impl<P: PassName> From<P> for Pass {
+    fn from(pass: P) -> Pass {
+        Pass(pass.label())
+    }
+}
+
+impl std::ops::Deref for Pass {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Pass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The one pass of a fit whose statistics are gathered once and merge across shards
+/// (exact and TSQR PCA, exact truncated SVD, LDA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MomentsPass {
+    Fit,
+}
+
+impl PassName for MomentsPass {
+    fn label(self) -> std::borrow::Cow<'static, str> {
+        "fit".into()
+    }
+}
+
 /// A fit fed pass by pass with chunks of its input.
 pub trait FitStep: Send {
-    /// The pass it needs next (its label in progress lines and report.json), or None
-    /// when it is ready to finish.
-    fn next_pass(&self) -> Option<String>;
+    /// The pass it needs next, or None when it is ready to finish.
+    fn next_pass(&self) -> Option<Pass>;
     /// One chunk of the current pass, in the step's input space.
     fn update(&mut self, x: MatRef<'_, f64>) -> Result<()>;
     /// `update` with each row's label, for a step whose plan names one (`label`), and

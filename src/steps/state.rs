@@ -19,6 +19,7 @@ use crate::npz;
 pub use crate::stats::Floats;
 use crate::stats::with_table;
 
+use super::PassName;
 use crate::error::{Error, Result};
 
 pub const STATE_FORMAT: &str = "dimred-state/1";
@@ -42,14 +43,19 @@ pub struct PartialState {
 
 impl PartialState {
     /// `state`'s `Floats` are lifted into `arrays`.
-    pub fn new<T: Serialize>(kind: &str, pass: &str, fingerprint: &str, state: &T) -> PartialState {
+    pub fn new<T: Serialize>(
+        kind: &str,
+        pass: impl PassName,
+        fingerprint: &str,
+        state: &T,
+    ) -> PartialState {
         let (state, arrays) = with_table(Vec::new(), || {
             serde_json::to_value(state).expect("a state serialises")
         });
         PartialState {
             format: STATE_FORMAT.into(),
             kind: kind.into(),
-            pass: pass.into(),
+            pass: pass.label().into_owned(),
             fingerprint: fingerprint.into(),
             state,
             arrays,
@@ -81,9 +87,10 @@ impl PartialState {
     pub fn state_of<T: serde::de::DeserializeOwned>(
         &self,
         kind: &str,
-        pass: &str,
+        pass: impl PassName,
         fingerprint: &str,
     ) -> Result<T> {
+        let pass = pass.label();
         if self.kind != kind || self.pass != pass {
             return Err(Error::config(format!(
                 "cannot merge a {} state of pass '{}' into a {kind} state of pass '{pass}'",

@@ -28,6 +28,7 @@ use crate::engine::PassStats;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::stats::MomentsAccumulator;
+use crate::steps::Pass;
 use crate::steps::{Named, Transform};
 pub use baseline::BaselineKernel;
 pub use fitted::FittedKernelPca;
@@ -362,11 +363,27 @@ struct KernelPcaFit {
     fit_done: bool,
 }
 
+/// Kernel PCA's passes: the landmarks' sample, then the moments of k(x, L).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KernelPass {
+    Landmarks,
+    Fit,
+}
+
+impl crate::steps::PassName for KernelPass {
+    fn label(self) -> std::borrow::Cow<'static, str> {
+        match self {
+            KernelPass::Landmarks => "landmarks".into(),
+            KernelPass::Fit => "fit".into(),
+        }
+    }
+}
+
 impl FitStep for KernelPcaFit {
-    fn next_pass(&self) -> Option<String> {
+    fn next_pass(&self) -> Option<Pass> {
         match (&self.map, self.fit_done) {
-            (None, _) => Some("landmarks".into()),
-            (Some(_), false) => Some("fit".into()),
+            (None, _) => Some(KernelPass::Landmarks.into()),
+            (Some(_), false) => Some(KernelPass::Fit.into()),
             (Some(_), true) => None,
         }
     }

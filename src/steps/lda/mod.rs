@@ -24,6 +24,7 @@ use crate::engine::PassStats;
 use crate::error::{Error, Result};
 use crate::source::labels::classes;
 use crate::steps::Named;
+use crate::steps::{MomentsPass, Pass};
 pub use fitted::FittedLda;
 use params::{LdaParams, LdaSolver, Shrinkage};
 use solve::{ClassStats, Higher};
@@ -166,7 +167,7 @@ struct LdaFit {
     done: bool,
 }
 
-const PASS: &str = "fit";
+const PASS: MomentsPass = MomentsPass::Fit;
 
 /// Rows of a class summarised at a time, whatever the chunk size.
 const BLOCK_ROWS: usize = 256;
@@ -186,8 +187,8 @@ impl LdaFit {
 }
 
 impl FitStep for LdaFit {
-    fn next_pass(&self) -> Option<String> {
-        (!self.done).then(|| PASS.to_string())
+    fn next_pass(&self) -> Option<Pass> {
+        (!self.done).then(|| PASS.into())
     }
 
     fn update(&mut self, _x: MatRef<'_, f64>) -> Result<()> {
@@ -411,11 +412,11 @@ impl MergeFit for LdaFit {
                 }
             })
             .collect();
-        PartialState::new("lda", PASS, &self.input.fingerprint, &classes)
+        PartialState::new(Kind::NAME, PASS, &self.input.fingerprint, &classes)
     }
 
     fn merge(&mut self, other: &PartialState) -> Result<()> {
-        let saved: Vec<SavedClass> = other.state_of("lda", PASS, &self.input.fingerprint)?;
+        let saved: Vec<SavedClass> = other.state_of(Kind::NAME, PASS, &self.input.fingerprint)?;
         let p = self.input.width();
         for c in saved {
             let comoment = c.comoment.to_mat()?;

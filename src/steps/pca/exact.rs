@@ -7,6 +7,7 @@ use faer::{Mat, Side};
 use super::params::NComponents;
 use super::{Pca, choose_k, finish};
 use crate::error::{Error, Result};
+use crate::steps::{MomentsPass, Named, Pass};
 use faer::MatRef;
 
 use super::fitted::{Common, finished, pass_over};
@@ -53,8 +54,8 @@ pub(super) struct ExactFit {
 }
 
 impl FitStep for ExactFit {
-    fn next_pass(&self) -> Option<String> {
-        self.acc.is_some().then(|| "fit".into())
+    fn next_pass(&self) -> Option<Pass> {
+        self.acc.is_some().then(|| MomentsPass::Fit.into())
     }
 
     fn update(&mut self, x: MatRef<'_, f64>) -> Result<()> {
@@ -94,11 +95,20 @@ impl FitStep for ExactFit {
 impl MergeFit for ExactFit {
     fn save(&self) -> PartialState {
         let saved = self.acc.as_ref().map(|a| a.snapshot().save());
-        PartialState::new("pca", "fit", &self.common.input.fingerprint, &saved)
+        PartialState::new(
+            super::Kind::NAME,
+            MomentsPass::Fit,
+            &self.common.input.fingerprint,
+            &saved,
+        )
     }
 
     fn merge(&mut self, other: &PartialState) -> Result<()> {
-        let saved: SavedMoments = other.state_of("pca", "fit", &self.common.input.fingerprint)?;
+        let saved: SavedMoments = other.state_of(
+            super::Kind::NAME,
+            MomentsPass::Fit,
+            &self.common.input.fingerprint,
+        )?;
         let acc = self.acc.as_mut().ok_or_else(pass_over)?;
         let moments = Moments::load(&saved)
             .filter(|m| m.nfeatures() == self.common.input.width())

@@ -14,6 +14,7 @@ use super::{Pca, choose_k, finish};
 use crate::engine::PassStats;
 use crate::error::{Error, Result};
 use crate::stats::{ColumnsAccumulator, Moments};
+use crate::steps::Pass;
 use crate::steps::scale::{Scaler, shift_scale_into};
 use crate::steps::{FitStep, FittedStep, check_rows};
 
@@ -228,12 +229,29 @@ impl IncrementalFit {
     }
 }
 
+/// The incremental solver's passes: the column statistics when it scales, then the
+/// batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IncrementalPass {
+    Scale,
+    Incremental,
+}
+
+impl crate::steps::PassName for IncrementalPass {
+    fn label(self) -> std::borrow::Cow<'static, str> {
+        match self {
+            IncrementalPass::Scale => "scale".into(),
+            IncrementalPass::Incremental => "incremental".into(),
+        }
+    }
+}
+
 impl FitStep for IncrementalFit {
-    fn next_pass(&self) -> Option<String> {
+    fn next_pass(&self) -> Option<Pass> {
         if self.columns.is_some() {
-            Some("scale".into())
+            Some(IncrementalPass::Scale.into())
         } else if !self.done {
-            Some("incremental".into())
+            Some(IncrementalPass::Incremental.into())
         } else {
             None
         }

@@ -15,6 +15,7 @@ use super::{Pca, choose_k, finish};
 use crate::blocks::Blocks;
 use crate::error::{Error, Result};
 use crate::steps::state::SavedMat;
+use crate::steps::{MomentsPass, Named, Pass};
 use serde::{Deserialize, Serialize};
 
 use super::fitted::{Common, finished, pass_over};
@@ -278,8 +279,8 @@ pub(super) struct TsqrFit {
 }
 
 impl FitStep for TsqrFit {
-    fn next_pass(&self) -> Option<String> {
-        self.acc.is_some().then(|| "fit".into())
+    fn next_pass(&self) -> Option<Pass> {
+        self.acc.is_some().then(|| MomentsPass::Fit.into())
     }
 
     fn update(&mut self, x: MatRef<'_, f64>) -> Result<()> {
@@ -321,11 +322,20 @@ impl FitStep for TsqrFit {
 impl MergeFit for TsqrFit {
     fn save(&self) -> PartialState {
         let saved = self.acc.as_ref().map(|a| a.snapshot().save());
-        PartialState::new("pca", "fit", &self.common.input.fingerprint, &saved)
+        PartialState::new(
+            super::Kind::NAME,
+            MomentsPass::Fit,
+            &self.common.input.fingerprint,
+            &saved,
+        )
     }
 
     fn merge(&mut self, other: &PartialState) -> Result<()> {
-        let saved: SavedTsqr = other.state_of("pca", "fit", &self.common.input.fingerprint)?;
+        let saved: SavedTsqr = other.state_of(
+            super::Kind::NAME,
+            MomentsPass::Fit,
+            &self.common.input.fingerprint,
+        )?;
         let acc = self.acc.as_mut().ok_or_else(pass_over)?;
         let state = State::load(&saved)?;
         if saved.mean.len() != self.common.input.width() {

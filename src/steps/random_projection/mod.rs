@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::npz::Array;
 use crate::onnx::Graph;
 use crate::steps::Named;
+use crate::steps::{Pass, PassName};
 
 /// The step kind's registration (`steps::registry!`).
 pub struct Kind;
@@ -290,8 +291,18 @@ struct RandomProjectionFit {
     density: Option<f64>,
 }
 
+/// A random projection reads no pass; its (empty) merged state is labelled so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct NoPass;
+
+impl PassName for NoPass {
+    fn label(self) -> std::borrow::Cow<'static, str> {
+        "none".into()
+    }
+}
+
 impl FitStep for RandomProjectionFit {
-    fn next_pass(&self) -> Option<String> {
+    fn next_pass(&self) -> Option<Pass> {
         None
     }
 
@@ -324,12 +335,12 @@ impl FitStep for RandomProjectionFit {
 
 impl MergeFit for RandomProjectionFit {
     fn save(&self) -> PartialState {
-        PartialState::new("random_projection", "none", &self.fingerprint, &Value::Null)
+        PartialState::new(Kind::NAME, NoPass, &self.fingerprint, &Value::Null)
     }
 
     fn merge(&mut self, other: &PartialState) -> Result<()> {
         other
-            .state_of::<Value>("random_projection", "none", &self.fingerprint)
+            .state_of::<Value>(Kind::NAME, NoPass, &self.fingerprint)
             .map(|_| ())
     }
 }

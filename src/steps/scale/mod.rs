@@ -20,6 +20,7 @@ use crate::npz::Array;
 use crate::onnx::Graph;
 use crate::stats::{ColumnStats, ColumnsAccumulator, Moments, SavedColumn};
 use crate::steps::Named;
+use crate::steps::{Pass, PassName};
 pub use params::{ScaleMethod, ScaleParams};
 
 /// The step kind's registration (`steps::registry!`).
@@ -226,11 +227,21 @@ struct ScaleFit {
     columns: Option<Vec<ColumnStats>>,
 }
 
-const PASS: &str = "scale";
+/// The scaler's one pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ScalePass;
+
+impl PassName for ScalePass {
+    fn label(self) -> std::borrow::Cow<'static, str> {
+        "scale".into()
+    }
+}
+
+const PASS: ScalePass = ScalePass;
 
 impl FitStep for ScaleFit {
-    fn next_pass(&self) -> Option<String> {
-        self.acc.is_some().then(|| PASS.to_string())
+    fn next_pass(&self) -> Option<Pass> {
+        self.acc.is_some().then(|| PASS.into())
     }
 
     fn update(&mut self, x: MatRef<'_, f64>) -> Result<()> {
@@ -288,11 +299,11 @@ impl MergeFit for ScaleFit {
             .as_ref()
             .map(|a| a.snapshot().iter().map(ColumnStats::save).collect())
             .unwrap_or_default();
-        PartialState::new("scale", PASS, &self.input.fingerprint, &columns)
+        PartialState::new(Kind::NAME, PASS, &self.input.fingerprint, &columns)
     }
 
     fn merge(&mut self, other: &PartialState) -> Result<()> {
-        let saved: Vec<SavedColumn> = other.state_of("scale", PASS, &self.input.fingerprint)?;
+        let saved: Vec<SavedColumn> = other.state_of(Kind::NAME, PASS, &self.input.fingerprint)?;
         let acc = self
             .acc
             .as_mut()

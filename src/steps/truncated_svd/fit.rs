@@ -12,8 +12,9 @@ use crate::steps::pca::flip_signs;
 use crate::steps::pca::params::PowerNormalizer;
 use crate::steps::pca::randomized::{GramProduct, normalize, start_basis};
 use crate::steps::{FitStep, FittedStep, MergeFit, PartialState, StepInput, check_rows};
+use crate::steps::{MomentsPass, Pass, PassName};
 
-const KIND: &str = "truncated_svd";
+const KIND: &str = <super::Kind as crate::steps::Named>::NAME;
 
 fn pass_over() -> Error {
     Error::internal("truncated_svd: a state arrived after its pass ended")
@@ -137,9 +138,28 @@ impl ExactFit {
     }
 }
 
+/// The randomized solver's passes: the sketch, the power iterations, then the
+/// projections' variance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SvdPass {
+    Sketch,
+    Power(usize),
+    Variance,
+}
+
+impl PassName for SvdPass {
+    fn label(self) -> std::borrow::Cow<'static, str> {
+        match self {
+            SvdPass::Sketch => "sketch".into(),
+            SvdPass::Power(i) => format!("power {i}").into(),
+            SvdPass::Variance => "variance".into(),
+        }
+    }
+}
+
 impl FitStep for ExactFit {
-    fn next_pass(&self) -> Option<String> {
-        self.acc.is_some().then(|| "fit".into())
+    fn next_pass(&self) -> Option<Pass> {
+        self.acc.is_some().then(|| MomentsPass::Fit.into())
     }
 
     fn update(&mut self, x: MatRef<'_, f64>) -> Result<()> {
@@ -172,11 +192,12 @@ impl FitStep for ExactFit {
 impl MergeFit for ExactFit {
     fn save(&self) -> PartialState {
         let saved = self.acc.as_ref().map(|a| a.snapshot().save());
-        PartialState::new(KIND, "fit", &self.input.fingerprint, &saved)
+        PartialState::new(KIND, MomentsPass::Fit, &self.input.fingerprint, &saved)
     }
 
     fn merge(&mut self, other: &PartialState) -> Result<()> {
-        let saved: SavedMoments = other.state_of(KIND, "fit", &self.input.fingerprint)?;
+        let saved: SavedMoments =
+            other.state_of(KIND, MomentsPass::Fit, &self.input.fingerprint)?;
         let acc = self.acc.as_mut().ok_or_else(pass_over)?;
         let moments = Moments::load(&saved)
             .filter(|m| m.nfeatures() == self.input.width())
@@ -235,11 +256,11 @@ impl RandomizedFit {
 }
 
 impl FitStep for RandomizedFit {
-    fn next_pass(&self) -> Option<String> {
+    fn next_pass(&self) -> Option<Pass> {
         match self.products {
-            0 => Some("sketch".into()),
-            i if i < self.products_needed() => Some(format!("power {i}")),
-            _ => self.variance.is_none().then(|| "variance".into()),
+            0 => Some(SvdPass::Sketch.into()),
+            i if i < self.products_needed() => Some(SvdPass::Power(i).into()),
+            _ => self.variance.is_none().then(|| SvdPass::Variance.into()),
         }
     }
 

@@ -25,6 +25,7 @@ use products::{leading_ritz, settled};
 use faer::{Mat, MatRef};
 
 use crate::error::{Error, Result};
+use crate::steps::{Named, Pass, PassName};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -101,23 +102,23 @@ impl RandomizedFit {
         }
     }
 
-    /// The pass's name in progress lines, report.json and partial states.
-    fn label(s: &Sketch) -> String {
+    /// The pass the sketch is in.
+    fn pass(s: &Sketch) -> RandomizedPass {
         match (s.pass, &s.kept) {
-            (0, _) => "sketch".to_string(),
-            (pass, None) => format!("power {pass}"),
-            (pass, Some(_)) => format!("krylov {pass}"),
+            (0, _) => RandomizedPass::Sketch,
+            (pass, None) => RandomizedPass::Power(pass),
+            (pass, Some(_)) => RandomizedPass::Krylov(pass),
         }
     }
 }
 
 impl FitStep for RandomizedFit {
-    fn next_pass(&self) -> Option<String> {
+    fn next_pass(&self) -> Option<Pass> {
         if self.columns.is_some() {
-            return Some("scale".into());
+            return Some(RandomizedPass::Scale.into());
         }
         let s = self.scaled.as_ref()?;
-        (s.pass <= s.power).then(|| Self::label(s))
+        (s.pass <= s.power).then(|| Self::pass(s).into())
     }
 
     fn update(&mut self, x: MatRef<'_, f64>) -> Result<()> {
@@ -322,8 +323,33 @@ struct SavedSketch {
     kept: Option<(Vec<SavedMat>, Vec<SavedMat>)>,
 }
 
-/// The pass label of a state between passes.
-const BETWEEN: &str = "between";
+/// The randomized solver's passes, and the states it saves beside them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RandomizedPass {
+    /// The column statistics: mean, scale, total variance.
+    Scale,
+    /// The first product, with the random basis.
+    Sketch,
+    Power(usize),
+    Krylov(usize),
+    /// A state between two passes (`MergeFit::between`), where a round ends.
+    Between,
+    /// The state of a fit with nothing left to read.
+    Done,
+}
+
+impl PassName for RandomizedPass {
+    fn label(self) -> std::borrow::Cow<'static, str> {
+        match self {
+            RandomizedPass::Scale => "scale".into(),
+            RandomizedPass::Sketch => "sketch".into(),
+            RandomizedPass::Power(i) => format!("power {i}").into(),
+            RandomizedPass::Krylov(i) => format!("krylov {i}").into(),
+            RandomizedPass::Between => "between".into(),
+            RandomizedPass::Done => "done".into(),
+        }
+    }
+}
 
 impl MergeFit for RandomizedFit {
     fn between(&self) -> Option<PartialState> {
@@ -343,15 +369,19 @@ impl MergeFit for RandomizedFit {
             kept: s.kept.as_ref().map(Kept::save),
         };
         Some(PartialState::new(
-            "pca",
-            BETWEEN,
+            super::Kind::NAME,
+            RandomizedPass::Between,
             &self.common.input.fingerprint,
             &saved,
         ))
     }
 
     fn resume(&mut self, state: &PartialState) -> Result<()> {
-        let saved: SavedSketch = state.state_of("pca", BETWEEN, &self.common.input.fingerprint)?;
+        let saved: SavedSketch = state.state_of(
+            super::Kind::NAME,
+            RandomizedPass::Between,
+            &self.common.input.fingerprint,
+        )?;
         let p = self.common.input.width();
         let basis = saved.basis.to_mat()?;
         let l = basis.ncols();
@@ -400,7 +430,12 @@ impl MergeFit for RandomizedFit {
             (Some(columns), _) => {
                 let saved: Vec<SavedColumn> =
                     columns.snapshot().iter().map(ColumnStats::save).collect();
-                PartialState::new("pca", "scale", &self.common.input.fingerprint, &saved)
+                PartialState::new(
+                    super::Kind::NAME,
+                    RandomizedPass::Scale,
+                    &self.common.input.fingerprint,
+                    &saved,
+                )
             }
             (None, Some(s)) => {
                 let product = s.product.as_ref().map(|g| {
@@ -410,22 +445,28 @@ impl MergeFit for RandomizedFit {
                     )
                 });
                 PartialState::new(
-                    "pca",
-                    &Self::label(s),
+                    super::Kind::NAME,
+                    Self::pass(s),
                     &self.common.input.fingerprint,
                     &product,
                 )
             }
-            (None, None) => {
-                PartialState::new("pca", "done", &self.common.input.fingerprint, &Value::Null)
-            }
+            (None, None) => PartialState::new(
+                super::Kind::NAME,
+                RandomizedPass::Done,
+                &self.common.input.fingerprint,
+                &Value::Null,
+            ),
         }
     }
 
     fn merge(&mut self, other: &PartialState) -> Result<()> {
         if let Some(columns) = &mut self.columns {
-            let saved: Vec<SavedColumn> =
-                other.state_of("pca", "scale", &self.common.input.fingerprint)?;
+            let saved: Vec<SavedColumn> = other.state_of(
+                super::Kind::NAME,
+                RandomizedPass::Scale,
+                &self.common.input.fingerprint,
+            )?;
             if saved.len() != self.common.input.width() {
                 return Err(Error::config("malformed pca state: its width differs"));
             }
@@ -433,8 +474,11 @@ impl MergeFit for RandomizedFit {
             return Ok(());
         }
         let s = self.scaled.as_mut().ok_or_else(pass_over)?;
-        let saved: SavedMat =
-            other.state_of("pca", &Self::label(s), &self.common.input.fingerprint)?;
+        let saved: SavedMat = other.state_of(
+            super::Kind::NAME,
+            Self::pass(s),
+            &self.common.input.fingerprint,
+        )?;
         let product = s.product.as_mut().ok_or_else(pass_over)?;
         let m = saved.to_mat()?;
         if m.nrows() != s.basis.nrows() || m.ncols() != s.basis.ncols() {
