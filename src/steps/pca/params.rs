@@ -60,7 +60,39 @@ pub enum PcaSolver {
     Tsqr,
 }
 
+/// A solver resolved for the data's width (`step::resolve_solver`, at plan time): the one
+/// that runs, so a planned PCA has no `auto` left to match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Solver {
+    Exact,
+    Incremental,
+    Randomized,
+    Tsqr,
+}
+
+impl Solver {
+    pub fn name(self) -> &'static str {
+        match self {
+            Solver::Exact => "exact",
+            Solver::Incremental => "incremental",
+            Solver::Randomized => "randomized",
+            Solver::Tsqr => "tsqr",
+        }
+    }
+}
+
 impl PcaSolver {
+    /// The solver written, when it is not `auto`.
+    pub fn explicit(self) -> Option<Solver> {
+        match self {
+            PcaSolver::Auto => None,
+            PcaSolver::Exact => Some(Solver::Exact),
+            PcaSolver::Incremental => Some(Solver::Incremental),
+            PcaSolver::Randomized => Some(Solver::Randomized),
+            PcaSolver::Tsqr => Some(Solver::Tsqr),
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             PcaSolver::Auto => "auto",

@@ -6,7 +6,7 @@
 use super::exact::ExactFit;
 use super::fitted::Common;
 use super::incremental::IncrementalFit;
-use super::params::{NComponents, PcaParams, PcaSolver, PowerNormalizer, RandomizedMethod};
+use super::params::{NComponents, PcaParams, PcaSolver, PowerNormalizer, RandomizedMethod, Solver};
 use super::randomized::RandomizedFit;
 use super::tsqr::TsqrFit;
 use crate::error::Result;
@@ -19,31 +19,25 @@ pub const AUTO_EXACT_MAX_FEATURES: usize = 4096;
 
 /// `solver: auto`: exact while the p × p co-moment is small; beyond, randomized for a
 /// small integer k (k < p / 10), else incremental (memory O(batch × p + p²)).
-pub fn resolve_solver(solver: PcaSolver, n_components: NComponents, p: usize) -> PcaSolver {
-    match solver {
-        PcaSolver::Auto if p <= AUTO_EXACT_MAX_FEATURES => PcaSolver::Exact,
+pub fn resolve_solver(solver: PcaSolver, n_components: NComponents, p: usize) -> Solver {
+    match solver.explicit() {
+        Some(written) => written,
+        None if p <= AUTO_EXACT_MAX_FEATURES => Solver::Exact,
         // Minka's k needs every eigenvalue: only the exact solvers have them.
-        PcaSolver::Auto if n_components == NComponents::Mle => PcaSolver::Exact,
-        PcaSolver::Auto => match n_components {
-            NComponents::Count(k) if k * 10 < p => PcaSolver::Randomized,
-            _ => PcaSolver::Incremental,
+        None if n_components == NComponents::Mle => Solver::Exact,
+        None => match n_components {
+            NComponents::Count(k) if k * 10 < p => Solver::Randomized,
+            _ => Solver::Incremental,
         },
-        other => other,
-    }
-}
-
-fn solver_name(solver: PcaSolver) -> &'static str {
-    match solver {
-        PcaSolver::Auto | PcaSolver::Exact => "exact",
-        PcaSolver::Incremental => "incremental",
-        PcaSolver::Randomized => "randomized",
-        PcaSolver::Tsqr => "tsqr",
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct PlannedPca {
     params: PcaParams,
+    /// The solver that runs: the one written, or `auto`'s choice once `check` knows the
+    /// width.
+    solver: Option<Solver>,
     /// The scale step absorbed (`None` when there was none: PCA still centres).
     scale: ScaleMethod,
 }
@@ -51,17 +45,25 @@ pub struct PlannedPca {
 impl PlannedPca {
     pub fn new(params: PcaParams) -> PlannedPca {
         PlannedPca {
+            solver: params.solver.explicit(),
             params,
             scale: ScaleMethod::None,
         }
+    }
+
+    /// The solver for `p` features.
+    fn resolved(&self, p: usize) -> Solver {
+        self.solver
+            .unwrap_or_else(|| resolve_solver(self.params.solver, self.params.n_components, p))
     }
 
     /// Resolves `solver: auto` for `p` features and checks the keys against the solver
     /// that will run.
     fn check_solver(&mut self, p: usize, problems: &mut Vec<String>) {
         let wrote_auto = self.params.solver == PcaSolver::Auto;
-        let pca = &mut self.params;
-        pca.solver = resolve_solver(pca.solver, pca.n_components, p);
+        let solver = resolve_solver(self.params.solver, self.params.n_components, p);
+        self.solver = Some(solver);
+        let pca = &self.params;
         let chose = |solver: &str| {
             if wrote_auto {
                 format!(" (solver: auto chose {solver} for {p} features)")
@@ -69,11 +71,11 @@ impl PlannedPca {
                 String::new()
             }
         };
-        match (pca.solver, pca.batch_size) {
-            (PcaSolver::Incremental, Some(0)) => {
+        match (solver, pca.batch_size) {
+            (Solver::Incremental, Some(0)) => {
                 problems.push("steps: pca.batch_size must be at least 1".into())
             }
-            (PcaSolver::Incremental, Some(b)) => {
+            (Solver::Incremental, Some(b)) => {
                 if let NComponents::Count(k) = pca.n_components
                     && k > b
                 {
@@ -84,7 +86,7 @@ impl PlannedPca {
                     ));
                 }
             }
-            (PcaSolver::Incremental, None) => {
+            (Solver::Incremental, None) => {
                 if let NComponents::Count(k) = pca.n_components
                     && k > 5 * p
                     && p > 0
@@ -97,7 +99,7 @@ impl PlannedPca {
             }
             (other, Some(_)) => problems.push(format!(
                 "steps: pca.batch_size applies to solver: incremental only{}",
-                chose(solver_name(other))
+                chose(other.name())
             )),
             _ => {}
         }
@@ -107,10 +109,10 @@ impl PlannedPca {
             || pca.seed.is_some()
             || pca.tol.is_some()
             || pca.method.is_some();
-        if pca.solver != PcaSolver::Randomized && randomized_keys {
+        if solver != Solver::Randomized && randomized_keys {
             problems.push(format!(
                 "steps: pca.oversamples, power_iterations, power_iteration_normalizer, method, tol and seed apply to solver: randomized only{}",
-                chose(solver_name(pca.solver))
+                chose(solver.name())
             ));
         }
         if pca.tol.is_some()
@@ -145,12 +147,12 @@ impl PlannedPca {
             ));
         }
         if pca.n_components == NComponents::Mle
-            && matches!(pca.solver, PcaSolver::Randomized | PcaSolver::Incremental)
+            && matches!(solver, Solver::Randomized | Solver::Incremental)
         {
             problems.push(format!(
                 "steps: pca.n_components = mle needs the whole spectrum, which solver: {} does not \
                  compute (as scikit-learn); use solver: exact or tsqr, or write a count",
-                pca.solver.name()
+                solver.name()
             ));
         }
     }
@@ -202,7 +204,7 @@ impl PlannedStep for PlannedPca {
             self.check_counts(p, rows, problems);
             // The incremental solver holds three batches of p values (the one filling, the
             // one held back, the one in its SVD).
-            if self.params.solver == PcaSolver::Incremental
+            if self.solver == Some(Solver::Incremental)
                 && let Some(b) = self.params.batch_size
             {
                 crate::engine::check_memory(
@@ -225,26 +227,27 @@ impl PlannedStep for PlannedPca {
     }
 
     fn shards(&self) -> bool {
-        matches!(self.params.solver, PcaSolver::Exact | PcaSolver::Tsqr)
+        matches!(self.solver, Some(Solver::Exact | Solver::Tsqr))
     }
 
     fn rereads(&self) -> bool {
-        self.params.solver == PcaSolver::Randomized
+        self.solver == Some(Solver::Randomized)
     }
 
     fn rounds(&self) -> bool {
-        self.params.solver == PcaSolver::Randomized
+        self.solver == Some(Solver::Randomized)
     }
 
     fn memory_bytes(&self, width: usize, rows: Option<u64>) -> u64 {
-        solver_bytes(&self.params, self.params.solver, width, rows)
+        solver_bytes(&self.params, self.resolved(width), width, rows)
     }
 
     fn lighter(&self, width: usize, rows: Option<u64>, _limit: Option<u64>) -> Option<String> {
         let now = self.memory_bytes(width, rows);
-        [PcaSolver::Randomized, PcaSolver::Incremental]
+        let solver = self.resolved(width);
+        [Solver::Randomized, Solver::Incremental]
             .into_iter()
-            .filter(|s| *s != self.params.solver)
+            .filter(|s| *s != solver)
             .map(|s| (s, solver_bytes(&self.params, s, width, rows)))
             .filter(|(_, b)| *b < now)
             .min_by_key(|(_, b)| *b)
@@ -271,11 +274,11 @@ impl PlannedStep for PlannedPca {
             scale: self.scale,
             input: input.clone(),
         };
-        Ok(match self.params.solver {
-            PcaSolver::Auto | PcaSolver::Exact => Fit::Merge(Box::new(ExactFit::new(common, p))),
-            PcaSolver::Tsqr => Fit::Merge(Box::new(TsqrFit::new(common, p))),
-            PcaSolver::Randomized => Fit::Merge(Box::new(RandomizedFit::new(common))),
-            PcaSolver::Incremental => Fit::Sequential(Box::new(IncrementalFit::new(common))),
+        Ok(match self.resolved(p) {
+            Solver::Exact => Fit::Merge(Box::new(ExactFit::new(common, p))),
+            Solver::Tsqr => Fit::Merge(Box::new(TsqrFit::new(common, p))),
+            Solver::Randomized => Fit::Merge(Box::new(RandomizedFit::new(common))),
+            Solver::Incremental => Fit::Sequential(Box::new(IncrementalFit::new(common))),
         })
     }
 }
@@ -290,20 +293,20 @@ impl PlannedStep for PlannedPca {
 ///   answer's basis, product, weighted product and SVD vectors (6 p × m, m the kept
 ///   columns: l × (power_iterations + 1), at most p);
 /// - incremental: three batches of p and the SVD of k + batch rows (5 × batch × p).
-fn solver_bytes(params: &PcaParams, solver: PcaSolver, p: usize, rows: Option<u64>) -> u64 {
+fn solver_bytes(params: &PcaParams, solver: Solver, p: usize, rows: Option<u64>) -> u64 {
     let p = p as u64;
     let block = 2 * crate::stats::BLOCK_ROWS as u64 * p;
     let k = match params.n_components {
         NComponents::Count(k) => k as u64,
-        NComponents::Fraction(_) if solver == PcaSolver::Randomized => {
+        NComponents::Fraction(_) if solver == Solver::Randomized => {
             p.min(super::randomized::FRACTION_SKETCH as u64)
         }
         NComponents::Fraction(_) | NComponents::Mle => p,
     };
     let words = match solver {
-        PcaSolver::Exact | PcaSolver::Auto => 4 * p * p + block,
-        PcaSolver::Tsqr => 3 * p * p + block,
-        PcaSolver::Randomized => {
+        Solver::Exact => 4 * p * p + block,
+        Solver::Tsqr => 3 * p * p + block,
+        Solver::Randomized => {
             let l = (k + params.oversamples.unwrap_or(10) as u64).min(p);
             let block = 2 * crate::blocks::block_rows(p as usize) as u64 * p;
             let kept = if params.method == Some(RandomizedMethod::Krylov) {
@@ -316,7 +319,7 @@ fn solver_bytes(params: &PcaParams, solver: PcaSolver, p: usize, rows: Option<u6
             };
             6 * p * l + l * l + block + kept
         }
-        PcaSolver::Incremental => {
+        Solver::Incremental => {
             let b = params.batch_size.map_or(5 * p, |b| b as u64);
             let b = rows.map_or(b, |r| b.min(r.max(1)));
             // the batch held back, the one filling, the centered copy (and a margin); the
@@ -336,31 +339,31 @@ mod tests {
         use NComponents::{Count, Fraction};
         assert_eq!(
             resolve_solver(PcaSolver::Auto, Count(10), 4096),
-            PcaSolver::Exact
+            Solver::Exact
         );
         assert_eq!(
             resolve_solver(PcaSolver::Auto, Fraction(0.9), 30),
-            PcaSolver::Exact
+            Solver::Exact
         );
         assert_eq!(
             resolve_solver(PcaSolver::Auto, Count(10), 4097),
-            PcaSolver::Randomized
+            Solver::Randomized
         );
         assert_eq!(
             resolve_solver(PcaSolver::Auto, Count(1000), 5000),
-            PcaSolver::Incremental
+            Solver::Incremental
         );
         assert_eq!(
             resolve_solver(PcaSolver::Auto, Fraction(0.9), 5000),
-            PcaSolver::Incremental
+            Solver::Incremental
         );
         assert_eq!(
             resolve_solver(PcaSolver::Auto, NComponents::Mle, 5000),
-            PcaSolver::Exact
+            Solver::Exact
         );
         assert_eq!(
             resolve_solver(PcaSolver::Exact, Count(10), 100_000),
-            PcaSolver::Exact
+            Solver::Exact
         );
     }
 }
