@@ -315,11 +315,11 @@ fn all_finite(x: MatRef<'_, f64>) -> bool {
 /// (NumPy's C order) is copied in tiles of `TILE` rows, each read row after row while
 /// its columns' pieces stay in cache (column by column, every value read would touch a
 /// new cache line), through slices rather than element indexing, which the dev profile
-/// leaves uninlined.
-fn column_major(x: MatRef<'_, f64>) -> Mat<f64> {
+/// leaves uninlined. A float32 array (the Python module's) becomes float64 on the way.
+pub fn column_major<T: Copy + Into<f64>>(x: MatRef<'_, T>) -> Mat<f64> {
     const TILE: usize = 64;
     let (n, p) = (x.nrows(), x.ncols());
-    let rows: Option<Vec<&[f64]>> = (0..n)
+    let rows: Option<Vec<&[T]>> = (0..n)
         .map(|i| {
             x.transpose()
                 .col(i)
@@ -328,7 +328,7 @@ fn column_major(x: MatRef<'_, f64>) -> Mat<f64> {
         })
         .collect();
     let Some(rows) = rows else {
-        return x.to_owned();
+        return Mat::from_fn(n, p, |i, j| x[(i, j)].into());
     };
     let mut out = Mat::zeros(n, p);
     for i0 in (0..n).step_by(TILE) {
@@ -340,7 +340,7 @@ fn column_major(x: MatRef<'_, f64>) -> Mat<f64> {
                 .expect("an owned matrix's columns are contiguous")
                 .as_slice_mut();
             for (d, row) in col[i0..i0 + tile.len()].iter_mut().zip(tile) {
-                *d = row[j];
+                *d = row[j].into();
             }
         }
     }

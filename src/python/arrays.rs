@@ -87,7 +87,7 @@ impl View {
                     self.col_stride,
                 )
             };
-            return f(to_f64(x).as_ref());
+            return f(crate::pipeline::apply::column_major(x).as_ref());
         }
         // SAFETY: as above.
         let x = unsafe {
@@ -101,38 +101,6 @@ impl View {
         };
         f(x)
     }
-}
-
-/// A float32 array as float64, column-major. A row-major one is read row by row (in
-/// tiles, as `pipeline::apply` copies a C-ordered float64 array), through slices.
-fn to_f64(x: MatRef<'_, f32>) -> Mat<f64> {
-    let (n, p) = (x.nrows(), x.ncols());
-    let rows: Option<Vec<&[f32]>> = (0..n)
-        .map(|i| {
-            x.transpose()
-                .col(i)
-                .try_as_col_major()
-                .map(|r| r.as_slice())
-        })
-        .collect();
-    let Some(rows) = rows else {
-        return Mat::from_fn(n, p, |i, j| f64::from(x[(i, j)]));
-    };
-    let mut out = Mat::zeros(n, p);
-    for i0 in (0..n).step_by(64) {
-        let tile = &rows[i0..(i0 + 64).min(n)];
-        for j in 0..p {
-            let col = out
-                .col_mut(j)
-                .try_as_col_major_mut()
-                .expect("an owned matrix's columns are contiguous")
-                .as_slice_mut();
-            for (d, row) in col[i0..i0 + tile.len()].iter_mut().zip(tile) {
-                *d = f64::from(row[j]);
-            }
-        }
-    }
-    out
 }
 
 /// A result matrix NumPy wraps in place (`numpy.asarray`): `flat` makes it 1-D (one

@@ -6,9 +6,8 @@
 use arrow_array::RecordBatch;
 use arrow_schema::Schema;
 
-use super::numeric::{is_numeric, plain_type};
-use super::parquet::{Positions, decode_batch};
-use super::{ColumnInfo, ColumnKind, Dataset, Format, ReadSpec, ReadState};
+use super::parquet::{Positions, columns_of, decode_batch};
+use super::{Dataset, Format, ReadSpec, ReadState};
 use crate::chunk::Chunk;
 use crate::error::Result;
 
@@ -16,18 +15,7 @@ impl Dataset {
     /// A dataset of the columns `schema` names, held by the caller rather than in files;
     /// `name` stands for the input in messages.
     pub fn in_memory(name: &str, schema: &Schema) -> Dataset {
-        let columns = schema
-            .fields()
-            .iter()
-            .map(|f| ColumnInfo {
-                name: f.name().clone(),
-                kind: if is_numeric(f.data_type()) {
-                    ColumnKind::Numeric
-                } else {
-                    ColumnKind::Other(plain_type(f.data_type()))
-                },
-            })
-            .collect();
+        let columns = columns_of(schema);
         Dataset {
             path: name.to_string(),
             files: Vec::new(),

@@ -223,19 +223,7 @@ pub(super) fn schema(path: &Path, size: u64) -> Result<Footer> {
             }
         }
     }
-    let columns = b
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| ColumnInfo {
-            name: f.name().clone(),
-            kind: if is_numeric(f.data_type()) {
-                ColumnKind::Numeric
-            } else {
-                ColumnKind::Other(plain_type(f.data_type()))
-            },
-        })
-        .collect();
+    let columns = columns_of(b.schema());
     // (the footer says where each column chunk's page locations are, if anywhere)
     let offset_index = b
         .metadata()
@@ -252,6 +240,23 @@ pub(super) fn schema(path: &Path, size: u64) -> Result<Footer> {
         offset_index,
         footer: b,
     })
+}
+
+/// The columns an Arrow schema names, each numeric or of the type it is (a Parquet file's,
+/// or a table held in memory).
+pub(super) fn columns_of(schema: &Schema) -> Vec<ColumnInfo> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| ColumnInfo {
+            name: f.name().clone(),
+            kind: if is_numeric(f.data_type()) {
+                ColumnKind::Numeric
+            } else {
+                ColumnKind::Other(plain_type(f.data_type()))
+            },
+        })
+        .collect()
 }
 
 /// A column chunk's dictionary (the bytes before its first data page, scaled by the chunk's
