@@ -6,8 +6,8 @@
 use arrow_array::RecordBatch;
 use arrow_schema::Schema;
 
-use super::parquet::{Positions, columns_of, decode_batch};
-use super::{Dataset, Format, ReadSpec, ReadState};
+use super::parquet::{Positions, decode_batch};
+use super::{Dataset, Format, ReadSpec, ReadState, columns_of};
 use crate::chunk::Chunk;
 use crate::error::Result;
 

@@ -570,3 +570,20 @@ pub(crate) fn finish_chunk(
         rows32: None,
     })
 }
+
+/// The columns an Arrow schema names, each numeric or of the type it is (a Parquet file's,
+/// or a table held in memory).
+pub(super) fn columns_of(schema: &arrow_schema::Schema) -> Vec<ColumnInfo> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| ColumnInfo {
+            name: f.name().clone(),
+            kind: if numeric::is_numeric(f.data_type()) {
+                ColumnKind::Numeric
+            } else {
+                ColumnKind::Other(numeric::plain_type(f.data_type()))
+            },
+        })
+        .collect()
+}

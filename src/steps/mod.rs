@@ -189,8 +189,8 @@ registry! {
     "kernel_pca" => KernelPca(kernel_pca::Kind),
     "truncated_svd" => TruncatedSvd(truncated_svd::Kind),
     /// Row steps: evaluated by the reader on each chunk, before the fitted steps.
-    "filter" => Filter(rows::FilterKind),
-    "derive" => Derive(rows::DeriveKind),
+    "filter" => Filter(rows::RowKind<rows::RowExpr>),
+    "derive" => Derive(rows::RowKind<rows::DeriveParams>),
 }
 
 impl RawStep {

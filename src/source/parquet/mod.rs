@@ -16,8 +16,8 @@ use parquet::arrow::arrow_reader::{
 };
 use parquet::schema::types::SchemaDescriptor;
 
-use super::numeric::{copy_numeric, is_numeric, plain_type};
-use super::{ColumnInfo, ColumnKind, Dataset, ReadSpec, ReadState, finish_chunk};
+use super::numeric::copy_numeric;
+use super::{ColumnInfo, Dataset, ReadSpec, ReadState, columns_of, finish_chunk};
 use crate::chunk::Chunk;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
@@ -240,23 +240,6 @@ pub(super) fn schema(path: &Path, size: u64) -> Result<Footer> {
         offset_index,
         footer: b,
     })
-}
-
-/// The columns an Arrow schema names, each numeric or of the type it is (a Parquet file's,
-/// or a table held in memory).
-pub(super) fn columns_of(schema: &Schema) -> Vec<ColumnInfo> {
-    schema
-        .fields()
-        .iter()
-        .map(|f| ColumnInfo {
-            name: f.name().clone(),
-            kind: if is_numeric(f.data_type()) {
-                ColumnKind::Numeric
-            } else {
-                ColumnKind::Other(plain_type(f.data_type()))
-            },
-        })
-        .collect()
 }
 
 /// A column chunk's dictionary (the bytes before its first data page, scaled by the chunk's

@@ -249,27 +249,18 @@ pub(crate) fn place(i: usize, kind: &str, expr: &RowExpr, column: Option<&str>) 
     }
 }
 
-/// The row kinds' registrations (`steps::registry!`): the reader runs them, so they plan
-/// to `InReader` and have no model section.
-pub struct FilterKind;
-pub struct DeriveKind;
+/// The row kinds' registrations (`steps::registry!`), one per kind of keys (`RowExpr` for
+/// `filter`, `DeriveParams` for `derive`): the reader runs them, so they plan to
+/// `InReader` and have no model section.
+pub struct RowKind<P>(std::marker::PhantomData<P>);
 
-impl crate::steps::StepKind for FilterKind {
-    type Params = RowExpr;
-    fn plan(_: &RowExpr) -> Box<dyn crate::steps::PlannedStep> {
-        Box::new(InReader(<Self as crate::steps::Named>::NAME))
-    }
-    fn load(
-        _: &serde_json::Map<String, serde_json::Value>,
-        _: usize,
-    ) -> Result<Box<dyn crate::steps::FittedStep>> {
-        Err(no_model_section(<Self as crate::steps::Named>::NAME))
-    }
-}
-
-impl crate::steps::StepKind for DeriveKind {
-    type Params = DeriveParams;
-    fn plan(_: &DeriveParams) -> Box<dyn crate::steps::PlannedStep> {
+impl<P> crate::steps::StepKind for RowKind<P>
+where
+    RowKind<P>: crate::steps::Named,
+    P: fmt::Debug + Clone + PartialEq + Serialize + serde::de::DeserializeOwned,
+{
+    type Params = P;
+    fn plan(_: &P) -> Box<dyn crate::steps::PlannedStep> {
         Box::new(InReader(<Self as crate::steps::Named>::NAME))
     }
     fn load(
