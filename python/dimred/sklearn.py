@@ -32,7 +32,28 @@ def _matrix(model: Model, X: Any) -> Any:
     return np.column_stack([c.to_numpy() for c in out.columns]).astype(np.float64)
 
 
-class Transformer(TransformerMixin, BaseEstimator):
+class _Fitted(TransformerMixin, BaseEstimator):
+    """What both estimators do once ``fit`` has set ``model_``: the fitted model's maps.
+    A scikit-learn transformer itself, so that ``set_output`` wraps ``transform`` here."""
+
+    model_: Model
+
+    def transform(self, X: Any) -> Any:
+        """The model's output columns for the rows of ``X`` (array or data frame)."""
+        check_is_fitted(self, "model_")
+        return _matrix(self.model_, X)
+
+    def inverse_transform(self, X: Any) -> Any:
+        """Output columns → features, as a NumPy array."""
+        check_is_fitted(self, "model_")
+        return np.asarray(self.model_.inverse_transform(np.asarray(X, dtype=np.float64)))
+
+    def get_feature_names_out(self, input_features: Sequence[str] | None = None) -> Any:
+        check_is_fitted(self, "model_")
+        return self.model_.get_feature_names_out()
+
+
+class Transformer(_Fitted):
     """A fitted dimred model as a scikit-learn transformer.
 
     ``fit`` loads the model and learns nothing (the model is fitted already), so the
@@ -57,19 +78,6 @@ class Transformer(TransformerMixin, BaseEstimator):
         self.n_features_in_ = self.model_.n_features_in_
         return self
 
-    def transform(self, X: Any) -> Any:
-        """The model's output columns for the rows of ``X`` (array or data frame)."""
-        check_is_fitted(self, "model_")
-        return _matrix(self.model_, X)
-
-    def inverse_transform(self, X: Any) -> Any:
-        """Output columns → features, as a NumPy array."""
-        check_is_fitted(self, "model_")
-        return np.asarray(self.model_.inverse_transform(np.asarray(X, dtype=np.float64)))
-
-    def get_feature_names_out(self, input_features: Sequence[str] | None = None) -> Any:
-        check_is_fitted(self, "model_")
-        return self.model_.get_feature_names_out()
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -77,7 +85,7 @@ class Transformer(TransformerMixin, BaseEstimator):
         return tags
 
 
-class StreamingPCA(TransformerMixin, BaseEstimator):
+class StreamingPCA(_Fitted):
     """PCA fitted by streaming Parquet or CSV files, without loading them.
 
     ``fit()`` runs the pipeline ``input → scale (center) → pca`` over the files at
@@ -171,15 +179,3 @@ class StreamingPCA(TransformerMixin, BaseEstimator):
         self.n_features_in_ = self.model_.n_features_in_
         return self
 
-    def transform(self, X: Any) -> Any:
-        """The principal components of the rows of ``X`` (array or data frame)."""
-        check_is_fitted(self, "model_")
-        return _matrix(self.model_, X)
-
-    def inverse_transform(self, X: Any) -> Any:
-        check_is_fitted(self, "model_")
-        return np.asarray(self.model_.inverse_transform(np.asarray(X, dtype=np.float64)))
-
-    def get_feature_names_out(self, input_features: Sequence[str] | None = None) -> Any:
-        check_is_fitted(self, "model_")
-        return self.model_.get_feature_names_out()
