@@ -316,17 +316,20 @@ fn export_errors_are_one_line_each() {
     assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
 }
 
+/// Each kernel kind, with the keys the ONNX tests give it.
+const EVERY_KERNEL: [&str; 5] = [
+    "linear",
+    "rbf",
+    "cosine",
+    "poly, gamma: 0.02, degree: 2",
+    "sigmoid, gamma: 0.01",
+];
+
 #[test]
 fn kernel_pca_graphs_compute_every_kernel() {
     let data = root().join("sample-data/breast_cancer.csv");
     let (_, rows) = breast_cancer();
-    for kernel in [
-        "linear",
-        "rbf",
-        "cosine",
-        "poly, gamma: 0.02, degree: 2",
-        "sigmoid, gamma: 0.01",
-    ] {
+    for kernel in EVERY_KERNEL {
         let tmp = tempfile::tempdir().unwrap();
         let out = run_with_onnx(
             tmp.path(),
@@ -357,13 +360,7 @@ fn kernel_pca_inverse_graphs_give_the_reconstruction_error_for_every_kernel() {
         .into_iter()
         .map(|r| r[..r.len() - 1].to_vec())
         .collect();
-    for kernel in [
-        "linear",
-        "rbf",
-        "cosine",
-        "poly, gamma: 0.02, degree: 2",
-        "sigmoid, gamma: 0.01",
-    ] {
+    for kernel in EVERY_KERNEL {
         let tmp = tempfile::tempdir().unwrap();
         let out = run_with_onnx(
             tmp.path(),
