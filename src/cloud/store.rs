@@ -42,6 +42,9 @@ pub(super) fn locate(url: &str) -> Result<(Arc<dyn ObjectStore>, Key)> {
     let root = format!("{scheme}://{bucket}");
     let key = Key::parse(key)
         .map_err(|e| Error::config(format!("{url}: not a valid object key ({e})")))?;
+    // reqwest is built without a bundled crypto provider (Cargo.toml): ring, installed once
+    // for the process before the first client. Err means one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut stores = STORES
         .get_or_init(Default::default)
         .lock()
