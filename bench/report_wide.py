@@ -60,6 +60,8 @@ def main():
         ("dimred_wide", f"`dimred run` randomized k={k}, fit only, streaming (spill file on, the default)", "dimred"),
         ("dimred_wide_decode", f"`dimred run` randomized k={k}, fit only, `input.spill: false` (every pass decodes)", "dimred"),
         ("dimred_wide_tol", f"`dimred run` randomized k={k}, fit only, `pca.tol: 0.001` (power iterations end when settled)", "dimred"),
+        ("dimred_wide_limit", f"`dimred run` randomized k={k}, fit only, `--memory-limit 1GiB` (chunk size derived)", "dimred"),
+        ("dimred_wide_krylov", f"`dimred run` randomized k={k}, fit only, `--memory-limit 1GiB`, `method: krylov`, `tol: 0.001`", "dimred"),
         ("sk_wide_f64", f"sklearn PCA randomized k={k}, float64, whole file (in-memory)", "sk"),
         ("sk_wide_f32", f"sklearn PCA randomized k={k}, float32, whole file (in-memory)", "sk"),
         ("sk_wide_slice", f"sklearn PCA randomized k={k}, float64, first {slice_rows:,} rows only", "sk"),
@@ -107,7 +109,8 @@ def main():
     )
     out.append("")
 
-    for name in ("dimred_wide", "dimred_wide_decode", "dimred_wide_tol"):
+    for name in ("dimred_wide", "dimred_wide_decode", "dimred_wide_tol", "dimred_wide_limit",
+                 "dimred_wide_krylov"):
         rep = read_report(os.path.join(res, name, "report.json"))
         if not rep:
             continue

@@ -101,7 +101,8 @@ if [[ $WIDE == 1 ]]; then
   RES="$RES/wide"  # run_timed writes here
   W="$RES"
   mkdir -p "$DATA_DIR" "$W"
-  rm -rf "$W"/dimred_wide "$W"/dimred_wide_decode "$W"/dimred_wide_tol
+  rm -rf "$W"/dimred_wide "$W"/dimred_wide_decode "$W"/dimred_wide_tol "$W"/dimred_wide_limit \
+    "$W"/dimred_wide_krylov
   rm -f "$W"/*.time "$W"/*.out "$W"/*.err "$W"/*.rc "$W"/*.yaml "$W"/table.md
   log "wide data"
   WDATA="$DATA_DIR/synth_${WIDE_ROWS}x${WIDE_COLS}_r${RANK}_s${SEED}_f32.parquet"
@@ -138,6 +139,16 @@ YAML
   warm "$WDATA"
   run_timed dimred_wide_tol "$BIN" run "$W/pipeline_wide.yaml" --quiet \
     --set "output.dir=$W/dimred_wide_tol" --set steps.0.pca.tol=0.001
+  # the configuration: the chunk size derived from --memory-limit 1GiB, with the
+  # default power iterations and with block Krylov stopping under tol
+  warm "$WDATA"
+  grep -v 'batch_rows' "$W/pipeline_wide.yaml" >"$W/pipeline_wide_limit.yaml"
+  run_timed dimred_wide_limit "$BIN" run "$W/pipeline_wide_limit.yaml" --quiet --memory-limit 1GiB \
+    --set "output.dir=$W/dimred_wide_limit"
+  warm "$WDATA"
+  run_timed dimred_wide_krylov "$BIN" run "$W/pipeline_wide_limit.yaml" --quiet --memory-limit 1GiB \
+    --set "output.dir=$W/dimred_wide_krylov" \
+    --set steps.0.pca.method=krylov --set steps.0.pca.tol=0.001
   log "wide: scikit-learn under prlimit --as=$SK_CAP"
   warm "$WDATA"
   run_timed sk_wide_f64 "${CAP[@]}" "${PYENV[@]}" "$PY" "$BENCH/sk_wide.py" "$WDATA" "$K" float64
