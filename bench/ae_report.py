@@ -90,6 +90,8 @@ def collect(res, name, kind):
             seconds_total=r.get("seconds_total"),
             passes=r.get("passes") or [],
             rows_read=r.get("rows_read"),
+            replay=ae.get("replay"),
+            epoch_sps=[e.get("samples_per_second") for e in eps],
         )
     return c
 
@@ -229,6 +231,11 @@ def main():
                 f"training {c['train_seconds'] or float('nan'):.2f} s of "
                 f"seconds_total {c.get('seconds_total') or float('nan'):.2f}; train_rows {c.get('n')}"
             )
+            if c.get("epoch_sps") and all(x is not None for x in c["epoch_sps"]):
+                notes.append(
+                    "  - samples/s per epoch: " + ", ".join(fmt_int(x) for x in c["epoch_sps"])
+                    + f"; epochs after the first from: {c.get('replay') or 'n/a'} (`autoencoder.replay`)"
+                )
             if c["passes"]:
                 # the epochs' passes are summed: one line per kind of pass
                 kinds = {}

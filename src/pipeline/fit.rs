@@ -142,6 +142,7 @@ pub fn fit(
                         raw_input: serde_json::to_value(&plan.raw.input)
                             .expect("the input section serialises"),
                         raw_steps: &plan.raw.steps,
+                        memory: plan.memory.as_ref(),
                     };
                     let (step, made) = state.fit(&ctx)?;
                     passes.extend(made);

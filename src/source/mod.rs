@@ -9,6 +9,7 @@ mod files;
 pub mod labels;
 mod memory;
 mod numeric;
+mod order;
 mod parquet;
 mod pool;
 mod stage;

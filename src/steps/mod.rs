@@ -418,6 +418,9 @@ pub struct DriveContext<'a> {
     /// checkpoint fingerprints.
     pub raw_input: Value,
     pub raw_steps: &'a [RawStep],
+    /// The run's memory model and limit (`Plan::memory`), for what a fit may hold beyond
+    /// its planned state when there is room (the autoencoder's rows kept for replay).
+    pub memory: Option<&'a crate::engine::budget::Budget>,
 }
 
 pub trait DrivenFit: Send {

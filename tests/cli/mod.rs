@@ -1,5 +1,6 @@
 mod architecture;
 mod autoencoder;
+mod autoencoder_replay;
 mod bad_input;
 mod chunking;
 mod cloud;

@@ -36,6 +36,7 @@ fn autoencoder_report() -> Report {
             validation_rows: 100,
             reconstruction_error: 0.3,
             samples_per_second: 1e5,
+            replay: Default::default(),
         }),
         rows_read: 1000,
         rows_skipped: 0,

@@ -2,6 +2,8 @@
 //! decoded (projection), `batch_rows` rows at a time; numeric arrow arrays are copied
 //! into the chunk matrix as f64, nulls become NaN for the missing-value policy.
 
+pub(super) mod units;
+
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
@@ -21,6 +23,7 @@ use super::{ColumnInfo, Dataset, ReadSpec, ReadState, columns_of, finish_chunk};
 use crate::chunk::Chunk;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
+use units::Unit;
 
 /// Runs Parquet decoding, turning a panic of the Parquet reader into a data error: damaged
 /// pages (a flipped bit) can make it index out of bounds rather than refuse, and a damaged
@@ -310,14 +313,6 @@ pub(super) fn read(
     Ok(true)
 }
 
-/// A row group to read, with where its rows sit in the dataset and in its file.
-struct Unit {
-    file: usize,
-    group: usize,
-    first_row: u64,
-    file_row: u64,
-}
-
 /// Threads decoding row groups for a shuffled read. Training waits on reading when an
 /// epoch starts (the shuffle buffer fills before the first step) and whenever the reader
 /// falls behind; one thread decoding snappy pages and laying out rows was the whole of
@@ -341,32 +336,9 @@ pub(super) fn read_units(
     state: &mut ReadState,
     emit: &mut dyn FnMut(Chunk) -> bool,
 ) -> Result<()> {
-    let mut metas = Vec::with_capacity(dataset.files.len());
-    let mut units = Vec::new();
-    let mut row = 0u64;
-    for f in 0..dataset.files.len() {
-        let arrow_meta = footer(dataset, f)?;
-        let meta = arrow_meta.metadata().clone();
-        let mut file_row = 0u64;
-        for (g, rg) in meta.row_groups().iter().enumerate() {
-            units.push(Unit {
-                file: f,
-                group: g,
-                first_row: row,
-                file_row,
-            });
-            let n = rg.num_rows().max(0) as u64;
-            row += n;
-            file_row += n;
-        }
-        metas.push(arrow_meta);
-    }
+    let (metas, mut units) = units::units(dataset)?;
     if let Some(seed) = seed {
-        let mut rng = crate::rng::Rng::new(seed);
-        for i in (1..units.len()).rev() {
-            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
-            units.swap(i, j);
-        }
+        units::shuffle(&mut units, seed);
     } else if let Some(shard) = spec.shard {
         let range = shard.range(units.len());
         units = units.drain(range).collect();

@@ -137,3 +137,71 @@ fn a_column_is_counted_for_its_dictionary_and_a_page_not_its_row_group() {
 fn schema_footer(path: &Path, size: u64) -> Footer {
     schema(path, size).unwrap()
 }
+
+/// `Dataset::read_order` gives, without reading, the order in which a shuffled read
+/// visits the rows, across files: what the autoencoder's epochs replayed from memory
+/// follow.
+#[test]
+fn read_order_is_the_order_a_shuffled_read_visits_the_rows_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "row",
+        DataType::Float64,
+        false,
+    )]));
+    // two files of 30 and 20 rows in row groups of 7: rows 0–29 and 30–49
+    for (name, rows) in [("a.parquet", 0..30), ("b.parquet", 30..50)] {
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(arrow_array::Float64Array::from_iter_values(
+                rows.map(|i| i as f64),
+            ))],
+        )
+        .unwrap();
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_max_row_group_row_count(Some(7))
+            .build();
+        let file = File::create(dir.path().join(name)).unwrap();
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(file, schema.clone(), Some(props)).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+    }
+    let dataset = Dataset::open(dir.path().to_str().unwrap()).unwrap();
+    let progress = Progress::new("test", crate::progress::Total::Rows(0), true);
+    for shuffle in [Some(3), Some(11), None] {
+        let spec = ReadSpec {
+            features: vec![0],
+            passthrough: Vec::new(),
+            batch_rows: 4,
+            missing: crate::source::MissingMode::Error,
+            shuffle,
+            decoder: None,
+            stages: Vec::new(),
+            shard: None,
+            reads: Vec::new(),
+        };
+        let mut read = Vec::new();
+        dataset
+            .read(&spec, &progress, None, &mut |c| {
+                let values: Vec<f64> = c.features.col(0).iter().copied().collect();
+                read.extend(values.iter().enumerate().map(|(i, &v)| (c.row_index(i), v)));
+                true
+            })
+            .unwrap();
+        let ranges = dataset.read_order(&spec).unwrap();
+        if shuffle.is_some() {
+            assert_eq!(ranges.len(), 5 + 3, "one range per row group");
+        }
+        let ordered: Vec<u64> = ranges
+            .into_iter()
+            .flat_map(|r| r.start..r.end.min(50))
+            .collect();
+        let indices: Vec<u64> = read.iter().map(|&(i, _)| i).collect();
+        assert_eq!(indices, ordered, "shuffle {shuffle:?}");
+        assert!(read.iter().all(|&(i, v)| v == i as f64));
+        if shuffle.is_some() {
+            assert_ne!(indices, (0..50).collect::<Vec<_>>());
+        }
+    }
+}

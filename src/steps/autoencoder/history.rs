@@ -20,6 +20,21 @@ pub struct AutoencoderReport {
     /// over all rows, in the scaled feature space.
     pub reconstruction_error: f64,
     pub samples_per_second: f64,
+    /// Where this run's epochs after its first came from: `memory` (the first epoch's
+    /// rows, kept) or `file` (each epoch read the input).
+    #[serde(default)]
+    pub replay: Replay,
+}
+
+/// Where a run's epochs after its first came from (`train::replay`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Replay {
+    /// Every epoch read the input.
+    #[default]
+    File,
+    /// The rows the first epoch read, kept in memory.
+    Memory,
 }
 
 /// Why training ended.

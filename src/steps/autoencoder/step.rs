@@ -399,6 +399,7 @@ impl DrivenFit for AutoencoderFit {
             input_names: ctx.input.names.clone(),
             checkpoint: &checkpoint,
             fingerprint,
+            memory: ctx.memory,
         };
         let trained = train(&train_ctx, params, width, resume)?;
         let cp = &trained.checkpoint;
@@ -412,6 +413,7 @@ impl DrivenFit for AutoencoderFit {
             validation_rows: cp.validation_rows,
             reconstruction_error: f64::NAN,
             samples_per_second: trained.samples_per_second,
+            replay: trained.replay,
         };
         let fitted = FittedAutoencoder {
             network: trained.network,

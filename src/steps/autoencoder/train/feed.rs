@@ -8,6 +8,7 @@ use faer::{Mat, MatRef};
 use super::super::net::activation::vectorized;
 use super::super::params::{AutoencoderParams, Loss};
 use super::layout::RowLayout;
+use super::replay::{Kept, kept_for};
 use super::{TrainContext, is_validation, rng};
 use crate::chunk::Chunk;
 use crate::engine::{PassStats, stream_recycling};
@@ -71,11 +72,14 @@ pub(super) enum Feed {
     End {
         stats: PassStats,
         validation_rows: u64,
+        /// They came from the rows kept in memory (`replay`), not from reading the input.
+        from_memory: bool,
     },
 }
 
-/// The reading side: epochs `first..=epochs` of rows in training order. Stops at the
-/// first error (sent on), or when the trainer has gone.
+/// The reading side: epochs `first..=epochs` of rows in training order, each read from
+/// the input, or after the first from the rows it kept (`replay`). Stops at the first
+/// error (sent on), or when the trainer has gone.
 pub(super) fn read_epochs(
     ctx: &TrainContext<'_>,
     params: &AutoencoderParams,
@@ -84,64 +88,136 @@ pub(super) fn read_epochs(
     feed: Sender<Result<Feed>>,
     rows_back: Receiver<Vec<Row>>,
 ) {
+    if let Err(e) = feed_epochs(ctx, params, width, first, &feed, rows_back) {
+        // (fails only when the trainer has gone, and with it the need to know)
+        let _ = feed.send(Err(e));
+    }
+}
+
+fn feed_epochs(
+    ctx: &TrainContext<'_>,
+    params: &AutoencoderParams,
+    width: usize,
+    first: usize,
+    feed: &Sender<Result<Feed>>,
+    rows_back: Receiver<Vec<Row>>,
+) -> Result<()> {
     let capacity = ctx.dataset.total_rows.map_or(params.shuffle_buffer.0, |n| {
         (n as usize).min(params.shuffle_buffer.0)
     });
     let mut rows = RowPool::new(width, capacity, rows_back);
     let mut buffers = Buffers::default();
     let pool = ChunkPool::new();
+    // Kept for the epochs after this run's first, when it has any.
+    let mut keeping = (first < params.epochs.0)
+        .then(|| {
+            let chunk_rows = train_spec(ctx, params.loss).batch_rows;
+            let rows = ctx.dataset.total_rows;
+            kept_for(rows, params.shuffle_buffer.0, width, chunk_rows, ctx.memory)
+        })
+        .flatten();
+    let mut kept: Option<Kept> = None;
     for epoch in first..=params.epochs.0 {
-        let mut shuffler = Shuffler::new(capacity, rng(params.seed, epoch, 1));
-        let mut out = rows.block();
+        let shuffler = Shuffler::new(capacity, rng(params.seed, epoch, 1));
+        let mut to_trainer = ToTrainer::new(&mut rows, shuffler, feed);
         let mut spec = train_spec(ctx, params.loss);
         spec.shuffle = Some(rng(params.seed, epoch, 0).next_u64());
-        let fraction = params.validation_fraction;
-        let mut validation_rows = 0u64;
-        let label = format!("read {epoch}");
-        let streamed = stream_recycling(ctx.dataset, &spec, &label, true, &pool, |chunk| {
-            let input = input_rows(ctx, params.loss, chunk, &mut buffers)?;
-            for (i, values) in input.chunks_exact(width).enumerate() {
-                if is_validation(chunk.row_index(i), fraction) {
-                    validation_rows += 1;
-                    continue;
-                }
-                let mut row = rows.take().ok_or_else(gone)?;
-                row.copy_from_slice(values);
-                if let Some(evicted) = shuffler.push(row) {
-                    out.push(evicted);
-                    if out.len() == FEED_ROWS {
-                        let full = std::mem::replace(&mut out, rows.block());
-                        send(&feed, Feed::Rows(full))?;
-                    }
+        let end = if let Some(kept) = &kept {
+            for range in ctx.dataset.read_order(&spec)? {
+                for values in kept.rows_in(range) {
+                    to_trainer.push(values)?;
                 }
             }
-            Ok(())
-        });
-        let stats = match streamed {
-            Ok(stats) => stats,
-            Err(e) => {
-                let _ = feed.send(Err(e));
-                return;
+            Feed::End {
+                stats: kept.stats.clone(),
+                validation_rows: kept.validation_rows,
+                from_memory: true,
+            }
+        } else {
+            let fraction = params.validation_fraction;
+            let mut validation_rows = 0u64;
+            let label = format!("read {epoch}");
+            let stats = stream_recycling(ctx.dataset, &spec, &label, true, &pool, |chunk| {
+                let input = input_rows(ctx, params.loss, chunk, &mut buffers)?;
+                for (i, values) in input.chunks_exact(width).enumerate() {
+                    let row = chunk.row_index(i);
+                    if is_validation(row, fraction) {
+                        validation_rows += 1;
+                        continue;
+                    }
+                    if keeping.as_mut().is_some_and(|k| !k.keep(row, values)) {
+                        // more rows than were foreseen: every epoch reads the input
+                        keeping = None;
+                    }
+                    to_trainer.push(values)?;
+                }
+                Ok(())
+            })?;
+            if let Some(mut k) = keeping.take() {
+                k.seal(stats.clone(), validation_rows);
+                kept = Some(k);
+            }
+            Feed::End {
+                stats,
+                validation_rows,
+                from_memory: false,
             }
         };
-        // The rest of the buffer, in random order, after the rows evicted before it.
+        to_trainer.finish()?;
+        send(feed, end)?;
+    }
+    Ok(())
+}
+
+/// One epoch's way to the trainer: each row copied into storage that travels, through
+/// the shuffle buffer, in blocks of `FEED_ROWS`.
+struct ToTrainer<'a> {
+    rows: &'a mut RowPool,
+    shuffler: Shuffler,
+    out: Vec<Row>,
+    feed: &'a Sender<Result<Feed>>,
+}
+
+impl<'a> ToTrainer<'a> {
+    fn new(rows: &'a mut RowPool, shuffler: Shuffler, feed: &'a Sender<Result<Feed>>) -> Self {
+        let out = rows.block();
+        ToTrainer {
+            rows,
+            shuffler,
+            out,
+            feed,
+        }
+    }
+
+    fn push(&mut self, values: &[f32]) -> Result<()> {
+        let mut row = self.rows.take().ok_or_else(gone)?;
+        row.copy_from_slice(values);
+        if let Some(evicted) = self.shuffler.push(row) {
+            self.out.push(evicted);
+            if self.out.len() == FEED_ROWS {
+                let full = std::mem::replace(&mut self.out, self.rows.block());
+                send(self.feed, Feed::Rows(full))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The rest of the buffer, in random order, after the rows evicted before it.
+    fn finish(self) -> Result<()> {
+        let ToTrainer {
+            rows,
+            shuffler,
+            mut out,
+            feed,
+        } = self;
         let mut rest = shuffler.drain().into_iter();
         loop {
             out.extend(rest.by_ref().take(FEED_ROWS - out.len()));
             if out.is_empty() {
-                break;
+                return Ok(());
             }
             let full = std::mem::replace(&mut out, rows.block());
-            if send(&feed, Feed::Rows(full)).is_err() {
-                return;
-            }
-        }
-        let end = Feed::End {
-            stats,
-            validation_rows,
-        };
-        if send(&feed, end).is_err() {
-            return;
+            send(feed, Feed::Rows(full))?;
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Mini-batch training streamed from disk. Every epoch reads the data again through the
-//! engine's bounded channel (Parquet row groups in a new seeded order each epoch), passes
-//! rows through a bounded shuffle buffer into batches, and takes one optimizer step per
-//! batch: memory is O(shuffle_buffer × width + parameters), never O(rows).
+//! engine's bounded channel (Parquet row groups in a new seeded order each epoch), or,
+//! when the shuffle buffer holds every row and the memory limit allows a copy, replays
+//! the first epoch's rows from memory in the order a read would give; rows pass through
+//! a bounded shuffle buffer into batches, with one optimizer step per batch: memory is
+//! O(shuffle_buffer × width + parameters), never O(rows).
 //!
 //! Everything random in epoch e (row-group order, shuffle draws, noise) comes from a
 //! stream seeded by (seed, e), and the weights, optimizer state and early-stopping state
@@ -9,14 +11,16 @@
 //! exactly the steps the uninterrupted run would have taken.
 //!
 //! By concern: `feed` is the reading side (layout, validation split, shuffle buffer),
-//! `batches` one epoch's batches and optimizer steps, `checkpoint` the saved state; this
-//! file is the loop between them (epochs, validation, early stopping). Inference with
-//! the trained network is `super::infer`.
+//! `replay` the rows it keeps for the epochs after the first, `batches` one epoch's
+//! batches and optimizer steps, `checkpoint` the saved state; this file is the loop
+//! between them (epochs, validation, early stopping). Inference with the trained network
+//! is `super::infer`.
 
 mod batches;
 mod checkpoint;
 mod feed;
 mod layout;
+mod replay;
 
 use std::path::Path;
 use std::time::Instant;
@@ -25,12 +29,13 @@ use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use faer::{Mat, Par};
 
 use super::Network;
-use super::history::{EpochReport, StopReason};
+use super::history::{EpochReport, Replay, StopReason};
 use super::infer::{EVAL_ROWS, parallelism};
 use super::net::plan;
 use super::optim::Optimizer;
 use super::params::AutoencoderParams;
 use super::schedule::{Plateau, ScheduleKind};
+use crate::engine::budget::Budget;
 use crate::engine::{PassReport, PassStats, stream};
 use crate::error::{Error, Result};
 use crate::progress::{Progress, Total};
@@ -59,6 +64,9 @@ pub struct TrainContext<'a> {
     pub checkpoint: &'a Path,
     /// Identifies the pipeline a checkpoint belongs to.
     pub fingerprint: String,
+    /// The run's memory model and limit, when one is known: the epochs after the first
+    /// are replayed from memory only when a copy of the rows fits under it.
+    pub memory: Option<&'a Budget>,
 }
 
 /// What training produced.
@@ -68,6 +76,8 @@ pub struct Trained {
     pub checkpoint: Checkpoint,
     pub passes: Vec<PassReport>,
     pub samples_per_second: f64,
+    /// Where this run's epochs after its first came from.
+    pub replay: Replay,
 }
 
 /// Independent streams per (seed, epoch, purpose).
@@ -141,6 +151,7 @@ pub fn train(
         passes: Vec::new(),
         rows: 0,
         seconds: 0.0,
+        replay: Replay::File,
     };
     if state.stopped.is_none() && state.epochs_done < epochs {
         let (feed_tx, feed_rx) = bounded::<Result<Feed>>(2);
@@ -192,6 +203,7 @@ pub fn train(
         checkpoint: state,
         passes: outcome.passes,
         samples_per_second,
+        replay: outcome.replay,
     })
 }
 
@@ -202,6 +214,8 @@ struct Outcome {
     /// Rows trained on and seconds spent training in this run (not a resumed one's).
     rows: u64,
     seconds: f64,
+    /// Memory once an epoch came from the rows kept in memory.
+    replay: Replay,
 }
 
 /// The trainer's ends of the channels to the reading side and the checkpoint writer.
@@ -275,13 +289,14 @@ fn train_epochs(
                 Feed::End {
                     stats,
                     validation_rows,
+                    from_memory,
                 } => {
                     run.finish(network, optimizer)?;
-                    return Ok((stats, validation_rows));
+                    return Ok((stats, validation_rows, from_memory));
                 }
             }
         };
-        let (stats, validation_rows) = match &team {
+        let (stats, validation_rows, from_memory) = match &team {
             Some(team) => team.run(batches)?,
             None => batches()?,
         };
@@ -307,6 +322,9 @@ fn train_epochs(
                     ""
                 }
             )));
+        }
+        if from_memory {
+            outcome.replay = Replay::Memory;
         }
         outcome.rows += run.rows;
         outcome.seconds += train_seconds;
