@@ -20,6 +20,7 @@ log=$work/everything.log
 cleanup() {
     [ -s "$work/moto.pid" ] && kill "$(cat "$work/moto.pid")" 2>/dev/null || true
     [ -s "$work/proxy.pid" ] && kill "$(cat "$work/proxy.pid")" 2>/dev/null || true
+    [ -s "$work/moto-tls.pid" ] && kill "$(cat "$work/moto-tls.pid")" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -278,3 +279,28 @@ for key in $(s3 ls s3://out/); do
 done
 if grep -rqF -- "$secret" "$work/objects"; then fail "the secret is in an object dimred wrote"; fi
 say "ok: $(s3 ls s3://out/ | wc -l) objects written, none holds the secret"
+
+# Over TLS: a second server with a certificate it makes up (moto_server --ssl), which
+# dimred is told to accept; the handshake and the request signing run on the crypto
+# provider dimred installs (ring), so a build without one fails here.
+say "TLS: a fit from and into https://"
+tport=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$tport" --ssl >"$work/moto-tls.log" 2>&1 &
+echo $! >"$work/moto-tls.pid"
+export AWS_ENDPOINT=https://127.0.0.1:$tport AWS_ALLOW_INVALID_CERTIFICATES=true
+"$py" - "$tport" <<'PY' || fail "moto_server --ssl did not start: $(cat "$work/moto-tls.log")"
+import socket, sys, time
+for _ in range(200):
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.1)
+sys.exit(1)
+PY
+s3 mb tls
+for f in part-0 part-1; do s3 put "$work/data/$f.parquet" "s3://tls/gen/$f.parquet"; done
+dr run "$work/pipeline.yaml" -q --set "input.path=s3://tls/gen/*.parquet" --set "output.dir=s3://tls/out"
+s3 cat s3://tls/out/model.json >"$work/tls-model.json"
+same_model "$work/local/model.json" "$work/tls-model.json" 90000
+say "ok: the fit over TLS equals the local fit"

@@ -22,6 +22,8 @@ def client():
         "s3",
         endpoint_url=os.environ["AWS_ENDPOINT"],
         region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        # the TLS server's certificate is made up on the spot (moto_server --ssl)
+        verify=os.environ.get("AWS_ALLOW_INVALID_CERTIFICATES") != "true",
     )
 
 
