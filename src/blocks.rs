@@ -2,15 +2,17 @@
 //! number of rows, whatever chunk size the reader used, so their results are bit-for-bit
 //! the same for every `batch_rows`.
 
+use faer::traits::ComplexField;
 use faer::{Mat, MatRef};
 
-pub struct Blocks {
-    block: Mat<f64>,
+/// Rows of f64, or of f32 for a fit that multiplies float32 data in f32.
+pub struct Blocks<T: ComplexField = f64> {
+    block: Mat<T>,
     filled: usize,
 }
 
-impl Blocks {
-    pub fn new(rows: usize, p: usize) -> Blocks {
+impl<T: ComplexField + Copy> Blocks<T> {
+    pub fn new(rows: usize, p: usize) -> Blocks<T> {
         Blocks {
             block: Mat::zeros(rows.max(1), p),
             filled: 0,
@@ -19,7 +21,7 @@ impl Blocks {
 
     /// Feeds rows; `full` sees every completed block, in order. A block lying whole
     /// inside `x` is passed as a view of `x`, without a copy: same rows, same result.
-    pub fn push(&mut self, x: MatRef<'_, f64>, mut full: impl FnMut(MatRef<'_, f64>)) {
+    pub fn push(&mut self, x: MatRef<'_, T>, mut full: impl FnMut(MatRef<'_, T>)) {
         let rows = self.block.nrows();
         let mut start = 0;
         while start < x.nrows() {
@@ -43,17 +45,17 @@ impl Blocks {
     }
 
     pub fn size_bytes(&self) -> usize {
-        self.block.nrows() * self.block.ncols() * 8
+        self.block.nrows() * self.block.ncols() * std::mem::size_of::<T>()
     }
 
     /// The rows of the partial block so far, left in place.
-    pub fn rest(&self) -> MatRef<'_, f64> {
+    pub fn rest(&self) -> MatRef<'_, T> {
         self.block.as_ref().subrows(0, self.filled)
     }
 
     /// The rows of the last, partial block (none if the stream ended on a boundary);
     /// the buffer is empty afterwards.
-    pub fn take_rest(&mut self) -> MatRef<'_, f64> {
+    pub fn take_rest(&mut self) -> MatRef<'_, T> {
         let n = self.filled;
         self.filled = 0;
         self.block.as_ref().subrows(0, n)

@@ -3,7 +3,7 @@
 //! arrow arrays, copied to the output untouched.
 
 use arrow_array::RecordBatch;
-use faer::Mat;
+use faer::{Mat, MatRef};
 
 #[derive(Debug)]
 pub struct Chunk {
@@ -56,4 +56,13 @@ impl Chunk {
     pub fn rows_skipped(&self) -> usize {
         self.rows_read - self.nrows()
     }
+}
+
+/// Feature rows as a later pass hands them to a fit: f64, or f32 as the spill file kept
+/// float32 data, when the fit multiplies in f32 (`FitStep::takes_float32`) and a widened
+/// copy would only double the bytes a pass moves.
+#[derive(Clone, Copy)]
+pub enum Rows<'a> {
+    F64(MatRef<'a, f64>),
+    F32(MatRef<'a, f32>),
 }

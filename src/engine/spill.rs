@@ -25,6 +25,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use faer::MatRef;
 
 use super::PassStats;
+use crate::chunk::Rows;
 use crate::error::{Error, Result};
 use crate::progress::{Progress, Total};
 use crate::sink::{register, unregister};
@@ -228,20 +229,27 @@ fn as_bytes_mut<T: Copy>(values: &mut [T]) -> &mut [u8] {
     }
 }
 
-/// One chunk read back: column-major values, rows × columns.
+/// One chunk read back: column-major values, rows × columns, in `values` or (an f32
+/// record handed on as it is) in `narrow`.
+#[derive(Default)]
 struct Block {
     values: Vec<f64>,
+    narrow: Vec<f32>,
+    is_narrow: bool,
     rows: usize,
     cols: usize,
 }
 
 /// A pass over the spill file: a reader thread fills blocks ahead of `consume` through a
-/// bounded channel, and the blocks travel back to be filled again.
+/// bounded channel, and the blocks travel back to be filled again. With `narrow`, f32
+/// records come as f32 rows (`Rows::F32`) instead of widened to f64: half the bytes for a
+/// consumer that multiplies in f32 anyway.
 pub fn stream(
     spill: &Spill,
     label: &str,
     quiet: bool,
-    mut consume: impl FnMut(MatRef<'_, f64>) -> Result<()>,
+    narrow: bool,
+    mut consume: impl FnMut(Rows<'_>) -> Result<()>,
 ) -> Result<PassStats> {
     let started = Instant::now();
     let progress = Progress::new(label, Total::Rows(spill.rows), quiet);
@@ -251,16 +259,24 @@ pub fn stream(
     let result = std::thread::scope(|s| {
         let progress = &progress;
         let reader = s.spawn(move || {
-            if let Err(e) = read_blocks(path, progress, &back_rx, &tx) {
+            if let Err(e) = read_blocks(path, progress, narrow, &back_rx, &tx) {
                 let _ = tx.send(Err(e));
             }
         });
         super::drain(rx, reader, "spill reader", |block| {
-            consume(MatRef::from_column_major_slice(
-                &block.values,
-                block.rows,
-                block.cols,
-            ))?;
+            consume(if block.is_narrow {
+                Rows::F32(MatRef::from_column_major_slice(
+                    &block.narrow,
+                    block.rows,
+                    block.cols,
+                ))
+            } else {
+                Rows::F64(MatRef::from_column_major_slice(
+                    &block.values,
+                    block.rows,
+                    block.cols,
+                ))
+            })?;
             let _ = back_tx.try_send(block);
             Ok(())
         })
@@ -278,6 +294,7 @@ pub fn stream(
 fn read_blocks(
     path: &Path,
     progress: &Progress,
+    narrow_wanted: bool,
     back: &crossbeam_channel::Receiver<Block>,
     tx: &crossbeam_channel::Sender<Result<Block>>,
 ) -> Result<()> {
@@ -293,20 +310,25 @@ fn read_blocks(
         }
         let word = |k: usize| u32::from_ne_bytes(header[k..k + 4].try_into().unwrap()) as usize;
         let (rows, cols, width) = (word(0), word(4), word(8));
-        let mut block = back.try_recv().unwrap_or(Block {
-            values: Vec::new(),
-            rows: 0,
-            cols: 0,
-        });
-        block.values.resize(rows * cols, 0.0);
+        let mut block = back.try_recv().unwrap_or_default();
         (block.rows, block.cols) = (rows, cols);
-        if width == 4 {
+        block.is_narrow = width == 4 && narrow_wanted;
+        if block.is_narrow {
+            // the f32 values as they are: the f64 buffer of a recycled block is freed
+            block.values = Vec::new();
+            block.narrow.resize(rows * cols, 0.0);
+            input
+                .read_exact(as_bytes_mut(&mut block.narrow))
+                .map_err(lost)?;
+        } else if width == 4 {
+            block.values.resize(rows * cols, 0.0);
             narrow.resize(rows * cols, 0.0);
             input.read_exact(as_bytes_mut(&mut narrow)).map_err(lost)?;
             for (w, &v) in block.values.iter_mut().zip(&narrow) {
                 *w = v as f64;
             }
         } else {
+            block.values.resize(rows * cols, 0.0);
             input
                 .read_exact(as_bytes_mut(&mut block.values))
                 .map_err(lost)?;
@@ -340,17 +362,28 @@ mod tests {
         let spill = w.finish().unwrap();
         assert_eq!((spill.rows, spill.rows_read), (10, 13));
         let path = spill.file.0.clone();
-        for _ in 0..2 {
+        // twice widened, then with the f32 records as they are
+        for narrow in [false, false, true] {
             let mut seen = Vec::new();
-            let stats = stream(&spill, "test", true, |x| {
-                seen.push(x.to_owned());
+            let stats = stream(&spill, "test", true, narrow, |x| {
+                seen.push(match x {
+                    Rows::F64(x) => (false, x.to_owned()),
+                    Rows::F32(x) => (
+                        true,
+                        Mat::from_fn(x.nrows(), x.ncols(), |i, j| x[(i, j)] as f64),
+                    ),
+                });
                 Ok(())
             })
             .unwrap();
             assert_eq!((stats.rows_read, stats.rows_kept), (13, 10));
             assert_eq!(seen.len(), 3);
-            for (a, b) in seen.iter().zip(&chunks) {
+            for (k, ((was_narrow, a), b)) in seen.iter().zip(&chunks).enumerate() {
                 assert_eq!(a, b);
+                let exact = b
+                    .col_iter()
+                    .all(|c| c.iter().all(|&v| f64::from(v as f32) == v));
+                assert_eq!(*was_narrow, narrow && exact, "chunk {k}");
             }
         }
         drop(spill);

@@ -302,6 +302,7 @@ fn fit_in_memory(
         source: "the evaluation's training rows".into(),
         total_rows: Some(n as u64),
         fingerprint: String::new(),
+        float32: false,
     };
     let Ok(mut state) = planned.start(&input)?.streamed() else {
         return Err(Error::config(format!(

@@ -6,6 +6,7 @@ use faer::Mat;
 
 use super::RunOptions;
 use super::saved::{FitState, Partition, utc_now};
+use crate::chunk::Rows;
 use crate::config::{MissingPolicy, Plan};
 use crate::engine::spill::{self, SpillWriter};
 use crate::engine::{PassReport, PassStats, column_pass, stream};
@@ -67,6 +68,11 @@ pub(super) fn first_input(plan: &Plan) -> StepInput {
         fingerprint: crate::steps::state::fingerprint(
             &serde_json::to_string(&what).expect("the pipeline serialises"),
         ),
+        float32: !plan.features.is_empty()
+            && plan
+                .features
+                .iter()
+                .all(|&c| plan.dataset.columns.get(c).is_some_and(|c| c.float32)),
     }
 }
 
@@ -157,6 +163,8 @@ pub fn fit(
         if !names.is_empty() {
             input.names = names;
         }
+        // what a fitted step hands on is computed in f64
+        input.float32 = false;
         fitted.push(step);
     }
     Ok(Fitted {
@@ -197,7 +205,11 @@ fn stream_passes<S: FitStep + ?Sized>(
         let cores = rayon::current_num_threads().max(1);
         if let Some(spill) = &spilled {
             state.set_threads(cores);
-            let stats = spill::stream(spill, &pass, quiet, |x| state.update(x))?;
+            let narrow = state.takes_float32();
+            let stats = spill::stream(spill, &pass, quiet, narrow, |rows| match rows {
+                Rows::F64(x) => state.update(x),
+                Rows::F32(x) => state.update32(x),
+            })?;
             passes.push(stats.report(&pass));
             before_end(state);
             state.end_pass(&stats)?;

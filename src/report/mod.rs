@@ -78,6 +78,10 @@ pub struct FilterReport {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PcaReport {
     pub solver: String,
+    /// What the products over the rows multiplied: `float32` (the randomized solver on
+    /// float32 data) or `float64`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub arithmetic: Option<String>,
     /// Components carried through the stream: the incremental solver keeps min(p,
     /// batch_size) when n_components is a fraction and chooses k at the end; the randomized
     /// solver's basis has k + oversamples vectors. Absent for the exact solvers.

@@ -91,6 +91,7 @@ pub(super) fn header(path: &Path) -> Result<Vec<ColumnInfo>> {
         .map(|name| ColumnInfo {
             name: name.trim_start_matches('\u{feff}').trim().to_string(),
             kind: ColumnKind::Unknown,
+            float32: false,
         })
         .collect())
 }

@@ -109,6 +109,9 @@ impl ColumnType {
 pub struct ColumnInfo {
     pub name: String,
     pub kind: ColumnKind,
+    /// Stored as 32-bit floats (a Parquet or Arrow `Float32` column): every value is exactly
+    /// an f32, so a fit may multiply it in f32 without rounding the data.
+    pub float32: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -585,6 +588,7 @@ pub(super) fn columns_of(schema: &arrow_schema::Schema) -> Vec<ColumnInfo> {
             } else {
                 ColumnKind::Other(numeric::plain_type(f.data_type()))
             },
+            float32: f.data_type() == &arrow_schema::DataType::Float32,
         })
         .collect()
 }

@@ -17,6 +17,7 @@ fn input(p: usize) -> StepInput {
         source: "test".into(),
         total_rows: None,
         fingerprint: "0123456789abcdef".into(),
+        float32: false,
     }
 }
 
@@ -32,6 +33,7 @@ fn pca(solver: PcaSolver, k: usize) -> RawStep {
         tol: None,
         method: None,
         seed: None,
+        arithmetic: None,
     })
 }
 

@@ -216,6 +216,9 @@ pub struct StepInput {
     /// The pipeline's fingerprint (`state::fingerprint` of its input and steps), stamped
     /// on partial states so that only states of the same pipeline merge.
     pub fingerprint: String,
+    /// Every feature is stored as float32 in the input (`ColumnInfo::float32`): a fit may
+    /// then multiply the rows in f32 (the randomized PCA's products).
+    pub float32: bool,
 }
 
 impl StepInput {
@@ -373,6 +376,16 @@ pub trait FitStep: Send {
     }
     /// The current pass is over; `stats` is what it read.
     fn end_pass(&mut self, stats: &PassStats) -> Result<()>;
+    /// Whether the pass under way takes rows stored as f32 (`update32`) rather than widened
+    /// to f64: a fit that multiplies them in f32 anyway then reads half the bytes.
+    fn takes_float32(&self) -> bool {
+        false
+    }
+    /// `update` for rows stored as f32 (only when `takes_float32`); by default widened.
+    fn update32(&mut self, x: MatRef<'_, f32>) -> Result<()> {
+        let wide = Mat::from_fn(x.nrows(), x.ncols(), |i, j| x[(i, j)] as f64);
+        self.update(wide.as_ref())
+    }
     /// Whether the fit reads the same rows more than twice, so that keeping the first
     /// pass's chunks in a local file (`engine::spill`) saves decoding the input again.
     fn rereads(&self) -> bool {

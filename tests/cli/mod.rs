@@ -10,6 +10,7 @@ mod conv_autoencoder;
 mod deploy;
 mod docs;
 mod embedding;
+mod float32;
 mod fuzz;
 mod generate;
 mod golden;

@@ -469,7 +469,7 @@ fn a_damaged_or_cut_partial_is_named_in_one_line() {
 /// Runs the rounds of a sharded randomized fit (every shard, then the merge, until the
 /// merge writes the model) and returns how many merges it took; `before_merge` may
 /// meddle before each round's merge.
-fn run_rounds(p: &Path, out: &Path, before_merge: &mut dyn FnMut(usize)) -> usize {
+pub(super) fn run_rounds(p: &Path, out: &Path, before_merge: &mut dyn FnMut(usize)) -> usize {
     for round in 0..20 {
         for shard in ["1/3", "2/3", "0/3"] {
             ok(&["run", "-q", "--shard", shard], p);

@@ -62,6 +62,7 @@ fn fit(rows: &[(&Mat<f64>, &[String])], save_between: bool) -> Map<String, serde
         source: "test".into(),
         total_rows: None,
         fingerprint: "0123456789abcdef".into(),
+        float32: false,
     };
     let start = || match step.start(&input).unwrap() {
         Fit::Merge(fit) => fit,

@@ -46,10 +46,12 @@ impl Common {
         solver: &str,
         tracked: Option<usize>,
     ) -> Result<Box<dyn FittedStep>> {
-        self.fitted_reaching(pca, mean, scaler, solver, tracked, None)
+        self.fitted_reaching(pca, mean, scaler, solver, tracked, None, "float64")
     }
 
-    /// As `fitted`, with what a variance fraction reached (the randomized solver).
+    /// As `fitted`, with what a variance fraction reached and the arithmetic of the
+    /// products (the randomized solver).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn fitted_reaching(
         &self,
         pca: Pca,
@@ -58,6 +60,7 @@ impl Common {
         solver: &str,
         tracked: Option<usize>,
         reached: Option<Reached>,
+        arithmetic: &'static str,
     ) -> Result<Box<dyn FittedStep>> {
         // Whatever the solver, nothing infinite or NaN reaches model.json or the report.
         let finite = pca.total_variance.is_finite()
@@ -81,6 +84,7 @@ impl Common {
             solver: solver.into(),
             tracked,
             reached,
+            arithmetic: Some(arithmetic),
             likelihood: OnceLock::new(),
         }))
     }
@@ -158,6 +162,9 @@ pub struct FittedPca {
     tracked: Option<usize>,
     /// See report.json's `variance_fraction`.
     reached: Option<Reached>,
+    /// report.json's `arithmetic`: `float32` or `float64`, what the products over the rows
+    /// multiplied (unknown for a model loaded from model.json).
+    arithmetic: Option<&'static str>,
     /// The precision and its constant, made on the first scored chunk (p × p: only when
     /// asked for).
     likelihood: OnceLock<Likelihood>,
@@ -205,6 +212,7 @@ impl FittedPca {
             solver: field(model, "solver")?,
             tracked: None,
             reached: None,
+            arithmetic: None,
             likelihood: OnceLock::new(),
         })
     }
@@ -385,6 +393,9 @@ impl Describe for FittedPca {
     fn write_report(&self, report: &mut Map<String, Value>, _facts: &RunFacts) {
         let pca = &self.pca;
         report.insert("solver".into(), json!(self.solver));
+        if let Some(a) = self.arithmetic {
+            report.insert("arithmetic".into(), json!(a));
+        }
         if let Some(t) = self.tracked {
             report.insert("components_tracked".into(), json!(t));
         }

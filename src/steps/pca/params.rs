@@ -41,6 +41,22 @@ pub struct PcaParams {
     /// Randomized solver: seed of the random starting basis (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// The arithmetic of the products (default `auto`: f32 when every feature is float32
+    /// and the solver has an f32 path, see `Arithmetic`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arithmetic: Option<Arithmetic>,
+}
+
+/// `arithmetic`: what the products over the rows multiply. On float32 data the randomized
+/// solver's passes move and multiply half the bytes in f32, accumulating each block's
+/// product in f64 (the normalisers and eigenproblems stay f64); `float64` keeps every
+/// product in f64, as on float64 data.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Arithmetic {
+    #[default]
+    Auto,
+    Float64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]

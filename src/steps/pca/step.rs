@@ -289,7 +289,8 @@ impl PlannedStep for PlannedPca {
 /// - tsqr: the R factor and the QR of a block stacked on it (3 p²) and the block;
 /// - randomized: the basis, its product, their QR and the raw sums (6 p × l, l = k +
 ///   oversamples), l², and its own blocks of `blocks::block_rows(p)` rows (the block and
-///   its centered copy); with `method: krylov` also every pass's block and product and the
+///   its centered copy; on float32 data the f32 block, its centred copy and a block of
+///   rounded rows, less); with `method: krylov` also every pass's block and product and the
 ///   answer's basis, product, weighted product and SVD vectors (6 p × m, m the kept
 ///   columns: l × (power_iterations + 1), at most p);
 /// - incremental: three batches of p and the SVD of k + batch rows (5 × batch × p).

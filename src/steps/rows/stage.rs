@@ -133,6 +133,7 @@ pub fn plan(
                     plan.derived.push(ColumnInfo {
                         name: name.clone(),
                         kind: kind_of(&ty),
+                        float32: false,
                     });
                     schema.push((name.clone(), ty));
                     columns.push((name.clone(), parsed, at));
@@ -426,14 +427,17 @@ mod tests {
                 ColumnInfo {
                     name: "x".into(),
                     kind: ColumnKind::Numeric,
+                    float32: false,
                 },
                 ColumnInfo {
                     name: "n".into(),
                     kind: ColumnKind::Numeric,
+                    float32: false,
                 },
                 ColumnInfo {
                     name: "kind".into(),
                     kind: ColumnKind::Other("text".into()),
+                    float32: false,
                 },
             ],
             total_rows: None,

@@ -66,6 +66,7 @@ fn input(p: usize) -> StepInput {
         source: "test".into(),
         total_rows: None,
         fingerprint: "0123456789abcdef".into(),
+        float32: false,
     }
 }
 

@@ -12,9 +12,11 @@
 //!
 //! The products' algebra is in `products.rs`; this file sequences the passes.
 
+mod float32;
 mod krylov;
 mod products;
 
+use float32::ALGEBRA_OFFSET32;
 use krylov::Kept;
 pub use products::{
     ALGEBRA_OFFSET, GramProduct, finish_fit, lu_permuted_lower, normalize, orthonormalize, ritz,
@@ -30,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::fitted::{Common, finished, pass_over};
-use super::params::{NComponents, RandomizedMethod};
+use super::params::{Arithmetic, NComponents, RandomizedMethod};
 use crate::engine::PassStats;
 use crate::stats::{ColumnStats, ColumnsAccumulator, SavedColumn};
 use crate::steps::scale::{ScaleMethod, Scaler};
@@ -69,8 +71,13 @@ struct Sketch {
     last: Mat<f64>,
     /// With `tol`: the leading Ritz values of the last pass, to see them settle.
     ritz: Option<Vec<f64>>,
-    /// Whether the products multiply raw rows (`GramProduct::by_algebra`).
+    /// Whether the products multiply raw rows (`GramProduct::by_algebra`, or in f32
+    /// `in_float32(true)`).
     algebra: bool,
+    /// Whether the products multiply in f32 (`GramProduct::in_float32`): every feature is
+    /// float32 and `arithmetic` is not `float64`. Fixed by the plan, so every shard and
+    /// every round agrees.
+    float32: bool,
     /// `method: krylov`: every finished pass's block and product, the basis of the answer.
     kept: Option<Kept>,
 }
@@ -88,11 +95,21 @@ impl Sketch {
     fn product(&self, threads: usize) -> GramProduct {
         let mut g = GramProduct::new(self.basis.nrows(), self.basis.ncols());
         g.threads = threads;
-        if self.algebra { g.by_algebra() } else { g }
+        match (self.float32, self.algebra) {
+            (true, raw) => g.in_float32(raw),
+            (false, true) => g.by_algebra(),
+            (false, false) => g,
+        }
     }
 }
 
 impl RandomizedFit {
+    /// Whether the products multiply in f32: the data is float32 and the user did not
+    /// ask for f64.
+    fn float32(common: &Common) -> bool {
+        common.input.float32 && common.params.arithmetic != Some(Arithmetic::Float64)
+    }
+
     pub(super) fn new(common: Common) -> RandomizedFit {
         RandomizedFit {
             columns: Some(ColumnsAccumulator::new(common.input.width())),
@@ -184,10 +201,17 @@ impl FitStep for RandomizedFit {
                 } else {
                     4
                 });
-            // raw rows are multiplied only where the means sit near zero in std units
+            // raw rows are multiplied only where the means sit near zero in std units:
+            // closer in f32, whose rounding is 2⁻²⁴ rather than 2⁻⁵³
+            let float32 = Self::float32(&self.common);
+            let offset = if float32 {
+                ALGEBRA_OFFSET32
+            } else {
+                ALGEBRA_OFFSET
+            };
             let algebra = columns.iter().all(|c| {
                 let std = (c.m2 / c.count.max(1) as f64).sqrt();
-                c.mean.abs() <= ALGEBRA_OFFSET * std || c.mean == 0.0
+                c.mean.abs() <= offset * std || c.mean == 0.0
             });
             let mut sketch = Sketch {
                 n,
@@ -202,6 +226,7 @@ impl FitStep for RandomizedFit {
                 last: Mat::zeros(0, 0),
                 ritz: None,
                 algebra,
+                float32,
                 kept: (params.method == Some(RandomizedMethod::Krylov)).then(Kept::default),
             };
             sketch.product = Some(sketch.product(self.threads));
@@ -267,6 +292,25 @@ impl FitStep for RandomizedFit {
         true
     }
 
+    fn takes_float32(&self) -> bool {
+        self.columns.is_none() && self.scaled.as_ref().is_some_and(|s| s.float32)
+    }
+
+    fn update32(&mut self, x: MatRef<'_, f32>) -> Result<()> {
+        match &mut self.scaled {
+            Some(s) if self.columns.is_none() => {
+                if let Some(product) = &mut s.product {
+                    product.push32(x, &s.basis, &s.mean, s.scaler.scale.as_deref());
+                }
+                Ok(())
+            }
+            _ => {
+                let wide = Mat::from_fn(x.nrows(), x.ncols(), |i, j| f64::from(x[(i, j)]));
+                self.update(wide.as_ref())
+            }
+        }
+    }
+
     fn set_threads(&mut self, threads: usize) {
         self.threads = threads;
         if let Some(product) = self.scaled.as_mut().and_then(|s| s.product.as_mut()) {
@@ -298,8 +342,16 @@ impl FitStep for RandomizedFit {
             self.common.params.whiten,
         )?;
         let tracked = basis.ncols();
-        self.common
-            .fitted_reaching(pca, s.mean, s.scaler, "randomized", Some(tracked), reached)
+        let arithmetic = if s.float32 { "float32" } else { "float64" };
+        self.common.fitted_reaching(
+            pca,
+            s.mean,
+            s.scaler,
+            "randomized",
+            Some(tracked),
+            reached,
+            arithmetic,
+        )
     }
 }
 
@@ -417,6 +469,7 @@ impl MergeFit for RandomizedFit {
             last: Mat::zeros(0, 0),
             ritz: saved.ritz,
             algebra: saved.algebra,
+            float32: Self::float32(&self.common),
             kept,
         };
         sketch.product = Some(sketch.product(self.threads));

@@ -6,6 +6,7 @@
 
 use faer::{Accum, Mat, MatRef, Par, Side};
 
+use super::float32::Narrow;
 use crate::blocks::{Blocks, block_rows};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
@@ -98,6 +99,8 @@ pub struct GramProduct {
     scaled: Mat<f64>,
     projected: Mat<f64>,
     algebra: Option<Algebra>,
+    /// On float32 data: the rows blocked and multiplied in f32 (`float32.rs`).
+    narrow: Option<Narrow>,
     /// Threads for the products (`FitStep::set_threads`); 1 until told.
     pub threads: usize,
 }
@@ -122,7 +125,38 @@ impl GramProduct {
             scaled: Mat::zeros(0, 0),
             projected: Mat::zeros(0, 0),
             algebra: None,
+            narrow: None,
             threads: 1,
+        }
+    }
+
+    /// The product of float32 data, multiplied in f32 (`float32.rs`), of raw rows
+    /// corrected afterwards when `raw` (the means within `ALGEBRA_OFFSET32` standard
+    /// deviations of zero), else of rows centred before they are rounded.
+    pub fn in_float32(mut self, raw: bool) -> GramProduct {
+        let (p, l) = (self.product.nrows(), self.product.ncols());
+        self.algebra = None;
+        // the f64 blocks go unused
+        self.blocks = Blocks::new(1, 0);
+        self.narrow = Some(Narrow::new(p, l, raw));
+        self
+    }
+
+    /// `push` for rows stored as f32.
+    pub fn push32(
+        &mut self,
+        x: MatRef<'_, f32>,
+        basis: &Mat<f64>,
+        shift: &[f64],
+        scale: Option<&[f64]>,
+    ) {
+        let par = par(self.threads);
+        match &mut self.narrow {
+            Some(n) => n.push(x, basis, shift, scale, &mut self.product, par),
+            None => {
+                let wide = Mat::from_fn(x.nrows(), x.ncols(), |i, j| f64::from(x[(i, j)]));
+                self.push(wide.as_ref(), basis, shift, scale);
+            }
         }
     }
 
@@ -150,9 +184,14 @@ impl GramProduct {
             scaled,
             projected,
             algebra,
+            narrow,
             threads,
         } = self;
         let par = par(*threads);
+        if let Some(n) = narrow {
+            n.push_wide(x, basis, shift, scale, product, par);
+            return;
+        }
         match algebra {
             Some(a) => blocks.push(x, |block| {
                 a.accumulate(basis, shift, scale, block, projected, par)
@@ -166,6 +205,10 @@ impl GramProduct {
     /// The product over every row pushed so far, without ending the pass.
     pub fn snapshot(&self, basis: &Mat<f64>, shift: &[f64], scale: Option<&[f64]>) -> Mat<f64> {
         let mut product = self.product.clone();
+        if let Some(n) = &self.narrow {
+            n.add_rest(basis, shift, scale, &mut product);
+            return product;
+        }
         let rest = self.blocks.rest();
         let (mut scaled, mut projected) = (Mat::zeros(0, 0), Mat::zeros(0, 0));
         match &self.algebra {
@@ -198,7 +241,9 @@ impl GramProduct {
 
     pub fn size_bytes(&self) -> usize {
         let pl = self.product.nrows() * self.product.ncols() * 8;
-        self.blocks.size_bytes() + pl * if self.algebra.is_some() { 3 } else { 1 }
+        self.blocks.size_bytes()
+            + pl * if self.algebra.is_some() { 3 } else { 1 }
+            + self.narrow.as_ref().map_or(0, Narrow::size_bytes)
     }
 
     pub fn finish(mut self, basis: &Mat<f64>, shift: &[f64], scale: Option<&[f64]>) -> Mat<f64> {
@@ -208,9 +253,14 @@ impl GramProduct {
             scaled,
             projected,
             algebra,
+            narrow,
             threads,
         } = &mut self;
         let par = par(*threads);
+        if let Some(n) = narrow {
+            n.finish(basis, shift, scale, product, par);
+            return self.product;
+        }
         let rest = blocks.take_rest();
         match algebra {
             Some(a) => {
