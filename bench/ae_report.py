@@ -69,6 +69,7 @@ def collect(res, name, kind):
             # dimred's train_loss weighs each batch by its rows; so does train_loss_weighted
             epochs=[e.get("train_loss_weighted", e.get("train_loss")) for e in j.get("epochs", [])],
             sps=j.get("samples_per_second"),
+            epoch_seconds=[e.get("seconds") for e in j.get("epochs", [])],
             train_seconds=j.get("train_seconds"),
             load_seconds=j.get("load_seconds"),
             recon=j.get("eval_reconstruction_error"),
@@ -188,6 +189,19 @@ def main():
             f"{TARGET_SPEED}x: **{'met' if met else 'MISSED'}**. Whole-process wall time, "
             f"PyTorch / dimred = {wall_ratio:.2f}x."
         )
+        # the other way users time PyTorch: its epochs after the first (a warm-up), as in
+        # issue 29's reproduction; dimred's number stays every epoch's
+        later = (t.get("epoch_seconds") or [])[1:]
+        if later and all(later):
+            warm_sps = len(later) * t["n"] / sum(later) if t.get("n") else None
+            if warm_sps:
+                r2 = d["sps"] / warm_sps
+                ok_warm = r2 >= TARGET_SPEED
+                met = met and ok_warm
+                notes.append(
+                    f"- speed against PyTorch's epochs after its first ({warm_sps:,.0f} samples/s): "
+                    f"{r2:.2f}x; target >= {TARGET_SPEED}x: **{'met' if ok_warm else 'MISSED'}**"
+                )
         notes.append(
             f"- arithmetic rate at {FLOP_PER_SAMPLE / 1e6:.2f} MFLOP a sample: dimred "
             f"{d['sps'] * FLOP_PER_SAMPLE / 1e9:.0f} GFLOP/s, PyTorch {t['sps'] * FLOP_PER_SAMPLE / 1e9:.0f} GFLOP/s "
