@@ -300,3 +300,35 @@ fn arithmetic_takes_auto_or_float64_only() {
     );
     assert_eq!(message_problem(&err, &[]), None);
 }
+
+/// The incremental solver's batch co-moments in f32 (issue 29): scikit-learn's
+/// IncrementalPCA of the digits (batches of 100, tests/reference/digits_incremental_pca.json)
+/// and the same fit forced to f64, within the same bounds as the randomized solver's.
+#[test]
+fn float32_incremental_pca_matches_the_float64_path_and_scikit_learn() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d32 = digits32(tmp.path());
+    let pca = "solver: incremental, n_components: 10, batch_size: 100";
+    let (r32, m32) = fit(tmp.path(), "f32", &d32, "^pixel_", pca, "");
+    let forced = format!("{pca}, arithmetic: float64");
+    let (r64, m64) = fit(tmp.path(), "f64", &d32, "^pixel_", &forced, "");
+    assert_eq!(r32["arithmetic"], "float32");
+    assert_eq!(r64["arithmetic"], "float64");
+    assert_ne!(
+        r32["explained_variance"], r64["explained_variance"],
+        "the two paths are different arithmetic"
+    );
+    let want = json(&root().join("tests/reference/digits_incremental_pca.json"));
+    assert_close(
+        (&r32, &m32),
+        &floats(&r64["explained_variance"]),
+        &matrix(&m64["components_"]),
+        "f32 against f64",
+    );
+    assert_close(
+        (&r32, &m32),
+        &floats(&want["explained_variance"]),
+        &matrix(&want["components"]),
+        "f32 against scikit-learn",
+    );
+}

@@ -38,6 +38,13 @@ pub struct Reached {
 }
 
 impl Common {
+    /// Whether the products over the rows multiply in f32: the data is float32 and the
+    /// user did not ask for f64 (`Arithmetic`). Fixed by the plan, so every shard and
+    /// round of a fit makes the same choice.
+    pub(super) fn products_in_f32(&self) -> bool {
+        self.input.float32 && self.params.arithmetic != Some(super::params::Arithmetic::Float64)
+    }
+
     pub(super) fn fitted(
         &self,
         pca: Pca,

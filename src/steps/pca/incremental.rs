@@ -36,10 +36,15 @@ pub struct IncrementalPca {
     held: Option<Mat<f64>>,
     /// The centered batch (reused).
     scratch: Mat<f64>,
+    /// Whether each batch's co-moment multiplies in f32 (`Arithmetic`, float32 data), and
+    /// its f32 rows and product (reused).
+    float32: bool,
+    narrow: Mat<f32>,
+    product: Mat<f32>,
 }
 
 impl IncrementalPca {
-    pub fn new(p: usize, keep: usize, batch_size: usize) -> IncrementalPca {
+    pub fn new(p: usize, keep: usize, batch_size: usize, float32: bool) -> IncrementalPca {
         IncrementalPca {
             keep,
             batch_size,
@@ -54,6 +59,9 @@ impl IncrementalPca {
             filled: 0,
             held: None,
             scratch: Mat::zeros(0, 0),
+            float32,
+            narrow: Mat::zeros(0, 0),
+            product: Mat::zeros(0, 0),
         }
     }
 
@@ -93,7 +101,11 @@ impl IncrementalPca {
                 self.keep
             )));
         }
-        let block = Moments::of_block_with(x, &mut self.scratch);
+        let block = if self.float32 {
+            Moments::of_block_in_f32(x, &mut self.scratch, &mut self.narrow, &mut self.product)
+        } else {
+            Moments::of_block_with(x, &mut self.scratch)
+        };
         // _incremental_mean_and_var
         let n0 = self.n as f64;
         let total = n0 + m as f64;
@@ -214,11 +226,12 @@ impl IncrementalFit {
             NComponents::Count(k) => k,
             NComponents::Fraction(_) | NComponents::Mle => p.min(batch_size),
         };
+        let float32 = common.products_in_f32();
         IncrementalFit {
             columns: scaler.is_none().then(|| ColumnsAccumulator::new(p)),
             ipca: scaler
                 .as_ref()
-                .map(|_| IncrementalPca::new(p, keep, batch_size)),
+                .map(|_| IncrementalPca::new(p, keep, batch_size, float32)),
             shift: vec![0.0; p],
             scaler,
             common,
@@ -282,7 +295,8 @@ impl FitStep for IncrementalFit {
             self.shift = columns.iter().map(|c| c.mean).collect();
             self.scaler = Some(Scaler::from_columns(self.common.scale, &columns));
             let batch_size = self.common.params.batch_size.unwrap_or(5 * p);
-            self.ipca = Some(IncrementalPca::new(p, self.keep, batch_size));
+            let float32 = self.common.products_in_f32();
+            self.ipca = Some(IncrementalPca::new(p, self.keep, batch_size, float32));
             return Ok(());
         }
         check_rows(&self.common.input, "PCA", stats, stats.rows_kept)?;
@@ -297,6 +311,12 @@ impl FitStep for IncrementalFit {
             .as_ref()
             .map_or(0, ColumnsAccumulator::size_bytes)
             + (3 * batch + self.keep + 3 * p) * p * 8
+            // the f32 rows of a block and their f32 product
+            + if self.common.products_in_f32() {
+                (crate::stats::BLOCK_ROWS.min(batch) + p) * p * 4
+            } else {
+                0
+            }
     }
 
     fn finish(self: Box<Self>) -> Result<Box<dyn FittedStep>> {
@@ -314,7 +334,19 @@ impl FitStep for IncrementalFit {
                         .map_or(scaled_mean[j], |s| s[j] * scaled_mean[j])
             })
             .collect();
-        this.common
-            .fitted(pca, mean, scaler, "incremental", Some(this.keep))
+        let arithmetic = if this.common.products_in_f32() {
+            "float32"
+        } else {
+            "float64"
+        };
+        this.common.fitted_reaching(
+            pca,
+            mean,
+            scaler,
+            "incremental",
+            Some(this.keep),
+            None,
+            arithmetic,
+        )
     }
 }

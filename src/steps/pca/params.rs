@@ -48,9 +48,10 @@ pub struct PcaParams {
 }
 
 /// `arithmetic`: what the products over the rows multiply. On float32 data the randomized
-/// solver's passes move and multiply half the bytes in f32, accumulating each block's
-/// product in f64 (the normalisers and eigenproblems stay f64); `float64` keeps every
-/// product in f64, as on float64 data.
+/// solver's passes move and multiply half the bytes in f32, and the incremental solver's
+/// batch co-moments multiply in f32, each block's product accumulated in f64 (the
+/// normalisers and eigenproblems stay f64); `float64` keeps every product in f64, as on
+/// float64 data.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Arithmetic {

@@ -293,7 +293,9 @@ impl PlannedStep for PlannedPca {
 ///   rounded rows, less); with `method: krylov` also every pass's block and product and the
 ///   answer's basis, product, weighted product and SVD vectors (6 p × m, m the kept
 ///   columns: l × (power_iterations + 1), at most p);
-/// - incremental: three batches of p and the SVD of k + batch rows (5 × batch × p).
+/// - incremental: three batches of p and the SVD of k + batch rows (5 × batch × p); on
+///   float32 data also a block of f32 rows (at most 4,096 × p × 4 bytes, inside the margin
+///   batch) and the f32 co-moment (p² × 4 bytes, inside the fourth p² word).
 fn solver_bytes(params: &PcaParams, solver: Solver, p: usize, rows: Option<u64>) -> u64 {
     let p = p as u64;
     let block = 2 * crate::stats::BLOCK_ROWS as u64 * p;

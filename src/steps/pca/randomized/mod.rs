@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::fitted::{Common, finished, pass_over};
-use super::params::{Arithmetic, NComponents, RandomizedMethod};
+use super::params::{NComponents, RandomizedMethod};
 use crate::engine::PassStats;
 use crate::stats::{ColumnStats, ColumnsAccumulator, SavedColumn};
 use crate::steps::scale::{ScaleMethod, Scaler};
@@ -104,12 +104,6 @@ impl Sketch {
 }
 
 impl RandomizedFit {
-    /// Whether the products multiply in f32: the data is float32 and the user did not
-    /// ask for f64.
-    fn float32(common: &Common) -> bool {
-        common.input.float32 && common.params.arithmetic != Some(Arithmetic::Float64)
-    }
-
     pub(super) fn new(common: Common) -> RandomizedFit {
         RandomizedFit {
             columns: Some(ColumnsAccumulator::new(common.input.width())),
@@ -203,7 +197,7 @@ impl FitStep for RandomizedFit {
                 });
             // raw rows are multiplied only where the means sit near zero in std units:
             // closer in f32, whose rounding is 2⁻²⁴ rather than 2⁻⁵³
-            let float32 = Self::float32(&self.common);
+            let float32 = self.common.products_in_f32();
             let offset = if float32 {
                 ALGEBRA_OFFSET32
             } else {
@@ -469,7 +463,7 @@ impl MergeFit for RandomizedFit {
             last: Mat::zeros(0, 0),
             ritz: saved.ritz,
             algebra: saved.algebra,
-            float32: Self::float32(&self.common),
+            float32: self.common.products_in_f32(),
             kept,
         };
         sketch.product = Some(sketch.product(self.threads));
