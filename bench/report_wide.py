@@ -59,6 +59,7 @@ def main():
         ("generate", f"`dimred generate --float32` (writing the file)", None),
         ("dimred_wide", f"`dimred run` randomized k={k}, fit only, streaming (spill file on, the default)", "dimred"),
         ("dimred_wide_decode", f"`dimred run` randomized k={k}, fit only, `input.spill: false` (every pass decodes)", "dimred"),
+        ("dimred_wide_f64", f"`dimred run` randomized k={k}, fit only, `pca.arithmetic: float64` (spill on)", "dimred"),
         ("dimred_wide_tol", f"`dimred run` randomized k={k}, fit only, `pca.tol: 0.001` (power iterations end when settled)", "dimred"),
         ("dimred_wide_limit", f"`dimred run` randomized k={k}, fit only, `--memory-limit 1GiB` (chunk size derived)", "dimred"),
         ("dimred_wide_krylov", f"`dimred run` randomized k={k}, fit only, `--memory-limit 1GiB`, `method: krylov`, `tol: 0.001`", "dimred"),
@@ -109,8 +110,8 @@ def main():
     )
     out.append("")
 
-    for name in ("dimred_wide", "dimred_wide_decode", "dimred_wide_tol", "dimred_wide_limit",
-                 "dimred_wide_krylov"):
+    for name in ("dimred_wide", "dimred_wide_decode", "dimred_wide_f64", "dimred_wide_tol",
+                 "dimred_wide_limit", "dimred_wide_krylov"):
         rep = read_report(os.path.join(res, name, "report.json"))
         if not rep:
             continue

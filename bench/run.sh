@@ -102,7 +102,7 @@ if [[ $WIDE == 1 ]]; then
   W="$RES"
   mkdir -p "$DATA_DIR" "$W"
   rm -rf "$W"/dimred_wide "$W"/dimred_wide_decode "$W"/dimred_wide_tol "$W"/dimred_wide_limit \
-    "$W"/dimred_wide_krylov
+    "$W"/dimred_wide_krylov "$W"/dimred_wide_f64
   rm -f "$W"/*.time "$W"/*.out "$W"/*.err "$W"/*.rc "$W"/*.yaml "$W"/table.md
   log "wide data"
   WDATA="$DATA_DIR/synth_${WIDE_ROWS}x${WIDE_COLS}_r${RANK}_s${SEED}_f32.parquet"
@@ -136,6 +136,10 @@ YAML
   warm "$WDATA"
   run_timed dimred_wide_decode "$BIN" run "$W/pipeline_wide.yaml" --quiet \
     --set "output.dir=$W/dimred_wide_decode" --set input.spill=false
+  # the same fit with every product in f64 (pca.arithmetic: float64), for the f32 path's gain
+  warm "$WDATA"
+  run_timed dimred_wide_f64 "$BIN" run "$W/pipeline_wide.yaml" --quiet \
+    --set "output.dir=$W/dimred_wide_f64" --set steps.0.pca.arithmetic=float64
   warm "$WDATA"
   run_timed dimred_wide_tol "$BIN" run "$W/pipeline_wide.yaml" --quiet \
     --set "output.dir=$W/dimred_wide_tol" --set steps.0.pca.tol=0.001
