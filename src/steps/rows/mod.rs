@@ -17,6 +17,8 @@ mod check;
 mod convert;
 #[cfg(feature = "sql")]
 mod stage;
+#[cfg(all(test, feature = "sql"))]
+mod stage_tests;
 
 use std::fmt;
 use std::sync::Arc;

@@ -6,6 +6,7 @@
 //! they change.
 
 pub mod activation;
+mod cells;
 pub mod conv;
 pub mod conv_transpose;
 pub mod dense;
