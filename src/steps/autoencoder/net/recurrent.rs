@@ -17,7 +17,7 @@ use faer::linalg::matmul::matmul;
 use faer::reborrow::ReborrowMut;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 
-use super::activation::{Real, lane_sum, sigmoid_fast};
+use super::activation::{Real, lane_sum};
 use super::cells::{gru_step, gru_step_back, lstm_step, lstm_step_back};
 use super::layer::{Backward, Cache, Forward, Layer, OnnxForm, Tensor, col_slice, find};
 use super::par::{column_split, each_piece};
@@ -64,13 +64,6 @@ impl Cell {
             Cell::Gru => &[1, 0, 2],
         }
     }
-}
-
-/// tanh through the branch-free sigmoid (tanh z = 2σ(2z) − 1), so the step loops
-/// vectorise; within 1e-7 of libm's.
-#[inline(always)]
-pub fn tanh_fast<T: Real>(z: T) -> T {
-    T::of(2.0) * sigmoid_fast(z + z) - T::one()
 }
 
 #[derive(Debug, Clone)]
